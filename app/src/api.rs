@@ -1,0 +1,293 @@
+//! Server functions: the loaders pages read from and the actions their forms post to.
+//!
+//! Every one has a fixed endpoint under `/api/` (documented in the README). Forms post to
+//! them as plain HTML forms; after success the action redirects, after failure Leptos sends
+//! the visitor back to the form with the error in `__err`, which `FormError` shows.
+
+use leptos::prelude::*;
+
+use crate::{
+    catalog_query::CatalogQuery,
+    error::AppError,
+    model::{AccountPage, CatalogPage, HomePage, ProfilePage, RecordingDetail, TagPage},
+};
+
+#[cfg(feature = "ssr")]
+use crate::ssr::{
+    accounts, cache, catalog, interactions,
+    request::{request_context, viewer},
+    sessions,
+    state::state,
+};
+
+/// For a script (not a browser form), an error should carry its own status code; a browser
+/// form gets the redirect back to the form instead, which a status here would override.
+#[cfg(feature = "ssr")]
+fn finish<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(e) = &result {
+        let wants_html = use_context::<http::request::Parts>()
+            .and_then(|p| {
+                p.headers
+                    .get(http::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.contains("text/html"))
+            })
+            .unwrap_or(false);
+        if !wants_html
+            && let (Some(res), Ok(status)) = (
+                use_context::<leptos_axum::ResponseOptions>(),
+                http::StatusCode::from_u16(e.status()),
+            )
+        {
+            res.set_status(status);
+        }
+    }
+    result
+}
+
+#[cfg(feature = "ssr")]
+fn require_viewer() -> Result<crate::model::Viewer, AppError> {
+    viewer().ok_or(AppError::Unauthorized)
+}
+
+/// Only paths on this site: `/account` yes, `//evil.example` and `https://…` no.
+pub fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/"
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn set_cookie(value: String) {
+    if let (Some(res), Ok(v)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(&value),
+    ) {
+        res.append_header(http::header::SET_COOKIE, v);
+    }
+}
+
+#[cfg(feature = "ssr")]
+async fn start_session(user_id: i32) -> Result<(), AppError> {
+    let st = state()?;
+    let token = sessions::create(&st.db, user_id).await?;
+    set_cookie(sessions::session_cookie(
+        &token,
+        st.settings.secure_cookies(),
+    ));
+    Ok(())
+}
+
+// ----- loaders -------------------------------------------------------------------------
+
+#[server(endpoint = "home")]
+pub async fn load_home() -> Result<HomePage, AppError> {
+    let page = catalog::home(&state()?.db).await?;
+    cache::public_page(&["catalog".to_string()]);
+    Ok(page)
+}
+
+#[server(endpoint = "catalog")]
+pub async fn load_catalog(query: CatalogQuery) -> Result<CatalogPage, AppError> {
+    let page = catalog::catalog(&state()?.db, &query).await?;
+    let mut keys = vec!["catalog".to_string()];
+    keys.extend(page.items.iter().map(|c| format!("recording:{}", c.id)));
+    cache::public_page(&keys);
+    Ok(page)
+}
+
+#[server(endpoint = "recording")]
+pub async fn load_recording(slug: String) -> Result<RecordingDetail, AppError> {
+    let st = state()?;
+    let viewer = viewer();
+    let detail = catalog::recording(&st.db, &slug, viewer.as_ref()).await?;
+    let uploader = catalog::uploader_id(&st.db, detail.card.id).await?;
+    cache::public_page(&[
+        format!("recording:{}", detail.card.id),
+        format!("user:{uploader}"),
+    ]);
+    Ok(detail)
+}
+
+#[server(endpoint = "profile")]
+pub async fn load_profile(username: String) -> Result<ProfilePage, AppError> {
+    let (user_id, page) = catalog::profile(&state()?.db, &username).await?;
+    let mut keys = vec![format!("user:{user_id}")];
+    keys.extend(
+        page.recordings
+            .iter()
+            .map(|c| format!("recording:{}", c.id)),
+    );
+    cache::public_page(&keys);
+    Ok(page)
+}
+
+#[server(endpoint = "tag")]
+pub async fn load_tag(slug: String) -> Result<TagPage, AppError> {
+    let page = catalog::tag(&state()?.db, &slug).await?;
+    cache::public_page(&["catalog".to_string(), format!("tag:{}", page.tag.slug)]);
+    Ok(page)
+}
+
+#[server(endpoint = "account")]
+pub async fn load_account() -> Result<AccountPage, AppError> {
+    let me = require_viewer()?;
+    let user = accounts::find(&state()?.db, me.user_id).await?;
+    Ok(AccountPage {
+        username: user.username,
+        email: user.email,
+        role: me.role,
+        joined: user.created_at,
+    })
+}
+
+// ----- actions -------------------------------------------------------------------------
+
+#[server(endpoint = "register")]
+pub async fn register(
+    username: String,
+    email: String,
+    password: String,
+    next: String,
+) -> Result<(), AppError> {
+    use crate::domain::{Email, Password, Role, Username};
+    finish(
+        async {
+            let username = Username::parse(&username)?;
+            let email = Email::parse(&email)?;
+            let password = Password::parse(&password)?;
+            let user =
+                accounts::create_user(&state()?.db, &username, &email, &password, Role::Listener)
+                    .await?;
+            tracing::info!(user_id = user.id, "registered");
+            start_session(user.id).await?;
+            leptos_axum::redirect(safe_next(&next));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "login")]
+pub async fn login(username: String, password: String, next: String) -> Result<(), AppError> {
+    finish(
+        async {
+            let ip = request_context().map(|c| c.client_ip).unwrap_or_default();
+            let user = accounts::authenticate(&state()?.db, &username, &password, &ip).await?;
+            tracing::info!(user_id = user.id, "logged in");
+            start_session(user.id).await?;
+            leptos_axum::redirect(safe_next(&next));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    finish(
+        async {
+            let st = state()?;
+            let token = use_context::<http::request::Parts>().and_then(|p| {
+                p.headers
+                    .get(http::header::COOKIE)
+                    .and_then(|h| h.to_str().ok())
+                    .and_then(|h| sessions::cookie_value(h, sessions::SESSION_COOKIE))
+                    .map(str::to_string)
+            });
+            if let Some(token) = token {
+                sessions::delete(&st.db, &token).await?;
+            }
+            set_cookie(sessions::clear_session_cookie(st.settings.secure_cookies()));
+            leptos_axum::redirect("/");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "change-password")]
+pub async fn change_password(current: String, new_password: String) -> Result<(), AppError> {
+    use crate::domain::Password;
+    finish(
+        async {
+            let me = require_viewer()?;
+            let new_password = Password::parse(&new_password)?;
+            let st = state()?;
+            accounts::change_password(&st.db, me.user_id, &current, &new_password).await?;
+            // Every other login of this account ends; this one stays.
+            let keep = use_context::<http::request::Parts>().and_then(|p| {
+                p.headers
+                    .get(http::header::COOKIE)
+                    .and_then(|h| h.to_str().ok())
+                    .and_then(|h| sessions::cookie_value(h, sessions::SESSION_COOKIE))
+                    .map(str::to_string)
+            });
+            sessions::delete_others(&st.db, me.user_id, keep.as_deref()).await?;
+            leptos_axum::redirect("/account?saved=password");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "change-email")]
+pub async fn change_email(email: String, password: String) -> Result<(), AppError> {
+    use crate::domain::Email;
+    finish(
+        async {
+            let me = require_viewer()?;
+            let email = Email::parse(&email)?;
+            accounts::change_email(&state()?.db, me.user_id, &password, &email).await?;
+            leptos_axum::redirect("/account?saved=email");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "comment")]
+pub async fn post_comment(slug: String, title: String, body: String) -> Result<(), AppError> {
+    use crate::domain::CommentText;
+    finish(
+        async {
+            let me = require_viewer()?;
+            let text = CommentText::parse(&title, &body)?;
+            interactions::post_comment(&state()?.db, &me, &slug, text).await?;
+            leptos_axum::redirect(&format!("/recordings/{slug}#comments"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "rate")]
+pub async fn rate(slug: String, stars: String) -> Result<(), AppError> {
+    use crate::domain::Stars;
+    finish(
+        async {
+            let me = require_viewer()?;
+            let stars = Stars::parse(&stars)?;
+            interactions::rate(&state()?.db, &me, &slug, stars).await?;
+            leptos_axum::redirect(&format!("/recordings/{slug}#rating"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next("/account"), "/account");
+        assert_eq!(safe_next("//evil.example/x"), "/");
+        assert_eq!(safe_next("https://evil.example"), "/");
+        assert_eq!(safe_next("/\\evil.example"), "/");
+        assert_eq!(safe_next(""), "/");
+    }
+}

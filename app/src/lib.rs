@@ -1,0 +1,84 @@
+//! Ambisonia's web application: pages, components and server functions (Leptos 0.8).
+//!
+//! Pages are rendered on the server (`SsrMode::Async`, so a page is whole before it is
+//! sent and works with JavaScript off). Server-only code sits behind the `ssr` feature in
+//! `ssr/`, so that hydration can be switched on later without moving code.
+
+pub mod api;
+pub mod catalog_query;
+mod components;
+pub mod domain;
+pub mod error;
+pub mod model;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode,
+    components::{Route, Router, Routes},
+    path,
+};
+
+use crate::pages::{
+    account::AccountPage,
+    auth::{LoginPage, RegisterPage},
+    catalog::CatalogPage,
+    errors::NotFound,
+    home::HomePage,
+    profile::ProfilePage,
+    recording::RecordingPage,
+    tag::TagPage,
+};
+
+/// Bumped when `style/main.css` changes, so browsers and caches fetch the new skin.
+pub const STYLE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The document around every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let _ = options;
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="stylesheet" href=format!("/style/main.css?v={STYLE_VERSION}")/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title formatter=|title: String| {
+            if title.is_empty() { "Ambisonia".to_string() } else { format!("{title} · Ambisonia") }
+        }/>
+        <Router>
+            <components::Header/>
+            <main id="main">
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/catalog") view=CatalogPage ssr=SsrMode::Async/>
+                    <Route path=path!("/recordings/:slug") view=RecordingPage ssr=SsrMode::Async/>
+                    <Route path=path!("/users/:username") view=ProfilePage ssr=SsrMode::Async/>
+                    <Route path=path!("/tags/:slug") view=TagPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+            <components::Footer/>
+        </Router>
+    }
+}

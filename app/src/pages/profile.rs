@@ -1,0 +1,37 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::{
+    api::load_profile,
+    components::{CardGrid, ErrorView},
+};
+
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    let params = use_params_map();
+    let key = params.with_untracked(|p| p.get("username").unwrap_or_default());
+    view! {
+        <Suspense fallback=|| ()>
+            {Suspend::new(async move {
+                match load_profile(key).await {
+                    Ok(p) => view! {
+                        <Title text=p.username.clone()/>
+                        <section class="profile" data-testid="profile">
+                            <h1>{p.username.clone()}</h1>
+                            <p class="byline">{format!("{} · member since {}", p.role.as_str(), p.joined.format("%B %Y"))}</p>
+                            {(!p.bio.is_empty()).then(|| view! { <p class="prose">{p.bio.clone()}</p> })}
+                            <h2>{format!("Recordings ({})", p.recordings.len())}</h2>
+                            {if p.recordings.is_empty() {
+                                view! { <p>"No published recordings yet."</p> }.into_any()
+                            } else {
+                                view! { <CardGrid cards=p.recordings/> }.into_any()
+                            }}
+                        </section>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorView error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,224 @@
+use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::{
+    api::{PostComment, Rate, load_recording},
+    components::{CsrfField, ErrorView, Facts, FormError, current_viewer, stars_text},
+    domain::{format_duration, licence_label, licence_url},
+    model::RecordingDetail,
+};
+
+#[component]
+pub fn RecordingPage() -> impl IntoView {
+    let params = use_params_map();
+    let key = params.with_untracked(|p| p.get("slug").unwrap_or_default());
+    view! {
+        <Suspense fallback=|| ()>
+            {Suspend::new(async move {
+                match load_recording(key).await {
+                    Ok(rec) => view! { <Recording rec/> }.into_any(),
+                    Err(e) => view! { <ErrorView error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn fact_row(label: &'static str, value: Option<String>) -> impl IntoView {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| view! { <dt>{label}</dt><dd>{v}</dd> })
+}
+
+#[component]
+fn Recording(rec: RecordingDetail) -> impl IntoView {
+    let card = rec.card.clone();
+    let title = card.title.clone();
+    let licence = licence_label(&rec.licence).to_string();
+    let licence_link = licence_url(&rec.licence);
+    let place = match (rec.latitude, rec.longitude) {
+        (Some(lat), Some(lon)) => format!("{} ({lat:.3}, {lon:.3})", card.location),
+        _ => card.location.clone(),
+    };
+    let sample = rec.sample_rate.map(|sr| {
+        let depth = match (rec.bit_depth, rec.is_float) {
+            (Some(b), true) => format!("{b}-bit float"),
+            (Some(b), false) => format!("{b}-bit"),
+            (None, _) => String::new(),
+        };
+        format!("{:.1} kHz {depth}", f64::from(sr) / 1000.0)
+            .trim()
+            .to_string()
+    });
+    let size = rec
+        .size_bytes
+        .map(|b| format!("{:.1} MB", b as f64 / 1_000_000.0));
+    view! {
+        <Title text=title.clone()/>
+        <article class="recording" data-testid="recording">
+            <header class="recording-head">
+                <h1>{title}</h1>
+                <p class="byline">
+                    {(!card.artist.is_empty()).then(|| view! { <span>{card.artist.clone()}</span>" · " })}
+                    "uploaded by "<a href=format!("/users/{}", card.uploader)>{card.uploader.clone()}</a>
+                </p>
+                <Facts convention=card.convention.clone() order=card.order layout=card.layout.clone() duration_ms=card.duration_ms/>
+            </header>
+
+            <section class="listen" aria-label="Listen">
+                {if rec.has_media {
+                    view! { <p>"A stereo preview is being prepared."</p> }.into_any()
+                } else {
+                    view! {
+                        <p class="no-media" data-testid="no-media">
+                            "No audio file has been uploaded for this recording yet, so there is nothing to play or download."
+                        </p>
+                    }.into_any()
+                }}
+            </section>
+
+            <div class="recording-body">
+                <section class="description">
+                    <h2>"About this recording"</h2>
+                    <p class="prose">{rec.description.clone()}</p>
+                    {(!rec.processing_notes.is_empty()).then(|| view! {
+                        <h3>"Processing"</h3>
+                        <p class="prose">{rec.processing_notes.clone()}</p>
+                    })}
+                    <ul class="tags">
+                        {card.tags.iter().map(|t| view! {
+                            <li><a href=format!("/tags/{}", t.slug)>{t.name.clone()}</a></li>
+                        }).collect_view()}
+                    </ul>
+                </section>
+                <aside class="tech">
+                    <h2>"Facts"</h2>
+                    <dl>
+                        {fact_row("Composer / work", Some(rec.composer.clone()))}
+                        {fact_row("Location", Some(place))}
+                        {fact_row("Recorded", card.recorded_on.map(|d| d.format("%-d %B %Y").to_string()))}
+                        {fact_row("Microphone", Some(rec.microphone.clone()))}
+                        {fact_row("Recorder", Some(rec.recorder.clone()))}
+                        {fact_row("Channels", card.channels.map(|c| c.to_string()))}
+                        {fact_row("Sample format", sample)}
+                        {fact_row("Duration", card.duration_ms.map(format_duration))}
+                        {fact_row("Size", size)}
+                        {fact_row("SHA-256", rec.sha256.clone())}
+                        {fact_row("Downloads", Some(card.downloads.to_string()))}
+                        {fact_row("Plays", Some(rec.plays.to_string()))}
+                        <dt>"Licence"</dt>
+                        <dd>{match licence_link {
+                            Some(url) => view! { <a href=url rel="license">{licence.clone()}</a> }.into_any(),
+                            None => view! { <span>{licence.clone()}</span> }.into_any(),
+                        }}</dd>
+                    </dl>
+                </aside>
+            </div>
+
+            <Rating rec=rec.clone()/>
+            <Comments rec/>
+        </article>
+    }
+}
+
+#[component]
+fn Rating(rec: RecordingDetail) -> impl IntoView {
+    let card = &rec.card;
+    let summary = if card.rating_count == 0 {
+        "Not rated yet.".to_string()
+    } else {
+        format!(
+            "{:.1} of 5 from {} rating{}",
+            card.rating_avg,
+            card.rating_count,
+            if card.rating_count == 1 { "" } else { "s" }
+        )
+    };
+    let stars = stars_text(card.rating_avg);
+    let viewer = current_viewer();
+    let slug = card.slug.clone();
+    let form = match viewer {
+        Some(v) if v.username == card.uploader => None,
+        Some(_) => {
+            let action = ServerAction::<Rate>::new();
+            let mine = rec.my_rating;
+            Some(view! {
+                <ActionForm action>
+                    <CsrfField/>
+                    <input type="hidden" name="slug" value=slug.clone()/>
+                    <fieldset class="star-input">
+                        <legend>{if mine.is_some() { "Change your rating" } else { "Rate this recording" }}</legend>
+                        {(1u8..=5).map(|n| view! {
+                            <label>
+                                <input type="radio" name="stars" value=n.to_string() checked=mine == Some(n) required=true/>
+                                <span>{format!("{n} ★")}</span>
+                            </label>
+                        }).collect_view()}
+                    </fieldset>
+                    <button type="submit">"Save rating"</button>
+                    <FormError path=Rate::PATH/>
+                </ActionForm>
+            }.into_any())
+        }
+        None => Some(view! {
+            <p><a href=format!("/login?next=/recordings/{slug}")>"Log in"</a>" to rate this recording."</p>
+        }.into_any()),
+    };
+    view! {
+        <section class="rating-block" id="rating">
+            <h2>"Rating"</h2>
+            <p data-testid="rating-summary"><span aria-hidden="true" class="rating">{stars}</span>" "{summary}</p>
+            {form}
+        </section>
+    }
+}
+
+#[component]
+fn Comments(rec: RecordingDetail) -> impl IntoView {
+    let slug = rec.card.slug.clone();
+    let count = rec.comments.len();
+    let form = match current_viewer() {
+        Some(_) => {
+            let action = ServerAction::<PostComment>::new();
+            view! {
+                <ActionForm action>
+                    <CsrfField/>
+                    <input type="hidden" name="slug" value=slug.clone()/>
+                    <div class="field">
+                        <label for="c-title">"Title (optional)"</label>
+                        <input id="c-title" name="title" maxlength="120"/>
+                    </div>
+                    <div class="field">
+                        <label for="c-body">"Your comment"</label>
+                        <textarea id="c-body" name="body" rows="4" maxlength="5000" required=true></textarea>
+                    </div>
+                    <button type="submit">"Post comment"</button>
+                    <FormError path=PostComment::PATH/>
+                </ActionForm>
+            }.into_any()
+        }
+        None => view! {
+            <p><a href=format!("/login?next=/recordings/{slug}")>"Log in"</a>" to comment."</p>
+        }
+        .into_any(),
+    };
+    view! {
+        <section class="comments" id="comments">
+            <h2>{format!("Comments ({count})")}</h2>
+            <ol class="comment-list">
+                {rec.comments.into_iter().map(|c| view! {
+                    <li class="comment" data-testid="comment">
+                        {(!c.title.is_empty()).then(|| view! { <h3>{c.title.clone()}</h3> })}
+                        <p class="prose">{c.body}</p>
+                        <p class="comment-meta">
+                            <a href=format!("/users/{}", c.author)>{c.author.clone()}</a>
+                            " · "<time datetime=c.created_at.to_rfc3339()>{c.created_at.format("%-d %b %Y").to_string()}</time>
+                        </p>
+                    </li>
+                }).collect_view()}
+            </ol>
+            {form}
+        </section>
+    }
+}

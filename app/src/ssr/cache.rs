@@ -1,0 +1,32 @@
+//! The app's half of the cache contract (DESIGN.md): a page says whether a shared cache may
+//! keep it and which surrogate keys name what it shows. The `server` crate's cache-policy
+//! middleware has the last word (a session, a cookie or an error always makes it private).
+
+use http::{HeaderName, HeaderValue, header::CACHE_CONTROL};
+use leptos::prelude::use_context;
+use leptos_axum::ResponseOptions;
+
+use crate::ssr::{request::viewer, state::state};
+
+pub const SURROGATE_KEY: HeaderName = HeaderName::from_static("surrogate-key");
+pub const PRIVATE: &str = "private, no-store";
+
+/// Marks the page being rendered as shareable for anonymous visitors, naming what it shows
+/// (`catalog`, `recording:42`, `user:7`, `tag:birds`). For a logged-in viewer it is private.
+pub fn public_page(keys: &[String]) {
+    let Some(res) = use_context::<ResponseOptions>() else {
+        return;
+    };
+    if viewer().is_some() {
+        res.insert_header(CACHE_CONTROL, HeaderValue::from_static(PRIVATE));
+        return;
+    }
+    let ttl = state().map(|s| s.settings.page_ttl_s).unwrap_or(0);
+    if let (Ok(cc), Ok(keys)) = (
+        HeaderValue::from_str(&format!("public, max-age=0, s-maxage={ttl}")),
+        HeaderValue::from_str(&keys.join(" ")),
+    ) {
+        res.insert_header(CACHE_CONTROL, cc);
+        res.insert_header(SURROGATE_KEY, keys);
+    }
+}

@@ -1,0 +1,10 @@
+//! sea-orm entities, one per table; the schema itself lives in the `migrations` crate.
+
+pub mod comments;
+pub mod login_failures;
+pub mod ratings;
+pub mod recording_tags;
+pub mod recordings;
+pub mod sessions;
+pub mod tags;
+pub mod users;

@@ -1,0 +1,36 @@
+//! What every request handler shares: the database pool and the settings.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The address visitors use, such as `https://ambisonia.org`. Decides whether cookies
+    /// are `Secure` and which `Origin` a form post may come from.
+    pub public_url: String,
+    /// `s-maxage` given to anonymous pages, in seconds.
+    pub page_ttl_s: u32,
+}
+
+impl Settings {
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+}
+
+/// The state provided to every Leptos render and server function.
+pub fn state() -> Result<AppState, AppError> {
+    leptos::prelude::use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the Leptos context");
+        AppError::Internal
+    })
+}

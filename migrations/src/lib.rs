@@ -1,0 +1,17 @@
+//! Database schema for Ambisonia, applied at start-up on SQLite and PostgreSQL alike.
+//!
+//! Each migration is one file; the schema builder writes portable DDL, and the few things
+//! that differ per backend (the full-text index) branch on the connection's backend.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_foundation::Migration)]
+    }
+}

@@ -1,0 +1,189 @@
+//! `server --role app`: one stateless replica. Leptos renders the pages and runs the server
+//! functions; around them sit the request-security middleware (session, form token, client
+//! address), the cache policy (the app's half of the cache contract) and the request log.
+
+mod assets;
+mod cache_policy;
+mod health;
+mod request_log;
+mod security;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use app::{
+    App, shell,
+    ssr::{
+        db,
+        state::{AppState, Settings},
+    },
+};
+use axum::{Router, middleware, routing::get};
+use leptos::prelude::{LeptosOptions, provide_context};
+use leptos_axum::{LeptosRoutes, generate_route_list, render_app_async_with_context};
+use tokio::net::TcpListener;
+
+use crate::config::AppConfig;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    shutdown_grace: Duration,
+}
+
+impl Application {
+    /// Opens the database (migrating it), builds the routes and binds the listener, so the
+    /// address is known before serving (port 0 in tests).
+    pub async fn build(config: &AppConfig) -> Result<Self, String> {
+        let db = db::connect(&config.db.database_url)
+            .await
+            .map_err(|e| format!("cannot open the database: {e}"))?;
+        std::fs::create_dir_all(&config.media_dir).map_err(|e| {
+            format!(
+                "cannot create the media folder {}: {e}",
+                config.media_dir.display()
+            )
+        })?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let state = AppState {
+            db,
+            settings: Arc::new(Settings {
+                public_url: config.public_url.trim_end_matches('/').to_string(),
+                page_ttl_s: config.page_ttl_s,
+            }),
+        };
+        let router = router(state, config);
+        Ok(Self {
+            listener,
+            router,
+            shutdown_grace: Duration::from_secs(config.shutdown_grace_s),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and lets requests in flight
+    /// finish, for at most the grace period.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        });
+        let grace = self.shutdown_grace;
+        tokio::select! {
+            result = serve => {
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "server stopped with an error");
+                }
+            }
+            _ = async {
+                let _ = stopping_rx.await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(grace_s = grace.as_secs(), "requests still in flight after the grace period; stopping");
+            }
+        }
+    }
+}
+
+fn router(state: AppState, config: &AppConfig) -> Router {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("ambisonia")
+        .site_addr(config.listen)
+        .build();
+    let routes = generate_route_list(App);
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    let shell_fn = {
+        let options = leptos_options.clone();
+        move || shell(options.clone())
+    };
+    let not_found = render_app_async_with_context(context.clone(), shell_fn.clone());
+
+    let security = security::SecurityState {
+        db: state.db.clone(),
+        public_url: state.settings.public_url.clone(),
+        secure_cookies: state.settings.secure_cookies(),
+        trust_forwarded_for: config.trust_forwarded_for,
+    };
+    let pages = Router::new()
+        .leptos_routes_with_context(&leptos_options, routes, context, shell_fn)
+        .fallback(move |req| not_found(req))
+        .layer(middleware::from_fn_with_state(security, security::resolve))
+        .layer(middleware::from_fn(cache_policy::apply))
+        .with_state(leptos_options);
+
+    Router::new()
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready).with_state(state.db.clone()))
+        .route("/style/main.css", get(assets::stylesheet))
+        .route("/favicon.svg", get(assets::favicon))
+        .merge(pages)
+        .layer(middleware::from_fn(request_log::log))
+}
+
+/// Runs the replica until SIGTERM or Ctrl-C.
+pub async fn run(config: AppConfig) -> Result<(), String> {
+    let app = Application::build(&config).await?;
+    tracing::info!(address = %app.local_addr(), database = %redact(&config.db.database_url), "app replica listening");
+    app.run_until(shutdown_signal()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// A database URL without its password, for the log.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: no new connections, finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_passwords_stay_out_of_logs() {
+        assert_eq!(
+            super::redact("postgres://u:secret@db:5432/x"),
+            "postgres://…@db:5432/x"
+        );
+        assert_eq!(super::redact("sqlite://data/a.db"), "sqlite://data/a.db");
+    }
+}

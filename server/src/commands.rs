@@ -1,0 +1,83 @@
+//! Subcommands: migrations, demo data and administrative tasks.
+
+use std::io::BufRead;
+
+use app::{
+    domain::{Email, Password, Username},
+    ssr::{accounts, db, demo, entities::users},
+};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+
+use crate::config::{AdminTask, DatabaseConfig};
+
+async fn connect(config: &DatabaseConfig) -> Result<sea_orm::DatabaseConnection, String> {
+    db::connect(&config.database_url)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))
+}
+
+pub async fn migrate(config: &DatabaseConfig) -> Result<(), String> {
+    connect(config).await?;
+    println!("The database schema is up to date.");
+    Ok(())
+}
+
+pub async fn demo_data(config: &DatabaseConfig) -> Result<(), String> {
+    let db = connect(config).await?;
+    let made = demo::fill(&db).await.map_err(|e| e.to_string())?;
+    println!(
+        "Made {made} sample recordings. Demo accounts: admin, editor, paul_h, marta, \
+         soundwalker, aurelie, listener, jonas; each with the password \"{}\".",
+        demo::DEMO_PASSWORD
+    );
+    Ok(())
+}
+
+fn read_new_password() -> Result<Password, String> {
+    let raw = match std::env::var("AMBISONIA_NEW_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            eprintln!("Password (one line on standard input):");
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| format!("cannot read the password: {e}"))?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    Password::parse(&raw).map_err(|e| e.to_string())
+}
+
+pub async fn admin(config: &DatabaseConfig, task: AdminTask) -> Result<(), String> {
+    let db = connect(config).await?;
+    match task {
+        AdminTask::CreateUser {
+            username,
+            email,
+            role,
+        } => {
+            let username = Username::parse(&username).map_err(|e| e.to_string())?;
+            let email = Email::parse(&email).map_err(|e| e.to_string())?;
+            let password = read_new_password()?;
+            let user = accounts::create_user(&db, &username, &email, &password, role.into())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Created {} ({}).", user.username, user.role);
+        }
+        AdminTask::SetRole { username, role } => {
+            let role: app::domain::Role = role.into();
+            let user = users::Entity::find()
+                .filter(users::Column::Username.eq(username.to_lowercase()))
+                .one(&db)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no account named {username}"))?;
+            let mut active = user.into_active_model();
+            active.role = Set(role.as_str().to_string());
+            active.update(&db).await.map_err(|e| e.to_string())?;
+            println!("{username} is now {}.", role.as_str());
+        }
+    }
+    Ok(())
+}

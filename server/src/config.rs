@@ -1,0 +1,171 @@
+//! Every setting is a flag with an environment twin and a default shown in `--help`.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "server",
+    version,
+    about = "Ambisonia: the catalog of ambisonic recordings, in one binary."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// What this process is. Only the app replica exists so far.
+    #[arg(long, env = "AMBISONIA_ROLE", value_enum, default_value_t = Role::App)]
+    pub role: Role,
+
+    #[command(flatten)]
+    pub app: AppConfig,
+
+    #[command(flatten)]
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// A stateless replica serving pages, server functions and (later) uploads.
+    App,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Bring the database schema up to date and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DatabaseConfig,
+    },
+    /// Fill an empty database with a varied sample catalog.
+    DemoData {
+        #[command(flatten)]
+        db: DatabaseConfig,
+    },
+    /// Administrative tasks.
+    Admin {
+        #[command(flatten)]
+        db: DatabaseConfig,
+        #[command(subcommand)]
+        task: AdminTask,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminTask {
+    /// Create an account. The password is read from AMBISONIA_NEW_PASSWORD or, when that is
+    /// unset, from the first line of standard input (never from a flag, which `ps` shows).
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum, default_value_t = RoleArg::Listener)]
+        role: RoleArg,
+    },
+    /// Give an existing account another role.
+    SetRole {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Listener,
+    Uploader,
+    Editor,
+    Admin,
+}
+
+impl From<RoleArg> for app::domain::Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Listener => Self::Listener,
+            RoleArg::Uploader => Self::Uploader,
+            RoleArg::Editor => Self::Editor,
+            RoleArg::Admin => Self::Admin,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseConfig {
+    /// Database URL: `sqlite://FILE` (created on first run) or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/ambisonia.db"
+    )]
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AppConfig {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "AMBISONIA_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub db: DatabaseConfig,
+
+    /// Folder for media files when no S3 bucket is configured.
+    #[arg(long, env = "AMBISONIA_MEDIA_DIR", default_value = "data/media")]
+    pub media_dir: PathBuf,
+
+    /// The address visitors use. `https://…` makes cookies Secure.
+    #[arg(
+        long,
+        env = "AMBISONIA_PUBLIC_URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub public_url: String,
+
+    /// How long a shared cache may keep an anonymous page (`s-maxage`), in seconds.
+    #[arg(long, env = "AMBISONIA_PAGE_TTL", default_value_t = 60)]
+    pub page_ttl_s: u32,
+
+    /// Take the client address from the last `X-Forwarded-For` entry (only behind our
+    /// own balancer or another proxy that sets it).
+    #[arg(long, env = "AMBISONIA_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+
+    /// On SIGTERM, how long in-flight requests may take to finish, in seconds.
+    #[arg(long, env = "AMBISONIA_SHUTDOWN_GRACE", default_value_t = 20)]
+    pub shutdown_grace_s: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log collectors.
+    #[arg(long, env = "AMBISONIA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_need_nothing_installed() {
+        let cli = Cli::parse_from(["server"]);
+        assert_eq!(cli.role, Role::App);
+        assert!(cli.app.db.database_url.starts_with("sqlite://"));
+        assert_eq!(cli.app.listen.port(), 3000);
+    }
+}

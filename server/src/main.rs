@@ -1,0 +1,31 @@
+//! The `server` binary: parses the command line and hands each role or command to its module.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use server::{
+    commands,
+    config::{Cli, Command, Role},
+    telemetry,
+};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log.log_format);
+    let result = match cli.command {
+        Some(Command::Migrate { db }) => commands::migrate(&db).await,
+        Some(Command::DemoData { db }) => commands::demo_data(&db).await,
+        Some(Command::Admin { db, task }) => commands::admin(&db, task).await,
+        None => match cli.role {
+            Role::App => server::app_role::run(cli.app).await,
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("server: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
