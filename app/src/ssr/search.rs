@@ -30,7 +30,7 @@ pub fn matches(backend: DbBackend, terms: &[String]) -> Option<Expr> {
                 .collect::<Vec<_>>()
                 .join(" & ");
             Some(Expr::cust_with_values(
-                "to_tsvector('simple', recordings.search_text) @@ to_tsquery('simple', ?)",
+                "to_tsvector('simple', recordings.search_text) @@ to_tsquery('simple', $1)",
                 [query],
             ))
         }

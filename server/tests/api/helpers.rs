@@ -1,0 +1,383 @@
+//! Starting an app on a fresh database, and speaking to it like a browser.
+
+use std::path::PathBuf;
+
+use app::{
+    domain::{Convention, Email, Password, Role, Status, Username},
+    ssr::recordings::{NewRecording, create},
+};
+use base64::Engine;
+use reqwest::{Response, StatusCode, header};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use server::{
+    app_role::Application,
+    config::{AppConfig, DatabaseConfig},
+};
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an async test body once per backend.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::helpers::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::helpers::Backend::Postgres).await })*
+        }
+    };
+}
+
+pub const PASSWORD: &str = "a long enough password";
+
+fn admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Drops what a test made when the test ends, even when it fails.
+enum Scratch {
+    Dir(PathBuf),
+    PgDatabase(String),
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        match self {
+            Scratch::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Scratch::PgDatabase(name) => {
+                let name = name.clone();
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    if let Ok(rt) = rt {
+                        rt.block_on(async {
+                            if let Ok(admin) = Database::connect(admin_url()).await {
+                                let _ = admin
+                                    .execute_unprepared(&format!(
+                                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                                    ))
+                                    .await;
+                            }
+                        });
+                    }
+                })
+                .join();
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: DatabaseConnection,
+    client: reqwest::Client,
+    _scratch: Vec<Scratch>,
+}
+
+/// A browser's cookies and the token its forms carry.
+#[derive(Debug, Clone, Default)]
+pub struct Browser {
+    pub cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    pub fn header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Takes the cookies a response sets (a `Max-Age=0` cookie removes one).
+    pub fn absorb(&mut self, res: &Response) {
+        for set in res.headers().get_all(header::SET_COOKIE) {
+            let Ok(set) = set.to_str() else { continue };
+            let Some((name, rest)) = set.split_once('=') else {
+                continue;
+            };
+            let value = rest.split(';').next().unwrap_or_default().to_string();
+            self.cookies.retain(|(k, _)| k != name);
+            if !set.contains("Max-Age=0") {
+                self.cookies.push((name.to_string(), value));
+            }
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    use rand::Rng;
+    format!("{:016x}", rand::thread_rng().r#gen::<u64>())
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let mut scratch = Vec::new();
+        let dir = std::env::temp_dir().join(format!("ambisonia-test-{}", random_suffix()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        scratch.push(Scratch::Dir(dir.clone()));
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}/test.db", dir.display()),
+            Backend::Postgres => {
+                let name = format!("ambisonia_test_{}", random_suffix());
+                let admin = Database::connect(admin_url()).await.expect(
+                    "PostgreSQL is not reachable: run the tests with scripts/test, which starts it",
+                );
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
+                scratch.push(Scratch::PgDatabase(name.clone()));
+                let base = admin_url();
+                let server = base
+                    .rsplit_once('/')
+                    .map(|(s, _)| s.to_string())
+                    .unwrap_or(base);
+                format!("{server}/{name}")
+            }
+        };
+        let config = AppConfig {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            db: DatabaseConfig {
+                database_url: database_url.clone(),
+            },
+            media_dir: dir.join("media"),
+            public_url: "http://127.0.0.1".into(),
+            page_ttl_s: 60,
+            trust_forwarded_for: true,
+            shutdown_grace_s: 1,
+        };
+        if std::env::var_os("TEST_LOG").is_some() {
+            server::telemetry::init(server::config::LogFormat::Text);
+        }
+        let app = Application::build(&config).await.expect("app starts");
+        let base = format!("http://{}", app.local_addr());
+        tokio::spawn(app.run_until(std::future::pending()));
+        let db = app::ssr::db::connect(&database_url)
+            .await
+            .expect("test connection");
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        TestApp {
+            base,
+            db,
+            client,
+            _scratch: scratch,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str, browser: &Browser) -> Response {
+        let mut req = self
+            .client
+            .get(self.url(path))
+            .header(header::ACCEPT, "text/html");
+        if !browser.cookies.is_empty() {
+            req = req.header(header::COOKIE, browser.header());
+        }
+        req.send().await.expect("GET")
+    }
+
+    pub async fn get_text(&self, path: &str, browser: &Browser) -> (StatusCode, String) {
+        let res = self.get(path, browser).await;
+        let status = res.status();
+        (status, res.text().await.expect("body"))
+    }
+
+    /// Loads `page` as a browser would and returns the form token in its HTML.
+    pub async fn form_token(&self, page: &str, browser: &mut Browser) -> String {
+        let res = self.get(page, browser).await;
+        browser.absorb(&res);
+        let html = res.text().await.expect("body");
+        hidden_field(&html, "csrf").unwrap_or_else(|| panic!("no form token on {page}"))
+    }
+
+    /// Posts a form like a browser: urlencoded, with `Accept: text/html`, `Referer`, `Origin`.
+    pub async fn post_form(
+        &self,
+        action: &str,
+        referer: &str,
+        fields: &[(&str, &str)],
+        browser: &mut Browser,
+    ) -> Response {
+        let mut req = self
+            .client
+            .post(self.url(action))
+            .header(header::ACCEPT, "text/html")
+            .header(header::REFERER, self.url(referer))
+            .header(header::ORIGIN, self.base.clone())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(encode_form(fields));
+        if !browser.cookies.is_empty() {
+            req = req.header(header::COOKIE, browser.header());
+        }
+        let res = req.send().await.expect("POST");
+        browser.absorb(&res);
+        res
+    }
+
+    /// Posts like a script: same body, but `Accept: */*` so errors come back as statuses.
+    pub async fn post_script(
+        &self,
+        action: &str,
+        fields: &[(&str, &str)],
+        browser: &Browser,
+        forwarded_for: &str,
+    ) -> Response {
+        let mut req = self
+            .client
+            .post(self.url(action))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", forwarded_for)
+            .body(encode_form(fields));
+        if !browser.cookies.is_empty() {
+            req = req.header(header::COOKIE, browser.header());
+        }
+        req.send().await.expect("POST")
+    }
+
+    /// Registers through the form and returns the logged-in browser.
+    pub async fn register(&self, username: &str) -> Browser {
+        let mut browser = Browser::default();
+        let token = self.form_token("/register", &mut browser).await;
+        let res = self
+            .post_form(
+                "/api/register",
+                "/register",
+                &[
+                    ("csrf", &token),
+                    ("username", username),
+                    ("email", &format!("{username}@example.org")),
+                    ("password", PASSWORD),
+                    ("next", "/"),
+                ],
+                &mut browser,
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FOUND, "register {username}");
+        assert!(
+            browser.cookie("ambisonia_session").is_some(),
+            "a session cookie after registering"
+        );
+        browser
+    }
+
+    pub async fn user(&self, name: &str, role: Role) -> i32 {
+        app::ssr::accounts::create_user(
+            &self.db,
+            &Username::parse(name).expect("username"),
+            &Email::parse(&format!("{name}@example.org")).expect("email"),
+            &Password::parse(PASSWORD).expect("password"),
+            role,
+        )
+        .await
+        .expect("user")
+        .id
+    }
+
+    /// A published recording with the given facts; returns (id, slug).
+    pub async fn recording(&self, new: NewRecording) -> (i32, String) {
+        self.recording_with_status(new, Status::Published).await
+    }
+
+    pub async fn recording_with_status(&self, new: NewRecording, status: Status) -> (i32, String) {
+        let published = (status == Status::Published).then(chrono::Utc::now);
+        let row = create(&self.db, new, status, published)
+            .await
+            .expect("recording");
+        (row.id, row.slug)
+    }
+}
+
+pub fn sample(title: &str, uploader_id: i32) -> NewRecording {
+    NewRecording {
+        title: title.to_string(),
+        description: format!("A recording called {title}."),
+        location: "Somewhere".into(),
+        microphone: "TetraMic".into(),
+        licence: "cc-by-4.0".into(),
+        uploader_id,
+        convention: Some(Convention::Ambix),
+        order: Some(1),
+        layout: Some("f".into()),
+        channels: Some(4),
+        sample_rate: Some(48_000),
+        bit_depth: Some(24),
+        duration_ms: Some(60_000),
+        ..Default::default()
+    }
+}
+
+pub fn encode_form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                app::catalog_query::encode_component(k),
+                app::catalog_query::encode_component(v)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+pub fn hidden_field(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_string())
+}
+
+/// The message a form error carries back in the `__err` parameter of its redirect.
+pub fn redirect_error(res: &Response) -> Option<String> {
+    let location = res.headers().get(header::LOCATION)?.to_str().ok()?;
+    let encoded = location
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("__err="))?;
+    let encoded = encoded.replace("%3D", "=");
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(encoded)
+        .ok()?;
+    let error: app::error::AppError = serde_json::from_slice(&bytes).ok()?;
+    Some(error.to_string())
+}
+
+pub fn location(res: &Response) -> String {
+    res.headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub fn header_of(res: &Response, name: &str) -> String {
+    res.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real app replica in-process on port 0, driven over HTTP like a
+//! browser would (form posts with `Accept: text/html`, `Referer` and `Origin`).
+//! Every test runs twice, on its own fresh SQLite file and its own PostgreSQL database.
+
+mod helpers;
+
+mod accounts;
+mod cache;
+mod catalog;
+mod csrf;
+mod interactions;
