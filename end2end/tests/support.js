@@ -1,0 +1,83 @@
+// Shared set-up for the browser tests: a fresh site on a free port (SQLite in a temporary
+// folder, filled by `server demo-data`), and Debian's Chromium driven by playwright-core.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const targetDir = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(root, 'target');
+const serverBin = process.env.AMBISONIA_SERVER_BIN ?? join(targetDir, 'debug', 'server');
+
+export const DEMO_PASSWORD = 'listen-in-the-round';
+export const DESKTOP = { width: 1280, height: 900 };
+export const PHONE = { width: 390, height: 844 };
+export const SCREENSHOTS = join(root, 'end2end', 'screenshots');
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+    srv.on('error', fail);
+  });
+}
+
+async function waitFor(url, deadlineMs) {
+  const until = Date.now() + deadlineMs;
+  while (Date.now() < until) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer within ${deadlineMs} ms`);
+}
+
+/** Starts a site with demo data; returns { baseURL, stop }. */
+export async function startSite() {
+  const dir = mkdtempSync(join(tmpdir(), 'ambisonia-e2e-'));
+  const port = await freePort();
+  const baseURL = `http://127.0.0.1:${port}`;
+  const env = {
+    ...process.env,
+    DATABASE_URL: `sqlite://${dir}/site.db`,
+    AMBISONIA_MEDIA_DIR: join(dir, 'media'),
+    AMBISONIA_LISTEN: `127.0.0.1:${port}`,
+    AMBISONIA_PUBLIC_URL: baseURL,
+    RUST_LOG: 'warn',
+  };
+  execFileSync(serverBin, ['demo-data'], { env, stdio: 'ignore' });
+  const child = spawn(serverBin, [], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitFor(`${baseURL}/readyz`, 20_000);
+  return {
+    baseURL,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  // Playwright gives every non-persistent launch a fresh, empty profile of its own.
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+  return {
+    browser,
+    async close() {
+      await browser.close();
+    },
+  };
+}
