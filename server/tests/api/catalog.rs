@@ -308,17 +308,7 @@ async fn pages_show_recordings_profiles_and_tags(backend: Backend) {
 async fn an_uploader_sees_their_own_draft(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let browser = app.register("rita").await;
-    let rita = {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-        app::ssr::entities::users::Entity::find()
-            .filter(app::ssr::entities::users::Column::Username.eq("rita"))
-            .one(&app.db)
-            .await
-            .ok()
-            .flatten()
-            .map(|u| u.id)
-            .expect("rita")
-    };
+    let rita = app.user_id("rita").await;
     let (_, slug) = app
         .recording_with_status(sample("Unfinished", rita), Status::Draft)
         .await;

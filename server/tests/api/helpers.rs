@@ -298,6 +298,19 @@ impl TestApp {
         .id
     }
 
+    pub async fn user_id(&self, name: &str) -> i32 {
+        use app::ssr::entities::users;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        users::Entity::find()
+            .filter(users::Column::Username.eq(name))
+            .one(&self.db)
+            .await
+            .ok()
+            .flatten()
+            .map(|u| u.id)
+            .unwrap_or_else(|| panic!("no user {name}"))
+    }
+
     /// A published recording with the given facts; returns (id, slug).
     pub async fn recording(&self, new: NewRecording) -> (i32, String) {
         self.recording_with_status(new, Status::Published).await

@@ -120,17 +120,7 @@ async fn comments_are_for_logged_in_listeners_and_escaped(backend: Backend) {
 async fn a_listener_rates_once_and_may_change_it(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut uma = app.register("uma").await;
-    let uma_id = {
-        use sea_orm::{ColumnTrait, QueryFilter};
-        app::ssr::entities::users::Entity::find()
-            .filter(app::ssr::entities::users::Column::Username.eq("uma"))
-            .one(&app.db)
-            .await
-            .ok()
-            .flatten()
-            .map(|u| u.id)
-            .expect("uma")
-    };
+    let uma_id = app.user_id("uma").await;
     let uploader = app.user("vic", Role::Uploader).await;
     let (_, slug) = app.recording(sample("Brass Band", uploader)).await;
     let (_, own) = app.recording(sample("Uma's Own", uma_id)).await;
