@@ -24,7 +24,15 @@ pub async fn migrate(config: &DatabaseConfig) -> Result<(), String> {
 
 pub async fn demo_data(config: &DatabaseConfig) -> Result<(), String> {
     let db = connect(config).await?;
-    let made = demo::fill(&db).await.map_err(|e| e.to_string())?;
+    let made = match demo::fill(&db).await {
+        Ok(made) => made,
+        // Running it twice is harmless: the catalog that is there stays as it is.
+        Err(app::error::AppError::Conflict(why)) => {
+            println!("{why} Nothing was changed.");
+            return Ok(());
+        }
+        Err(e) => return Err(e.to_string()),
+    };
     println!(
         "Made {made} sample recordings. Demo accounts: admin, editor, paul_h, marta, \
          soundwalker, aurelie, listener, jonas; each with the password \"{}\".",
