@@ -69,6 +69,18 @@ fn set_cookie(value: String) {
     }
 }
 
+/// The session token in this request's cookie, if any.
+#[cfg(feature = "ssr")]
+fn session_token() -> Option<String> {
+    use_context::<http::request::Parts>().and_then(|p| {
+        p.headers
+            .get(http::header::COOKIE)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| sessions::cookie_value(h, sessions::SESSION_COOKIE))
+            .map(str::to_string)
+    })
+}
+
 #[cfg(feature = "ssr")]
 async fn start_session(user_id: i32) -> Result<(), AppError> {
     let st = state()?;
@@ -190,13 +202,7 @@ pub async fn logout() -> Result<(), AppError> {
     finish(
         async {
             let st = state()?;
-            let token = use_context::<http::request::Parts>().and_then(|p| {
-                p.headers
-                    .get(http::header::COOKIE)
-                    .and_then(|h| h.to_str().ok())
-                    .and_then(|h| sessions::cookie_value(h, sessions::SESSION_COOKIE))
-                    .map(str::to_string)
-            });
+            let token = session_token();
             if let Some(token) = token {
                 sessions::delete(&st.db, &token).await?;
             }
@@ -218,13 +224,7 @@ pub async fn change_password(current: String, new_password: String) -> Result<()
             let st = state()?;
             accounts::change_password(&st.db, me.user_id, &current, &new_password).await?;
             // Every other login of this account ends; this one stays.
-            let keep = use_context::<http::request::Parts>().and_then(|p| {
-                p.headers
-                    .get(http::header::COOKIE)
-                    .and_then(|h| h.to_str().ok())
-                    .and_then(|h| sessions::cookie_value(h, sessions::SESSION_COOKIE))
-                    .map(str::to_string)
-            });
+            let keep = session_token();
             sessions::delete_others(&st.db, me.user_id, keep.as_deref()).await?;
             leptos_axum::redirect("/account?saved=password");
             Ok(())
