@@ -73,11 +73,7 @@ fn set_cookie(value: String) {
 #[cfg(feature = "ssr")]
 fn session_token() -> Option<String> {
     use_context::<http::request::Parts>().and_then(|p| {
-        p.headers
-            .get(http::header::COOKIE)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| sessions::cookie_value(h, sessions::SESSION_COOKIE))
-            .map(str::to_string)
+        sessions::request_cookie(&p.headers, sessions::SESSION_COOKIE).map(str::to_string)
     })
 }
 
@@ -114,8 +110,7 @@ pub async fn load_catalog(query: CatalogQuery) -> Result<CatalogPage, AppError> 
 pub async fn load_recording(slug: String) -> Result<RecordingDetail, AppError> {
     let st = state()?;
     let viewer = viewer();
-    let detail = catalog::recording(&st.db, &slug, viewer.as_ref()).await?;
-    let uploader = catalog::uploader_id(&st.db, detail.card.id).await?;
+    let (uploader, detail) = catalog::recording(&st.db, &slug, viewer.as_ref()).await?;
     cache::public_page(&[
         format!("recording:{}", detail.card.id),
         format!("user:{uploader}"),

@@ -37,8 +37,7 @@ use crate::pages::{
 pub const STYLE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The document around every page.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
-    let _ = options;
+pub fn shell() -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">

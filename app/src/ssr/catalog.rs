@@ -221,11 +221,12 @@ async fn facets(db: &DatabaseConnection) -> Result<Facets, AppError> {
 
 /// A recording page: published ones for everybody; an unpublished one only for its uploader
 /// and for editors, who must be able to see what they moderate.
+/// Returns the uploader's id with the page, for the page's surrogate keys.
 pub async fn recording(
     db: &DatabaseConnection,
     slug: &str,
     viewer: Option<&Viewer>,
-) -> Result<RecordingDetail, AppError> {
+) -> Result<(i32, RecordingDetail), AppError> {
     let slug = Slug::parse(slug)?;
     let row = recordings::Entity::find()
         .filter(recordings::Column::Slug.eq(slug.as_str()))
@@ -260,6 +261,7 @@ pub async fn recording(
             .and_then(|r| u8::try_from(r.stars).ok()),
         None => None,
     };
+    let uploader_id = row.uploader_id;
     let detail = RecordingDetail {
         composer: row.composer.clone(),
         description: row.description.clone(),
@@ -280,15 +282,7 @@ pub async fn recording(
         my_rating,
         card: cards(db, vec![row]).await?.remove(0),
     };
-    Ok(detail)
-}
-
-pub async fn uploader_id(db: &DatabaseConnection, recording_id: i32) -> Result<i32, AppError> {
-    recordings::Entity::find_by_id(recording_id)
-        .one(db)
-        .await?
-        .map(|r| r.uploader_id)
-        .ok_or(AppError::NotFound)
+    Ok((uploader_id, detail))
 }
 
 pub async fn profile(

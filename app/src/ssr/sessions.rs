@@ -19,6 +19,11 @@ pub const SESSION_COOKIE: &str = "ambisonia_session";
 pub const CSRF_COOKIE: &str = "ambisonia_csrf";
 pub const SESSION_DAYS: i64 = 30;
 
+/// Tokens are 32 random bytes in hex; anything else is not worth a database lookup.
+pub fn looks_like_token(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
@@ -58,7 +63,7 @@ pub async fn create(db: &DatabaseConnection, user_id: i32) -> Result<String, App
 
 /// The viewer behind a cookie token, or `None` for an unknown or expired one.
 pub async fn resolve(db: &DatabaseConnection, token: &str) -> Result<Option<Viewer>, AppError> {
-    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !looks_like_token(token) {
         return Ok(None);
     }
     let found = sessions::Entity::find()
@@ -127,6 +132,16 @@ pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
+}
+
+/// The value of cookie `name` in a request, across every `Cookie` header it carries
+/// (HTTP/2 clients may split cookies over several).
+pub fn request_cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| cookie_value(h, name))
 }
 
 #[cfg(test)]

@@ -5,13 +5,13 @@
 
 use app::ssr::{
     cache::{PRIVATE, SURROGATE_KEY},
-    sessions::SESSION_COOKIE,
+    sessions::{SESSION_COOKIE, request_cookie},
 };
 use axum::{
     extract::Request,
     http::{
         HeaderValue, Method,
-        header::{AUTHORIZATION, CACHE_CONTROL, COOKIE, SET_COOKIE},
+        header::{AUTHORIZATION, CACHE_CONTROL, SET_COOKIE},
     },
     middleware::Next,
     response::Response,
@@ -19,12 +19,7 @@ use axum::{
 
 pub async fn apply(req: Request, next: Next) -> Response {
     let anonymous = !req.headers().contains_key(AUTHORIZATION)
-        && !req
-            .headers()
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|c| app::ssr::sessions::cookie_value(c, SESSION_COOKIE).is_some());
+        && request_cookie(req.headers(), SESSION_COOKIE).is_none();
     let safe_method = matches!(*req.method(), Method::GET | Method::HEAD);
     let mut res = next.run(req).await;
     let declared_public = res

@@ -107,11 +107,7 @@ fn router(state: AppState, config: &AppConfig) -> Router {
         let state = state.clone();
         move || provide_context(state.clone())
     };
-    let shell_fn = {
-        let options = leptos_options.clone();
-        move || shell(options.clone())
-    };
-    let not_found = render_app_async_with_context(context.clone(), shell_fn.clone());
+    let not_found = render_app_async_with_context(context.clone(), shell);
 
     let security = security::SecurityState {
         db: state.db.clone(),
@@ -120,8 +116,8 @@ fn router(state: AppState, config: &AppConfig) -> Router {
         trust_forwarded_for: config.trust_forwarded_for,
     };
     let pages = Router::new()
-        .leptos_routes_with_context(&leptos_options, routes, context, shell_fn)
-        .fallback(move |req| not_found(req))
+        .leptos_routes_with_context(&leptos_options, routes, context, shell)
+        .fallback(not_found)
         .layer(middleware::from_fn_with_state(security, security::resolve))
         .layer(middleware::from_fn(cache_policy::apply))
         .with_state(leptos_options);

@@ -21,7 +21,7 @@ use axum::{
     extract::{ConnectInfo, Request, State},
     http::{
         HeaderMap, HeaderValue, Method, StatusCode,
-        header::{CONTENT_TYPE, COOKIE, HOST, ORIGIN, SET_COOKIE},
+        header::{CONTENT_TYPE, HOST, ORIGIN, SET_COOKIE},
     },
     middleware::Next,
     response::{Html, IntoResponse, Response},
@@ -37,18 +37,6 @@ pub struct SecurityState {
     pub public_url: String,
     pub secure_cookies: bool,
     pub trust_forwarded_for: bool,
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|h| sessions::cookie_value(h, name))
-}
-
-fn is_token(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn client_ip(req: &Request, trust_forwarded_for: bool) -> String {
@@ -143,7 +131,7 @@ fn percent_decode(raw: &[u8]) -> String {
 }
 
 pub async fn resolve(State(s): State<SecurityState>, req: Request, next: Next) -> Response {
-    let session_token = cookie(req.headers(), SESSION_COOKIE).map(str::to_string);
+    let session_token = sessions::request_cookie(req.headers(), SESSION_COOKIE).map(str::to_string);
     let viewer = match &session_token {
         Some(token) => match sessions::resolve(&s.db, token).await {
             Ok(v) => v,
@@ -157,8 +145,8 @@ pub async fn resolve(State(s): State<SecurityState>, req: Request, next: Next) -
         None => None,
     };
     let stale_session = session_token.is_some() && viewer.is_none();
-    let anon_token = cookie(req.headers(), CSRF_COOKIE)
-        .filter(|t| is_token(t))
+    let anon_token = sessions::request_cookie(req.headers(), CSRF_COOKIE)
+        .filter(|t| sessions::looks_like_token(t))
         .map(str::to_string);
     let (csrf, csrf_is_new) = match (&viewer, &anon_token) {
         (Some(v), _) => (v.csrf.clone(), false),
