@@ -86,6 +86,55 @@ async fn health_endpoints_answer(backend: Backend) {
     assert!(header_of(&res, "content-type").starts_with("text/css"));
 }
 
+/// The database goes away under a running replica: pages fail with the 500 page, which
+/// names no database detail, logged-in requests get 503, and `/readyz` tells the balancer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_database_gives_pages_that_leak_nothing() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let me = app.register("lost").await;
+    assert_eq!(
+        app.get("/readyz", &Browser::default()).await.status(),
+        StatusCode::OK
+    );
+    app.lose_database().await;
+
+    let (status, html) = app.get_text("/catalog", &Browser::default()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(html.contains("Something went wrong on our side."));
+    for secret in [
+        "ambisonia_test",
+        "does not exist",
+        "sqlx",
+        "postgres",
+        "SELECT",
+    ] {
+        assert!(
+            !html.contains(secret),
+            "the 500 page must not show {secret}"
+        );
+    }
+    let res = app.get("/catalog", &Browser::default()).await;
+    assert_eq!(
+        header_of(&res, "cache-control"),
+        "private, no-store",
+        "an error is never shared"
+    );
+
+    assert_eq!(
+        app.get("/account", &me).await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        app.get("/readyz", &Browser::default()).await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        app.get("/healthz", &Browser::default()).await.status(),
+        StatusCode::OK,
+        "the process itself is alive"
+    );
+}
+
 both_backends!(
     anonymous_pages_are_public_and_set_no_cookie,
     pages_with_a_session_or_a_form_are_private,

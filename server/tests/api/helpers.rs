@@ -80,6 +80,8 @@ impl Drop for Scratch {
 
 pub struct TestApp {
     pub base: String,
+    /// The PostgreSQL database of this test, when it runs on PostgreSQL.
+    pg_database: Option<String>,
     pub db: DatabaseConnection,
     client: reqwest::Client,
     _scratch: Vec<Scratch>,
@@ -131,6 +133,7 @@ fn random_suffix() -> String {
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         let mut scratch = Vec::new();
+        let mut pg_database = None;
         let dir = std::env::temp_dir().join(format!("ambisonia-test-{}", random_suffix()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         scratch.push(Scratch::Dir(dir.clone()));
@@ -146,6 +149,7 @@ impl TestApp {
                     .await
                     .expect("create test database");
                 scratch.push(Scratch::PgDatabase(name.clone()));
+                pg_database = Some(name.clone());
                 let base = admin_url();
                 let server = base
                     .rsplit_once('/')
@@ -180,10 +184,27 @@ impl TestApp {
             .expect("client");
         TestApp {
             base,
+            pg_database,
             db,
             client,
             _scratch: scratch,
         }
+    }
+
+    /// Takes the database away from under the running app (PostgreSQL only): every
+    /// connection is ended and no new one can be made.
+    pub async fn lose_database(&self) {
+        let name = self
+            .pg_database
+            .as_deref()
+            .expect("lose_database needs PostgreSQL");
+        let admin = Database::connect(admin_url())
+            .await
+            .expect("admin connection");
+        admin
+            .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+            .await
+            .expect("drop the test database");
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -5,6 +5,25 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use crate::{both_backends, helpers::*};
 use app::ssr::entities::comments;
 
+/// Posts the comment form of the recording `slug` as `browser`.
+async fn comment(
+    app: &TestApp,
+    browser: &mut Browser,
+    token: &str,
+    slug: &str,
+    title: &str,
+    body: &str,
+) -> reqwest::Response {
+    let page = format!("/recordings/{slug}");
+    let fields = [
+        ("csrf", token),
+        ("slug", slug),
+        ("title", title),
+        ("body", body),
+    ];
+    app.post_form("/api/comment", &page, &fields, browser).await
+}
+
 async fn comments_are_for_logged_in_listeners_and_escaped(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let uploader = app.user("sam", Role::Uploader).await;
@@ -16,19 +35,7 @@ async fn comments_are_for_logged_in_listeners_and_escaped(backend: Backend) {
     let (_, html) = app.get_text(&page, &anon).await;
     assert!(html.contains("to comment.") && !html.contains("name=\"body\""));
     let token = app.form_token("/login", &mut anon).await;
-    let res = app
-        .post_form(
-            "/api/comment",
-            &page,
-            &[
-                ("csrf", &token),
-                ("slug", &slug),
-                ("title", ""),
-                ("body", "hi"),
-            ],
-            &mut anon,
-        )
-        .await;
+    let res = comment(&app, &mut anon, &token, &slug, "", "hi").await;
     assert!(
         redirect_error(&res)
             .unwrap_or_default()
@@ -43,19 +50,7 @@ async fn comments_are_for_logged_in_listeners_and_escaped(backend: Backend) {
     let token = app.form_token(&page, &mut tom).await;
     let hostile_title = "<script>alert('t')</script>";
     let hostile_body = "<img src=x onerror=alert(1)> & \"quotes\"";
-    let res = app
-        .post_form(
-            "/api/comment",
-            &page,
-            &[
-                ("csrf", &token),
-                ("slug", &slug),
-                ("title", hostile_title),
-                ("body", hostile_body),
-            ],
-            &mut tom,
-        )
-        .await;
+    let res = comment(&app, &mut tom, &token, &slug, hostile_title, hostile_body).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(location(&res), format!("/recordings/{slug}#comments"));
 
@@ -75,37 +70,13 @@ async fn comments_are_for_logged_in_listeners_and_escaped(backend: Backend) {
         ("", "   ", "write something"),
         (&"t".repeat(121)[..], "ok", "at most 120"),
     ] {
-        let res = app
-            .post_form(
-                "/api/comment",
-                &page,
-                &[
-                    ("csrf", &token),
-                    ("slug", &slug),
-                    ("title", title),
-                    ("body", body),
-                ],
-                &mut tom,
-            )
-            .await;
+        let res = comment(&app, &mut tom, &token, &slug, title, body).await;
         assert!(
             redirect_error(&res).unwrap_or_default().contains(expect),
             "{expect}"
         );
     }
-    let res = app
-        .post_form(
-            "/api/comment",
-            &page,
-            &[
-                ("csrf", &token),
-                ("slug", "no-such-recording"),
-                ("title", ""),
-                ("body", "x"),
-            ],
-            &mut tom,
-        )
-        .await;
+    let res = comment(&app, &mut tom, &token, "no-such-recording", "", "x").await;
     assert!(
         redirect_error(&res)
             .unwrap_or_default()

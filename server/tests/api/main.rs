@@ -2,6 +2,11 @@
 //! browser would (form posts with `Accept: text/html`, `Referer` and `Origin`).
 //! Every test runs twice, on its own fresh SQLite file and its own PostgreSQL database.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a test that cannot set itself up should stop at once, saying where"
+)]
+
 mod helpers;
 
 mod accounts;
