@@ -14,12 +14,15 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// What this process is. Only the app replica exists so far.
+    /// What this process is: an app replica, or the balancer in front of replicas.
     #[arg(long, env = "AMBISONIA_ROLE", value_enum, default_value_t = Role::App)]
     pub role: Role,
 
     #[command(flatten)]
     pub app: AppConfig,
+
+    #[command(flatten)]
+    pub balancer: crate::balancer::BalancerFlags,
 
     #[command(flatten)]
     pub log: LogConfig,
@@ -29,6 +32,8 @@ pub struct Cli {
 pub enum Role {
     /// A stateless replica serving pages, server functions and (later) uploads.
     App,
+    /// The front door: path router, anonymous page cache, least-busy load balancer.
+    Balancer,
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,7 +110,7 @@ pub struct DatabaseConfig {
 
 #[derive(Debug, Clone, Args)]
 pub struct AppConfig {
-    /// Address to listen on; port 0 picks a free port.
+    /// Address to listen on (either role); port 0 picks a free port.
     #[arg(long, env = "AMBISONIA_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
 

@@ -2,6 +2,7 @@
 //! that integration tests start the real thing in-process.
 
 pub mod app_role;
+pub mod balancer;
 pub mod commands;
 pub mod config;
 pub mod telemetry;

@@ -19,6 +19,7 @@ async fn main() -> ExitCode {
         Some(Command::Admin { db, task }) => commands::admin(&db, task).await,
         None => match cli.role {
             Role::App => server::app_role::run(cli.app).await,
+            Role::Balancer => server::balancer::run(cli.app.listen, cli.balancer).await,
         },
     };
     match result {

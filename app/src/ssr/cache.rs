@@ -22,8 +22,13 @@ pub fn public_page(keys: &[String]) {
         return;
     }
     let ttl = state().map(|s| s.settings.page_ttl_s).unwrap_or(0);
+    // s-maxage forbids a shared cache to serve stale (RFC 9111 §5.2.2.10) unless these
+    // say how long it may: half a lifetime while it asks again, ten minutes if we are down.
+    let grace = ttl / 2;
     if let (Ok(cc), Ok(keys)) = (
-        HeaderValue::from_str(&format!("public, max-age=0, s-maxage={ttl}")),
+        HeaderValue::from_str(&format!(
+            "public, max-age=0, s-maxage={ttl}, stale-while-revalidate={grace}, stale-if-error=600"
+        )),
         HeaderValue::from_str(&keys.join(" ")),
     ) {
         res.insert_header(CACHE_CONTROL, cc);

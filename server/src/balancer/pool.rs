@@ -1,0 +1,353 @@
+//! A pool of upstreams and the choice among them.
+//!
+//! Each upstream counts its requests in flight with a guard ([`InFlight`]) that lives in
+//! the response body, so a request counts until its last byte is sent, and errors and
+//! cancelled requests uncount themselves on drop (tower's `PendingRequests`). An upstream
+//! takes requests when it is `ready`: healthy by the active checks, not draining, and not
+//! ejected after connection failures. Beyond `max_connections` requests wait in a bounded
+//! queue; beyond the queue they get 503.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed},
+    },
+    time::{Duration, Instant},
+};
+
+use rand::Rng;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::{
+    config::{Balance, HealthSettings, PoolSettings},
+    metrics::Histogram,
+};
+
+pub struct Upstream {
+    /// `host:port`, as configured.
+    pub authority: String,
+    in_flight: AtomicUsize,
+    healthy: AtomicBool,
+    draining: AtomicBool,
+    /// Milliseconds since `epoch` until which passive ejection holds; 0 when not ejected.
+    ejected_until_ms: AtomicU64,
+    consecutive_failures: AtomicU32,
+    ejections: AtomicU32,
+    epoch: Instant,
+    permits: Arc<Semaphore>,
+    max_connections: AtomicUsize,
+    queued: AtomicUsize,
+    pub requests: AtomicU64,
+    pub failures: AtomicU64,
+    pub latency: Histogram,
+    checker: AtomicBool,
+    /// Read by the health-check task on every round, so a reload changes it in place.
+    pub health: Mutex<HealthSettings>,
+}
+
+impl Upstream {
+    pub fn new(authority: String, settings: &PoolSettings) -> Self {
+        Self {
+            authority,
+            in_flight: AtomicUsize::new(0),
+            healthy: AtomicBool::new(true),
+            draining: AtomicBool::new(false),
+            ejected_until_ms: AtomicU64::new(0),
+            consecutive_failures: AtomicU32::new(0),
+            ejections: AtomicU32::new(0),
+            epoch: Instant::now(),
+            permits: Arc::new(Semaphore::new(settings.max_connections)),
+            max_connections: AtomicUsize::new(settings.max_connections),
+            queued: AtomicUsize::new(0),
+            requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            latency: Histogram::default(),
+            health: Mutex::new(settings.health.clone()),
+            checker: AtomicBool::new(false),
+        }
+    }
+
+    /// True once: for the caller that should start this upstream's health-check task.
+    pub fn claim_checker(&self) -> bool {
+        !self.checker.swap(true, Relaxed)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Relaxed)
+    }
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Relaxed)
+    }
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Relaxed)
+    }
+    pub fn set_draining(&self, draining: bool) {
+        self.draining.store(draining, Relaxed);
+    }
+    pub fn is_ejected(&self) -> bool {
+        let until = self.ejected_until_ms.load(Relaxed);
+        until != 0 && self.now_ms() < until
+    }
+    /// May take new requests.
+    pub fn is_ready(&self) -> bool {
+        self.is_healthy() && !self.is_draining() && !self.is_ejected()
+    }
+
+    /// The active health check's verdict (after `rise`/`fall` consecutive results).
+    pub fn set_healthy(&self, healthy: bool) -> bool {
+        let was = self.healthy.swap(healthy, Relaxed);
+        if healthy {
+            self.record_success();
+        }
+        was != healthy
+    }
+
+    /// A request got an answer: forget earlier connection failures.
+    pub fn record_success(&self) {
+        if self.consecutive_failures.load(Relaxed) != 0 {
+            self.consecutive_failures.store(0, Relaxed);
+        }
+        if self.ejections.load(Relaxed) != 0 && !self.is_ejected() {
+            self.ejections.store(0, Relaxed);
+            self.ejected_until_ms.store(0, Relaxed);
+        }
+    }
+
+    /// A request failed to reach the upstream. Returns the ejection time when this failure
+    /// ejects it; the backoff doubles with each ejection in a row.
+    pub fn record_failure(&self, settings: &PoolSettings) -> Option<Duration> {
+        self.failures.fetch_add(1, Relaxed);
+        let failures = self.consecutive_failures.fetch_add(1, Relaxed) + 1;
+        if failures < settings.eject.after_failures || self.is_ejected() {
+            return None;
+        }
+        self.consecutive_failures.store(0, Relaxed);
+        let n = self.ejections.fetch_add(1, Relaxed).min(16);
+        let backoff = settings
+            .eject
+            .backoff
+            .saturating_mul(1 << n)
+            .min(settings.eject.max_backoff);
+        let until = self.now_ms() + backoff.as_millis() as u64;
+        self.ejected_until_ms.store(until.max(1), Relaxed);
+        Some(backoff)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// A reload changed `max_connections`: grow or shrink the permits to match.
+    fn resize(&self, max: usize) {
+        let old = self.max_connections.swap(max, Relaxed);
+        if max > old {
+            self.permits.add_permits(max - old);
+        } else if old > max {
+            self.permits.forget_permits(old - max);
+        }
+    }
+}
+
+/// One request's claim on an upstream, from choice to the last byte of the response.
+pub struct InFlight {
+    pub upstream: Arc<Upstream>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl InFlight {
+    fn new(upstream: Arc<Upstream>) -> Self {
+        upstream.in_flight.fetch_add(1, Relaxed);
+        Self {
+            upstream,
+            permit: None,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.upstream.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// No upstream is ready (all down, ejected or draining).
+    NoneReady,
+    /// The queue for the chosen upstream is full, or the wait ran out.
+    Overloaded,
+}
+
+pub struct Pool {
+    pub name: String,
+    pub settings: PoolSettings,
+    pub upstreams: Vec<Arc<Upstream>>,
+    next: AtomicUsize,
+}
+
+impl Pool {
+    /// Builds the pool, reusing upstreams from `previous` (same pool, same address) so a
+    /// reload keeps their counters, health and queues.
+    pub fn new(name: String, settings: PoolSettings, previous: Option<&Pool>) -> Self {
+        let upstreams = settings
+            .upstreams
+            .iter()
+            .map(|authority| {
+                match previous.and_then(|p| p.upstreams.iter().find(|u| &u.authority == authority))
+                {
+                    Some(u) => {
+                        u.resize(settings.max_connections);
+                        if let Ok(mut h) = u.health.lock() {
+                            *h = settings.health.clone();
+                        }
+                        Arc::clone(u)
+                    }
+                    None => Arc::new(Upstream::new(authority.clone(), &settings)),
+                }
+            })
+            .collect();
+        Self {
+            name,
+            settings,
+            upstreams,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// Chooses a ready upstream other than `avoid` and counts the request on it.
+    pub fn pick(&self, avoid: Option<&Upstream>) -> Result<InFlight, Refused> {
+        let eligible =
+            |u: &&Arc<Upstream>| u.is_ready() && avoid.is_none_or(|a| !std::ptr::eq(a, u.as_ref()));
+        let chosen = match self.settings.balance {
+            Balance::RoundRobin => {
+                let n = self.upstreams.len();
+                let start = self.next.fetch_add(1, Relaxed);
+                (0..n)
+                    .map(|i| &self.upstreams[(start + i) % n])
+                    .find(|u| eligible(u))
+            }
+            Balance::LeastBusy => least_busy(self.upstreams.iter().filter(eligible)),
+        };
+        chosen
+            .map(|u| InFlight::new(Arc::clone(u)))
+            .ok_or(Refused::NoneReady)
+    }
+
+    /// Waits for a connection slot on the chosen upstream, within the queue's bounds.
+    pub async fn admit(&self, claim: &mut InFlight) -> Result<(), Refused> {
+        let up = &claim.upstream;
+        if let Ok(permit) = Arc::clone(&up.permits).try_acquire_owned() {
+            claim.permit = Some(permit);
+            return Ok(());
+        }
+        if up.queued.fetch_add(1, Relaxed) >= self.settings.queue {
+            up.queued.fetch_sub(1, Relaxed);
+            return Err(Refused::Overloaded);
+        }
+        let waited = tokio::time::timeout(
+            self.settings.queue_timeout,
+            Arc::clone(&up.permits).acquire_owned(),
+        )
+        .await;
+        up.queued.fetch_sub(1, Relaxed);
+        match waited {
+            Ok(Ok(permit)) => {
+                claim.permit = Some(permit);
+                Ok(())
+            }
+            _ => Err(Refused::Overloaded),
+        }
+    }
+
+    pub fn find(&self, authority: &str) -> Option<&Arc<Upstream>> {
+        self.upstreams.iter().find(|u| u.authority == authority)
+    }
+}
+
+/// Fewest requests in flight; among equals, one at random. Small pools are scanned whole;
+/// large ones use the power of two random choices, which keeps the choice O(1) and avoids
+/// every balancer herding onto the same momentarily idle replica.
+fn least_busy<'a>(
+    candidates: impl Iterator<Item = &'a Arc<Upstream>>,
+) -> Option<&'a Arc<Upstream>> {
+    let all: Vec<&Arc<Upstream>> = candidates.collect();
+    let mut rng = rand::thread_rng();
+    if all.len() > 8 {
+        let a = all[rng.gen_range(0..all.len())];
+        let b = all[rng.gen_range(0..all.len())];
+        return Some(if b.in_flight() < a.in_flight() { b } else { a });
+    }
+    let mut best: Option<&Arc<Upstream>> = None;
+    let mut ties = 0u32;
+    for u in all {
+        match best {
+            Some(b) if u.in_flight() > b.in_flight() => {}
+            Some(b) if u.in_flight() == b.in_flight() => {
+                ties += 1;
+                if rng.gen_range(0..=ties) == 0 {
+                    best = Some(u);
+                }
+            }
+            _ => {
+                best = Some(u);
+                ties = 0;
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(balance: Balance) -> Pool {
+        let s = PoolSettings::new(vec!["a:1".into(), "b:1".into(), "c:1".into()], balance);
+        Pool::new("p".into(), s, None)
+    }
+
+    #[test]
+    fn least_busy_takes_the_idle_one_and_counts_until_drop() {
+        let p = pool(Balance::LeastBusy);
+        let first = p.pick(None).unwrap_or_else(|_| panic!("none ready"));
+        let second = p.pick(None).unwrap_or_else(|_| panic!("none ready"));
+        let third = p.pick(None).unwrap_or_else(|_| panic!("none ready"));
+        let mut names = vec![
+            &first.upstream.authority,
+            &second.upstream.authority,
+            &third.upstream.authority,
+        ];
+        names.sort();
+        assert_eq!(names, ["a:1", "b:1", "c:1"]);
+        drop(second);
+        let next = p.pick(None).unwrap_or_else(|_| panic!("none ready"));
+        assert_eq!(next.upstream.in_flight(), 1);
+    }
+
+    #[test]
+    fn draining_and_unhealthy_upstreams_get_nothing() {
+        let p = pool(Balance::RoundRobin);
+        p.upstreams[0].set_draining(true);
+        p.upstreams[1].set_healthy(false);
+        for _ in 0..5 {
+            let c = p.pick(None).unwrap_or_else(|_| panic!("none ready"));
+            assert_eq!(c.upstream.authority, "c:1");
+        }
+        p.upstreams[2].set_draining(true);
+        assert!(matches!(p.pick(None), Err(Refused::NoneReady)));
+    }
+
+    #[test]
+    fn repeated_failures_eject_with_growing_backoff() {
+        let p = pool(Balance::LeastBusy);
+        let u = &p.upstreams[0];
+        assert_eq!(u.record_failure(&p.settings), None);
+        assert_eq!(u.record_failure(&p.settings), None);
+        assert_eq!(u.record_failure(&p.settings), Some(Duration::from_secs(1)));
+        assert!(u.is_ejected() && !u.is_ready());
+        let avoid = p
+            .pick(Some(&p.upstreams[1]))
+            .unwrap_or_else(|_| panic!("none ready"));
+        assert_eq!(avoid.upstream.authority, "c:1");
+    }
+}

@@ -1,0 +1,777 @@
+//! One request's life in the balancer, in the order it lives (DESIGN.md "Request life"):
+//! limits → route → cache lookup (hit / stale / miss, misses for one URL coalesced) →
+//! pick upstream and forward (forward.rs) → store if cacheable → respond → log and count.
+
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    net::SocketAddr,
+    sync::{Arc, RwLock},
+    time::{Instant, SystemTime},
+};
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use rand::Rng;
+
+use super::{
+    body::Body,
+    cache::{
+        Cache, CacheStatus, Fill, FillLeader, FillOutcome, Object, SURROGATE_CONTROL,
+        SURROGATE_KEY, url_key,
+    },
+    config::{RouteSettings, Settings},
+    forward::{self, Answer, ForwardError, HttpClient, Outgoing, Peer, X_REQUEST_ID},
+    freshness,
+    metrics::Metrics,
+    pages,
+    pool::Pool,
+    router::{Router, upstream_path},
+};
+
+pub static X_CACHE: http::HeaderName = http::HeaderName::from_static("x-cache");
+
+/// One generation of configuration; replaced whole on reload.
+pub struct Live {
+    pub settings: Arc<Settings>,
+    pub router: Router,
+    pub pools: HashMap<String, Arc<Pool>>,
+    pub clients: HashMap<String, HttpClient>,
+}
+
+impl Live {
+    fn new(settings: Settings, previous: Option<&Live>) -> Self {
+        let mut pools = HashMap::new();
+        let mut clients = HashMap::new();
+        for (name, p) in &settings.pools {
+            let before = previous.and_then(|l| l.pools.get(name)).map(Arc::as_ref);
+            clients.insert(name.clone(), forward::client(p));
+            pools.insert(
+                name.clone(),
+                Arc::new(Pool::new(name.clone(), p.clone(), before)),
+            );
+        }
+        Self {
+            router: Router::new(settings.routes.clone()),
+            settings: Arc::new(settings),
+            pools,
+            clients,
+        }
+    }
+}
+
+/// What every connection shares: the current configuration, the cache and the counters.
+pub struct Shared {
+    live: RwLock<Arc<Live>>,
+    pub cache: Arc<Cache>,
+    pub metrics: Metrics,
+}
+
+impl Shared {
+    pub fn new(settings: Settings) -> Arc<Self> {
+        let cache = Arc::new(Cache::new(
+            settings.cache.size_bytes,
+            settings.cache.max_object_bytes,
+        ));
+        let live = Live::new(settings, None);
+        Arc::new(Self {
+            live: RwLock::new(Arc::new(live)),
+            cache,
+            metrics: Metrics::default(),
+        })
+    }
+
+    pub fn live(&self) -> Arc<Live> {
+        match self.live.read() {
+            Ok(l) => Arc::clone(&l),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Swaps in new settings. Requests in flight finish on the generation they started on;
+    /// upstreams that stay keep their counters, health and queues; the cache stays.
+    pub fn apply(&self, settings: Settings) -> Arc<Live> {
+        let previous = self.live();
+        self.cache
+            .resize(settings.cache.size_bytes, settings.cache.max_object_bytes);
+        let next = Arc::new(Live::new(settings, Some(&previous)));
+        match self.live.write() {
+            Ok(mut l) => *l = Arc::clone(&next),
+            Err(poisoned) => *poisoned.into_inner() = Arc::clone(&next),
+        }
+        next
+    }
+}
+
+/// The connection a request came on.
+pub struct Connection {
+    pub peer: SocketAddr,
+    pub tls: bool,
+}
+
+/// The per-request context the stages fill in, read by the log line at the end.
+struct Ctx {
+    request_id: HeaderValue,
+    cache: CacheStatus,
+    upstream: Option<String>,
+    /// Close the client connection after this response.
+    close: bool,
+    peer: Peer,
+    host: String,
+}
+
+pub async fn handle(
+    shared: Arc<Shared>,
+    conn: Arc<Connection>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let live = shared.live();
+    let settings = &live.settings;
+    let peer_ip = conn.peer.ip();
+    let trusted = settings.trusted_proxies.iter().any(|c| c.contains(peer_ip));
+    let request_id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .filter(|v| trusted && v.len() <= 128)
+        .cloned()
+        .unwrap_or_else(new_request_id);
+    let mut ctx = Ctx {
+        request_id,
+        cache: CacheStatus::Pass,
+        upstream: None,
+        close: false,
+        peer: Peer {
+            ip: peer_ip,
+            trusted,
+            tls: conn.tls,
+        },
+        host: request_host(&req),
+    };
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+
+    let mut resp = life(&shared, &live, &mut ctx, req).await;
+
+    let h = resp.headers_mut();
+    h.remove(&SURROGATE_KEY);
+    h.remove(&SURROGATE_CONTROL);
+    h.insert(&X_CACHE, HeaderValue::from_static(ctx.cache.as_str()));
+    if !h.contains_key(header::AGE) {
+        h.insert(header::AGE, HeaderValue::from_static("0"));
+    }
+    h.insert(&X_REQUEST_ID, ctx.request_id.clone());
+    if ctx.close {
+        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    let status = resp.status().as_u16();
+    shared.metrics.count_response(status, ctx.cache);
+    tracing::info!(
+        target: "balancer::access",
+        method = %method,
+        host = %ctx.host,
+        path = %path,
+        status,
+        cache = ctx.cache.as_str(),
+        upstream = ctx.upstream.as_deref().unwrap_or("-"),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        request_id = ctx.request_id.to_str().unwrap_or("-"),
+        client = %peer_ip,
+    );
+    Ok(resp)
+}
+
+async fn life(
+    shared: &Arc<Shared>,
+    live: &Arc<Live>,
+    ctx: &mut Ctx,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    // limits
+    if req.method().as_str() == "PURGE" {
+        return purge(shared, live, ctx, &req);
+    }
+    // RFC 9112 §6.1: a request framed by Transfer-Encoding may have carried a conflicting
+    // Content-Length (hyper keeps only the chunked framing); never reuse such a connection.
+    if req.headers().contains_key(header::TRANSFER_ENCODING) {
+        ctx.close = true;
+    }
+
+    // route
+    let Some(route) = live.router.route(&ctx.host, req.uri().path()) else {
+        return pages::error(StatusCode::NOT_FOUND, None);
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > route.max_body_bytes) {
+        ctx.close = true;
+        return pages::error(StatusCode::PAYLOAD_TOO_LARGE, None);
+    }
+    let (Some(pool), Some(client)) = (live.pools.get(&route.pool), live.clients.get(&route.pool))
+    else {
+        return pages::error(StatusCode::BAD_GATEWAY, None);
+    };
+    let target = Target {
+        shared,
+        live,
+        route,
+        pool,
+        client,
+    };
+
+    // cache lookup
+    let has_body = !http_body::Body::is_end_stream(req.body());
+    let lookup = route.cache && matches!(*req.method(), Method::GET | Method::HEAD) && !has_body;
+    if !lookup {
+        ctx.cache = CacheStatus::Pass;
+        return target.pass(ctx, req).await;
+    }
+    if is_personal(req.headers(), &live.settings.session_cookie) {
+        ctx.cache = CacheStatus::Bypass;
+        return target.pass(ctx, req).await;
+    }
+    target.through_cache(ctx, req).await
+}
+
+/// Where a routed request goes.
+struct Target<'a> {
+    shared: &'a Arc<Shared>,
+    live: &'a Arc<Live>,
+    route: &'a RouteSettings,
+    pool: &'a Arc<Pool>,
+    client: &'a HttpClient,
+}
+
+impl Target<'_> {
+    fn outgoing(
+        &self,
+        ctx: &Ctx,
+        method: Method,
+        uri: &http::Uri,
+        headers: &HeaderMap,
+        body: Option<Incoming>,
+    ) -> Outgoing {
+        let path = upstream_path(self.route, uri.path());
+        let path_and_query = match uri.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.into_owned(),
+        };
+        let mut h = headers.clone();
+        forward::strip_hop_by_hop(&mut h);
+        if !h.contains_key(header::HOST)
+            && let Some(a) = uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
+            h.insert(header::HOST, a);
+        }
+        forward::set_forwarded(&mut h, &ctx.peer, &ctx.host);
+        h.insert(&X_REQUEST_ID, ctx.request_id.clone());
+        Outgoing {
+            method,
+            path_and_query,
+            headers: h,
+            body,
+            max_body_bytes: self.route.max_body_bytes,
+            timeout: self.route.timeout,
+        }
+    }
+
+    async fn send(&self, out: Outgoing) -> Result<Answer, ForwardError> {
+        forward::send(self.pool, self.client, out, &self.shared.metrics.retries).await
+    }
+
+    /// Not cacheable or personal: straight through, streamed both ways.
+    async fn pass(&self, ctx: &mut Ctx, req: Request<Incoming>) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let out = self.outgoing(ctx, parts.method, &parts.uri, &parts.headers, Some(body));
+        match self.send(out).await {
+            Ok(answer) => stream(ctx, answer, None),
+            Err(e) => forward_error(ctx, e),
+        }
+    }
+
+    async fn through_cache(&self, ctx: &mut Ctx, req: Request<Incoming>) -> Response<Body> {
+        let cache = &self.shared.cache;
+        let head = req.method() == Method::HEAD;
+        let url = url_key(&ctx.host, req.uri().path(), req.uri().query());
+        let now = Instant::now();
+        let found = cache.lookup(&url, req.headers(), now);
+        if let Some(o) = &found {
+            if o.is_fresh(now) {
+                ctx.cache = CacheStatus::Hit;
+                return serve(o, req.headers(), head, now);
+            }
+            if o.may_serve_while_revalidating(now) {
+                ctx.cache = CacheStatus::Stale;
+                if o.start_revalidation() {
+                    self.spawn_revalidation(ctx, &req, url, Arc::clone(o));
+                }
+                return serve(o, req.headers(), head, now);
+            }
+        }
+
+        ctx.cache = CacheStatus::Miss;
+        // Misses for one URL make one upstream request; the others wait for it. A waiter
+        // whose leader vanished (its client hung up) tries to lead itself.
+        for _ in 0..3 {
+            if cache.is_hit_for_miss(&url) {
+                break;
+            }
+            match cache.join_fill(&url) {
+                Fill::Leader(leader) => {
+                    return self.fetch(ctx, &req, &url, Some(leader), found).await;
+                }
+                Fill::Waiter(mut rx) => {
+                    let waited =
+                        tokio::time::timeout(self.route.timeout, rx.wait_for(Option::is_some))
+                            .await;
+                    let outcome = match waited {
+                        Ok(Ok(o)) => *o,
+                        Ok(Err(_)) => continue,
+                        Err(_) => Some(FillOutcome::Failed(StatusCode::GATEWAY_TIMEOUT)),
+                    };
+                    match outcome {
+                        Some(FillOutcome::Stored) => {
+                            let now = Instant::now();
+                            if let Some(o) = cache
+                                .lookup(&url, req.headers(), now)
+                                .filter(|o| o.is_fresh(now))
+                            {
+                                ctx.cache = CacheStatus::Hit;
+                                return serve(&o, req.headers(), head, now);
+                            }
+                            // Another variant was stored: fetch ours (coalesced again).
+                        }
+                        Some(FillOutcome::NotShared) | None => {}
+                        Some(FillOutcome::Failed(status)) => {
+                            let now = Instant::now();
+                            if let Some(o) = found.as_ref().filter(|o| o.may_serve_on_error(now)) {
+                                ctx.cache = CacheStatus::Stale;
+                                return serve(o, req.headers(), head, now);
+                            }
+                            return pages::error(status, retry_after(status));
+                        }
+                    }
+                }
+            }
+        }
+        self.fetch(ctx, &req, &url, None, found).await
+    }
+
+    /// The miss: a GET upstream (also for a HEAD, so the answer can be stored), stored when
+    /// the origin allows, the waiting requests told how it went.
+    async fn fetch(
+        &self,
+        ctx: &mut Ctx,
+        req: &Request<Incoming>,
+        url: &str,
+        leader: Option<FillLeader>,
+        stale: Option<Arc<Object>>,
+    ) -> Response<Body> {
+        let cache = &self.shared.cache;
+        let settings = &self.live.settings.cache;
+        let head = req.method() == Method::HEAD;
+        let finish = |leader: Option<FillLeader>, outcome| {
+            if let Some(l) = leader {
+                l.finish(outcome);
+            }
+        };
+        let stale_on_error = |ctx: &mut Ctx| {
+            let now = Instant::now();
+            stale
+                .as_ref()
+                .filter(|o| o.may_serve_on_error(now))
+                .map(|o| {
+                    ctx.cache = CacheStatus::Stale;
+                    serve(o, req.headers(), head, now)
+                })
+        };
+
+        let headers = lookup_headers(req.headers());
+        let out = self.outgoing(ctx, Method::GET, req.uri(), &headers, None);
+        let answer = match self.send(out).await {
+            Ok(a) => a,
+            Err(e) => {
+                let status = forward_status(&e);
+                finish(leader, FillOutcome::Failed(status));
+                return stale_on_error(ctx).unwrap_or_else(|| forward_error(ctx, e));
+            }
+        };
+        ctx.upstream = Some(answer.claim.upstream.authority.clone());
+        let status = answer.response.status();
+        if status.is_server_error()
+            && let Some(resp) = stale_on_error(ctx)
+        {
+            finish(leader, FillOutcome::Failed(status));
+            return resp;
+        }
+
+        let mut response_headers = answer.response.headers().clone();
+        forward::strip_hop_by_hop(&mut response_headers);
+        let lifetime = freshness::lifetime(status, &response_headers, settings, SystemTime::now());
+        let declared = content_length(&response_headers);
+        let Ok(lifetime) = lifetime else {
+            cache.mark_hit_for_miss(url, settings.hit_for_miss);
+            finish(leader, FillOutcome::NotShared);
+            return stream(ctx, answer, Some(head));
+        };
+        if declared.is_some_and(|n| n > cache.max_object() as u64) {
+            cache.mark_hit_for_miss(url, settings.hit_for_miss);
+            finish(leader, FillOutcome::NotShared);
+            return stream(ctx, answer, Some(head));
+        }
+
+        let Answer { response, claim } = answer;
+        let (parts, body) = response.into_parts();
+        match collect(body, cache.max_object()).await {
+            Collected::All(bytes) => {
+                drop(claim);
+                let initial_age = freshness::initial_age(&response_headers);
+                let object = Object::new(status, response_headers, bytes, initial_age, lifetime);
+                match cache.insert(url, &headers, object) {
+                    Some(o) => {
+                        cache.clear_hit_for_miss(url);
+                        finish(leader, FillOutcome::Stored);
+                        serve(&o, req.headers(), head, Instant::now())
+                    }
+                    None => {
+                        // Too big for this cache's budget; answer from what we hold.
+                        cache.mark_hit_for_miss(url, settings.hit_for_miss);
+                        finish(leader, FillOutcome::NotShared);
+                        let mut resp = Response::from_parts(parts, Body::empty());
+                        forward::strip_hop_by_hop(resp.headers_mut());
+                        resp
+                    }
+                }
+            }
+            Collected::Partial(prefix, rest) => {
+                cache.mark_hit_for_miss(url, settings.hit_for_miss);
+                finish(leader, FillOutcome::NotShared);
+                let mut resp = Response::from_parts(
+                    parts,
+                    if head {
+                        Body::empty()
+                    } else {
+                        Body::Upstream {
+                            prefix: Some(prefix),
+                            inner: rest,
+                            claim: Some(claim),
+                        }
+                    },
+                );
+                forward::strip_hop_by_hop(resp.headers_mut());
+                resp
+            }
+            Collected::Failed => {
+                finish(leader, FillOutcome::Failed(StatusCode::BAD_GATEWAY));
+                stale_on_error(ctx).unwrap_or_else(|| pages::error(StatusCode::BAD_GATEWAY, None))
+            }
+        }
+    }
+
+    /// Grace: the stale object was served; one background request asks the origin whether
+    /// it is still good (conditionally, when it has validators) and stores the answer.
+    fn spawn_revalidation(
+        &self,
+        ctx: &Ctx,
+        req: &Request<Incoming>,
+        url: String,
+        stale: Arc<Object>,
+    ) {
+        let mut headers = lookup_headers(req.headers());
+        let (etag, modified) = stale.validators();
+        if let Some(e) = etag {
+            headers.insert(header::IF_NONE_MATCH, e.clone());
+        }
+        if let Some(m) = modified {
+            headers.insert(header::IF_MODIFIED_SINCE, m.clone());
+        }
+        let out = self.outgoing(ctx, Method::GET, req.uri(), &headers, None);
+        let (shared, live) = (Arc::clone(self.shared), Arc::clone(self.live));
+        let pool_name = self.route.pool.clone();
+        tokio::spawn(async move {
+            let (Some(pool), Some(client)) =
+                (live.pools.get(&pool_name), live.clients.get(&pool_name))
+            else {
+                return;
+            };
+            let cache = &shared.cache;
+            let settings = &live.settings.cache;
+            if let Ok(Answer { response, claim }) =
+                forward::send(pool, client, out, &shared.metrics.retries).await
+            {
+                let status = response.status();
+                let (parts, body) = response.into_parts();
+                let mut h = parts.headers;
+                forward::strip_hop_by_hop(&mut h);
+                if status == StatusCode::NOT_MODIFIED {
+                    drop(claim);
+                    let refreshed = stale.refreshed(&h, |merged| {
+                        freshness::lifetime(stale.status, merged, settings, SystemTime::now()).ok()
+                    });
+                    match refreshed {
+                        Some(o) => {
+                            cache.insert(&url, &headers, o);
+                        }
+                        None => {
+                            cache.purge_url(&url);
+                        }
+                    }
+                } else if status.is_server_error() {
+                    // Keep serving the stale copy within its windows.
+                } else if let Ok(lifetime) =
+                    freshness::lifetime(status, &h, settings, SystemTime::now())
+                {
+                    if let Collected::All(bytes) = collect(body, cache.max_object()).await {
+                        drop(claim);
+                        let age = freshness::initial_age(&h);
+                        cache.insert(&url, &headers, Object::new(status, h, bytes, age, lifetime));
+                    }
+                } else {
+                    cache.purge_url(&url);
+                }
+            }
+            stale.end_revalidation();
+        });
+    }
+}
+
+/// The request headers for a cache fill: the client's own conditions and ranges removed (the
+/// cache wants the whole object), `Accept-Encoding` normalised like the cache key.
+fn lookup_headers(request: &HeaderMap) -> HeaderMap {
+    let mut h = request.clone();
+    for n in [
+        header::IF_NONE_MATCH,
+        header::IF_MODIFIED_SINCE,
+        header::IF_MATCH,
+        header::IF_UNMODIFIED_SINCE,
+        header::IF_RANGE,
+        header::RANGE,
+    ] {
+        h.remove(n);
+    }
+    match super::cache::normalise_accept_encoding(request.get(header::ACCEPT_ENCODING)) {
+        Some(v) => h.insert(header::ACCEPT_ENCODING, v),
+        None => h.remove(header::ACCEPT_ENCODING),
+    };
+    h
+}
+
+/// Answers from a stored object (304 when the client's validators match).
+fn serve(o: &Object, request: &HeaderMap, head: bool, now: Instant) -> Response<Body> {
+    let age = HeaderValue::from(o.age(now).as_secs());
+    if o.satisfies_conditional(request) {
+        let mut resp = Response::new(Body::empty());
+        *resp.status_mut() = StatusCode::NOT_MODIFIED;
+        let h = resp.headers_mut();
+        for n in [
+            header::ETAG,
+            header::CACHE_CONTROL,
+            header::EXPIRES,
+            header::VARY,
+            header::DATE,
+            header::LAST_MODIFIED,
+        ] {
+            if let Some(v) = o.headers.get(&n) {
+                h.insert(n, v.clone());
+            }
+        }
+        h.insert(header::AGE, age);
+        return resp;
+    }
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::Bytes(Some(o.body.clone()))
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = o.status;
+    *resp.headers_mut() = o.headers.clone();
+    resp.headers_mut().insert(header::AGE, age);
+    resp
+}
+
+/// An upstream's response streamed to the client; `head_only` drops the body of a GET that
+/// answers a HEAD.
+fn stream(ctx: &mut Ctx, answer: Answer, head_only: Option<bool>) -> Response<Body> {
+    ctx.upstream = Some(answer.claim.upstream.authority.clone());
+    let (mut parts, body) = answer.response.into_parts();
+    forward::strip_hop_by_hop(&mut parts.headers);
+    let body = if head_only == Some(true) {
+        Body::empty()
+    } else {
+        Body::upstream(body, answer.claim)
+    };
+    Response::from_parts(parts, body)
+}
+
+enum Collected {
+    All(Bytes),
+    /// Over the limit: what was read so far and the rest, to stream on.
+    Partial(Bytes, Incoming),
+    Failed,
+}
+
+async fn collect(mut body: Incoming, limit: usize) -> Collected {
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Collected::Failed;
+        };
+        if let Ok(data) = frame.into_data() {
+            buf.extend_from_slice(&data);
+            if buf.len() > limit {
+                return Collected::Partial(buf.freeze(), body);
+            }
+        }
+    }
+    Collected::All(buf.freeze())
+}
+
+fn forward_status(e: &ForwardError) -> StatusCode {
+    match e {
+        ForwardError::NoneReady | ForwardError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+        ForwardError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ForwardError::Unreachable => StatusCode::BAD_GATEWAY,
+        ForwardError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+    }
+}
+
+fn retry_after(status: StatusCode) -> Option<u32> {
+    (status == StatusCode::SERVICE_UNAVAILABLE).then_some(1)
+}
+
+fn forward_error(ctx: &mut Ctx, e: ForwardError) -> Response<Body> {
+    let status = forward_status(&e);
+    match e {
+        ForwardError::NoneReady => pages::error(status, Some(5)),
+        ForwardError::Overloaded => pages::error(status, Some(1)),
+        ForwardError::BodyTooLarge => {
+            ctx.close = true;
+            pages::error(status, None)
+        }
+        ForwardError::Timeout | ForwardError::Unreachable => pages::error(status, None),
+    }
+}
+
+/// A request whose answer may be about one person: never from, never into the cache.
+fn is_personal(headers: &HeaderMap, session_cookie: &str) -> bool {
+    headers.contains_key(header::AUTHORIZATION)
+        || headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .any(|pair| {
+                pair.trim()
+                    .split_once('=')
+                    .is_some_and(|(name, _)| name.trim() == session_cookie)
+            })
+}
+
+/// The host the client asked for, lower case, without port.
+fn request_host(req: &Request<Incoming>) -> String {
+    let raw = req
+        .uri()
+        .host()
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+        })
+        .unwrap_or("");
+    let without_port = match raw.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !h.is_empty() => h,
+        _ => raw,
+    };
+    without_port.to_ascii_lowercase()
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn new_request_id() -> HeaderValue {
+    let n: u64 = rand::thread_rng().r#gen();
+    HeaderValue::from_str(&format!("{n:016x}")).unwrap_or(HeaderValue::from_static("0"))
+}
+
+/// `PURGE /url` with `Authorization: Bearer <AMBISONIA_PURGE_TOKEN>` drops every variant of
+/// that URL; with a `Surrogate-Key: k1 k2` header it drops every object tagged with a key.
+fn purge(shared: &Shared, live: &Live, ctx: &mut Ctx, req: &Request<Incoming>) -> Response<Body> {
+    let Some(token) = live.settings.purge_token.as_deref() else {
+        return pages::error(StatusCode::FORBIDDEN, None);
+    };
+    let offered = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !constant_time_eq(offered.as_bytes(), token.as_bytes()) {
+        return pages::error(StatusCode::FORBIDDEN, None);
+    }
+    let purged = match req
+        .headers()
+        .get(&SURROGATE_KEY)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(keys) => shared.cache.purge_keys(keys.split_ascii_whitespace()),
+        None => shared
+            .cache
+            .purge_url(&url_key(&ctx.host, req.uri().path(), req.uri().query())),
+    };
+    shared
+        .metrics
+        .purged
+        .fetch_add(purged as u64, std::sync::atomic::Ordering::Relaxed);
+    ctx.cache = CacheStatus::Pass;
+    pages::text(
+        StatusCode::OK,
+        "application/json",
+        format!("{{\"purged\":{purged}}}\n"),
+    )
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_session_cookie_or_authorization_makes_a_request_personal() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("ambisonia_csrf=x; theme=dark"),
+        );
+        assert!(!is_personal(&h, "ambisonia_session"));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("ambisonia_session=abc"),
+        );
+        assert!(is_personal(&h, "ambisonia_session"));
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("not_ambisonia_session=abc"),
+        );
+        assert!(!is_personal(&h, "ambisonia_session"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
+        assert!(is_personal(&h, "ambisonia_session"));
+    }
+}

@@ -1,0 +1,370 @@
+//! The anonymous page cache, seen from outside: what is stored, what never is, what a
+//! person with a session always gets fresh, and how many requests reach the origin.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering::SeqCst},
+    },
+    time::Duration,
+};
+
+use super::{Origin, Reply, TestBalancer, eventually, header, one_pool, tally};
+
+/// A page numbered by how many times the origin made it, cacheable for `ttl` seconds.
+fn counting(cc: &'static str) -> impl Fn(&super::Seen) -> Reply + Send + Sync + 'static {
+    let n = Arc::new(AtomicUsize::new(0));
+    move |_| Reply::ok(format!("page {}", n.fetch_add(1, SeqCst) + 1)).with("cache-control", cc)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn miss_then_hit_then_stale_while_one_request_revalidates() {
+    let origin = Origin::spawn(counting("public, s-maxage=1, stale-while-revalidate=30")).await;
+    let lb = TestBalancer::start(&one_pool(&[&origin], "")).await;
+
+    let first = lb.get("/catalog?b=2&a=1").await;
+    assert_eq!(header(&first, "x-cache"), "MISS");
+    assert_eq!(first.text().await.unwrap_or_default(), "page 1");
+    let second = lb.get("/catalog?a=1&b=2").await;
+    assert_eq!(
+        header(&second, "x-cache"),
+        "HIT",
+        "the sorted query is the same page"
+    );
+    assert!(header(&second, "age").parse::<u64>().is_ok());
+    assert_eq!(second.text().await.unwrap_or_default(), "page 1");
+    assert_eq!(origin.hits(), 1);
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let stale = lb.get("/catalog?a=1&b=2").await;
+    assert_eq!(header(&stale, "x-cache"), "STALE");
+    assert_eq!(
+        stale.text().await.unwrap_or_default(),
+        "page 1",
+        "grace serves the old page at once"
+    );
+    eventually(
+        "the background revalidation reached the origin",
+        Duration::from_secs(5),
+        || async { origin.hits() == 2 },
+    )
+    .await;
+    eventually(
+        "the revalidated page is served",
+        Duration::from_secs(5),
+        || async {
+            let r = lb.get("/catalog?a=1&b=2").await;
+            header(&r, "x-cache") == "HIT" && r.text().await.unwrap_or_default() == "page 2"
+        },
+    )
+    .await;
+    assert_eq!(
+        origin.hits(),
+        2,
+        "one revalidation, however many stale hits"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_is_served_while_every_upstream_is_down_then_not_beyond_its_window() {
+    let origin = Origin::spawn(counting(
+        "public, max-age=1, stale-while-revalidate=0, stale-if-error=2",
+    ))
+    .await;
+    let lb = TestBalancer::start(&one_pool(&[&origin], "")).await;
+    assert_eq!(header(&lb.get("/").await, "x-cache"), "MISS");
+    origin.kill();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = lb.get("/").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-cache"), "STALE");
+    assert_eq!(r.text().await.unwrap_or_default(), "page 1");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let r = lb.get("/").await;
+    assert!(
+        r.status().is_server_error(),
+        "past stale-if-error the outage shows: {}",
+        r.status()
+    );
+    let body = r.text().await.unwrap_or_default();
+    assert!(
+        !body.contains("127.0.0.1") && !body.contains(&origin.addr.port().to_string()),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_responses_are_never_stored() {
+    let n = Arc::new(AtomicUsize::new(0));
+    let origin = Origin::spawn(move |s| {
+        let i = n.fetch_add(1, SeqCst);
+        match s.path.as_str() {
+            "/cookie" => Reply::ok(format!("c{i}"))
+                .with("cache-control", "public, s-maxage=60")
+                .with("set-cookie", "a=b"),
+            "/private" => Reply::ok(format!("p{i}")).with("cache-control", "private, max-age=60"),
+            "/no-store" => Reply::ok(format!("n{i}")).with("cache-control", "no-store"),
+            _ => Reply::ok(format!("u{i}")),
+        }
+    })
+    .await;
+    let lb = TestBalancer::start(&one_pool(&[&origin], "")).await;
+    for path in ["/cookie", "/private", "/no-store", "/unlabelled"] {
+        let before = origin.hits();
+        for _ in 0..3 {
+            let r = lb.get(path).await;
+            assert_eq!(header(&r, "x-cache"), "MISS", "{path}");
+        }
+        assert_eq!(
+            origin.hits(),
+            before + 3,
+            "{path} reached the origin every time"
+        );
+    }
+    let r = lb.get("/cookie").await;
+    assert_eq!(
+        header(&r, "set-cookie"),
+        "a=b",
+        "the cookie still reaches its owner"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_or_authorization_is_never_answered_from_the_cache() {
+    let origin = Origin::spawn(counting("public, s-maxage=60")).await;
+    let lb = TestBalancer::start(&one_pool(&[&origin], "")).await;
+    lb.get("/recordings/dawn").await;
+    assert_eq!(header(&lb.get("/recordings/dawn").await, "x-cache"), "HIT");
+
+    let with_session = lb
+        .http
+        .get(lb.url("/recordings/dawn"))
+        .header("cookie", "theme=dark; ambisonia_session=secret")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(header(&with_session, "x-cache"), "BYPASS");
+    assert_eq!(with_session.text().await.unwrap_or_default(), "page 2");
+    let with_auth = lb
+        .http
+        .get(lb.url("/recordings/dawn"))
+        .header("authorization", "Bearer t")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(header(&with_auth, "x-cache"), "BYPASS");
+    assert_eq!(origin.hits(), 3);
+    // …and what they got was not stored for the next anonymous visitor.
+    assert_eq!(
+        lb.get("/recordings/dawn")
+            .await
+            .text()
+            .await
+            .unwrap_or_default(),
+        "page 1"
+    );
+
+    let post = lb
+        .http
+        .post(lb.url("/recordings/dawn"))
+        .body("x")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(header(&post, "x-cache"), "PASS");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vary_keeps_one_variant_per_request_header_value() {
+    let origin = Origin::spawn(|s| {
+        let lang = s
+            .headers
+            .get("accept-language")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none")
+            .to_owned();
+        Reply::ok(lang)
+            .with("cache-control", "public, s-maxage=60")
+            .with("vary", "Accept-Language")
+    })
+    .await;
+    let lb = TestBalancer::start(&one_pool(&[&origin], "")).await;
+    let get = |lang: &'static str| {
+        let req = lb.http.get(lb.url("/")).header("accept-language", lang);
+        async move {
+            let r = req.send().await.expect("answer");
+            let x = header(&r, "x-cache").to_owned();
+            (x, r.text().await.unwrap_or_default())
+        }
+    };
+    assert_eq!(get("fr").await, ("MISS".into(), "fr".into()));
+    assert_eq!(get("en").await, ("MISS".into(), "en".into()));
+    assert_eq!(get("fr").await, ("HIT".into(), "fr".into()));
+    assert_eq!(get("en").await, ("HIT".into(), "en".into()));
+    assert_eq!(origin.hits(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_requests_for_a_cold_page_reach_the_origin_once() {
+    let origin = Origin::spawn(|_| {
+        Reply::ok("x".repeat(20_000))
+            .with("cache-control", "public, s-maxage=60")
+            .after(Duration::from_millis(300))
+    })
+    .await;
+    let lb = Arc::new(TestBalancer::start(&one_pool(&[&origin], "")).await);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..1000 {
+        let lb = Arc::clone(&lb);
+        tasks.spawn(async move {
+            let r = lb.get("/catalog").await;
+            let ok = r.status() == 200;
+            let x = header(&r, "x-cache").to_owned();
+            (
+                ok && r.bytes().await.map(|b| b.len()).unwrap_or(0) == 20_000,
+                x,
+            )
+        });
+    }
+    let results = tasks.join_all().await;
+    assert!(
+        results.iter().all(|(ok, _)| *ok),
+        "every request got the whole page"
+    );
+    let kinds = tally(results.into_iter().map(|(_, x)| x));
+    assert_eq!(origin.hits(), 1, "coalesced: {kinds:?}");
+    assert_eq!(kinds.get("MISS"), Some(&1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_by_url_and_by_surrogate_key_needs_the_token() {
+    let origin = Origin::spawn(|s| {
+        let key = if s.path.starts_with("/recordings/") {
+            "recording:1 catalog"
+        } else {
+            "catalog"
+        };
+        Reply::ok(s.path.clone())
+            .with("cache-control", "public, s-maxage=60")
+            .with("surrogate-key", key)
+    })
+    .await;
+    let mut settings = super::settings(&one_pool(&[&origin], ""));
+    settings.purge_token = Some("purge-secret".into());
+    let lb = TestBalancer::with(settings).await;
+    for p in ["/recordings/1", "/catalog", "/tags/birds"] {
+        let r = lb.get(p).await;
+        assert_eq!(
+            header(&r, "surrogate-key"),
+            "",
+            "keys are for the cache, not for clients"
+        );
+    }
+    let purge = |path: &str, token: &str, keys: Option<&str>| {
+        let mut req = lb.http.request(
+            reqwest::Method::from_bytes(b"PURGE").expect("method"),
+            lb.url(path),
+        );
+        req = req.header("authorization", format!("Bearer {token}"));
+        if let Some(k) = keys {
+            req = req.header("surrogate-key", k);
+        }
+        async move { req.send().await.expect("answer") }
+    };
+    assert_eq!(purge("/catalog", "wrong", None).await.status(), 403);
+    assert_eq!(header(&lb.get("/catalog").await, "x-cache"), "HIT");
+
+    let r = purge("/catalog", "purge-secret", None).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap_or_default().trim(), "{\"purged\":1}");
+    assert_eq!(header(&lb.get("/catalog").await, "x-cache"), "MISS");
+    assert_eq!(header(&lb.get("/recordings/1").await, "x-cache"), "HIT");
+
+    let r = purge("/", "purge-secret", Some("recording:1")).await;
+    assert_eq!(r.text().await.unwrap_or_default().trim(), "{\"purged\":1}");
+    assert_eq!(header(&lb.get("/recordings/1").await, "x-cache"), "MISS");
+    assert_eq!(header(&lb.get("/tags/birds").await, "x-cache"), "HIT");
+    let r = purge("/", "purge-secret", Some("catalog")).await;
+    assert_eq!(r.text().await.unwrap_or_default().trim(), "{\"purged\":3}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_and_conditional_requests_are_answered_from_the_cache() {
+    let origin = Origin::spawn(|_| {
+        Reply::ok("hello")
+            .with("cache-control", "public, s-maxage=60")
+            .with("etag", "\"v1\"")
+            .with("last-modified", "Thu, 01 Jan 2026 00:00:00 GMT")
+    })
+    .await;
+    let lb = TestBalancer::start(&one_pool(&[&origin], "")).await;
+    let head = lb.http.head(lb.url("/r")).send().await.expect("answer");
+    assert_eq!(header(&head, "x-cache"), "MISS");
+    assert_eq!(header(&head, "content-length"), "5");
+    assert_eq!(
+        origin.seen()[0].method,
+        "GET",
+        "a HEAD miss fetches the whole object to store"
+    );
+    let inm = lb
+        .http
+        .get(lb.url("/r"))
+        .header("if-none-match", "\"v1\"")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(inm.status(), 304);
+    assert_eq!(header(&inm, "x-cache"), "HIT");
+    let ims = lb
+        .http
+        .get(lb.url("/r"))
+        .header("if-modified-since", "Fri, 02 Jan 2026 00:00:00 GMT")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(ims.status(), 304);
+    let changed = lb
+        .http
+        .get(lb.url("/r"))
+        .header("if-none-match", "\"v0\"")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(changed.status(), 200);
+    assert_eq!(origin.hits(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_memory_bound_holds_under_more_pages_than_fit() {
+    let origin = Origin::spawn(|s| {
+        Reply::ok(format!("{}{}", s.path, "x".repeat(50_000)))
+            .with("cache-control", "public, s-maxage=60")
+    })
+    .await;
+    let mut settings = super::settings(&one_pool(&[&origin], ""));
+    settings.cache.size_bytes = 1024 * 1024;
+    let lb = TestBalancer::with(settings).await;
+    for i in 0..100 {
+        assert_eq!(lb.get(&format!("/recordings/{i}")).await.status(), 200);
+    }
+    let metrics = lb.metrics().await;
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    };
+    let bytes = value("balancer_cache_bytes ");
+    assert!(
+        bytes <= 1024 * 1024,
+        "{bytes} bytes cached over a 1 MiB budget"
+    );
+    assert!(
+        bytes > 512 * 1024,
+        "the budget is used, not wasted: {bytes}"
+    );
+    assert!(value("balancer_cache_evictions_total ") >= 70);
+    // The most recent pages are the ones kept.
+    assert_eq!(header(&lb.get("/recordings/99").await, "x-cache"), "HIT");
+    assert_eq!(header(&lb.get("/recordings/0").await, "x-cache"), "MISS");
+}
