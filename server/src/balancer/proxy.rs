@@ -289,10 +289,32 @@ impl Target<'_> {
     /// Not cacheable or personal: straight through, streamed both ways.
     async fn pass(&self, ctx: &mut Ctx, req: Request<Incoming>) -> Response<Body> {
         let (parts, body) = req.into_parts();
+        let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE);
         let out = self.outgoing(ctx, parts.method, &parts.uri, &parts.headers, Some(body));
         match self.send(out).await {
-            Ok(answer) => stream(ctx, answer, None),
+            Ok(answer) => {
+                let status = answer.response.status();
+                if unsafe_method && (status.is_success() || status.is_redirection()) {
+                    self.invalidate_after_write(ctx, &parts.uri, answer.response.headers());
+                }
+                stream(ctx, answer, None)
+            }
             Err(e) => forward_error(ctx, e),
+        }
+    }
+
+    /// A successful POST/PUT/DELETE changed what its URL (and the `Location` or
+    /// `Content-Location` it names on this host) shows: drop them (RFC 9111 §4.4).
+    fn invalidate_after_write(&self, ctx: &Ctx, uri: &http::Uri, response: &HeaderMap) {
+        let cache = &self.shared.cache;
+        cache.purge_url(&url_key(&ctx.host, uri.path(), uri.query()));
+        for name in [header::LOCATION, header::CONTENT_LOCATION] {
+            let Some(target) = response.get(&name).and_then(|v| v.to_str().ok()) else { continue };
+            let Ok(target) = target.parse::<http::Uri>() else { continue };
+            let same_host = target.host().is_none_or(|h| h.eq_ignore_ascii_case(&ctx.host));
+            if same_host && target.path().starts_with('/') {
+                cache.purge_url(&url_key(&ctx.host, target.path(), target.query()));
+            }
         }
     }
 

@@ -368,3 +368,31 @@ async fn the_memory_bound_holds_under_more_pages_than_fit() {
     assert_eq!(header(&lb.get("/recordings/99").await, "x-cache"), "HIT");
     assert_eq!(header(&lb.get("/recordings/0").await, "x-cache"), "MISS");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_successful_write_drops_the_pages_it_changed() {
+    let n = Arc::new(AtomicUsize::new(0));
+    let origin = Origin::spawn(move |s| {
+        let i = n.fetch_add(1, SeqCst);
+        match (s.method.as_str(), s.path.as_str()) {
+            ("POST", "/recordings/dawn/comments") => Reply::ok("").status(303).with("location", "/recordings/dawn"),
+            ("POST", _) => Reply::ok("refused").status(403),
+            _ => Reply::ok(format!("{} #{i}", s.path)).with("cache-control", "public, s-maxage=60"),
+        }
+    })
+    .await;
+    let lb = TestBalancer::start(&one_pool(&[&origin], "")).await;
+    for p in ["/recordings/dawn", "/recordings/dawn/comments", "/catalog"] {
+        lb.get(p).await;
+        assert_eq!(header(&lb.get(p).await, "x-cache"), "HIT", "{p}");
+    }
+    let refused = lb.http.post(lb.url("/catalog")).body("x").send().await.expect("answer");
+    assert_eq!(refused.status(), 403);
+    assert_eq!(header(&lb.get("/catalog").await, "x-cache"), "HIT", "a refused write changes nothing");
+
+    let posted = lb.http.post(lb.url("/recordings/dawn/comments")).body("lovely").send().await.expect("answer");
+    assert_eq!(posted.status(), 303);
+    assert_eq!(header(&lb.get("/recordings/dawn/comments").await, "x-cache"), "MISS");
+    assert_eq!(header(&lb.get("/recordings/dawn").await, "x-cache"), "MISS", "the Location it named");
+    assert_eq!(header(&lb.get("/catalog").await, "x-cache"), "HIT");
+}

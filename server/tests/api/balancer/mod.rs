@@ -5,6 +5,7 @@
 mod balancing;
 mod caching;
 mod hostile;
+mod protocols;
 
 use std::{
     collections::HashMap,
