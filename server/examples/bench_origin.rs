@@ -39,7 +39,9 @@ async fn main() -> Result<(), String> {
     let cc = HeaderValue::from_str(&cache_control).map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(listen).await.map_err(|e| e.to_string())?;
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let (body, cc) = (body.clone(), cc.clone());
         tokio::spawn(async move {
@@ -51,8 +53,10 @@ async fn main() -> Result<(), String> {
                     }
                     let mut resp = Response::new(Full::new(body));
                     resp.headers_mut().insert(header::CACHE_CONTROL, cc);
-                    resp.headers_mut()
-                        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+                    resp.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/html; charset=utf-8"),
+                    );
                     Ok::<_, Infallible>(resp)
                 }
             });

@@ -66,6 +66,9 @@ pub struct BalancerFlags {
 pub enum Balance {
     /// Fewest requests in flight; ties broken at random.
     LeastBusy,
+    /// Requests in flight weighted by each upstream's recent response time (peak EWMA, as
+    /// Finagle and tower balance): a replica that is slow, not only busy, gets less.
+    PeakEwma,
     /// Each upstream in turn (kept to compare against).
     RoundRobin,
 }

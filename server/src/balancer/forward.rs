@@ -206,6 +206,7 @@ pub async fn send(
         match tokio::time::timeout(out.timeout, client.request(req)).await {
             Ok(Ok(response)) => {
                 upstream.latency.observe(started.elapsed());
+                upstream.observe_rtt(started.elapsed());
                 upstream.record_success();
                 return Ok(Answer { response, claim });
             }
@@ -213,6 +214,8 @@ pub async fn send(
                 if is_body_too_large(&e) {
                     return Err(ForwardError::BodyTooLarge);
                 }
+                // A failure is as bad as waiting the whole timeout, for peak-EWMA's purposes.
+                upstream.observe_rtt(out.timeout);
                 if let Some(backoff) = upstream.record_failure(&pool.settings) {
                     tracing::warn!(pool = %pool.name, upstream = %upstream.authority, backoff_ms = backoff.as_millis() as u64, "upstream ejected after repeated failures");
                 }
@@ -225,6 +228,7 @@ pub async fn send(
             }
             Err(_) => {
                 upstream.latency.observe(started.elapsed());
+                upstream.observe_rtt(started.elapsed());
                 return Err(ForwardError::Timeout);
             }
         }

@@ -23,6 +23,11 @@ use super::{
     metrics::Histogram,
 };
 
+/// How fast the response-time estimate forgets.
+const RTT_DECAY: Duration = Duration::from_secs(1);
+/// The estimate for an upstream that has not answered yet.
+const DEFAULT_RTT: Duration = Duration::from_millis(1);
+
 pub struct Upstream {
     /// `host:port`, as configured.
     pub authority: String,
@@ -41,6 +46,10 @@ pub struct Upstream {
     pub failures: AtomicU64,
     pub latency: Histogram,
     checker: AtomicBool,
+    /// Peak-EWMA of the time to response headers, in microseconds (0: no sample yet), and
+    /// when it was last updated (ms since `epoch`).
+    rtt_us: AtomicU64,
+    rtt_at_ms: AtomicU64,
     /// Read by the health-check task on every round, so a reload changes it in place.
     pub health: Mutex<HealthSettings>,
 }
@@ -64,6 +73,8 @@ impl Upstream {
             latency: Histogram::default(),
             health: Mutex::new(settings.health.clone()),
             checker: AtomicBool::new(false),
+            rtt_us: AtomicU64::new(0),
+            rtt_at_ms: AtomicU64::new(0),
         }
     }
 
@@ -131,6 +142,38 @@ impl Upstream {
         let until = self.now_ms() + backoff.as_millis() as u64;
         self.ejected_until_ms.store(until.max(1), Relaxed);
         Some(backoff)
+    }
+
+    /// One more response-time sample. Peaks count at once; lower samples pull the estimate
+    /// down by how much time has passed since the last one (`RTT_DECAY`), so the estimate
+    /// follows time, not request counts.
+    pub fn observe_rtt(&self, d: Duration) {
+        let sample = (d.as_micros() as u64).max(1);
+        let now = self.now_ms();
+        let prev = self.rtt_us.load(Relaxed);
+        let next = if prev == 0 || sample >= prev {
+            sample
+        } else {
+            let elapsed = now.saturating_sub(self.rtt_at_ms.load(Relaxed)) as f64;
+            let keep = (-elapsed / RTT_DECAY.as_millis() as f64).exp();
+            (sample as f64 + (prev - sample) as f64 * keep.min(0.999)) as u64
+        };
+        self.rtt_us.store(next, Relaxed);
+        self.rtt_at_ms.store(now, Relaxed);
+    }
+
+    /// Expected wait for one more request: the response-time estimate, decayed while no
+    /// sample arrives (so an idle, once-slow replica is tried again now and then), times the
+    /// requests it would have in flight.
+    fn cost(&self) -> f64 {
+        let rtt = match self.rtt_us.load(Relaxed) {
+            0 => DEFAULT_RTT.as_micros() as f64,
+            r => {
+                let idle = self.now_ms().saturating_sub(self.rtt_at_ms.load(Relaxed)) as f64;
+                r as f64 * (-idle / RTT_DECAY.as_millis() as f64).exp()
+            }
+        };
+        rtt * (self.in_flight() + 1) as f64
     }
 
     fn now_ms(&self) -> u64 {
@@ -226,7 +269,10 @@ impl Pool {
                     .map(|i| &self.upstreams[(start + i) % n])
                     .find(|u| eligible(u))
             }
-            Balance::LeastBusy => least_busy(self.upstreams.iter().filter(eligible)),
+            Balance::LeastBusy => cheapest(self.upstreams.iter().filter(eligible), |u| {
+                u.in_flight() as f64
+            }),
+            Balance::PeakEwma => cheapest(self.upstreams.iter().filter(eligible), Upstream::cost),
         };
         chosen
             .map(|u| InFlight::new(Arc::clone(u)))
@@ -264,37 +310,40 @@ impl Pool {
     }
 }
 
-/// Fewest requests in flight; among equals, one at random. Small pools are scanned whole;
-/// large ones use the power of two random choices, which keeps the choice O(1) and avoids
-/// every balancer herding onto the same momentarily idle replica.
-fn least_busy<'a>(
+/// The lowest `cost` (fewest in flight, or peak-EWMA cost); among equals, one at random.
+/// Small pools are scanned whole; large ones use the power of two random choices, which
+/// keeps the choice O(1) and avoids every balancer herding onto the same momentarily idle
+/// replica.
+fn cheapest<'a>(
     candidates: impl Iterator<Item = &'a Arc<Upstream>>,
+    cost: impl Fn(&Upstream) -> f64,
 ) -> Option<&'a Arc<Upstream>> {
     let all: Vec<&Arc<Upstream>> = candidates.collect();
     let mut rng = rand::thread_rng();
     if all.len() > 8 {
         let a = all[rng.gen_range(0..all.len())];
         let b = all[rng.gen_range(0..all.len())];
-        return Some(if b.in_flight() < a.in_flight() { b } else { a });
+        return Some(if cost(b) < cost(a) { b } else { a });
     }
-    let mut best: Option<&Arc<Upstream>> = None;
+    let mut best: Option<(&Arc<Upstream>, f64)> = None;
     let mut ties = 0u32;
     for u in all {
+        let c = cost(u);
         match best {
-            Some(b) if u.in_flight() > b.in_flight() => {}
-            Some(b) if u.in_flight() == b.in_flight() => {
+            Some((_, b)) if c > b => {}
+            Some((_, b)) if c == b => {
                 ties += 1;
                 if rng.gen_range(0..=ties) == 0 {
-                    best = Some(u);
+                    best = Some((u, c));
                 }
             }
             _ => {
-                best = Some(u);
+                best = Some((u, c));
                 ties = 0;
             }
         }
     }
-    best
+    best.map(|(u, _)| u)
 }
 
 #[cfg(test)]
@@ -335,6 +384,29 @@ mod tests {
         }
         p.upstreams[2].set_draining(true);
         assert!(matches!(p.pick(None), Err(Refused::NoneReady)));
+    }
+
+    #[test]
+    fn peak_ewma_prefers_the_fast_replica_until_it_is_much_busier() {
+        let p = pool(Balance::PeakEwma);
+        p.upstreams[0].observe_rtt(Duration::from_millis(50));
+        p.upstreams[1].observe_rtt(Duration::from_millis(1));
+        p.upstreams[2].set_draining(true);
+        let claims: Vec<InFlight> = (0..20)
+            .map(|_| p.pick(None).unwrap_or_else(|_| panic!("none ready")))
+            .collect();
+        let slow = claims
+            .iter()
+            .filter(|c| c.upstream.authority == "a:1")
+            .count();
+        assert_eq!(
+            slow, 0,
+            "20 in flight on a 1 ms replica still beat one on a 50 ms one"
+        );
+        // A peak counts at once.
+        p.upstreams[1].observe_rtt(Duration::from_millis(80));
+        let next = p.pick(None).unwrap_or_else(|_| panic!("none ready"));
+        assert_eq!(next.upstream.authority, "a:1");
     }
 
     #[test]

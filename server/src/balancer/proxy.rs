@@ -289,7 +289,10 @@ impl Target<'_> {
     /// Not cacheable or personal: straight through, streamed both ways.
     async fn pass(&self, ctx: &mut Ctx, req: Request<Incoming>) -> Response<Body> {
         let (parts, body) = req.into_parts();
-        let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE);
+        let unsafe_method = !matches!(
+            parts.method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        );
         let out = self.outgoing(ctx, parts.method, &parts.uri, &parts.headers, Some(body));
         match self.send(out).await {
             Ok(answer) => {
@@ -309,9 +312,15 @@ impl Target<'_> {
         let cache = &self.shared.cache;
         cache.purge_url(&url_key(&ctx.host, uri.path(), uri.query()));
         for name in [header::LOCATION, header::CONTENT_LOCATION] {
-            let Some(target) = response.get(&name).and_then(|v| v.to_str().ok()) else { continue };
-            let Ok(target) = target.parse::<http::Uri>() else { continue };
-            let same_host = target.host().is_none_or(|h| h.eq_ignore_ascii_case(&ctx.host));
+            let Some(target) = response.get(&name).and_then(|v| v.to_str().ok()) else {
+                continue;
+            };
+            let Ok(target) = target.parse::<http::Uri>() else {
+                continue;
+            };
+            let same_host = target
+                .host()
+                .is_none_or(|h| h.eq_ignore_ascii_case(&ctx.host));
             if same_host && target.path().starts_with('/') {
                 cache.purge_url(&url_key(&ctx.host, target.path(), target.query()));
             }

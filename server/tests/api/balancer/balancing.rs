@@ -359,3 +359,18 @@ async fn shutdown_finishes_requests_in_flight_and_refuses_new_ones() {
         .expect("the balancer stopped")
         .ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_slower_than_the_route_timeout_gets_504_that_names_nothing() {
+    let origin = Origin::spawn(|_| Reply::ok("late").after(Duration::from_millis(1500))).await;
+    let lb = TestBalancer::start(&format!("{}timeout_ms = 200\n", passing(&[&origin], ""))).await;
+    let r = lb.get("/slow").await;
+    assert_eq!(r.status(), 504);
+    assert_eq!(header(&r, "cache-control"), "no-store");
+    let body = r.text().await.unwrap_or_default();
+    assert!(body.contains("took too long"), "{body}");
+    assert!(
+        !body.contains("127.0.0.1") && !body.contains(&origin.addr.port().to_string()),
+        "{body}"
+    );
+}

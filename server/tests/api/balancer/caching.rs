@@ -375,7 +375,9 @@ async fn a_successful_write_drops_the_pages_it_changed() {
     let origin = Origin::spawn(move |s| {
         let i = n.fetch_add(1, SeqCst);
         match (s.method.as_str(), s.path.as_str()) {
-            ("POST", "/recordings/dawn/comments") => Reply::ok("").status(303).with("location", "/recordings/dawn"),
+            ("POST", "/recordings/dawn/comments") => Reply::ok("")
+                .status(303)
+                .with("location", "/recordings/dawn"),
             ("POST", _) => Reply::ok("refused").status(403),
             _ => Reply::ok(format!("{} #{i}", s.path)).with("cache-control", "public, s-maxage=60"),
         }
@@ -386,13 +388,36 @@ async fn a_successful_write_drops_the_pages_it_changed() {
         lb.get(p).await;
         assert_eq!(header(&lb.get(p).await, "x-cache"), "HIT", "{p}");
     }
-    let refused = lb.http.post(lb.url("/catalog")).body("x").send().await.expect("answer");
+    let refused = lb
+        .http
+        .post(lb.url("/catalog"))
+        .body("x")
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(refused.status(), 403);
-    assert_eq!(header(&lb.get("/catalog").await, "x-cache"), "HIT", "a refused write changes nothing");
+    assert_eq!(
+        header(&lb.get("/catalog").await, "x-cache"),
+        "HIT",
+        "a refused write changes nothing"
+    );
 
-    let posted = lb.http.post(lb.url("/recordings/dawn/comments")).body("lovely").send().await.expect("answer");
+    let posted = lb
+        .http
+        .post(lb.url("/recordings/dawn/comments"))
+        .body("lovely")
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(posted.status(), 303);
-    assert_eq!(header(&lb.get("/recordings/dawn/comments").await, "x-cache"), "MISS");
-    assert_eq!(header(&lb.get("/recordings/dawn").await, "x-cache"), "MISS", "the Location it named");
+    assert_eq!(
+        header(&lb.get("/recordings/dawn/comments").await, "x-cache"),
+        "MISS"
+    );
+    assert_eq!(
+        header(&lb.get("/recordings/dawn").await, "x-cache"),
+        "MISS",
+        "the Location it named"
+    );
     assert_eq!(header(&lb.get("/catalog").await, "x-cache"), "HIT");
 }
