@@ -17,20 +17,9 @@ pub async fn handle(
     let path = req.uri().path();
     let resp = match (req.method(), path) {
         (&Method::GET, "/metrics") => {
-            let (bytes, objects) = shared.cache.usage();
-            shared.metrics.evicted.store(
-                shared
-                    .cache
-                    .evicted
-                    .load(std::sync::atomic::Ordering::Relaxed),
-                std::sync::atomic::Ordering::Relaxed,
-            );
-            let body = shared.metrics.render(
-                bytes,
-                objects,
-                shared.cache.capacity(),
-                live.pools.values().map(Arc::as_ref),
-            );
+            let body = shared
+                .metrics
+                .render(&shared.cache, live.pools.values().map(Arc::as_ref));
             pages::text(StatusCode::OK, "text/plain; version=0.0.4", body)
         }
         (&Method::GET, "/upstreams") => {
@@ -57,7 +46,8 @@ pub async fn handle(
                     .headers()
                     .get(header::AUTHORIZATION)
                     .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.strip_prefix("Bearer ") == Some(t)),
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .is_some_and(|v| super::proxy::constant_time_eq(v.as_bytes(), t.as_bytes())),
             };
             let rest = &p["/upstreams/".len()..];
             let action = rest.rsplit_once('/');

@@ -7,7 +7,10 @@ use std::{
     time::Duration,
 };
 
-use super::{cache::CacheStatus, pool::Pool};
+use super::{
+    cache::{Cache, CacheStatus},
+    pool::Pool,
+};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -54,7 +57,6 @@ pub struct Metrics {
     cache: [AtomicU64; 5],
     pub retries: AtomicU64,
     pub purged: AtomicU64,
-    pub evicted: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -64,7 +66,6 @@ impl Default for Metrics {
             cache: Default::default(),
             retries: AtomicU64::new(0),
             purged: AtomicU64::new(0),
-            evicted: AtomicU64::new(0),
         }
     }
 }
@@ -89,13 +90,9 @@ impl Metrics {
         self.cache[status as usize].load(Relaxed)
     }
 
-    pub fn render<'a>(
-        &self,
-        cache_bytes: usize,
-        cache_objects: usize,
-        cache_capacity: usize,
-        pools: impl Iterator<Item = &'a Pool>,
-    ) -> String {
+    pub fn render<'a>(&self, cache: &Cache, pools: impl Iterator<Item = &'a Pool>) -> String {
+        let (cache_bytes, cache_objects) = cache.usage();
+        let cache_capacity = cache.capacity();
         let mut out = String::with_capacity(4096);
         out.push_str("# TYPE balancer_responses_total counter\n");
         for (i, c) in self.statuses.iter().enumerate() {
@@ -132,7 +129,7 @@ impl Metrics {
         let _ = writeln!(
             out,
             "# TYPE balancer_cache_evictions_total counter\nbalancer_cache_evictions_total {}",
-            self.evicted.load(Relaxed)
+            cache.evicted.load(Relaxed)
         );
         let _ = writeln!(
             out,

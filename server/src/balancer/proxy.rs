@@ -47,7 +47,17 @@ impl Live {
         let mut clients = HashMap::new();
         for (name, p) in &settings.pools {
             let before = previous.and_then(|l| l.pools.get(name)).map(Arc::as_ref);
-            clients.insert(name.clone(), forward::client(p));
+            // Keep the pool's keep-alive connections when its connection settings stay.
+            let client = previous
+                .filter(|_| {
+                    before.is_some_and(|b| {
+                        b.settings.connect_timeout == p.connect_timeout
+                            && b.settings.max_connections == p.max_connections
+                    })
+                })
+                .and_then(|l| l.clients.get(name).cloned())
+                .unwrap_or_else(|| forward::client(p));
+            clients.insert(name.clone(), client);
             pools.insert(
                 name.clone(),
                 Arc::new(Pool::new(name.clone(), p.clone(), before)),
@@ -116,8 +126,10 @@ struct Ctx {
     request_id: HeaderValue,
     cache: CacheStatus,
     upstream: Option<String>,
-    /// Close the client connection after this response.
+    /// Close the client connection after this response (HTTP/1 only: HTTP/2 has no
+    /// `Connection` header and closes streams, not connections).
     close: bool,
+    http1: bool,
     peer: Peer,
     host: String,
 }
@@ -143,6 +155,7 @@ pub async fn handle(
         cache: CacheStatus::Pass,
         upstream: None,
         close: false,
+        http1: req.version() < http::Version::HTTP_2,
         peer: Peer {
             ip: peer_ip,
             trusted,
@@ -163,7 +176,7 @@ pub async fn handle(
         h.insert(header::AGE, HeaderValue::from_static("0"));
     }
     h.insert(&X_REQUEST_ID, ctx.request_id.clone());
-    if ctx.close {
+    if ctx.close && ctx.http1 {
         h.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     let status = resp.status().as_u16();
@@ -464,6 +477,8 @@ impl Target<'_> {
             Collected::All(bytes) => {
                 drop(claim);
                 let initial_age = freshness::initial_age(&response_headers);
+                // A reference-counted handle, not a copy: kept to answer if the cache refuses.
+                let body = bytes.clone();
                 let object = Object::new(status, response_headers, bytes, initial_age, lifetime);
                 match cache.insert(url, &headers, object) {
                     Some(o) => {
@@ -475,7 +490,14 @@ impl Target<'_> {
                         // Too big for this cache's budget; answer from what we hold.
                         cache.mark_hit_for_miss(url, settings.hit_for_miss);
                         finish(leader, FillOutcome::NotShared);
-                        let mut resp = Response::from_parts(parts, Body::empty());
+                        let mut resp = Response::from_parts(
+                            parts,
+                            if head {
+                                Body::empty()
+                            } else {
+                                Body::bytes(body)
+                            },
+                        );
                         forward::strip_hop_by_hop(resp.headers_mut());
                         resp
                     }
@@ -775,7 +797,7 @@ fn purge(shared: &Shared, live: &Live, ctx: &mut Ctx, req: &Request<Incoming>) -
     )
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -421,3 +421,26 @@ async fn a_successful_write_drops_the_pages_it_changed() {
     );
     assert_eq!(header(&lb.get("/catalog").await, "x-cache"), "HIT");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_too_big_to_store_are_still_served_whole() {
+    let origin = Origin::spawn(|s| {
+        let size = if s.path == "/huge" { 80_000 } else { 60_000 };
+        Reply::ok("x".repeat(size)).with("cache-control", "public, s-maxage=60")
+    })
+    .await;
+    let mut settings = super::settings(&one_pool(&[&origin], ""));
+    // /big fits the object limit but not half the budget; /huge is over the object limit.
+    settings.cache.size_bytes = 100_000;
+    settings.cache.max_object_bytes = 70_000;
+    settings.cache.hit_for_miss = Duration::from_secs(10);
+    let lb = TestBalancer::with(settings).await;
+    for (path, size) in [("/big", 60_000), ("/huge", 80_000)] {
+        for _ in 0..2 {
+            let r = lb.get(path).await;
+            assert_eq!(header(&r, "x-cache"), "MISS", "{path}");
+            assert_eq!(r.bytes().await.map(|b| b.len()).unwrap_or(0), size, "{path}");
+        }
+    }
+    assert_eq!(origin.hits(), 4);
+}
