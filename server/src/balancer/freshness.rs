@@ -280,6 +280,22 @@ mod tests {
     }
 
     #[test]
+    fn a_default_ttl_applies_only_when_configured_and_only_to_heuristic_statuses() {
+        let mut s = settings();
+        s.default_ttl = Some(Duration::from_secs(5));
+        let now = SystemTime::now();
+        let l = lifetime(StatusCode::OK, &headers(&[]), &s, now).ok();
+        assert_eq!(l.map(|l| l.fresh), Some(Duration::from_secs(5)));
+        let l = lifetime(StatusCode::NOT_FOUND, &headers(&[]), &s, now).ok();
+        assert_eq!(l.map(|l| l.fresh), Some(Duration::from_secs(5)));
+        assert_eq!(lifetime(StatusCode::FOUND, &headers(&[]), &s, now), Err(NotStored::Status));
+        assert_eq!(
+            lifetime(StatusCode::INTERNAL_SERVER_ERROR, &headers(&[]), &s, now),
+            Err(NotStored::Status)
+        );
+    }
+
+    #[test]
     fn cdn_cache_control_replaces_cache_control() {
         let l = life(
             200,

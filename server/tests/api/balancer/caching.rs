@@ -439,8 +439,61 @@ async fn pages_too_big_to_store_are_still_served_whole() {
         for _ in 0..2 {
             let r = lb.get(path).await;
             assert_eq!(header(&r, "x-cache"), "MISS", "{path}");
-            assert_eq!(r.bytes().await.map(|b| b.len()).unwrap_or(0), size, "{path}");
+            assert_eq!(
+                r.bytes().await.map(|b| b.len()).unwrap_or(0),
+                size,
+                "{path}"
+            );
         }
     }
     assert_eq!(origin.hits(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revalidation_asks_conditionally_and_a_304_refreshes_the_stored_page() {
+    let origin = Origin::spawn(|s| {
+        let matches =
+            s.headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some("\"v1\"");
+        let reply = if matches {
+            Reply::ok("").status(304)
+        } else {
+            Reply::ok("the page")
+        };
+        reply
+            .with(
+                "cache-control",
+                "public, s-maxage=1, stale-while-revalidate=30",
+            )
+            .with("etag", "\"v1\"")
+    })
+    .await;
+    let lb = TestBalancer::start(&one_pool(&[&origin], "")).await;
+    assert_eq!(header(&lb.get("/").await, "x-cache"), "MISS");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let stale = lb.get("/").await;
+    assert_eq!(header(&stale, "x-cache"), "STALE");
+    eventually(
+        "the conditional revalidation reached the origin",
+        Duration::from_secs(5),
+        || async { origin.hits() == 2 },
+    )
+    .await;
+    let asked = &origin.seen()[1];
+    assert_eq!(
+        asked
+            .headers
+            .get("if-none-match")
+            .and_then(|v| v.to_str().ok()),
+        Some("\"v1\"")
+    );
+    eventually(
+        "the refreshed page is fresh again",
+        Duration::from_secs(5),
+        || async {
+            let r = lb.get("/").await;
+            header(&r, "x-cache") == "HIT" && r.text().await.unwrap_or_default() == "the page"
+        },
+    )
+    .await;
+    assert_eq!(origin.hits(), 2);
 }

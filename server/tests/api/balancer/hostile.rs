@@ -166,3 +166,24 @@ async fn smuggling_with_content_length_and_transfer_encoding_goes_nowhere() {
     );
     still_serves(&lb).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed() {
+    let origin = Origin::spawn(|_| Reply::ok("ok")).await;
+    let toml = format!(
+        "{}\n[limits]\nidle_timeout_ms = 300\nheader_read_timeout_ms = 5000\n",
+        one_pool(&[&origin], "")
+    );
+    let lb = TestBalancer::start(&toml).await;
+    let mut s = TcpStream::connect(lb.addr).await.expect("connects");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("writes");
+    let started = std::time::Instant::now();
+    let answer = read_until_closed(&mut s).await;
+    assert!(status_line(&answer).contains("200"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "closed for idleness, not by our patience"
+    );
+}
