@@ -39,8 +39,11 @@ async function waitFor(url, deadlineMs) {
   throw new Error(`${url} did not answer within ${deadlineMs} ms`);
 }
 
-/** Starts a site with demo data; returns { baseURL, stop }. */
-export async function startSite() {
+/**
+ * Starts a site with demo data; returns { baseURL, address, stop }. `publicURL` is the
+ * address visitors use when something (the balancer) stands in front of it.
+ */
+export async function startSite({ publicURL } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'ambisonia-e2e-'));
   const port = await freePort();
   const baseURL = `http://127.0.0.1:${port}`;
@@ -49,7 +52,7 @@ export async function startSite() {
     DATABASE_URL: `sqlite://${dir}/site.db`,
     AMBISONIA_MEDIA_DIR: join(dir, 'media'),
     AMBISONIA_LISTEN: `127.0.0.1:${port}`,
-    AMBISONIA_PUBLIC_URL: baseURL,
+    AMBISONIA_PUBLIC_URL: publicURL ?? baseURL,
     RUST_LOG: 'warn',
   };
   execFileSync(serverBin, ['demo-data'], { env, stdio: 'ignore' });
@@ -57,10 +60,34 @@ export async function startSite() {
   await waitFor(`${baseURL}/readyz`, 20_000);
   return {
     baseURL,
+    address: `127.0.0.1:${port}`,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A free port on 127.0.0.1, to give the balancer before the app behind it starts. */
+export { freePort };
+
+/** Starts `server --role balancer` on `port` in front of `upstreams` ("host:port" each). */
+export async function startBalancer(port, upstreams) {
+  const baseURL = `http://127.0.0.1:${port}`;
+  const admin = await freePort();
+  const args = ['--role', 'balancer', '--listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${admin}`];
+  for (const u of upstreams) args.push('--upstream', u);
+  const child = spawn(serverBin, args, {
+    env: { ...process.env, RUST_LOG: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await waitFor(`${baseURL}/readyz`, 20_000);
+  return {
+    baseURL,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
     },
   };
 }

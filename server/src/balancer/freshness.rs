@@ -288,7 +288,10 @@ mod tests {
         assert_eq!(l.map(|l| l.fresh), Some(Duration::from_secs(5)));
         let l = lifetime(StatusCode::NOT_FOUND, &headers(&[]), &s, now).ok();
         assert_eq!(l.map(|l| l.fresh), Some(Duration::from_secs(5)));
-        assert_eq!(lifetime(StatusCode::FOUND, &headers(&[]), &s, now), Err(NotStored::Status));
+        assert_eq!(
+            lifetime(StatusCode::FOUND, &headers(&[]), &s, now),
+            Err(NotStored::Status)
+        );
         assert_eq!(
             lifetime(StatusCode::INTERNAL_SERVER_ERROR, &headers(&[]), &s, now),
             Err(NotStored::Status)

@@ -325,7 +325,12 @@ impl Target<'_> {
         let cache = &self.shared.cache;
         cache.purge_url(&url_key(&ctx.host, uri.path(), uri.query()));
         for name in [header::LOCATION, header::CONTENT_LOCATION] {
-            let Some(target) = response.get(&name).and_then(|v| v.to_str().ok()) else {
+            // A fragment is for the browser; `http::Uri` does not take one.
+            let Some(target) = response
+                .get(&name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split('#').next())
+            else {
                 continue;
             };
             let Ok(target) = target.parse::<http::Uri>() else {
