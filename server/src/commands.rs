@@ -1,4 +1,4 @@
-//! Subcommands: migrations, demo data and administrative tasks.
+//! Subcommands: migrations, demo data, media tools and administrative tasks.
 
 use std::io::BufRead;
 
@@ -8,7 +8,10 @@ use app::{
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 
-use crate::config::{AdminTask, DatabaseConfig};
+use crate::{
+    config::{AdminTask, DatabaseConfig, MediaTask},
+    media::inspect::{Inspection, inspect},
+};
 
 async fn connect(config: &DatabaseConfig) -> Result<sea_orm::DatabaseConnection, String> {
     db::connect(&config.database_url)
@@ -88,4 +91,62 @@ pub async fn admin(config: &DatabaseConfig, task: AdminTask) -> Result<(), Strin
         }
     }
     Ok(())
+}
+
+pub fn media(task: MediaTask) -> Result<(), String> {
+    match task {
+        MediaTask::Inspect { file, json } => {
+            let name = file.display().to_string();
+            let f = std::fs::File::open(&file).map_err(|e| format!("{name}: {e}"))?;
+            let found = inspect(std::io::BufReader::with_capacity(256 * 1024, f))
+                .map_err(|e| format!("{name}: {e}"))?;
+            if json {
+                let text = serde_json::to_string_pretty(&found).map_err(|e| e.to_string())?;
+                println!("{text}");
+            } else {
+                print!("{}", summary(&name, &found));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The readable form of an inspection, for a person at a terminal.
+fn summary(name: &str, i: &Inspection) -> String {
+    let container = match i.container {
+        "rf64" => "RF64 (WAVE over 4 GiB)",
+        "w64" => "Sony Wave64",
+        _ => "RIFF/WAVE",
+    };
+    let convention = match (i.convention, i.order, i.layout.as_deref()) {
+        ("fuma", Some(o), Some(l)) => format!("FuMa B-format, order {o}, layout {l}"),
+        ("uhj", ..) => "UHJ (stereo-compatible, from first-order B-format)".to_owned(),
+        ("gformat", _, Some(l)) => format!("G-format: speaker feeds, {l}"),
+        ("stereo", ..) => "ordinary stereo".to_owned(),
+        ("mono", ..) => "mono".to_owned(),
+        ("unknown", Some(o), _) => format!(
+            "{} channels: AmbiX of order {o}, or FuMa without its B-format marker — say which when you upload",
+            i.channels
+        ),
+        _ => format!(
+            "{} channels with no speaker layout — say what they are when you upload",
+            i.channels
+        ),
+    };
+    let format = if i.float {
+        format!("{}-bit float", i.bits)
+    } else {
+        format!("{}-bit PCM", i.bits)
+    };
+    let secs = i.duration_s;
+    format!(
+        "{name}\n  container   {container}\n  convention  {convention}\n  samples     {} channels, {format}, {} Hz\n  duration    {}:{:06.3} ({} frames)\n  size        {} bytes\n  sha256      {}\n",
+        i.channels,
+        i.sample_rate,
+        (secs / 60.0).floor(),
+        secs % 60.0,
+        i.frames,
+        i.size_bytes,
+        i.sha256,
+    )
 }

@@ -48,12 +48,30 @@ pub enum Command {
         #[command(flatten)]
         db: DatabaseConfig,
     },
+    /// Audio files: see what the site reads from one before uploading it.
+    Media {
+        #[command(subcommand)]
+        task: MediaTask,
+    },
     /// Administrative tasks.
     Admin {
         #[command(flatten)]
         db: DatabaseConfig,
         #[command(subcommand)]
         task: AdminTask,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MediaTask {
+    /// Print what Ambisonia reads from a recording (container, convention, order, layout,
+    /// channels, rate, format, duration, size, SHA-256). A file the site would refuse
+    /// exits non-zero with the reason on standard error.
+    Inspect {
+        file: PathBuf,
+        /// One JSON object instead of the readable summary.
+        #[arg(long)]
+        json: bool,
     },
 }
 

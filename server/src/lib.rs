@@ -5,4 +5,5 @@ pub mod app_role;
 pub mod balancer;
 pub mod commands;
 pub mod config;
+pub mod media;
 pub mod telemetry;

@@ -15,3 +15,4 @@ mod cache;
 mod catalog;
 mod csrf;
 mod interactions;
+mod media;
