@@ -309,7 +309,10 @@ mod tests {
         let fuma = [s * std::f64::consts::FRAC_1_SQRT_2, 0.0, s, 0.0];
         let mut ambix = [0.0; 4];
         frame(Direction::FumaToAmbix, &fuma, &mut ambix);
-        assert!((ambix[0] - s * std::f64::consts::FRAC_1_SQRT_2 * std::f64::consts::SQRT_2).abs() < 1e-12);
+        assert!(
+            (ambix[0] - s * std::f64::consts::FRAC_1_SQRT_2 * std::f64::consts::SQRT_2).abs()
+                < 1e-12
+        );
         assert!((ambix[1] - s).abs() < 1e-12 && ambix[3].abs() < 1e-12);
     }
 

@@ -96,7 +96,11 @@ mod tests {
             for _ in 0..48_000 {
                 let s: f64 = rng.gen_range(-0.5..0.5);
                 // Plane wave, encoded as ambisonics.md says (FuMa, elevation 0) …
-                let (mut w, mut x, mut y) = (s * std::f64::consts::FRAC_1_SQRT_2, s * az.cos(), s * az.sin());
+                let (mut w, mut x, mut y) = (
+                    s * std::f64::consts::FRAC_1_SQRT_2,
+                    s * az.cos(),
+                    s * az.sin(),
+                );
                 // … in a room: uncorrelated diffuse noise 20 dB down on every channel.
                 w += rng.gen_range(-0.05..0.05);
                 x += rng.gen_range(-0.05..0.05);

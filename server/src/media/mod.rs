@@ -5,4 +5,5 @@
 pub mod convert;
 pub mod doa;
 pub mod inspect;
+pub mod store;
 pub mod wav;

@@ -16,3 +16,4 @@ mod catalog;
 mod csrf;
 mod interactions;
 mod media;
+mod media_store;
