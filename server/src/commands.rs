@@ -9,7 +9,7 @@ use app::{
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 
 use crate::{
-    config::{AdminTask, DatabaseConfig, MediaTask},
+    config::{AdminTask, DatabaseConfig, MediaTask, MigrateTarget},
     media::inspect::{Inspection, inspect},
 };
 
@@ -93,8 +93,18 @@ pub async fn admin(config: &DatabaseConfig, task: AdminTask) -> Result<(), Strin
     Ok(())
 }
 
-pub fn media(task: MediaTask) -> Result<(), String> {
+pub async fn media(task: MediaTask) -> Result<(), String> {
     match task {
+        MediaTask::Migrate {
+            to: MigrateTarget::S3,
+            media_dir,
+            s3,
+        } => {
+            let settings = s3
+                .settings()
+                .ok_or("set AMBISONIA_S3_BUCKET (or --s3-bucket) to the bucket to copy to")?;
+            migrate_to_s3(&media_dir, &settings).await
+        }
         MediaTask::Inspect { file, json } => {
             let name = file.display().to_string();
             let f = std::fs::File::open(&file).map_err(|e| format!("{name}: {e}"))?;
@@ -149,4 +159,99 @@ fn summary(name: &str, i: &Inspection) -> String {
         i.size_bytes,
         i.sha256,
     )
+}
+
+/// Copies the folder's objects to the bucket, each verified by reading it back and
+/// comparing SHA-256. Objects already in the bucket with the same checksum are skipped, so
+/// an interrupted run continues where it stopped.
+async fn migrate_to_s3(
+    media_dir: &std::path::Path,
+    settings: &crate::media::store::S3Settings,
+) -> Result<(), String> {
+    use crate::media::store::MediaStore;
+    let local = MediaStore::local(media_dir);
+    let bucket = MediaStore::s3(settings);
+    let objects = local.list().await.map_err(|e| e.to_string())?;
+    let there: std::collections::HashMap<String, u64> = bucket
+        .list()
+        .await
+        .map_err(|e| format!("cannot list bucket {}: {e}", settings.bucket))?
+        .into_iter()
+        .collect();
+    let total_bytes: u64 = objects.iter().map(|(_, s)| s).sum();
+    eprintln!(
+        "{} objects, {} bytes, from {} to {}",
+        objects.len(),
+        total_bytes,
+        local.describe(),
+        bucket.describe()
+    );
+    let (mut copied, mut skipped, mut done_bytes) = (0usize, 0usize, 0u64);
+    for (n, (key, size)) in objects.iter().enumerate() {
+        let want = sha256_of(&local, key).await?;
+        let present = there.get(key) == Some(size)
+            && sha256_of(&bucket, key).await.ok().as_deref() == Some(&want);
+        if present {
+            skipped += 1;
+        } else {
+            bucket
+                .put_file(key, &media_dir.join(key))
+                .await
+                .map_err(|e| format!("{key}: {e}"))?;
+            let got = sha256_of(&bucket, key).await?;
+            if got != want {
+                return Err(format!(
+                    "{key}: the copy in the bucket does not match (sha256 {got}, expected {want}); nothing is switched"
+                ));
+            }
+            copied += 1;
+        }
+        done_bytes += size;
+        eprintln!(
+            "[{}/{}] {:>5.1}%  {key} ({size} bytes) {}",
+            n + 1,
+            objects.len(),
+            if total_bytes == 0 {
+                100.0
+            } else {
+                done_bytes as f64 * 100.0 / total_bytes as f64
+            },
+            if present {
+                "already there, verified"
+            } else {
+                "copied, verified"
+            }
+        );
+    }
+    println!(
+        "All {} objects are in bucket {} and verified ({copied} copied, {skipped} already there). \
+         Nothing was switched: set AMBISONIA_S3_BUCKET={} for the app to serve from the bucket; the folder is unchanged.",
+        objects.len(),
+        settings.bucket,
+        settings.bucket
+    );
+    Ok(())
+}
+
+async fn sha256_of(store: &crate::media::store::MediaStore, key: &str) -> Result<String, String> {
+    use sha2::{Digest, Sha256};
+    use tokio::io::AsyncReadExt;
+    let mut o = store
+        .get(key, None)
+        .await
+        .map_err(|e| format!("{key}: {e}"))?;
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = o
+            .body
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("{key}: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+    }
+    Ok(hex::encode(hash.finalize()))
 }

@@ -73,6 +73,64 @@ pub enum MediaTask {
         #[arg(long)]
         json: bool,
     },
+    /// Copy every object of the local media folder to the S3 bucket, verifying each by
+    /// its SHA-256. Resumable and idempotent: objects already there and verified are
+    /// skipped. Switches nothing: when it reports all verified, point the app at the bucket.
+    Migrate {
+        /// Where to: only `s3` so far.
+        #[arg(long, value_enum)]
+        to: MigrateTarget,
+        /// The folder to copy from.
+        #[arg(long, env = "AMBISONIA_MEDIA_DIR", default_value = "data/media")]
+        media_dir: PathBuf,
+        #[command(flatten)]
+        s3: S3Config,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MigrateTarget {
+    S3,
+}
+
+/// An S3 bucket (or an S3-compatible store). Credentials come from the usual AWS variables.
+#[derive(Debug, Clone, Args)]
+pub struct S3Config {
+    /// The bucket for media; unset means the local folder.
+    #[arg(long, env = "AMBISONIA_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    #[arg(long, env = "AMBISONIA_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+    /// For an S3-compatible store: its URL (https://minio.example.org …).
+    #[arg(long, env = "AMBISONIA_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Address objects as https://host/bucket/key (most S3-compatible stores need this).
+    #[arg(long, env = "AMBISONIA_S3_PATH_STYLE", default_value_t = false)]
+    pub s3_path_style: bool,
+    #[arg(
+        long = "s3-access-key-id",
+        env = "AWS_ACCESS_KEY_ID",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    pub access_key_id: String,
+    /// Read from the environment only: a secret on the command line shows in `ps`.
+    #[arg(skip = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_default())]
+    pub secret_access_key: String,
+}
+
+impl S3Config {
+    pub fn settings(&self) -> Option<crate::media::store::S3Settings> {
+        let bucket = self.s3_bucket.clone().filter(|b| !b.is_empty())?;
+        Some(crate::media::store::S3Settings {
+            bucket,
+            region: self.s3_region.clone(),
+            endpoint_url: self.s3_endpoint.clone(),
+            path_style: self.s3_path_style,
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]

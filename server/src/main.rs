@@ -17,7 +17,7 @@ async fn main() -> ExitCode {
         Some(Command::Migrate { db }) => commands::migrate(&db).await,
         Some(Command::DemoData { db }) => commands::demo_data(&db).await,
         Some(Command::Admin { db, task }) => commands::admin(&db, task).await,
-        Some(Command::Media { task }) => commands::media(task),
+        Some(Command::Media { task }) => commands::media(task).await,
         None => match cli.role {
             Role::App => server::app_role::run(cli.app).await,
             Role::Balancer => server::balancer::run(cli.app.listen, cli.balancer).await,

@@ -12,15 +12,22 @@ pub fn s3_url() -> String {
 
 /// A fresh bucket on the test S3 server.
 pub async fn s3_store() -> MediaStore {
-    let settings = S3Settings {
+    s3_store_with(&s3_settings()).await
+}
+
+pub fn s3_settings() -> S3Settings {
+    S3Settings {
         bucket: format!("ambisonia-test-{:08x}", rand::random::<u32>()),
         region: "us-east-1".into(),
         endpoint_url: Some(s3_url()),
         path_style: true,
         access_key_id: "test".into(),
         secret_access_key: "test-secret".into(),
-    };
-    let store = MediaStore::s3(&settings);
+    }
+}
+
+pub async fn s3_store_with(settings: &S3Settings) -> MediaStore {
+    let store = MediaStore::s3(settings);
     if let MediaStore::S3(s) = &store {
         s.ensure_bucket()
             .await
@@ -150,4 +157,99 @@ async fn the_local_folder_is_a_media_store() {
 #[tokio::test]
 async fn an_s3_bucket_is_the_same_media_store() {
     the_same_interface_works(s3_store().await).await;
+}
+
+fn migrate(dir: &std::path::Path, s: &S3Settings) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["media", "migrate", "--to", "s3", "--media-dir"])
+        .arg(dir)
+        .env("AMBISONIA_S3_BUCKET", &s.bucket)
+        .env("AMBISONIA_S3_ENDPOINT", s3_url())
+        .env("AMBISONIA_S3_PATH_STYLE", "true")
+        .env("AWS_ACCESS_KEY_ID", &s.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &s.secret_access_key)
+        .output()
+        .expect("server runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn migration_copies_the_folder_to_the_bucket_verified_and_resumes() {
+    let dir = temp_dir("migrate");
+    let files = [
+        ("originals/aa/one.amb", 70_000usize),
+        ("originals/bb/two.wav", 1),
+        ("previews/aa/one.ogg", 12_345),
+    ];
+    for (key, size) in files {
+        let path = dir.join(key);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+        std::fs::write(
+            &path,
+            (0..size).map(|i| (i * 7 % 256) as u8).collect::<Vec<u8>>(),
+        )
+        .expect("write");
+    }
+    std::fs::write(
+        dir.join("originals/aa/half.partial-0000beef"),
+        b"half-copied",
+    )
+    .expect("write");
+    let settings = s3_settings();
+    let bucket = s3_store_with(&settings).await;
+
+    let (ok, stdout, stderr) = migrate(&dir, &settings);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("All 3 objects") && stdout.contains("3 copied"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("[3/3] 100.0%"),
+        "progress is shown: {stderr}"
+    );
+    let listed = bucket.list().await.expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|(k, s)| (k.as_str(), *s as usize))
+            .collect::<Vec<_>>(),
+        files.to_vec()
+    );
+
+    // Again: nothing to copy, everything verified.
+    let (ok, stdout, _) = migrate(&dir, &settings);
+    assert!(
+        ok && stdout.contains("0 copied, 3 already there"),
+        "{stdout}"
+    );
+
+    // A damaged copy in the bucket (same size, other bytes) is found and copied again.
+    let damaged = dir.join("damaged");
+    std::fs::write(&damaged, vec![0u8; 12_345]).expect("write");
+    bucket
+        .put_file("previews/aa/one.ogg", &damaged)
+        .await
+        .expect("put");
+    std::fs::remove_file(&damaged).expect("rm");
+    let (ok, stdout, _) = migrate(&dir, &settings);
+    assert!(
+        ok && stdout.contains("1 copied, 2 already there"),
+        "{stdout}"
+    );
+
+    // Without a bucket it says what is missing, and copies nothing.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["media", "migrate", "--to", "s3", "--media-dir"])
+        .arg(&dir)
+        .env_remove("AMBISONIA_S3_BUCKET")
+        .output()
+        .expect("server runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AMBISONIA_S3_BUCKET"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
