@@ -9,12 +9,14 @@ use leptos::prelude::*;
 use crate::{
     catalog_query::CatalogQuery,
     error::AppError,
-    model::{AccountPage, CatalogPage, HomePage, ProfilePage, RecordingDetail, TagPage},
+    model::{
+        AccountPage, CatalogPage, HomePage, PendingItem, ProfilePage, RecordingDetail, TagPage,
+    },
 };
 
 #[cfg(feature = "ssr")]
 use crate::ssr::{
-    accounts, cache, catalog, interactions,
+    accounts, cache, catalog, interactions, moderation,
     request::{request_context, viewer},
     sessions,
     state::state,
@@ -150,7 +152,51 @@ pub async fn load_account() -> Result<AccountPage, AppError> {
     })
 }
 
+/// The upload form's token, for an account that may upload.
+#[server(endpoint = "upload-form")]
+pub async fn load_upload_form() -> Result<String, AppError> {
+    use crate::domain::Role;
+    let me = require_viewer()?;
+    if me.role < Role::Uploader {
+        return Err(AppError::Forbidden(
+            "Your account cannot upload yet: ask an editor to make you an uploader.".into(),
+        ));
+    }
+    Ok(me.csrf)
+}
+
+#[server(endpoint = "moderation")]
+pub async fn load_moderation() -> Result<Vec<PendingItem>, AppError> {
+    use crate::domain::Role;
+    let me = require_viewer()?;
+    if me.role < Role::Editor {
+        return Err(AppError::Forbidden(
+            "Only editors see the moderation queue.".into(),
+        ));
+    }
+    moderation::pending(&state()?.db).await
+}
+
 // ----- actions -------------------------------------------------------------------------
+
+#[server(endpoint = "moderate")]
+pub async fn moderate(slug: String, decision: String, note: String) -> Result<(), AppError> {
+    use moderation::Decision;
+    finish(
+        async {
+            let me = require_viewer()?;
+            let decision = match decision.as_str() {
+                "publish" => Decision::Publish,
+                "reject" => Decision::Reject,
+                _ => return Err(AppError::Invalid("Choose publish or reject.".into())),
+            };
+            moderation::decide(&state()?.db, &me, &slug, decision, &note).await?;
+            leptos_axum::redirect("/moderation");
+            Ok(())
+        }
+        .await,
+    )
+}
 
 #[server(endpoint = "register")]
 pub async fn register(

@@ -55,6 +55,8 @@ pub fn Header() -> impl IntoView {
                 <a href="/catalog">"Catalog"</a>
                 {match viewer {
                     Some(v) => view! {
+                        {(v.role >= crate::domain::Role::Uploader).then(|| view! { <a href="/upload">"Upload"</a> })}
+                        {(v.role >= crate::domain::Role::Editor).then(|| view! { <a href="/moderation">"Moderation"</a> })}
                         <a href="/account" data-testid="account-link">{v.username.clone()}</a>
                         <form method="post" action="/api/logout" class="inline-form">
                             <CsrfField/>

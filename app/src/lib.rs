@@ -28,9 +28,11 @@ use crate::pages::{
     catalog::CatalogPage,
     errors::NotFound,
     home::HomePage,
+    moderation::ModerationPage,
     profile::ProfilePage,
     recording::RecordingPage,
     tag::TagPage,
+    upload::UploadPage,
 };
 
 /// Bumped when `style/main.css` changes, so browsers and caches fetch the new skin.
@@ -75,6 +77,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("/upload") view=UploadPage ssr=SsrMode::Async/>
+                    <Route path=path!("/moderation") view=ModerationPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <components::Footer/>

@@ -94,6 +94,10 @@ pub struct RecordingDetail {
     pub size_bytes: Option<i64>,
     pub sha256: Option<String>,
     pub has_media: bool,
+    /// `published`, `pending` or `rejected` (only the uploader and editors see the others).
+    pub status: String,
+    /// An editor's reason for a rejection.
+    pub moderation_note: String,
     pub plays: i64,
     pub comments: Vec<CommentView>,
     /// The viewer's own rating, when logged in and rated.
@@ -121,4 +125,16 @@ pub struct AccountPage {
     pub email: String,
     pub role: Role,
     pub joined: DateTime<Utc>,
+}
+
+/// One recording waiting for an editor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingItem {
+    pub card: RecordingCard,
+    pub description: String,
+    pub sample_rate: Option<i32>,
+    pub bit_depth: Option<i32>,
+    pub is_float: bool,
+    pub size_bytes: Option<i64>,
+    pub uploaded_at: DateTime<Utc>,
 }

@@ -217,6 +217,14 @@ pub struct AppConfig {
     /// On SIGTERM, how long in-flight requests may take to finish, in seconds.
     #[arg(long, env = "AMBISONIA_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace_s: u64,
+
+    /// The largest recording an upload may be, in MiB.
+    #[arg(long, env = "AMBISONIA_MAX_UPLOAD_MB", default_value_t = 4096)]
+    pub max_upload_mb: u64,
+
+    /// Media in an S3 bucket instead of the media folder.
+    #[command(flatten)]
+    pub s3: S3Config,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -6,6 +6,8 @@ pub mod auth;
 pub mod catalog;
 pub mod errors;
 pub mod home;
+pub mod moderation;
 pub mod profile;
 pub mod recording;
 pub mod tag;
+pub mod upload;

@@ -66,9 +66,25 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
                 <Facts convention=card.convention.clone() order=card.order layout=card.layout.clone() duration_ms=card.duration_ms/>
             </header>
 
+            {match rec.status.as_str() {
+                "pending" => Some(view! {
+                    <p class="notice" role="status" data-testid="status">
+                        "Waiting for an editor: only you and the editors can see this recording until it is published."
+                    </p>
+                }.into_any()),
+                "rejected" => Some(view! {
+                    <p class="notice error" role="status" data-testid="status">
+                        "An editor did not publish this recording: "{rec.moderation_note.clone()}
+                    </p>
+                }.into_any()),
+                _ => None,
+            }}
             <section class="listen" aria-label="Listen">
                 {if rec.has_media {
-                    view! { <p>"A stereo preview is being prepared."</p> }.into_any()
+                    view! {
+                        <p>"A stereo preview is being prepared."</p>
+                        <p><a class="button" href=format!("/recordings/{}/download", card.slug) data-testid="download" download="">"Download the original"</a></p>
+                    }.into_any()
                 } else {
                     view! {
                         <p class="no-media" data-testid="no-media">

@@ -277,6 +277,8 @@ pub async fn recording(
         size_bytes: row.size_bytes,
         sha256: row.sha256.clone(),
         has_media: row.media_key.is_some(),
+        status: row.status.clone(),
+        moderation_note: row.moderation_note.clone(),
         plays: row.play_count,
         comments,
         my_rating,

@@ -357,6 +357,8 @@ pub async fn fill(db: &DatabaseConnection) -> Result<usize, AppError> {
                         / 1000,
                 ),
                 is_premium: n % 4 == 3,
+                sha256: None,
+                media_key: None,
             };
             let published_at = start + Duration::hours(n as i64 * 37);
             let row = create(db, new, Status::Published, Some(published_at)).await?;

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod entities;
 pub mod error;
 pub mod interactions;
+pub mod moderation;
 pub mod recordings;
 pub mod request;
 pub mod search;

@@ -41,6 +41,9 @@ pub struct NewRecording {
     pub is_float: bool,
     pub duration_ms: Option<i64>,
     pub size_bytes: Option<i64>,
+    pub sha256: Option<String>,
+    /// Where the original is in the media store.
+    pub media_key: Option<String>,
     pub is_premium: bool,
 }
 
@@ -128,8 +131,9 @@ pub async fn create(
         is_float: Set(new.is_float),
         duration_ms: Set(new.duration_ms),
         size_bytes: Set(new.size_bytes),
-        sha256: Set(None),
-        media_key: Set(None),
+        sha256: Set(new.sha256),
+        media_key: Set(new.media_key),
+        moderation_note: Set(String::new()),
         is_premium: Set(new.is_premium),
         download_count: Set(0),
         play_count: Set(0),

@@ -1,4 +1,4 @@
-//! The skin and the icon, built into the binary so that the site runs from any folder.
+//! The skin, the icon and the upload progress script, built into the binary so that the site runs from any folder.
 
 use axum::{
     http::header::{CACHE_CONTROL, CONTENT_TYPE},
@@ -7,6 +7,7 @@ use axum::{
 
 const STYLESHEET: &str = include_str!("../../../style/main.css");
 const FAVICON: &str = include_str!("../../../public/favicon.svg");
+const UPLOAD_JS: &str = include_str!("../../../public/upload.js");
 
 pub async fn stylesheet() -> impl IntoResponse {
     (
@@ -25,5 +26,15 @@ pub async fn favicon() -> impl IntoResponse {
             (CACHE_CONTROL, "public, max-age=86400"),
         ],
         FAVICON,
+    )
+}
+
+pub async fn upload_js() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        UPLOAD_JS,
     )
 }

@@ -5,6 +5,7 @@
 mod assets;
 mod cache_policy;
 mod health;
+mod media;
 mod request_log;
 mod security;
 
@@ -17,7 +18,12 @@ use app::{
         state::{AppState, Settings},
     },
 };
-use axum::{Router, middleware, routing::get};
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    middleware,
+    routing::{get, post},
+};
 use leptos::prelude::{LeptosOptions, provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list, render_app_async_with_context};
 use tokio::net::TcpListener;
@@ -53,7 +59,18 @@ impl Application {
                 page_ttl_s: config.page_ttl_s,
             }),
         };
-        let router = router(state, config);
+        let store = match config.s3.settings() {
+            Some(s3) => crate::media::store::MediaStore::s3(&s3),
+            None => crate::media::store::MediaStore::local(config.media_dir.clone()),
+        };
+        tracing::info!(store = %store.describe(), "media store");
+        let media = media::MediaState {
+            db: state.db.clone(),
+            store: Arc::new(store),
+            incoming: config.media_dir.join(".incoming"),
+            max_upload_bytes: config.max_upload_mb.saturating_mul(1024 * 1024),
+        };
+        let router = router(state, media, config);
         Ok(Self {
             listener,
             router,
@@ -97,7 +114,7 @@ impl Application {
     }
 }
 
-fn router(state: AppState, config: &AppConfig) -> Router {
+fn router(state: AppState, media_state: media::MediaState, config: &AppConfig) -> Router {
     let leptos_options = LeptosOptions::builder()
         .output_name("ambisonia")
         .site_addr(config.listen)
@@ -115,7 +132,20 @@ fn router(state: AppState, config: &AppConfig) -> Router {
         secure_cookies: state.settings.secure_cookies(),
         trust_forwarded_for: config.trust_forwarded_for,
     };
+    // Multipart framing adds a little to the file's own size.
+    let upload_limit =
+        usize::try_from(media_state.max_upload_bytes.saturating_add(1 << 20)).unwrap_or(usize::MAX);
     let pages = Router::new()
+        .route(
+            "/upload",
+            post(media::upload)
+                .layer(DefaultBodyLimit::max(upload_limit))
+                .with_state(media_state.clone()),
+        )
+        .route(
+            "/recordings/{slug}/download",
+            get(media::download).with_state(media_state),
+        )
         .leptos_routes_with_context(&leptos_options, routes, context, shell)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(security, security::resolve))
@@ -127,6 +157,7 @@ fn router(state: AppState, config: &AppConfig) -> Router {
         .route("/readyz", get(health::ready).with_state(state.db.clone()))
         .route("/style/main.css", get(assets::stylesheet))
         .route("/favicon.svg", get(assets::favicon))
+        .route("/upload.js", get(assets::upload_js))
         .merge(pages)
         .layer(middleware::from_fn(request_log::log))
 }

@@ -178,11 +178,25 @@ pub async fn resolve(State(s): State<SecurityState>, req: Request, next: Next) -
             };
             (form_field(&bytes, "csrf"), Body::from(bytes))
         } else {
+            // A multipart form (an upload) cannot be read here without holding the file:
+            // its form names the token in the action's query instead. The request log
+            // writes paths without queries, so the token stays out of logs.
             let header = parts
                 .headers
                 .get("x-csrf-token")
                 .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
+                .map(str::to_string)
+                .or_else(|| {
+                    content_type
+                        .starts_with("multipart/form-data")
+                        .then(|| {
+                            parts
+                                .uri
+                                .query()
+                                .and_then(|q| form_field(q.as_bytes(), "csrf"))
+                        })
+                        .flatten()
+                });
             (header, body)
         };
         let expected = if viewer.is_some() || !csrf_is_new {

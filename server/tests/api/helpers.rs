@@ -80,6 +80,8 @@ impl Drop for Scratch {
 
 pub struct TestApp {
     pub base: String,
+    /// The app's media folder (objects, and uploads in `.incoming` while they arrive).
+    pub media_dir: PathBuf,
     /// The PostgreSQL database of this test, when it runs on PostgreSQL.
     pg_database: Option<String>,
     pub db: DatabaseConnection,
@@ -132,6 +134,14 @@ fn random_suffix() -> String {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, None).await
+    }
+
+    /// An app whose media store is this S3 bucket instead of a folder.
+    pub async fn spawn_with(
+        backend: Backend,
+        s3: Option<server::media::store::S3Settings>,
+    ) -> Self {
         let mut scratch = Vec::new();
         let mut pg_database = None;
         let dir = std::env::temp_dir().join(format!("ambisonia-test-{}", random_suffix()));
@@ -168,6 +178,23 @@ impl TestApp {
             page_ttl_s: 60,
             trust_forwarded_for: true,
             shutdown_grace_s: 1,
+            max_upload_mb: 64,
+            s3: server::config::S3Config {
+                s3_bucket: s3.as_ref().map(|s| s.bucket.clone()),
+                s3_region: s3
+                    .as_ref()
+                    .map_or_else(|| "us-east-1".into(), |s| s.region.clone()),
+                s3_endpoint: s3.as_ref().and_then(|s| s.endpoint_url.clone()),
+                s3_path_style: s3.as_ref().is_some_and(|s| s.path_style),
+                access_key_id: s3
+                    .as_ref()
+                    .map(|s| s.access_key_id.clone())
+                    .unwrap_or_default(),
+                secret_access_key: s3
+                    .as_ref()
+                    .map(|s| s.secret_access_key.clone())
+                    .unwrap_or_default(),
+            },
         };
         if std::env::var_os("TEST_LOG").is_some() {
             server::telemetry::init(server::config::LogFormat::Text);
@@ -184,6 +211,7 @@ impl TestApp {
             .expect("client");
         TestApp {
             base,
+            media_dir: dir.join("media"),
             pg_database,
             db,
             client,
@@ -319,6 +347,64 @@ impl TestApp {
         .id
     }
 
+    /// A browser logged in as `name` (made with [`TestApp::user`]).
+    pub async fn login(&self, name: &str) -> Browser {
+        let mut browser = Browser::default();
+        let token = self.form_token("/login", &mut browser).await;
+        let res = self
+            .post_form(
+                "/api/login",
+                "/login",
+                &[
+                    ("csrf", &token),
+                    ("username", name),
+                    ("password", PASSWORD),
+                    ("next", "/"),
+                ],
+                &mut browser,
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FOUND, "log in {name}");
+        browser
+    }
+
+    /// Sends the upload form as a browser would (multipart, token in the action's query).
+    pub async fn upload(
+        &self,
+        browser: &Browser,
+        fields: &[(&str, &str)],
+        file_name: &str,
+        file: Vec<u8>,
+    ) -> Response {
+        // The form's own token; an account that may not upload has no form, so no token.
+        let html = self
+            .get("/upload", browser)
+            .await
+            .text()
+            .await
+            .expect("body");
+        let token = hidden_action_token(&html).unwrap_or_default();
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(file).file_name(file_name.to_string()),
+        );
+        let mut req = self
+            .client
+            .post(self.url(&format!("/upload?csrf={token}")))
+            .header(header::ACCEPT, "text/html")
+            .header(header::ORIGIN, self.base.clone())
+            .header(header::REFERER, self.url("/upload"))
+            .multipart(form);
+        if !browser.cookies.is_empty() {
+            req = req.header(header::COOKIE, browser.header());
+        }
+        req.send().await.expect("upload")
+    }
+
     pub async fn user_id(&self, name: &str) -> i32 {
         use app::ssr::entities::users;
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -363,6 +449,13 @@ pub fn sample(title: &str, uploader_id: i32) -> NewRecording {
         duration_ms: Some(60_000),
         ..Default::default()
     }
+}
+
+/// The token in the upload form's action (`/upload?csrf=…`).
+pub fn hidden_action_token(html: &str) -> Option<String> {
+    let start = html.find("/upload?csrf=")? + "/upload?csrf=".len();
+    let rest = &html[start..];
+    Some(rest[..rest.find('"')?].to_string())
 }
 
 pub fn encode_form(fields: &[(&str, &str)]) -> String {

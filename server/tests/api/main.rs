@@ -17,3 +17,4 @@ mod csrf;
 mod interactions;
 mod media;
 mod media_store;
+mod uploads;

@@ -43,6 +43,8 @@ pub struct Model {
     pub search_text: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// An editor's reason for a rejection, for the uploader.
+    pub moderation_note: String,
     pub published_at: Option<DateTimeUtc>,
 }
 

@@ -1,0 +1,108 @@
+//! The editors' queue: uploads wait here as `pending` until an editor publishes them or
+//! rejects them with a reason the uploader sees. Trusted uploaders skip it.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+
+use crate::{
+    domain::{Role, Status},
+    error::AppError,
+    model::{PendingItem, Viewer},
+    ssr::{catalog::cards, entities::recordings},
+};
+
+/// Oldest first: whoever waited longest is seen first.
+pub async fn pending(db: &DatabaseConnection) -> Result<Vec<PendingItem>, AppError> {
+    let rows = recordings::Entity::find()
+        .filter(recordings::Column::Status.eq(Status::Pending.as_str()))
+        .order_by_asc(recordings::Column::CreatedAt)
+        .order_by_asc(recordings::Column::Id)
+        .all(db)
+        .await?;
+    let extra: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.description.clone(),
+                r.sample_rate,
+                r.bit_depth,
+                r.is_float,
+                r.size_bytes,
+                r.created_at,
+            )
+        })
+        .collect();
+    let cards = cards(db, rows).await?;
+    Ok(cards
+        .into_iter()
+        .zip(extra)
+        .map(
+            |(card, (description, sample_rate, bit_depth, is_float, size_bytes, uploaded_at))| {
+                PendingItem {
+                    card,
+                    description,
+                    sample_rate,
+                    bit_depth,
+                    is_float,
+                    size_bytes,
+                    uploaded_at,
+                }
+            },
+        )
+        .collect())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Publish,
+    Reject,
+}
+
+/// An editor publishes or rejects a pending recording. A rejection needs a reason.
+pub async fn decide(
+    db: &DatabaseConnection,
+    editor: &Viewer,
+    slug: &str,
+    decision: Decision,
+    note: &str,
+) -> Result<(), AppError> {
+    if editor.role < Role::Editor {
+        return Err(AppError::Forbidden(
+            "Only editors can publish or reject recordings.".into(),
+        ));
+    }
+    let note = note.trim();
+    if decision == Decision::Reject && note.is_empty() {
+        return Err(AppError::Invalid(
+            "Say why the recording is rejected: the uploader reads it.".into(),
+        ));
+    }
+    let row = recordings::Entity::find()
+        .filter(recordings::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if row.status != Status::Pending.as_str() {
+        return Err(AppError::Conflict(
+            "Another editor has already decided on this recording.".into(),
+        ));
+    }
+    let mut row: recordings::ActiveModel = row.into();
+    let now = Utc::now();
+    match decision {
+        Decision::Publish => {
+            row.status = Set(Status::Published.as_str().into());
+            row.published_at = Set(Some(now));
+            row.moderation_note = Set(String::new());
+        }
+        Decision::Reject => {
+            row.status = Set(Status::Rejected.as_str().into());
+            row.moderation_note = Set(note.chars().take(500).collect());
+        }
+    }
+    row.updated_at = Set(now);
+    row.update(db).await?;
+    Ok(())
+}

@@ -1,0 +1,464 @@
+//! Recordings as files: the upload form's endpoint and the download of an original.
+//!
+//! An upload streams to a temporary file (memory does not grow with the file), is inspected
+//! there (`media::inspect`), and only a file the site accepts becomes an object in the media
+//! store and a recording row — pending, or published at once for a trusted uploader. A
+//! refused file leaves no object, no row and no temporary file behind.
+//!
+//! A download is counted and answered with a short-lived presigned URL (S3) or streamed by
+//! the app with HTTP Range support (local folder).
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use app::{
+    domain::{Convention, Role, Status},
+    ssr::{
+        entities::recordings,
+        recordings::{NewRecording, create},
+        request::RequestContext,
+    },
+};
+use axum::{
+    Extension,
+    body::Body,
+    extract::{Multipart, Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use chrono::Utc;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    sea_query::{Expr, ExprTrait},
+};
+use tokio::io::AsyncWriteExt;
+
+use crate::media::{
+    inspect::{Inspection, inspect},
+    store::{MediaStore, StoreError},
+};
+
+#[derive(Clone)]
+pub struct MediaState {
+    pub db: DatabaseConnection,
+    pub store: Arc<MediaStore>,
+    /// Where uploads land before they are inspected.
+    pub incoming: PathBuf,
+    pub max_upload_bytes: u64,
+}
+
+/// A refusal the uploader reads: status and a sentence.
+struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let body = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Upload refused — Ambisonia</title>\
+             <link rel=\"stylesheet\" href=\"/style/main.css\"></head><body><main class=\"page\">\
+             <h1>Upload refused</h1><p data-testid=\"upload-error\">{}</p><p><a href=\"/upload\">Back to the upload form</a></p>\
+             </main></body></html>",
+            html_escape(&self.1)
+        );
+        let mut resp = (self.0, Html(body)).into_response();
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+        resp
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Removes the temporary file however the upload ends.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[derive(Default)]
+struct Form {
+    title: String,
+    description: String,
+    licence: String,
+    location: String,
+    convention: String,
+    file_name: String,
+}
+
+/// `POST /upload` (multipart): the upload form's target.
+pub async fn upload(
+    State(s): State<MediaState>,
+    Extension(ctx): Extension<RequestContext>,
+    multipart: Multipart,
+) -> Response {
+    match receive(&s, &ctx, multipart).await {
+        Ok(slug) => Redirect::to(&format!("/recordings/{slug}")).into_response(),
+        Err(refused) => {
+            tracing::info!(status = refused.0.as_u16(), reason = %refused.1, "upload refused");
+            refused.into_response()
+        }
+    }
+}
+
+async fn receive(
+    s: &MediaState,
+    ctx: &RequestContext,
+    mut multipart: Multipart,
+) -> Result<String, Refused> {
+    let Some(viewer) = ctx.viewer.as_ref() else {
+        return Err(Refused(
+            StatusCode::UNAUTHORIZED,
+            "Log in to upload recordings.".into(),
+        ));
+    };
+    if viewer.role < Role::Uploader {
+        return Err(Refused(
+            StatusCode::FORBIDDEN,
+            "Your account cannot upload yet: ask an editor to make you an uploader.".into(),
+        ));
+    }
+    tokio::fs::create_dir_all(&s.incoming)
+        .await
+        .map_err(|e| internal("cannot create the incoming folder", &e))?;
+    let temp = TempFile(
+        s.incoming
+            .join(format!("{:016x}.part", rand::random::<u64>())),
+    );
+    let mut form = Form::default();
+    let mut received: Option<u64> = None;
+    let bad_form = |e: axum::extract::multipart::MultipartError| {
+        Refused(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "The upload did not arrive whole ({}); please send it again.",
+                e.body_text()
+            ),
+        )
+    };
+    while let Some(mut field) = multipart.next_field().await.map_err(bad_form)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            form.file_name = field.file_name().unwrap_or_default().to_owned();
+            let mut out = tokio::fs::File::create(&temp.0)
+                .await
+                .map_err(|e| internal("cannot write the upload", &e))?;
+            let mut n: u64 = 0;
+            while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
+                n += chunk.len() as u64;
+                if n > s.max_upload_bytes {
+                    return Err(Refused(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!(
+                            "The file is larger than {} MiB, the most this site takes.",
+                            s.max_upload_bytes >> 20
+                        ),
+                    ));
+                }
+                out.write_all(&chunk)
+                    .await
+                    .map_err(|e| internal("cannot write the upload", &e))?;
+            }
+            out.flush()
+                .await
+                .map_err(|e| internal("cannot write the upload", &e))?;
+            received = Some(n);
+        } else {
+            let text = field.text().await.map_err(bad_form)?;
+            let text: String = text.trim().chars().take(20_000).collect();
+            match name.as_str() {
+                "title" => form.title = text,
+                "description" => form.description = text,
+                "licence" => form.licence = text,
+                "location" => form.location = text,
+                "convention" => form.convention = text,
+                _ => {}
+            }
+        }
+    }
+    match received {
+        None | Some(0) => {
+            return Err(Refused(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Choose a recording to upload.".into(),
+            ));
+        }
+        Some(_) => {}
+    }
+    if form.title.is_empty() {
+        return Err(Refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Give the recording a title.".into(),
+        ));
+    }
+
+    // Inspection reads the whole file once (blocking I/O, off the async threads).
+    let path = temp.0.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(&path)?;
+        Ok::<_, std::io::Error>(inspect(std::io::BufReader::with_capacity(256 * 1024, f)))
+    })
+    .await
+    .map_err(|e| internal("inspection stopped", &e))?
+    .map_err(|e| internal("cannot read the upload back", &e))?
+    .map_err(|e| {
+        Refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{}: {e}.", display_name(&form.file_name)),
+        )
+    })?;
+
+    let convention = decide_convention(&found, &form.convention)?;
+    if let Some(existing) = recordings::Entity::find()
+        .filter(recordings::Column::Sha256.eq(found.sha256.as_str()))
+        .one(&s.db)
+        .await
+        .map_err(|e| internal("database", &e))?
+    {
+        return Err(Refused(
+            StatusCode::CONFLICT,
+            format!(
+                "This exact file is already in the catalog as “{}” (/recordings/{}).",
+                existing.title, existing.slug
+            ),
+        ));
+    }
+
+    let key = media_key(&found, convention);
+    s.store
+        .put_file(&key, &temp.0)
+        .await
+        .map_err(|e| internal("cannot store the upload", &e))?;
+    let trusted = user_is_trusted(&s.db, viewer.user_id).await;
+    let status = if trusted {
+        Status::Published
+    } else {
+        Status::Pending
+    };
+    let new = NewRecording {
+        title: form.title.chars().take(200).collect(),
+        description: form.description,
+        location: form.location.chars().take(200).collect(),
+        licence: form.licence,
+        uploader_id: viewer.user_id,
+        convention,
+        order: found.order.map(i32::from),
+        layout: found.layout.clone(),
+        channels: Some(i32::from(found.channels)),
+        sample_rate: i32::try_from(found.sample_rate).ok(),
+        bit_depth: Some(i32::from(found.bits)),
+        is_float: found.float,
+        duration_ms: Some((found.duration_s * 1000.0).round() as i64),
+        size_bytes: i64::try_from(found.size_bytes).ok(),
+        sha256: Some(found.sha256.clone()),
+        media_key: Some(key.clone()),
+        ..NewRecording::default()
+    };
+    match create(&s.db, new, status, trusted.then(Utc::now)).await {
+        Ok(row) => {
+            tracing::info!(recording = row.id, key = %key, bytes = found.size_bytes, status = status.as_str(), "recording uploaded");
+            Ok(row.slug)
+        }
+        Err(e) => {
+            // No row, so no object either.
+            let _ = s.store.delete(&key).await;
+            Err(internal("cannot save the recording", &e))
+        }
+    }
+}
+
+fn display_name(file_name: &str) -> String {
+    let n: String = file_name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(120)
+        .collect();
+    if n.is_empty() { "The file".into() } else { n }
+}
+
+/// The file says what it is, or the uploader does when the file cannot (a plain
+/// multichannel WAV is AmbiX or FuMa, and nothing in it tells which).
+fn decide_convention(found: &Inspection, said: &str) -> Result<Option<Convention>, Refused> {
+    match (found.convention(), said) {
+        (Some(c), _) => Ok(Some(c)),
+        (None, "ambix") if found.order.is_some() => Ok(Some(Convention::Ambix)),
+        (None, "fuma") if found.order.is_some() => Ok(Some(Convention::Fuma)),
+        (None, _) if found.order.is_some() => Err(Refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "This {}-channel file could be AmbiX or FuMa, and nothing in it says which: choose the convention on the form.",
+                found.channels
+            ),
+        )),
+        (None, _) => Err(Refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "A {}-channel file without a speaker layout is not a format this catalog knows: B-format (FuMa or AmbiX), UHJ, G-format, stereo or mono.",
+                found.channels
+            ),
+        )),
+    }
+}
+
+/// `originals/ab/abcdef….amb`: content-addressed, so a key never changes meaning.
+fn media_key(found: &Inspection, convention: Option<Convention>) -> String {
+    let ext = match (found.container, convention) {
+        ("rf64", _) => "rf64",
+        ("w64", _) => "w64",
+        (_, Some(Convention::Fuma)) => "amb",
+        _ => "wav",
+    };
+    format!("originals/{}/{}.{ext}", &found.sha256[..2], found.sha256)
+}
+
+async fn user_is_trusted(db: &DatabaseConnection, user_id: i32) -> bool {
+    app::ssr::entities::users::Entity::find_by_id(user_id)
+        .one(db)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|u| u.trusted)
+}
+
+fn internal(what: &str, e: &dyn std::fmt::Display) -> Refused {
+    tracing::error!(error = %e, "{what}");
+    Refused(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The site could not keep your upload just now; nothing was saved. Please try again.".into(),
+    )
+}
+
+/// `GET /recordings/{slug}/download`: the original file.
+pub async fn download(
+    State(s): State<MediaState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let row = match recordings::Entity::find()
+        .filter(recordings::Column::Slug.eq(slug.as_str()))
+        .one(&s.db)
+        .await
+    {
+        Ok(Some(r)) => r,
+        Ok(None) => return not_found(),
+        Err(e) => return internal("database", &e).into_response(),
+    };
+    let visible = row.status == Status::Published.as_str()
+        || ctx
+            .viewer
+            .as_ref()
+            .is_some_and(|v| v.user_id == row.uploader_id || v.role >= Role::Editor);
+    let Some(key) = row.media_key.clone().filter(|_| visible) else {
+        return not_found();
+    };
+    let ext = key.rsplit('.').next().unwrap_or("wav");
+    let filename = format!("{}.{ext}", row.slug);
+    let range = match headers.get(header::RANGE).map(parse_range) {
+        None => None,
+        Some(Some(r)) => Some(r),
+        Some(None) => return range_not_satisfiable(row.size_bytes.unwrap_or(0)),
+    };
+    // A download is one request without a range, or the first piece of one.
+    if range.is_none_or(|(start, _)| start == 0) {
+        let counted = recordings::Entity::update_many()
+            .col_expr(
+                recordings::Column::DownloadCount,
+                Expr::col(recordings::Column::DownloadCount).add(1),
+            )
+            .filter(recordings::Column::Id.eq(row.id))
+            .exec(&s.db)
+            .await;
+        if let Err(e) = counted {
+            tracing::warn!(error = %e, "download not counted");
+        }
+    }
+    match s
+        .store
+        .presigned_get(&key, Duration::from_secs(300), &filename)
+        .await
+    {
+        Ok(Some(url)) => {
+            let mut resp = Redirect::to(&url).into_response();
+            resp.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            );
+            return resp;
+        }
+        Ok(None) => {}
+        Err(e) => return internal("cannot sign a download", &e).into_response(),
+    }
+    let object = match s.store.get(&key, range).await {
+        Ok(o) => o,
+        Err(StoreError::BadRange) => return range_not_satisfiable(row.size_bytes.unwrap_or(0)),
+        Err(StoreError::NotFound(_)) => {
+            tracing::error!(key = %key, "a recording's original is missing from the media store");
+            return not_found();
+        }
+        Err(e) => return internal("cannot read a download", &e).into_response(),
+    };
+    let mut resp = Response::new(Body::from_stream(
+        tokio_util::io::ReaderStream::with_capacity(object.body, 256 * 1024),
+    ));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(object.len));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Some((start, _)) = range {
+        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+        let end = start + object.len.saturating_sub(1);
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{}", object.total)) {
+            resp.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    resp
+}
+
+/// `bytes=a-b` or `bytes=a-` (one range; a suffix range `bytes=-n` and lists are refused).
+fn parse_range(v: &HeaderValue) -> Option<(u64, Option<u64>)> {
+    let spec = v.to_str().ok()?.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let start = a.trim().parse().ok()?;
+    let end = match b.trim() {
+        "" => None,
+        e => Some(e.parse().ok()?),
+    };
+    if end.is_some_and(|e| e < start) {
+        return None;
+    }
+    Some((start, end))
+}
+
+fn range_not_satisfiable(size: i64) -> Response {
+    let mut resp = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+        resp.headers_mut().insert(header::CONTENT_RANGE, v);
+    }
+    resp
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Html("<!doctype html><title>Not found</title><h1>Not found</h1>"),
+    )
+        .into_response()
+}

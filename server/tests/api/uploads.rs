@@ -1,0 +1,450 @@
+//! Uploading through the web form, moderation, and downloading the original: a recording's
+//! way from an uploader's disk to a listener's.
+
+use app::domain::Role;
+use reqwest::StatusCode;
+use sea_orm::{EntityTrait, PaginatorTrait};
+use server::media::wav::{self, Container, Spec};
+
+use crate::{
+    both_backends,
+    helpers::{Backend, Browser, TestApp, header_of, location},
+};
+
+/// A short B-format file: FuMa first order, 24-bit, 48 kHz, `frames` frames of a ramp.
+pub fn fuma_file(frames: usize) -> Vec<u8> {
+    let spec = Spec {
+        channels: 4,
+        sample_rate: 48_000,
+        bits: 24,
+        float: false,
+        sub_format: Some(wav::GUID_AMB_PCM),
+        channel_mask: 0,
+    };
+    file(Container::Riff, &spec, frames)
+}
+
+pub fn file(container: Container, spec: &Spec, frames: usize) -> Vec<u8> {
+    let mut data = Vec::new();
+    for i in 0..frames {
+        for c in 0..spec.channels {
+            wav::put_sample(
+                &mut data,
+                spec,
+                ((i * 7 + usize::from(c) * 13) % 200) as f64 / 400.0 - 0.25,
+            );
+        }
+    }
+    let mut f = wav::header(container, spec, &[], data.len() as u64);
+    f.extend_from_slice(&data);
+    f.extend_from_slice(&wav::trailer(container, data.len() as u64));
+    f
+}
+
+async fn count_recordings(app: &TestApp) -> u64 {
+    app::ssr::entities::recordings::Entity::find()
+        .count(&app.db)
+        .await
+        .expect("count")
+}
+
+/// Objects in the media folder, and files still in its incoming folder.
+fn leftovers(app: &TestApp) -> (usize, usize) {
+    let count = |dir: std::path::PathBuf| -> usize {
+        let mut n = 0;
+        let mut dirs = vec![dir];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    dirs.push(e.path());
+                } else {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    (
+        count(app.media_dir.join("originals")),
+        count(app.media_dir.join(".incoming")),
+    )
+}
+
+async fn uploader(app: &TestApp, name: &str, role: Role) -> Browser {
+    app.user(name, role).await;
+    app.login(name).await
+}
+
+async fn an_uploader_sends_a_recording_and_an_editor_publishes_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let marta = uploader(&app, "marta", Role::Uploader).await;
+    let editor = uploader(&app, "eddie", Role::Editor).await;
+    let bytes = fuma_file(24_000);
+
+    let form = app
+        .get("/upload", &marta)
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        form.contains("enctype=\"multipart/form-data\""),
+        "a plain form that works without JavaScript"
+    );
+    let res = app
+        .upload(
+            &marta,
+            &[
+                ("title", "Rain on the Roof"),
+                ("description", "A summer storm."),
+                ("licence", "cc-by-4.0"),
+            ],
+            "rain.amb",
+            bytes.clone(),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let page = location(&res);
+    assert_eq!(page, "/recordings/rain-on-the-roof");
+
+    let (status, html) = app.get_text(&page, &marta).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Waiting for an editor"),
+        "the uploader sees it is pending"
+    );
+    assert!(
+        html.contains("FuMa") || html.contains("fuma"),
+        "the facts read from the file are shown"
+    );
+    assert_eq!(
+        app.get_text(&page, &Browser::default()).await.0,
+        StatusCode::NOT_FOUND,
+        "the public does not"
+    );
+
+    let (_, queue) = app.get_text("/moderation", &editor).await;
+    assert!(
+        queue.contains("Rain on the Roof") && queue.contains("1 recording is waiting"),
+        "{queue}"
+    );
+    assert_eq!(
+        app.get_text("/moderation", &marta).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let mut ed = editor.clone();
+    let token = app.form_token("/moderation", &mut ed).await;
+    let res = app
+        .post_form(
+            "/api/moderate",
+            "/moderation",
+            &[
+                ("csrf", &token),
+                ("slug", "rain-on-the-roof"),
+                ("decision", "publish"),
+                ("note", ""),
+            ],
+            &mut ed,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+
+    let (status, html) = app.get_text(&page, &Browser::default()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Download the original"));
+
+    // The original, whole and by range, counted once.
+    let res = app
+        .get(&format!("{page}/download"), &Browser::default())
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(header_of(&res, "accept-ranges"), "bytes");
+    assert_eq!(header_of(&res, "cache-control"), "private, no-store");
+    assert!(header_of(&res, "content-disposition").contains("rain-on-the-roof.amb"));
+    assert_eq!(
+        res.bytes().await.ok().map(|b| b.to_vec()),
+        Some(bytes.clone())
+    );
+    let ranged = reqwest::Client::new()
+        .get(app.url(&format!("{page}/download")))
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        header_of(&ranged, "content-range"),
+        format!("bytes 100-199/{}", bytes.len())
+    );
+    assert_eq!(
+        ranged.bytes().await.ok().map(|b| b.to_vec()),
+        Some(bytes[100..200].to_vec())
+    );
+    let outside = reqwest::Client::new()
+        .get(app.url(&format!("{page}/download")))
+        .header("range", format!("bytes={}-", bytes.len() + 10))
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(outside.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    let row = app::ssr::entities::recordings::Entity::find()
+        .one(&app.db)
+        .await
+        .ok()
+        .flatten()
+        .expect("row");
+    assert_eq!(
+        row.download_count, 1,
+        "a range request past the start is not another download"
+    );
+    assert_eq!(
+        (row.channels, row.sample_rate, row.bit_depth),
+        (Some(4), Some(48_000), Some(24))
+    );
+    assert_eq!(row.duration_ms, Some(500));
+    assert_eq!(row.sha256.as_deref().map(str::len), Some(64));
+
+    // A second upload, rejected with a reason the uploader reads.
+    let res = app
+        .upload(&marta, &[("title", "Wind")], "wind.amb", fuma_file(4800))
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = app
+        .post_form(
+            "/api/moderate",
+            "/moderation",
+            &[
+                ("csrf", &token),
+                ("slug", "wind"),
+                ("decision", "reject"),
+                ("note", ""),
+            ],
+            &mut ed,
+        )
+        .await;
+    assert!(
+        crate::helpers::redirect_error(&res).is_some_and(|e| e.contains("Say why")),
+        "a rejection needs a reason"
+    );
+    app.post_form(
+        "/api/moderate",
+        "/moderation",
+        &[
+            ("csrf", &token),
+            ("slug", "wind"),
+            ("decision", "reject"),
+            ("note", "Clipped throughout."),
+        ],
+        &mut ed,
+    )
+    .await;
+    let (_, html) = app.get_text("/recordings/wind", &marta).await;
+    assert!(html.contains("Clipped throughout."));
+}
+
+async fn bad_files_are_refused_and_leave_nothing_behind(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let marta = uploader(&app, "marta", Role::Uploader).await;
+    let good = fuma_file(4800);
+    let mut truncated = good.clone();
+    truncated.truncate(good.len() / 2);
+    let mut lying = good.clone();
+    let at = lying.windows(4).position(|w| w == b"data").unwrap_or(0) + 4;
+    lying[at..at + 4].copy_from_slice(&9_000_000u32.to_le_bytes());
+    let mut no_channels = good.clone();
+    no_channels[22..24].copy_from_slice(&0u16.to_le_bytes());
+    let mut absurd_rate = good.clone();
+    absurd_rate[24..28].copy_from_slice(&5u32.to_le_bytes());
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        (
+            "notes.txt",
+            b"these are my field notes, not audio".to_vec(),
+            "not a WAVE file",
+        ),
+        ("cut.amb", truncated, "ends early"),
+        ("lying.amb", lying, "longer than the whole file"),
+        ("silent.amb", no_channels, "no audio channels"),
+        ("slow.amb", absurd_rate, "not a sample rate"),
+    ];
+    for (name, bytes, says) in cases {
+        let res = app
+            .upload(&marta, &[("title", "Broken")], name, bytes)
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        let text = res.text().await.unwrap_or_default();
+        assert!(text.contains(says) && text.contains(name), "{name}: {text}");
+    }
+    let res = app
+        .upload(&marta, &[("title", "")], "ok.amb", good.clone())
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a title is needed"
+    );
+    assert_eq!(count_recordings(&app).await, 0, "no row");
+    assert_eq!(leftovers(&app), (0, 0), "no object and no temporary file");
+
+    // The same file twice is one recording.
+    assert_eq!(
+        app.upload(&marta, &[("title", "Once")], "ok.amb", good.clone())
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    let again = app
+        .upload(&marta, &[("title", "Twice")], "ok.amb", good)
+        .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert!(
+        again
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("/recordings/once")
+    );
+    assert_eq!((count_recordings(&app).await, leftovers(&app)), (1, (1, 0)));
+}
+
+async fn only_uploaders_upload_and_plain_multichannel_files_need_a_convention(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let listener = uploader(&app, "lena", Role::Listener).await;
+    let res = app
+        .upload(&listener, &[("title", "Mine")], "a.amb", fuma_file(480))
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .upload(
+            &Browser::default(),
+            &[("title", "Mine")],
+            "a.amb",
+            fuma_file(480),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "no session, no token: refused before anything is read"
+    );
+    assert_eq!(
+        app.get_text("/upload", &listener).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    let trusted = uploader(&app, "paul", Role::Uploader).await;
+    let plain = Spec {
+        channels: 4,
+        sample_rate: 44_100,
+        bits: 16,
+        float: false,
+        sub_format: None,
+        channel_mask: 0,
+    };
+    let res = app
+        .upload(
+            &trusted,
+            &[("title", "Ambix?")],
+            "plain.wav",
+            file(Container::Wave64, &plain, 4410),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text()
+            .await
+            .unwrap_or_default()
+            .contains("could be AmbiX or FuMa")
+    );
+    let res = app
+        .upload(
+            &trusted,
+            &[("title", "Ambix!"), ("convention", "ambix")],
+            "plain.w64",
+            file(Container::Wave64, &plain, 4410),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let row = app::ssr::entities::recordings::Entity::find()
+        .one(&app.db)
+        .await
+        .ok()
+        .flatten()
+        .expect("row");
+    assert_eq!(
+        (
+            row.convention.as_deref(),
+            row.ambi_order,
+            row.status.as_str()
+        ),
+        (Some("ambix"), Some(1), "pending")
+    );
+    assert!(row.media_key.is_some_and(|k| k.ends_with(".w64")));
+    assert_eq!(leftovers(&app), (1, 0));
+}
+
+both_backends!(
+    an_uploader_sends_a_recording_and_an_editor_publishes_it,
+    bad_files_are_refused_and_leave_nothing_behind,
+    only_uploaders_upload_and_plain_multichannel_files_need_a_convention,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_s3_a_trusted_uploader_publishes_at_once_and_downloads_are_presigned_redirects() {
+    let settings = crate::media_store::s3_settings();
+    crate::media_store::s3_store_with(&settings).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, Some(settings.clone())).await;
+    let id = app.user("paul", Role::Uploader).await;
+    {
+        use sea_orm::{ActiveModelTrait, Set};
+        let mut u: app::ssr::entities::users::ActiveModel =
+            app::ssr::entities::users::Entity::find_by_id(id)
+                .one(&app.db)
+                .await
+                .ok()
+                .flatten()
+                .expect("user")
+                .into();
+        u.trusted = Set(true);
+        u.update(&app.db).await.expect("trusted");
+    }
+    let paul = app.login("paul").await;
+    let bytes = fuma_file(9600);
+    let res = app
+        .upload(
+            &paul,
+            &[("title", "Harbour at Dawn")],
+            "harbour.amb",
+            bytes.clone(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get_text("/recordings/harbour-at-dawn", &Browser::default())
+            .await
+            .0,
+        StatusCode::OK,
+        "trusted: no queue"
+    );
+    assert_eq!(
+        leftovers(&app),
+        (0, 0),
+        "nothing on local disk: the original is in the bucket"
+    );
+
+    let res = app
+        .get("/recordings/harbour-at-dawn/download", &Browser::default())
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let url = location(&res);
+    assert!(
+        url.starts_with(&crate::media_store::s3_url()) && url.contains("X-Amz-Signature"),
+        "{url}"
+    );
+    let fetched = reqwest::get(&url).await.expect("presigned URL");
+    assert_eq!(fetched.bytes().await.ok().map(|b| b.to_vec()), Some(bytes));
+}
