@@ -179,6 +179,19 @@ pub async fn load_moderation() -> Result<Vec<PendingItem>, AppError> {
 
 // ----- actions -------------------------------------------------------------------------
 
+#[server(endpoint = "retry-processing")]
+pub async fn retry_processing(slug: String) -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            crate::ssr::jobs::retry(&state()?.db, &me, &slug).await?;
+            leptos_axum::redirect(&format!("/recordings/{slug}"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
 #[server(endpoint = "moderate")]
 pub async fn moderate(slug: String, decision: String, note: String) -> Result<(), AppError> {
     use moderation::Decision;

@@ -98,6 +98,11 @@ pub struct RecordingDetail {
     pub status: String,
     /// An editor's reason for a rejection.
     pub moderation_note: String,
+    pub has_preview: bool,
+    pub has_direction_picture: bool,
+    /// `queued`, `running`, `done`, `failed` (or empty without a file).
+    pub processing: String,
+    pub processing_error: String,
     pub plays: i64,
     pub comments: Vec<CommentView>,
     /// The viewer's own rating, when logged in and rated.

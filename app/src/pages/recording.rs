@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    api::{PostComment, Rate, load_recording},
+    api::{PostComment, Rate, RetryProcessing, load_recording},
     components::{CsrfField, ErrorView, Facts, FormError, current_viewer, stars_text},
     domain::{format_duration, licence_label, licence_url},
     model::RecordingDetail,
@@ -80,10 +80,39 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
                 _ => None,
             }}
             <section class="listen" aria-label="Listen">
-                {if rec.has_media {
+                {if rec.has_preview {
+                    let base = format!("/recordings/{}", card.slug);
                     view! {
-                        <p>"A stereo preview is being prepared."</p>
-                        <p><a class="button" href=format!("/recordings/{}/download", card.slug) data-testid="download" download="">"Download the original"</a></p>
+                        <audio controls=true preload="metadata" src=format!("{base}/preview.ogg") data-testid="preview">
+                            <a href=format!("{base}/preview.ogg")>"Stereo preview (Ogg Vorbis)"</a>
+                        </audio>
+                        <p class="hint">"Stereo preview: two virtual cardioid microphones at ±45°, decoded from the B-format."</p>
+                        <figure class="waveform">
+                            <img src=format!("{base}/waveform.svg") alt="Waveform of the recording" data-testid="waveform"/>
+                        </figure>
+                        {rec.has_direction_picture.then(|| view! {
+                            <figure class="direction">
+                                <img src=format!("{base}/doa.svg") alt="Where the sound comes from over time: front across the middle, left above, right below" data-testid="direction"/>
+                                <figcaption>"Where the sound comes from, over time (azimuth of the intensity vector)."</figcaption>
+                            </figure>
+                        })}
+                        <p><a class="button" href=format!("{base}/download") data-testid="download" download="">"Download the original"</a></p>
+                    }.into_any()
+                } else if rec.has_media {
+                    let slug = card.slug.clone();
+                    view! {
+                        {match rec.processing.as_str() {
+                            "failed" => view! {
+                                <p class="notice error" data-testid="processing">"Making the preview failed: "{rec.processing_error.clone()}</p>
+                                <form method="post" action=RetryProcessing::PATH>
+                                    <CsrfField/>
+                                    <input type="hidden" name="slug" value=slug.clone()/>
+                                    <button type="submit">"Try again"</button>
+                                </form>
+                            }.into_any(),
+                            _ => view! { <p data-testid="processing">"The stereo preview and pictures are being made; reload in a moment."</p> }.into_any(),
+                        }}
+                        <p><a class="button" href=format!("/recordings/{slug}/download") data-testid="download" download="">"Download the original"</a></p>
                     }.into_any()
                 } else {
                     view! {

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod entities;
 pub mod error;
 pub mod interactions;
+pub mod jobs;
 pub mod moderation;
 pub mod recordings;
 pub mod request;

@@ -14,6 +14,7 @@ use app::{
     domain::{Convention, Role, Status},
     ssr::{
         entities::recordings,
+        jobs,
         recordings::{NewRecording, create},
         request::RequestContext,
     },
@@ -27,7 +28,7 @@ use axum::{
 };
 use chrono::Utc;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use tokio::io::AsyncWriteExt;
@@ -41,6 +42,8 @@ use crate::media::{
 pub struct MediaState {
     pub db: DatabaseConnection,
     pub store: Arc<MediaStore>,
+    /// Tells this replica's worker a job is waiting.
+    pub wake: Arc<tokio::sync::Notify>,
     /// Where uploads land before they are inspected.
     pub incoming: PathBuf,
     pub max_upload_bytes: u64,
@@ -261,8 +264,18 @@ async fn receive(
         media_key: Some(key.clone()),
         ..NewRecording::default()
     };
-    match create(&s.db, new, status, trusted.then(Utc::now)).await {
+    // The recording and its processing job together, or neither.
+    let saved = async {
+        let txn = s.db.begin().await?;
+        let row = create(&txn, new, status, trusted.then(Utc::now)).await?;
+        jobs::enqueue(&txn, row.id).await?;
+        txn.commit().await?;
+        Ok::<_, app::error::AppError>(row)
+    }
+    .await;
+    match saved {
         Ok(row) => {
+            s.wake.notify_one();
             tracing::info!(recording = row.id, key = %key, bytes = found.size_bytes, status = status.as_str(), "recording uploaded");
             Ok(row.slug)
         }
@@ -380,9 +393,74 @@ pub async fn download(
             tracing::warn!(error = %e, "download not counted");
         }
     }
-    match s
-        .store
-        .presigned_get(&key, Duration::from_secs(300), &filename)
+    serve_object(
+        &s.store,
+        &key,
+        range,
+        "audio/wav",
+        Some(&filename),
+        "private, no-store",
+    )
+    .await
+}
+
+/// `GET /recordings/{slug}/{preview.ogg|waveform.svg|doa.svg}`: what processing made.
+pub async fn derived(
+    State(s): State<MediaState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((slug, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let row = match recordings::Entity::find()
+        .filter(recordings::Column::Slug.eq(slug.as_str()))
+        .one(&s.db)
+        .await
+    {
+        Ok(Some(r)) => r,
+        Ok(None) => return not_found(),
+        Err(e) => return internal("database", &e).into_response(),
+    };
+    let published = row.status == Status::Published.as_str();
+    let visible = published
+        || ctx
+            .viewer
+            .as_ref()
+            .is_some_and(|v| v.user_id == row.uploader_id || v.role >= Role::Editor);
+    let (key, content_type) = match file.as_str() {
+        "preview.ogg" => (row.preview_key, "audio/ogg"),
+        "waveform.svg" => (row.waveform_key, "image/svg+xml"),
+        "doa.svg" => (row.doa_key, "image/svg+xml"),
+        _ => return not_found(),
+    };
+    let Some(key) = key.filter(|_| visible) else {
+        return not_found();
+    };
+    let range = match headers.get(header::RANGE).map(parse_range) {
+        None => None,
+        Some(Some(r)) => Some(r),
+        Some(None) => return range_not_satisfiable(0),
+    };
+    // Previews of published recordings are public and change only when reprocessed.
+    let cache = if published {
+        "public, max-age=3600"
+    } else {
+        "private, no-store"
+    };
+    serve_object(&s.store, &key, range, content_type, None, cache).await
+}
+
+/// An object from the store: a presigned redirect when the store can make one, else
+/// streamed here with Range support.
+async fn serve_object(
+    store: &MediaStore,
+    key: &str,
+    range: Option<(u64, Option<u64>)>,
+    content_type: &'static str,
+    attachment: Option<&str>,
+    cache_control: &'static str,
+) -> Response {
+    match store
+        .presigned_get(key, Duration::from_secs(300), attachment.unwrap_or(""))
         .await
     {
         Ok(Some(url)) => {
@@ -396,14 +474,17 @@ pub async fn download(
         Ok(None) => {}
         Err(e) => return internal("cannot sign a download", &e).into_response(),
     }
-    let object = match s.store.get(&key, range).await {
+    let object = match store.get(key, range).await {
         Ok(o) => o,
-        Err(StoreError::BadRange) => return range_not_satisfiable(row.size_bytes.unwrap_or(0)),
+        Err(StoreError::BadRange) => {
+            let size = store.size(key).await.ok().flatten().unwrap_or(0);
+            return range_not_satisfiable(i64::try_from(size).unwrap_or(0));
+        }
         Err(StoreError::NotFound(_)) => {
-            tracing::error!(key = %key, "a recording's original is missing from the media store");
+            tracing::error!(key = %key, "an object a recording names is missing from the media store");
             return not_found();
         }
-        Err(e) => return internal("cannot read a download", &e).into_response(),
+        Err(e) => return internal("cannot read from the media store", &e).into_response(),
     };
     let mut resp = Response::new(Body::from_stream(
         tokio_util::io::ReaderStream::with_capacity(object.body, 256 * 1024),
@@ -413,10 +494,12 @@ pub async fn download(
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
+        HeaderValue::from_static(cache_control),
     );
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Some(v) = attachment
+        .and_then(|f| HeaderValue::from_str(&format!("attachment; filename=\"{f}\"")).ok())
+    {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     if let Some((start, _)) = range {

@@ -8,6 +8,7 @@ mod health;
 mod media;
 mod request_log;
 mod security;
+mod worker;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -33,6 +34,7 @@ use crate::config::AppConfig;
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    worker: worker::Worker,
     shutdown_grace: Duration,
 }
 
@@ -64,9 +66,18 @@ impl Application {
             None => crate::media::store::MediaStore::local(config.media_dir.clone()),
         };
         tracing::info!(store = %store.describe(), "media store");
+        let store = Arc::new(store);
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let worker = worker::Worker {
+            db: state.db.clone(),
+            store: Arc::clone(&store),
+            scratch: config.media_dir.join(".work"),
+            wake: Arc::clone(&wake),
+        };
         let media = media::MediaState {
             db: state.db.clone(),
-            store: Arc::new(store),
+            wake,
+            store,
             incoming: config.media_dir.join(".incoming"),
             max_upload_bytes: config.max_upload_mb.saturating_mul(1024 * 1024),
         };
@@ -74,6 +85,7 @@ impl Application {
         Ok(Self {
             listener,
             router,
+            worker,
             shutdown_grace: Duration::from_secs(config.shutdown_grace_s),
         })
     }
@@ -98,6 +110,10 @@ impl Application {
             let _ = stopping_tx.send(());
         });
         let grace = self.shutdown_grace;
+        // The job worker runs beside the server and stops with it; a job it leaves half done
+        // is claimed again when its lock runs out.
+        let worker = tokio::spawn(self.worker.run());
+        let _stop_worker = AbortOnDrop(worker);
         tokio::select! {
             result = serve => {
                 if let Err(e) = result {
@@ -111,6 +127,14 @@ impl Application {
                 tracing::warn!(grace_s = grace.as_secs(), "requests still in flight after the grace period; stopping");
             }
         }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -144,7 +168,11 @@ fn router(state: AppState, media_state: media::MediaState, config: &AppConfig) -
         )
         .route(
             "/recordings/{slug}/download",
-            get(media::download).with_state(media_state),
+            get(media::download).with_state(media_state.clone()),
+        )
+        .route(
+            "/recordings/{slug}/{file}",
+            get(media::derived).with_state(media_state),
         )
         .leptos_routes_with_context(&leptos_options, routes, context, shell)
         .fallback(not_found)

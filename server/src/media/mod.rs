@@ -5,5 +5,6 @@
 pub mod convert;
 pub mod doa;
 pub mod inspect;
+pub mod render;
 pub mod store;
 pub mod wav;

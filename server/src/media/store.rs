@@ -429,7 +429,9 @@ impl S3Store {
             .get_object()
             .bucket(&self.bucket)
             .key(key)
-            .response_content_disposition(format!("attachment; filename=\"{safe}\""))
+            .set_response_content_disposition(
+                (!safe.is_empty()).then(|| format!("attachment; filename=\"{safe}\"")),
+            )
             .presigned(config)
             .await
             .map_err(|e| s3_error(&e))?;

@@ -387,7 +387,135 @@ async fn only_uploaders_upload_and_plain_multichannel_files_need_a_convention(ba
     assert_eq!(leftovers(&app), (1, 0));
 }
 
+/// Waits (with a deadline) until the worker has processed the recording.
+async fn processed(app: &TestApp, slug: &str) -> app::ssr::entities::recordings::Model {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let row = app::ssr::entities::recordings::Entity::find()
+            .filter(app::ssr::entities::recordings::Column::Slug.eq(slug))
+            .one(&app.db)
+            .await
+            .ok()
+            .flatten()
+            .expect("row");
+        if row.processing == "done" || row.processing == "failed" {
+            return row;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "processing did not finish: {}",
+            row.processing
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn processing_makes_a_preview_a_waveform_and_a_direction_picture(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let marta = uploader(&app, "marta", Role::Uploader).await;
+    let res = app
+        .upload(
+            &marta,
+            &[("title", "Circling Bee")],
+            "bee.amb",
+            fuma_file(48_000),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let row = processed(&app, "circling-bee").await;
+    assert_eq!(
+        (row.processing.as_str(), row.processing_error.as_str()),
+        ("done", "")
+    );
+    assert!(
+        row.preview_key
+            .as_deref()
+            .is_some_and(|k| k.starts_with("previews/") && k.ends_with(".ogg"))
+    );
+
+    // Pending: the uploader hears it, the public does not.
+    let preview = app
+        .get("/recordings/circling-bee/preview.ogg", &marta)
+        .await;
+    assert_eq!(preview.status(), StatusCode::OK);
+    assert_eq!(header_of(&preview, "content-type"), "audio/ogg");
+    assert_eq!(header_of(&preview, "cache-control"), "private, no-store");
+    let ogg = preview.bytes().await.unwrap_or_default();
+    assert_eq!(&ogg[..4], b"OggS");
+    assert_eq!(
+        app.get("/recordings/circling-bee/preview.ogg", &Browser::default())
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    for picture in ["waveform.svg", "doa.svg"] {
+        let res = app
+            .get(&format!("/recordings/circling-bee/{picture}"), &marta)
+            .await;
+        assert_eq!(
+            (res.status(), header_of(&res, "content-type")),
+            (StatusCode::OK, "image/svg+xml".to_owned()),
+            "{picture}"
+        );
+        assert!(res.text().await.unwrap_or_default().starts_with("<svg"));
+    }
+    let (_, html) = app.get_text("/recordings/circling-bee", &marta).await;
+    assert!(
+        html.contains("<audio") && html.contains("preview.ogg") && html.contains("doa.svg"),
+        "the page plays and shows it"
+    );
+
+    // A failure is shown to the uploader, who can run it again.
+    {
+        use sea_orm::{ActiveModelTrait, Set};
+        app::ssr::entities::recordings::ActiveModel {
+            id: Set(row.id),
+            processing: Set("failed".into()),
+            processing_error: Set("the preview encoder failed: test".into()),
+            preview_key: Set(None),
+            ..Default::default()
+        }
+        .update(&app.db)
+        .await
+        .expect("fail it");
+    }
+    let (_, html) = app.get_text("/recordings/circling-bee", &marta).await;
+    assert!(
+        html.contains("Making the preview failed")
+            && html.contains("the preview encoder failed: test"),
+        "the reason is shown"
+    );
+    assert!(
+        html.contains("/api/retry-processing"),
+        "with a way to try again"
+    );
+    let mut b = marta.clone();
+    let token = app.form_token("/recordings/circling-bee", &mut b).await;
+    let res = app
+        .post_form(
+            "/api/retry-processing",
+            "/recordings/circling-bee",
+            &[("csrf", &token), ("slug", "circling-bee")],
+            &mut b,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let row = processed(&app, "circling-bee").await;
+    assert_eq!(row.processing, "done");
+    assert!(row.preview_key.is_some());
+    let jobs = app::ssr::entities::jobs::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("jobs");
+    assert_eq!(
+        jobs.iter().map(|j| j.state.as_str()).collect::<Vec<_>>(),
+        ["done", "done"]
+    );
+}
+
 both_backends!(
+    processing_makes_a_preview_a_waveform_and_a_direction_picture,
     an_uploader_sends_a_recording_and_an_editor_publishes_it,
     bad_files_are_refused_and_leave_nothing_behind,
     only_uploaders_upload_and_plain_multichannel_files_need_a_convention,
@@ -447,4 +575,23 @@ async fn with_s3_a_trusted_uploader_publishes_at_once_and_downloads_are_presigne
     );
     let fetched = reqwest::get(&url).await.expect("presigned URL");
     assert_eq!(fetched.bytes().await.ok().map(|b| b.to_vec()), Some(bytes));
+
+    // Processing read the original from the bucket and put the preview there too.
+    let row = processed(&app, "harbour-at-dawn").await;
+    assert_eq!(row.processing, "done", "{}", row.processing_error);
+    let res = app
+        .get(
+            "/recordings/harbour-at-dawn/preview.ogg",
+            &Browser::default(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let ogg = reqwest::get(location(&res))
+        .await
+        .expect("presigned preview")
+        .bytes()
+        .await
+        .unwrap_or_default();
+    assert_eq!(&ogg[..4], b"OggS");
+    assert_eq!(leftovers(&app), (0, 0));
 }

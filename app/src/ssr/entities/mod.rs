@@ -1,6 +1,7 @@
 //! sea-orm entities, one per table; the schema itself lives in the `migrations` crate.
 
 pub mod comments;
+pub mod jobs;
 pub mod login_failures;
 pub mod ratings;
 pub mod recording_tags;

@@ -45,6 +45,12 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// An editor's reason for a rejection, for the uploader.
     pub moderation_note: String,
+    pub preview_key: Option<String>,
+    pub waveform_key: Option<String>,
+    pub doa_key: Option<String>,
+    /// `queued`, `running`, `done`, `failed`, or empty for recordings without a file.
+    pub processing: String,
+    pub processing_error: String,
     pub published_at: Option<DateTimeUtc>,
 }
 
