@@ -11,13 +11,8 @@
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use app::{
-    domain::{Convention, Role, Status},
-    ssr::{
-        entities::recordings,
-        jobs,
-        recordings::{NewRecording, create},
-        request::RequestContext,
-    },
+    domain::{Role, Status},
+    ssr::{entities::recordings, recordings::NewRecording, request::RequestContext},
 };
 use axum::{
     Extension,
@@ -26,15 +21,14 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Redirect, Response},
 };
-use chrono::Utc;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait},
 };
 use tokio::io::AsyncWriteExt;
 
 use crate::media::{
-    inspect::{Inspection, inspect},
+    ingest::{IngestError, ingest},
     store::{MediaStore, StoreError},
 };
 
@@ -202,88 +196,34 @@ async fn receive(
         ));
     }
 
-    // Inspection reads the whole file once (blocking I/O, off the async threads).
-    let path = temp.0.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        let f = std::fs::File::open(&path)?;
-        Ok::<_, std::io::Error>(inspect(std::io::BufReader::with_capacity(256 * 1024, f)))
-    })
-    .await
-    .map_err(|e| internal("inspection stopped", &e))?
-    .map_err(|e| internal("cannot read the upload back", &e))?
-    .map_err(|e| {
-        Refused(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("{}: {e}.", display_name(&form.file_name)),
-        )
-    })?;
-
-    let convention = decide_convention(&found, &form.convention)?;
-    if let Some(existing) = recordings::Entity::find()
-        .filter(recordings::Column::Sha256.eq(found.sha256.as_str()))
-        .one(&s.db)
-        .await
-        .map_err(|e| internal("database", &e))?
-    {
-        return Err(Refused(
-            StatusCode::CONFLICT,
-            format!(
-                "This exact file is already in the catalog as “{}” (/recordings/{}).",
-                existing.title, existing.slug
-            ),
-        ));
-    }
-
-    let key = media_key(&found, convention);
-    s.store
-        .put_file(&key, &temp.0)
-        .await
-        .map_err(|e| internal("cannot store the upload", &e))?;
     let trusted = user_is_trusted(&s.db, viewer.user_id).await;
-    let status = if trusted {
-        Status::Published
-    } else {
-        Status::Pending
-    };
-    let new = NewRecording {
+    let meta = NewRecording {
         title: form.title.chars().take(200).collect(),
         description: form.description,
         location: form.location.chars().take(200).collect(),
         licence: form.licence,
         uploader_id: viewer.user_id,
-        convention,
-        order: found.order.map(i32::from),
-        layout: found.layout.clone(),
-        channels: Some(i32::from(found.channels)),
-        sample_rate: i32::try_from(found.sample_rate).ok(),
-        bit_depth: Some(i32::from(found.bits)),
-        is_float: found.float,
-        duration_ms: Some((found.duration_s * 1000.0).round() as i64),
-        size_bytes: i64::try_from(found.size_bytes).ok(),
-        sha256: Some(found.sha256.clone()),
-        media_key: Some(key.clone()),
         ..NewRecording::default()
     };
-    // The recording and its processing job together, or neither.
-    let saved = async {
-        let txn = s.db.begin().await?;
-        let row = create(&txn, new, status, trusted.then(Utc::now)).await?;
-        jobs::enqueue(&txn, row.id).await?;
-        txn.commit().await?;
-        Ok::<_, app::error::AppError>(row)
-    }
-    .await;
-    match saved {
+    let status = if trusted {
+        Status::Published
+    } else {
+        Status::Pending
+    };
+    match ingest(&s.db, &s.store, &temp.0, &form.convention, meta, status).await {
         Ok(row) => {
             s.wake.notify_one();
-            tracing::info!(recording = row.id, key = %key, bytes = found.size_bytes, status = status.as_str(), "recording uploaded");
             Ok(row.slug)
         }
-        Err(e) => {
-            // No row, so no object either.
-            let _ = s.store.delete(&key).await;
-            Err(internal("cannot save the recording", &e))
-        }
+        Err(IngestError::Refused(why)) => Err(Refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{}: {why}", display_name(&form.file_name)),
+        )),
+        Err(IngestError::Duplicate { title, slug }) => Err(Refused(
+            StatusCode::CONFLICT,
+            format!("This exact file is already in the catalog as “{title}” (/recordings/{slug})."),
+        )),
+        Err(IngestError::Internal(e)) => Err(internal("cannot keep the upload", &e)),
     }
 }
 
@@ -294,41 +234,6 @@ fn display_name(file_name: &str) -> String {
         .take(120)
         .collect();
     if n.is_empty() { "The file".into() } else { n }
-}
-
-/// The file says what it is, or the uploader does when the file cannot (a plain
-/// multichannel WAV is AmbiX or FuMa, and nothing in it tells which).
-fn decide_convention(found: &Inspection, said: &str) -> Result<Option<Convention>, Refused> {
-    match (found.convention(), said) {
-        (Some(c), _) => Ok(Some(c)),
-        (None, "ambix") if found.order.is_some() => Ok(Some(Convention::Ambix)),
-        (None, "fuma") if found.order.is_some() => Ok(Some(Convention::Fuma)),
-        (None, _) if found.order.is_some() => Err(Refused(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "This {}-channel file could be AmbiX or FuMa, and nothing in it says which: choose the convention on the form.",
-                found.channels
-            ),
-        )),
-        (None, _) => Err(Refused(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "A {}-channel file without a speaker layout is not a format this catalog knows: B-format (FuMa or AmbiX), UHJ, G-format, stereo or mono.",
-                found.channels
-            ),
-        )),
-    }
-}
-
-/// `originals/ab/abcdef….amb`: content-addressed, so a key never changes meaning.
-fn media_key(found: &Inspection, convention: Option<Convention>) -> String {
-    let ext = match (found.container, convention) {
-        ("rf64", _) => "rf64",
-        ("w64", _) => "w64",
-        (_, Some(Convention::Fuma)) => "amb",
-        _ => "wav",
-    };
-    format!("originals/{}/{}.{ext}", &found.sha256[..2], found.sha256)
 }
 
 async fn user_is_trusted(db: &DatabaseConnection, user_id: i32) -> bool {

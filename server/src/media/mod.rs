@@ -4,6 +4,7 @@
 
 pub mod convert;
 pub mod doa;
+pub mod ingest;
 pub mod inspect;
 pub mod render;
 pub mod store;
