@@ -25,7 +25,11 @@ pub async fn migrate(config: &DatabaseConfig) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn demo_data(config: &DatabaseConfig) -> Result<(), String> {
+pub async fn demo_data(
+    config: &DatabaseConfig,
+    media_dir: &std::path::Path,
+    s3: &crate::config::S3Config,
+) -> Result<(), String> {
     let db = connect(config).await?;
     let made = match demo::fill(&db).await {
         Ok(made) => made,
@@ -36,12 +40,56 @@ pub async fn demo_data(config: &DatabaseConfig) -> Result<(), String> {
         }
         Err(e) => return Err(e.to_string()),
     };
+    let with_sound = demo_audio(&db, media_dir, s3).await?;
     println!(
-        "Made {made} sample recordings. Demo accounts: admin, editor, paul_h, marta, \
-         soundwalker, aurelie, listener, jonas; each with the password \"{}\".",
+        "Made {made} sample recordings, {with_sound} of them with sound (their previews are made \
+         when the site runs). Demo accounts: admin, editor, paul_h, marta, soundwalker, aurelie, \
+         listener, jonas; each with the password \"{}\".",
         demo::DEMO_PASSWORD
     );
     Ok(())
+}
+
+/// The synthesised recordings, ingested exactly as uploads are, by the demo sound recordist.
+async fn demo_audio(
+    db: &sea_orm::DatabaseConnection,
+    media_dir: &std::path::Path,
+    s3: &crate::config::S3Config,
+) -> Result<usize, String> {
+    use crate::media::{ingest::ingest, store::MediaStore, synth};
+    let store = match s3.settings() {
+        Some(settings) => MediaStore::s3(&settings),
+        None => MediaStore::local(media_dir),
+    };
+    let uploader = users::Entity::find()
+        .filter(users::Column::Username.eq("soundwalker"))
+        .one(db)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the demo uploader is missing")?;
+    let scratch = media_dir.join(".incoming");
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+    let mut made = 0;
+    for sample in synth::all() {
+        let path = scratch.join(format!("demo-{:08x}.amb", rand::random::<u32>()));
+        std::fs::write(&path, &sample.file).map_err(|e| e.to_string())?;
+        let meta = app::ssr::recordings::NewRecording {
+            title: sample.title.into(),
+            location: sample.location.into(),
+            description: sample.description.into(),
+            licence: "cc-by-4.0".into(),
+            microphone: "Synthesised (first-order encoder)".into(),
+            tags: sample.tags.iter().map(|t| (*t).to_string()).collect(),
+            uploader_id: uploader.id,
+            ..Default::default()
+        };
+        let result = ingest(db, &store, &path, "", meta, app::domain::Status::Published).await;
+        let _ = std::fs::remove_file(&path);
+        result.map_err(|e| format!("{}: {e:?}", sample.title))?;
+        made += 1;
+    }
+    Ok(made)
 }
 
 fn read_new_password() -> Result<Password, String> {

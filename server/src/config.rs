@@ -43,10 +43,16 @@ pub enum Command {
         #[command(flatten)]
         db: DatabaseConfig,
     },
-    /// Fill an empty database with a varied sample catalog.
+    /// Fill an empty database with a varied sample catalog, three of its recordings with
+    /// real (synthesised) B-format sound, ingested like uploads.
     DemoData {
         #[command(flatten)]
         db: DatabaseConfig,
+        /// Folder for media files when no S3 bucket is configured.
+        #[arg(long, env = "AMBISONIA_MEDIA_DIR", default_value = "data/media")]
+        media_dir: PathBuf,
+        #[command(flatten)]
+        s3: S3Config,
     },
     /// Audio files: see what the site reads from one before uploading it.
     Media {

@@ -15,7 +15,9 @@ async fn main() -> ExitCode {
     telemetry::init(cli.log.log_format);
     let result = match cli.command {
         Some(Command::Migrate { db }) => commands::migrate(&db).await,
-        Some(Command::DemoData { db }) => commands::demo_data(&db).await,
+        Some(Command::DemoData { db, media_dir, s3 }) => {
+            commands::demo_data(&db, &media_dir, &s3).await
+        }
         Some(Command::Admin { db, task }) => commands::admin(&db, task).await,
         Some(Command::Media { task }) => commands::media(task).await,
         None => match cli.role {

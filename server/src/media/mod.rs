@@ -8,4 +8,5 @@ pub mod ingest;
 pub mod inspect;
 pub mod render;
 pub mod store;
+pub mod synth;
 pub mod wav;
