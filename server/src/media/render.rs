@@ -157,7 +157,7 @@ pub fn waveform_svg(peaks: &[(f32, f32)]) -> String {
     }
     d.push('Z');
     format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" preserveAspectRatio=\"none\" role=\"img\">\
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" preserveAspectRatio=\"none\" role=\"img\">\
          <title>Waveform</title><rect width=\"{w}\" height=\"{h}\" fill=\"#10161c\"/>\
          <line x1=\"0\" y1=\"{mid}\" x2=\"{w}\" y2=\"{mid}\" stroke=\"#2c3a46\" stroke-width=\"1\"/>\
          <path d=\"{d}\" fill=\"#6cc4d9\"/></svg>"
@@ -191,7 +191,7 @@ pub fn doa_svg(arrivals: &[super::doa::Arrival], duration_s: f64) -> String {
         format!("<text x=\"4\" y=\"{y:.0}\" fill=\"#7f93a3\" font-size=\"11\">{t}</text>")
     };
     format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" role=\"img\">\
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\">\
          <title>Where the sound comes from over {duration_s:.1} s</title>\
          <rect width=\"{w}\" height=\"{h}\" fill=\"#10161c\"/>\
          <line x1=\"0\" y1=\"{}\" x2=\"{w}\" y2=\"{}\" stroke=\"#2c3a46\"/>\
