@@ -143,12 +143,25 @@ pub async fn load_tag(slug: String) -> Result<TagPage, AppError> {
 #[server(endpoint = "account")]
 pub async fn load_account() -> Result<AccountPage, AppError> {
     let me = require_viewer()?;
-    let user = accounts::find(&state()?.db, me.user_id).await?;
+    let st = state()?;
+    let user = accounts::find(&st.db, me.user_id).await?;
+    let new_token = use_context::<http::request::Parts>()
+        .and_then(|p| {
+            sessions::request_cookie(&p.headers, sessions::NEW_TOKEN_COOKIE).map(str::to_string)
+        })
+        .filter(|t| t.starts_with("amb_"));
+    if new_token.is_some() {
+        set_cookie(sessions::clear_new_token_cookie(
+            st.settings.secure_cookies(),
+        ));
+    }
     Ok(AccountPage {
         username: user.username,
         email: user.email,
         role: me.role,
         joined: user.created_at,
+        tokens: crate::ssr::tokens::list(&st.db, &me).await?,
+        new_token,
     })
 }
 
@@ -178,6 +191,39 @@ pub async fn load_moderation() -> Result<Vec<PendingItem>, AppError> {
 }
 
 // ----- actions -------------------------------------------------------------------------
+
+#[server(endpoint = "create-token")]
+pub async fn create_token(name: String) -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            let st = state()?;
+            let token = crate::ssr::tokens::create(&st.db, &me, &name).await?;
+            // Shown once on the account page; the database keeps only its hash.
+            set_cookie(sessions::new_token_cookie(
+                &token,
+                st.settings.secure_cookies(),
+            ));
+            leptos_axum::redirect("/account#tokens");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "revoke-token")]
+pub async fn revoke_token(id: String) -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            let id = id.parse::<i32>().map_err(|_| AppError::NotFound)?;
+            crate::ssr::tokens::revoke(&state()?.db, &me, id).await?;
+            leptos_axum::redirect("/account#tokens");
+            Ok(())
+        }
+        .await,
+    )
+}
 
 #[server(endpoint = "retry-processing")]
 pub async fn retry_processing(slug: String) -> Result<(), AppError> {

@@ -130,6 +130,19 @@ pub struct AccountPage {
     pub email: String,
     pub role: Role,
     pub joined: DateTime<Utc>,
+    pub tokens: Vec<TokenView>,
+    /// A token made a moment ago, shown this once.
+    pub new_token: Option<String>,
+}
+
+/// A personal API token as its owner sees it (never the token itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: i32,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// One recording waiting for an editor.

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_foundation;
 mod m20261126_000002_moderation;
 mod m20261126_000003_processing;
+mod m20261126_000004_api_tokens;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_foundation::Migration),
             Box::new(m20261126_000002_moderation::Migration),
             Box::new(m20261126_000003_processing::Migration),
+            Box::new(m20261126_000004_api_tokens::Migration),
         ]
     }
 }

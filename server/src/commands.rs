@@ -303,3 +303,81 @@ async fn sha256_of(store: &crate::media::store::MediaStore, key: &str) -> Result
     }
     Ok(hex::encode(hash.finalize()))
 }
+
+/// `server upload`: streams the file to the site's API with a progress line on standard
+/// error, and prints where the recording is.
+pub async fn upload(
+    file: &std::path::Path,
+    site: &str,
+    fields: &[(&str, String)],
+) -> Result<(), String> {
+    use futures::StreamExt;
+    let token = std::env::var("AMBISONIA_API_TOKEN").map_err(
+        |_| "set AMBISONIA_API_TOKEN to a personal API token (made on your account page)",
+    )?;
+    let name = file.display().to_string();
+    let f = tokio::fs::File::open(file)
+        .await
+        .map_err(|e| format!("{name}: {e}"))?;
+    let total = f
+        .metadata()
+        .await
+        .map_err(|e| format!("{name}: {e}"))?
+        .len();
+    let started = std::time::Instant::now();
+    let mut sent: u64 = 0;
+    let mut shown = u64::MAX;
+    let stream = tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024).inspect(move |chunk| {
+        if let Ok(c) = chunk {
+            sent += c.len() as u64;
+            let pct = if total == 0 { 100 } else { sent * 100 / total };
+            if pct != shown {
+                shown = pct;
+                let secs = started.elapsed().as_secs_f64().max(0.001);
+                eprint!(
+                    "\r{pct:>3} %  {:.1} of {:.1} MB  {:.1} MB/s ",
+                    sent as f64 / 1e6,
+                    total as f64 / 1e6,
+                    sent as f64 / 1e6 / secs
+                );
+            }
+        }
+    });
+    let query: Vec<(&str, &str)> = fields
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+    let endpoint = format!("{}/api/v1/recordings", site.trim_end_matches('/'));
+    let response = reqwest::Client::new()
+        .post(&endpoint)
+        .query(&query)
+        .bearer_auth(token.trim())
+        .header(reqwest::header::CONTENT_LENGTH, total)
+        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {site}: {e}"))?;
+    eprintln!();
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    if status.is_success() {
+        let state = if body["status"] == "published" {
+            "published"
+        } else {
+            "waiting for an editor"
+        };
+        println!(
+            "{}{} ({state})",
+            site.trim_end_matches('/'),
+            body["url"].as_str().unwrap_or("")
+        );
+        Ok(())
+    } else {
+        Err(format!(
+            "{name}: {}",
+            body["error"].as_str().unwrap_or(status.as_str())
+        ))
+    }
+}

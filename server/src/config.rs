@@ -54,6 +54,25 @@ pub enum Command {
         #[command(flatten)]
         s3: S3Config,
     },
+    /// Send a recording to a site, as the desktop Uploader does (streamed, with progress).
+    /// The personal API token comes from AMBISONIA_API_TOKEN (make one on your account page).
+    Upload {
+        file: PathBuf,
+        #[arg(long)]
+        title: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long, default_value = "")]
+        location: String,
+        #[arg(long, default_value = "cc-by-4.0")]
+        licence: String,
+        /// For a plain multichannel WAV: `ambix` or `fuma`.
+        #[arg(long, default_value = "")]
+        convention: String,
+        /// The site's address.
+        #[arg(long, env = "AMBISONIA_URL", default_value = "http://127.0.0.1:3000")]
+        url: String,
+    },
     /// Audio files: see what the site reads from one before uploading it.
     Media {
         #[command(subcommand)]

@@ -20,6 +20,28 @@ async fn main() -> ExitCode {
         }
         Some(Command::Admin { db, task }) => commands::admin(&db, task).await,
         Some(Command::Media { task }) => commands::media(task).await,
+        Some(Command::Upload {
+            file,
+            title,
+            description,
+            location,
+            licence,
+            convention,
+            url,
+        }) => {
+            commands::upload(
+                &file,
+                &url,
+                &[
+                    ("title", title),
+                    ("description", description),
+                    ("location", location),
+                    ("licence", licence),
+                    ("convention", convention),
+                ],
+            )
+            .await
+        }
         None => match cli.role {
             Role::App => server::app_role::run(cli.app).await,
             Role::Balancer => server::balancer::run(cli.app.listen, cli.balancer).await,

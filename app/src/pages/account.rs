@@ -3,8 +3,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::{ChangeEmail, ChangePassword, load_account},
+    api::{ChangeEmail, ChangePassword, CreateToken, RevokeToken, load_account},
     components::{CsrfField, ErrorView, FormError},
+    model::TokenView,
 };
 
 #[component]
@@ -63,6 +64,7 @@ pub fn AccountPage() -> impl IntoView {
                                         <button type="submit">"Change email"</button>
                                     </ActionForm>
                                 </div>
+                                <Tokens tokens=a.tokens.clone() new_token=a.new_token.clone()/>
                             </section>
                         }.into_any()
                     }
@@ -70,5 +72,48 @@ pub fn AccountPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// Personal API tokens, for the desktop Uploader and `server upload`.
+#[component]
+fn Tokens(tokens: Vec<TokenView>, new_token: Option<String>) -> impl IntoView {
+    view! {
+        <section class="tokens" id="tokens" data-testid="tokens">
+            <h2>"API tokens"</h2>
+            <p>
+                "For uploading from a terminal: "<code>"server upload FILE --title … --url https://this.site"</code>
+                " with the token in "<code>"AMBISONIA_API_TOKEN"</code>"."
+            </p>
+            {new_token.map(|t| view! {
+                <p class="notice" role="status">
+                    "Your new token (copy it now: it is not shown again): "
+                    <code data-testid="new-token">{t}</code>
+                </p>
+            })}
+            <ul class="token-list">
+                {tokens.into_iter().map(|t| view! {
+                    <li data-testid="token">
+                        <strong>{t.name.clone()}</strong>" "<code>{format!("{}…", t.prefix)}</code>
+                        " · made "{t.created_at.format("%-d %B %Y").to_string()}
+                        {t.last_used_at.map(|u| format!(" · last used {}", u.format("%-d %B %Y %H:%M")))}
+                        <form method="post" action=RevokeToken::PATH class="inline-form">
+                            <CsrfField/>
+                            <input type="hidden" name="id" value=t.id.to_string()/>
+                            <button type="submit" class="link-button">"Revoke"</button>
+                        </form>
+                    </li>
+                }).collect_view()}
+            </ul>
+            <form method="post" action=CreateToken::PATH>
+                <CsrfField/>
+                <div class="field">
+                    <label for="t-name">"Token name"</label>
+                    <input id="t-name" name="name" type="text" maxlength="80" placeholder="studio laptop" required=true/>
+                </div>
+                <FormError path=CreateToken::PATH/>
+                <button type="submit">"Make a token"</button>
+            </form>
+        </section>
     }
 }

@@ -17,3 +17,4 @@ pub mod request;
 pub mod search;
 pub mod sessions;
 pub mod state;
+pub mod tokens;

@@ -30,7 +30,7 @@ pub fn random_token() -> String {
     hex::encode(bytes)
 }
 
-fn hash_token(token: &str) -> String {
+pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -119,6 +119,17 @@ pub fn session_cookie(token: &str, secure: bool) -> String {
 
 pub fn clear_session_cookie(secure: bool) -> String {
     cookie(SESSION_COOKIE, "", 0, secure)
+}
+
+/// A new API token, shown once on the account page right after it is made (two minutes).
+pub const NEW_TOKEN_COOKIE: &str = "ambisonia_new_token";
+
+pub fn new_token_cookie(token: &str, secure: bool) -> String {
+    cookie(NEW_TOKEN_COOKIE, token, 120, secure)
+}
+
+pub fn clear_new_token_cookie(secure: bool) -> String {
+    cookie(NEW_TOKEN_COOKIE, "", 0, secure)
 }
 
 pub fn csrf_cookie(token: &str, secure: bool) -> String {

@@ -450,3 +450,173 @@ fn not_found() -> Response {
     )
         .into_response()
 }
+
+/// `POST /api/v1/recordings?title=…[&description=…&location=…&licence=…&convention=ambix|fuma]`
+/// with the file as the body and `Authorization: Bearer <personal API token>`: the desktop
+/// Uploader's and `server upload`'s way in. Answers JSON.
+pub async fn api_upload(
+    State(s): State<MediaState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    use futures::StreamExt;
+    let json = |status: StatusCode, value: serde_json::Value| {
+        let mut resp = (status, axum::Json(value)).into_response();
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+        resp
+    };
+    let error = |status: StatusCode, msg: &str| json(status, serde_json::json!({ "error": msg }));
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let who = match app::ssr::tokens::authenticate(&s.db, bearer.trim()).await {
+        Ok(Some(who)) => who,
+        Ok(None) => {
+            let mut resp = error(
+                StatusCode::UNAUTHORIZED,
+                "A valid personal API token is needed (make one on your account page).",
+            );
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return resp;
+        }
+        Err(e) => {
+            return error(StatusCode::SERVICE_UNAVAILABLE, &{
+                tracing::error!(error = %e, "token check");
+                "The site cannot check tokens just now.".to_string()
+            });
+        }
+    };
+    let (user_id, role, trusted) = who;
+    if role < Role::Uploader {
+        return error(
+            StatusCode::FORBIDDEN,
+            "This account cannot upload yet: ask an editor to make you an uploader.",
+        );
+    }
+    let title: String = q
+        .get("title")
+        .map(|t| t.trim().chars().take(200).collect())
+        .unwrap_or_default();
+    if title.is_empty() {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Give the recording a title (?title=…).",
+        );
+    }
+    if let Err(e) = tokio::fs::create_dir_all(&s.incoming).await {
+        tracing::error!(error = %e, "cannot create the incoming folder");
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The site could not keep your upload just now.",
+        );
+    }
+    let temp = TempFile(
+        s.incoming
+            .join(format!("{:016x}.part", rand::random::<u64>())),
+    );
+    let written = async {
+        let mut out = tokio::fs::File::create(&temp.0)
+            .await
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let mut stream = body.into_data_stream();
+        let mut n: u64 = 0;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| {
+                (
+                    StatusCode::BAD_REQUEST,
+                    "The upload did not arrive whole; please send it again.".to_string(),
+                )
+            })?;
+            n += chunk.len() as u64;
+            if n > s.max_upload_bytes {
+                return Err((
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "The file is larger than {} MiB, the most this site takes.",
+                        s.max_upload_bytes >> 20
+                    ),
+                ));
+            }
+            out.write_all(&chunk)
+                .await
+                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        }
+        out.flush()
+            .await
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        Ok(n)
+    }
+    .await;
+    match written {
+        Ok(0) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The request carried no file.",
+            );
+        }
+        Ok(_) => {}
+        Err((status, msg)) => {
+            if status == StatusCode::INTERNAL_SERVER_ERROR {
+                tracing::error!(error = %msg, "cannot write an API upload");
+                return error(status, "The site could not keep your upload just now.");
+            }
+            return error(status, &msg);
+        }
+    }
+    let field = |k: &str| {
+        q.get(k)
+            .map(|v| v.trim().chars().take(5000).collect::<String>())
+            .unwrap_or_default()
+    };
+    let meta = NewRecording {
+        title,
+        description: field("description"),
+        location: field("location"),
+        licence: field("licence"),
+        uploader_id: user_id,
+        ..NewRecording::default()
+    };
+    let status = if trusted {
+        Status::Published
+    } else {
+        Status::Pending
+    };
+    match ingest(&s.db, &s.store, &temp.0, &field("convention"), meta, status).await {
+        Ok(row) => {
+            s.wake.notify_one();
+            json(
+                StatusCode::CREATED,
+                serde_json::json!({
+                    "slug": row.slug,
+                    "url": format!("/recordings/{}", row.slug),
+                    "status": row.status,
+                    "sha256": row.sha256,
+                }),
+            )
+        }
+        Err(IngestError::Refused(why)) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("The file: {why}"),
+        ),
+        Err(IngestError::Duplicate { title, slug }) => error(
+            StatusCode::CONFLICT,
+            &format!(
+                "This exact file is already in the catalog as “{title}” (/recordings/{slug})."
+            ),
+        ),
+        Err(IngestError::Internal(e)) => {
+            tracing::error!(error = %e, "cannot keep an API upload");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The site could not keep your upload just now; nothing was saved.",
+            )
+        }
+    }
+}

@@ -139,6 +139,7 @@ impl Drop for AbortOnDrop {
 }
 
 fn router(state: AppState, media_state: media::MediaState, config: &AppConfig) -> Router {
+    let api_state = media_state.clone();
     let leptos_options = LeptosOptions::builder()
         .output_name("ambisonia")
         .site_addr(config.listen)
@@ -186,6 +187,14 @@ fn router(state: AppState, media_state: media::MediaState, config: &AppConfig) -
         .route("/style/main.css", get(assets::stylesheet))
         .route("/favicon.svg", get(assets::favicon))
         .route("/upload.js", get(assets::upload_js))
+        // Token-authenticated, not cookie-authenticated: outside the session and form-token
+        // middleware, which a bearer token needs neither of.
+        .route(
+            "/api/v1/recordings",
+            post(media::api_upload)
+                .layer(DefaultBodyLimit::disable())
+                .with_state(api_state),
+        )
         .merge(pages)
         .layer(middleware::from_fn(request_log::log))
 }

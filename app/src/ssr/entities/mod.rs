@@ -1,5 +1,6 @@
 //! sea-orm entities, one per table; the schema itself lives in the `migrations` crate.
 
+pub mod api_tokens;
 pub mod comments;
 pub mod jobs;
 pub mod login_failures;
