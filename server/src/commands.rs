@@ -330,7 +330,7 @@ pub async fn upload(
     let stream = tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024).inspect(move |chunk| {
         if let Ok(c) = chunk {
             sent += c.len() as u64;
-            let pct = if total == 0 { 100 } else { sent * 100 / total };
+            let pct = (sent * 100).checked_div(total).unwrap_or(100);
             if pct != shown {
                 shown = pct;
                 let secs = started.elapsed().as_secs_f64().max(0.001);
