@@ -137,6 +137,25 @@ pub async fn admin(config: &DatabaseConfig, task: AdminTask) -> Result<(), Strin
             active.update(&db).await.map_err(|e| e.to_string())?;
             println!("{username} is now {}.", role.as_str());
         }
+        AdminTask::CreateToken { username, name } => {
+            let user = users::Entity::find()
+                .filter(users::Column::Username.eq(username.to_lowercase()))
+                .one(&db)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no account named {username}"))?;
+            let viewer = app::model::Viewer {
+                user_id: user.id,
+                username: user.username.clone(),
+                role: app::domain::Role::parse(&user.role).map_err(|e| e.to_string())?,
+                csrf: String::new(),
+            };
+            let token = app::ssr::tokens::create(&db, &viewer, &name)
+                .await
+                .map_err(|e| e.to_string())?;
+            // The token alone on standard output, for scripts; it is not shown again.
+            println!("{token}");
+        }
     }
     Ok(())
 }

@@ -170,6 +170,14 @@ pub enum AdminTask {
         #[arg(long, value_enum, default_value_t = RoleArg::Listener)]
         role: RoleArg,
     },
+    /// Make a personal API token for an account (printed once, for `server upload`).
+    CreateToken {
+        #[arg(long)]
+        username: String,
+        /// What the token is for, as shown on the account page.
+        #[arg(long, default_value = "made by server admin")]
+        name: String,
+    },
     /// Give an existing account another role.
     SetRole {
         #[arg(long)]

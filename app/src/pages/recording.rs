@@ -96,7 +96,12 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
                                 <figcaption>"Where the sound comes from, over time (azimuth of the intensity vector)."</figcaption>
                             </figure>
                         })}
-                        <p><a class="button" href=format!("{base}/download") data-testid="download" download="">"Download the original"</a></p>
+                        <p>
+                            <a class="button" href=format!("{base}/download") data-testid="download" download="">"Download the original"</a>
+                            {convertible(&card).map(|(format, label)| view! {
+                                " "<a href=format!("{base}/download?format={format}") data-testid="download-converted" download="">{label}</a>
+                            })}
+                        </p>
                     }.into_any()
                 } else if rec.has_media {
                     let slug = card.slug.clone();
@@ -112,7 +117,12 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
                             }.into_any(),
                             _ => view! { <p data-testid="processing">"The stereo preview and pictures are being made; reload in a moment."</p> }.into_any(),
                         }}
-                        <p><a class="button" href=format!("/recordings/{slug}/download") data-testid="download" download="">"Download the original"</a></p>
+                        <p>
+                            <a class="button" href=format!("/recordings/{slug}/download") data-testid="download" download="">"Download the original"</a>
+                            {convertible(&card).map(|(format, label)| view! {
+                                " "<a href=format!("/recordings/{slug}/download?format={format}") data-testid="download-converted" download="">{label}</a>
+                            })}
+                        </p>
                     }.into_any()
                 } else {
                     view! {
@@ -265,5 +275,15 @@ fn Comments(rec: RecordingDetail) -> impl IntoView {
             </ol>
             {form}
         </section>
+    }
+}
+
+/// A full-sphere B-format recording can also be had in the other convention.
+fn convertible(card: &crate::model::RecordingCard) -> Option<(&'static str, &'static str)> {
+    let full_sphere = matches!(card.channels, Some(4 | 9 | 16));
+    match card.convention.as_deref() {
+        Some("fuma") if full_sphere => Some(("ambix", "as AmbiX (ACN/SN3D)")),
+        Some("ambix") if full_sphere => Some(("fuma", "as FuMa (.amb)")),
+        _ => None,
     }
 }

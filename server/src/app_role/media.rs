@@ -28,8 +28,11 @@ use sea_orm::{
 use tokio::io::AsyncWriteExt;
 
 use crate::media::{
+    convert::{self, Direction},
     ingest::{IngestError, ingest},
+    inspect::inspect_header,
     store::{MediaStore, StoreError},
+    wav::{self, Container},
 };
 
 #[derive(Clone)]
@@ -253,11 +256,13 @@ fn internal(what: &str, e: &dyn std::fmt::Display) -> Refused {
     )
 }
 
-/// `GET /recordings/{slug}/download`: the original file.
+/// `GET /recordings/{slug}/download[?format=ambix|fuma]`: the original file, or a
+/// full-sphere recording converted between FuMa and AmbiX on the way out.
 pub async fn download(
     State(s): State<MediaState>,
     Extension(ctx): Extension<RequestContext>,
     Path(slug): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     let row = match recordings::Entity::find()
@@ -279,6 +284,39 @@ pub async fn download(
     };
     let ext = key.rsplit('.').next().unwrap_or("wav");
     let filename = format!("{}.{ext}", row.slug);
+    let wanted = q
+        .get("format")
+        .map(String::as_str)
+        .filter(|f| !f.is_empty());
+    let direction = match (row.convention.as_deref(), wanted) {
+        (_, None) => None,
+        (Some(have), Some(want)) if have == want => None,
+        (Some("fuma"), Some("ambix")) => Some(Direction::FumaToAmbix),
+        (Some("ambix"), Some("fuma")) => Some(Direction::AmbixToFuma),
+        _ => {
+            return Refused(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Downloads convert between FuMa and AmbiX only (format=ambix or format=fuma) for B-format recordings.".into(),
+            )
+            .into_response();
+        }
+    };
+    if let Some(direction) = direction {
+        if !matches!(row.channels, Some(4 | 9 | 16)) {
+            return Refused(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Only full-sphere recordings of order 1 to 3 convert between FuMa and AmbiX."
+                    .into(),
+            )
+            .into_response();
+        }
+        count_download(&s.db, row.id).await;
+        let name = match direction {
+            Direction::FumaToAmbix => format!("{}-ambix.wav", row.slug),
+            Direction::AmbixToFuma => format!("{}-fuma.amb", row.slug),
+        };
+        return converted(&s.store, &key, direction, &name).await;
+    }
     let range = match headers.get(header::RANGE).map(parse_range) {
         None => None,
         Some(Some(r)) => Some(r),
@@ -286,17 +324,7 @@ pub async fn download(
     };
     // A download is one request without a range, or the first piece of one.
     if range.is_none_or(|(start, _)| start == 0) {
-        let counted = recordings::Entity::update_many()
-            .col_expr(
-                recordings::Column::DownloadCount,
-                Expr::col(recordings::Column::DownloadCount).add(1),
-            )
-            .filter(recordings::Column::Id.eq(row.id))
-            .exec(&s.db)
-            .await;
-        if let Err(e) = counted {
-            tracing::warn!(error = %e, "download not counted");
-        }
+        count_download(&s.db, row.id).await;
     }
     serve_object(
         &s.store,
@@ -307,6 +335,101 @@ pub async fn download(
         "private, no-store",
     )
     .await
+}
+
+async fn count_download(db: &DatabaseConnection, id: i32) {
+    let counted = recordings::Entity::update_many()
+        .col_expr(
+            recordings::Column::DownloadCount,
+            Expr::col(recordings::Column::DownloadCount).add(1),
+        )
+        .filter(recordings::Column::Id.eq(id))
+        .exec(db)
+        .await;
+    if let Err(e) = counted {
+        tracing::warn!(error = %e, "download not counted");
+    }
+}
+
+/// Streams the original through the converter: the header is read first (so the length is
+/// known before the answer starts), then frames flow through a fixed buffer.
+async fn converted(
+    store: &MediaStore,
+    key: &str,
+    direction: Direction,
+    filename: &str,
+) -> Response {
+    let object = match store.get(key, None).await {
+        Ok(o) => o,
+        Err(e) => return internal("cannot read from the media store", &e).into_response(),
+    };
+    let (writer, reader) = tokio::io::duplex(256 * 1024);
+    let (len_tx, len_rx) = tokio::sync::oneshot::channel::<Result<u64, String>>();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut input = std::io::BufReader::with_capacity(
+            256 * 1024,
+            tokio_util::io::SyncIoBridge::new(object.body),
+        );
+        let header = match inspect_header(&mut input) {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = len_tx.send(Err(e.to_string()));
+                return;
+            }
+        };
+        let target = match convert::target_spec(&header.spec, direction) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = len_tx.send(Err(e.to_string()));
+                return;
+            }
+        };
+        let data_len = header.data_len;
+        let container = if data_len + 1024 > u64::from(u32::MAX) {
+            Container::Rf64
+        } else {
+            Container::Riff
+        };
+        let total = wav::header(container, &target, &[], data_len).len() as u64
+            + data_len
+            + wav::trailer(container, data_len).len() as u64;
+        let _ = len_tx.send(Ok(total));
+        let mut out = std::io::BufWriter::with_capacity(
+            256 * 1024,
+            tokio_util::io::SyncIoBridge::new(writer),
+        );
+        match convert::convert(&header.spec, direction, data_len, &mut input, &mut out) {
+            Ok(clipped) if clipped > 0 => {
+                tracing::info!(clipped, "samples clipped converting to AmbiX")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "conversion stopped"),
+        }
+        let _ = out.flush();
+    });
+    let total = match len_rx.await {
+        Ok(Ok(total)) => total,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "a stored original does not read as WAVE");
+            return internal("cannot convert", &e).into_response();
+        }
+        Err(e) => return internal("cannot convert", &e).into_response(),
+    };
+    let mut resp = Response::new(Body::from_stream(
+        tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024),
+    ));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(total));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp
 }
 
 /// `GET /recordings/{slug}/{preview.ogg|waveform.svg|doa.svg}`: what processing made.

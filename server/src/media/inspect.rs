@@ -181,6 +181,17 @@ fn u64le(b: &[u8], at: usize) -> u64 {
 
 /// Reads a whole file from `r` and says what it is.
 pub fn inspect(r: impl Read) -> Result<Inspection, InspectError> {
+    read(r, false)
+}
+
+/// Reads only as far as the first sample, leaving `r` there: for streaming the samples of
+/// a file already inspected once (format conversion). `size_bytes` and `sha256` say
+/// nothing in the answer; `data_len` is what the header declares.
+pub fn inspect_header(r: impl Read) -> Result<Inspection, InspectError> {
+    read(r, true)
+}
+
+fn read(r: impl Read, stop_at_data: bool) -> Result<Inspection, InspectError> {
     let mut r = Hashing {
         inner: r,
         hash: Sha256::new(),
@@ -224,7 +235,13 @@ pub fn inspect(r: impl Read) -> Result<Inspection, InspectError> {
                 r.exact(&mut body, 0)?;
                 r.skip(len % 2, 0)?;
                 ds64_data = Some(u64le(&body, 8));
-                return chunks(r, container, Some(u64le(&body, 0) + 8), ds64_data);
+                return chunks(
+                    r,
+                    container,
+                    Some(u64le(&body, 0) + 8),
+                    ds64_data,
+                    stop_at_data,
+                );
             }
         }
         Container::Wave64 => {
@@ -236,7 +253,7 @@ pub fn inspect(r: impl Read) -> Result<Inspection, InspectError> {
             declared_end = Some(u64le(&h, 12));
         }
     }
-    chunks(r, container, declared_end, ds64_data)
+    chunks(r, container, declared_end, ds64_data, stop_at_data)
 }
 
 fn chunks<R: Read>(
@@ -244,6 +261,7 @@ fn chunks<R: Read>(
     container: Container,
     declared_end: Option<u64>,
     ds64_data: Option<u64>,
+    stop_at_data: bool,
 ) -> Result<Inspection, InspectError> {
     let promised = declared_end.unwrap_or(0);
     let mut spec: Option<Spec> = None;
@@ -322,6 +340,10 @@ fn chunks<R: Read>(
                     return Err(InspectError::DataBeforeFormat);
                 }
                 let offset = r.read;
+                if stop_at_data {
+                    data = Some((offset, body_len));
+                    break;
+                }
                 r.skip(body_len, offset + body_len)?;
                 data = Some((offset, body_len));
             }
@@ -344,7 +366,7 @@ fn chunks<R: Read>(
         }
     }
     // Nothing may follow the declared end.
-    if let Some(end) = declared_end {
+    if let Some(end) = declared_end.filter(|_| !stop_at_data) {
         let mut one = [0u8; 1];
         if r.fill(&mut one)? > 0 {
             return Err(InspectError::LongerThanDeclared { declared: end });

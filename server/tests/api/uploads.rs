@@ -209,6 +209,39 @@ async fn an_uploader_sends_a_recording_and_an_editor_publishes_it(backend: Backe
     assert_eq!(row.duration_ms, Some(500));
     assert_eq!(row.sha256.as_deref().map(str::len), Some(64));
 
+    // Converted on the way out: FuMa → AmbiX, which converts back to the very same file.
+    let res = app
+        .get(
+            &format!("{page}/download?format=ambix"),
+            &Browser::default(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(header_of(&res, "content-disposition").contains("rain-on-the-roof-ambix.wav"));
+    let declared: usize = header_of(&res, "content-length").parse().unwrap_or(0);
+    let ambix = res.bytes().await.unwrap_or_default().to_vec();
+    assert_eq!(ambix.len(), declared);
+    let a = server::media::inspect::inspect(&ambix[..]).expect("an AmbiX WAV");
+    assert_eq!((a.convention, a.channels, a.frames), ("unknown", 4, 24_000));
+    let data = &ambix[a.data_offset as usize..(a.data_offset + a.data_len) as usize];
+    let mut back = Vec::new();
+    server::media::convert::convert(
+        &a.spec,
+        server::media::convert::Direction::AmbixToFuma,
+        a.data_len,
+        data,
+        &mut back,
+    )
+    .expect("converts back");
+    assert_eq!(
+        back, bytes,
+        "FuMa → AmbiX (download) → FuMa is the uploaded file, byte for byte"
+    );
+    let refused = app
+        .get(&format!("{page}/download?format=uhj"), &Browser::default())
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
     // A second upload, rejected with a reason the uploader reads.
     let res = app
         .upload(&marta, &[("title", "Wind")], "wind.amb", fuma_file(4800))
