@@ -165,9 +165,10 @@ pub async fn load_account() -> Result<AccountPage, AppError> {
     })
 }
 
-/// The upload form's token, for an account that may upload.
+/// The upload form's token, for an account that may upload, and whether large files may go
+/// straight to the S3 bucket.
 #[server(endpoint = "upload-form")]
-pub async fn load_upload_form() -> Result<String, AppError> {
+pub async fn load_upload_form() -> Result<(String, bool), AppError> {
     use crate::domain::Role;
     let me = require_viewer()?;
     if me.role < Role::Uploader {
@@ -175,7 +176,7 @@ pub async fn load_upload_form() -> Result<String, AppError> {
             "Your account cannot upload yet: ask an editor to make you an uploader.".into(),
         ));
     }
-    Ok(me.csrf)
+    Ok((me.csrf, state()?.settings.direct_uploads))
 }
 
 #[server(endpoint = "moderation")]

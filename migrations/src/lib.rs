@@ -9,6 +9,7 @@ mod m20261126_000001_foundation;
 mod m20261126_000002_moderation;
 mod m20261126_000003_processing;
 mod m20261126_000004_api_tokens;
+mod m20261126_000005_direct_uploads;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_moderation::Migration),
             Box::new(m20261126_000003_processing::Migration),
             Box::new(m20261126_000004_api_tokens::Migration),
+            Box::new(m20261126_000005_direct_uploads::Migration),
         ]
     }
 }

@@ -13,6 +13,8 @@ pub struct Settings {
     pub public_url: String,
     /// `s-maxage` given to anonymous pages, in seconds.
     pub page_ttl_s: u32,
+    /// The media store is S3: the upload form may send large files straight to it.
+    pub direct_uploads: bool,
 }
 
 impl Settings {

@@ -75,7 +75,7 @@ fn html_escape(s: &str) -> String {
 }
 
 /// Removes the temporary file however the upload ends.
-struct TempFile(PathBuf);
+pub(super) struct TempFile(pub(super) PathBuf);
 
 impl Drop for TempFile {
     fn drop(&mut self) {

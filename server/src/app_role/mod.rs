@@ -4,6 +4,7 @@
 
 mod assets;
 mod cache_policy;
+mod direct;
 mod health;
 mod media;
 mod request_log;
@@ -59,6 +60,7 @@ impl Application {
             settings: Arc::new(Settings {
                 public_url: config.public_url.trim_end_matches('/').to_string(),
                 page_ttl_s: config.page_ttl_s,
+                direct_uploads: config.s3.settings().is_some(),
             }),
         };
         let store = match config.s3.settings() {
@@ -161,6 +163,22 @@ fn router(state: AppState, media_state: media::MediaState, config: &AppConfig) -
     let upload_limit =
         usize::try_from(media_state.max_upload_bytes.saturating_add(1 << 20)).unwrap_or(usize::MAX);
     let pages = Router::new()
+        .route(
+            "/upload/direct",
+            post(direct::start).with_state(media_state.clone()),
+        )
+        .route(
+            "/upload/direct/{id}/urls",
+            post(direct::urls).with_state(media_state.clone()),
+        )
+        .route(
+            "/upload/direct/{id}/complete",
+            post(direct::complete).with_state(media_state.clone()),
+        )
+        .route(
+            "/upload/direct/{id}/abort",
+            post(direct::abort).with_state(media_state.clone()),
+        )
         .route(
             "/upload",
             post(media::upload)

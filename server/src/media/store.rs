@@ -26,6 +26,8 @@ pub enum StoreError {
     BadKey(String),
     #[error("the requested range is outside the object")]
     BadRange,
+    #[error("this media store takes no direct uploads (only S3 does)")]
+    Unsupported,
     #[error("media store: {0}")]
     Io(String),
 }
@@ -143,6 +145,96 @@ impl MediaStore {
             Self::Local(_) => Ok(None),
             Self::S3(s) => s.presigned_get(key, ttl, filename).await.map(Some),
         }
+    }
+
+    fn s3_backend(&self) -> Result<&S3Store, StoreError> {
+        match self {
+            Self::S3(s) => Ok(s),
+            Self::Local(_) => Err(StoreError::Unsupported),
+        }
+    }
+
+    /// Direct upload, step 1: a multipart upload the browser sends parts to; its id.
+    pub async fn start_multipart(&self, key: &str) -> Result<String, StoreError> {
+        check_key(key)?;
+        let s = self.s3_backend()?;
+        let out = s
+            .client
+            .create_multipart_upload()
+            .bucket(&s.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| s3_error(&e))?;
+        out.upload_id()
+            .map(str::to_owned)
+            .ok_or_else(|| StoreError::Io("no upload id".into()))
+    }
+
+    /// A URL the browser PUTs part `n` to, valid for `ttl`.
+    pub async fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        n: i32,
+        ttl: Duration,
+    ) -> Result<String, StoreError> {
+        let s = self.s3_backend()?;
+        let config =
+            PresigningConfig::expires_in(ttl).map_err(|e| StoreError::Io(e.to_string()))?;
+        let req = s
+            .client
+            .upload_part()
+            .bucket(&s.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(n)
+            .presigned(config)
+            .await
+            .map_err(|e| s3_error(&e))?;
+        Ok(req.uri().to_owned())
+    }
+
+    /// Joins the parts into one object.
+    pub async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(i32, String, u64)],
+    ) -> Result<(), StoreError> {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let s = self.s3_backend()?;
+        let parts = parts
+            .iter()
+            .map(|(n, etag, _)| CompletedPart::builder().part_number(*n).e_tag(etag).build())
+            .collect();
+        s.client
+            .complete_multipart_upload()
+            .bucket(&s.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| s3_error(&e))?;
+        Ok(())
+    }
+
+    pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
+        let s = self.s3_backend()?;
+        s.client
+            .abort_multipart_upload()
+            .bucket(&s.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+            .map_err(|e| s3_error(&e))?;
+        Ok(())
     }
 
     /// Every object: key and size, in key order.

@@ -801,3 +801,289 @@ async fn with_s3_a_trusted_uploader_publishes_at_once_and_downloads_are_presigne
     assert_eq!(&ogg[..4], b"OggS");
     assert_eq!(leftovers(&app), (0, 0));
 }
+
+async fn direct(
+    app: &TestApp,
+    browser: &Browser,
+    csrf: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(app.url(path))
+        .header("origin", app.base.clone())
+        .header("x-csrf-token", csrf)
+        .header("cookie", browser.header())
+        .json(&body)
+        .send()
+        .await
+        .expect("answer")
+}
+
+/// PUTs one part; returns the ETag the bucket answers.
+async fn put_part(url: &str, bytes: &[u8]) -> String {
+    let res = reqwest::Client::new()
+        .put(url)
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .expect("part PUT");
+    assert_eq!(res.status(), StatusCode::OK);
+    header_of(&res, "etag")
+}
+
+/// Starts a part's PUT and hangs up halfway through its body, as a dropped connection does.
+async fn drop_halfway(url: &str, bytes: &[u8]) {
+    use tokio::io::AsyncWriteExt;
+    let u: reqwest::Url = url.parse().expect("url");
+    let mut s =
+        tokio::net::TcpStream::connect((u.host_str().expect("host"), u.port().expect("port")))
+            .await
+            .expect("connect");
+    let path = format!("{}?{}", u.path(), u.query().unwrap_or(""));
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {}:{}\r\nContent-Length: {}\r\n\r\n",
+        u.host_str().unwrap_or(""),
+        u.port().unwrap_or(80),
+        bytes.len()
+    );
+    s.write_all(head.as_bytes()).await.expect("head");
+    s.write_all(&bytes[..bytes.len() / 2]).await.expect("half");
+    drop(s);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_file_goes_straight_to_s3_in_parts_one_retried_after_a_drop() {
+    use serde_json::json;
+    let settings = crate::media_store::s3_settings();
+    let bucket = crate::media_store::s3_store_with(&settings).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, Some(settings)).await;
+    let paul = uploader(&app, "paul", Role::Uploader).await;
+    let html = app
+        .get("/upload", &paul)
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    let csrf = crate::helpers::hidden_action_token(&html).expect("token");
+
+    let file = fuma_file(1_800_000); // about 20.6 MB: three parts of 8 MiB
+    let res = direct(
+        &app,
+        &paul,
+        &csrf,
+        "/upload/direct",
+        json!({ "title": "Long Night Harbour", "size": file.len() }),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let started: serde_json::Value = res.json().await.expect("JSON");
+    let (id, part) = (
+        started["id"].as_i64().expect("id"),
+        started["part_size"].as_u64().expect("size") as usize,
+    );
+    assert_eq!(started["parts"], 3);
+    let res = direct(
+        &app,
+        &paul,
+        &csrf,
+        &format!("/upload/direct/{id}/urls"),
+        json!({ "parts": [1, 2, 3] }),
+    )
+    .await;
+    let urls: serde_json::Value = res.json().await.expect("JSON");
+    let url = |n: usize| {
+        urls["urls"][n.to_string()]
+            .as_str()
+            .expect("url")
+            .to_owned()
+    };
+    let piece = |n: usize| &file[(n - 1) * part..(n * part).min(file.len())];
+
+    let etag1 = put_part(&url(1), piece(1)).await;
+    // The connection drops halfway through part 2: no answer, so no ETag for it.
+    drop_halfway(&url(2), piece(2)).await;
+    let res = direct(
+        &app,
+        &paul,
+        &csrf,
+        &format!("/upload/direct/{id}/complete"),
+        json!({ "parts": [{ "n": 1, "etag": etag1 }] }),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.expect("JSON")["missing"],
+        json!([2, 3])
+    );
+
+    // Resumed: fresh URLs for what has no ETag; part 2 sent again, part 3 sent.
+    let res = direct(
+        &app,
+        &paul,
+        &csrf,
+        &format!("/upload/direct/{id}/urls"),
+        json!({ "parts": [2, 3] }),
+    )
+    .await;
+    let urls: serde_json::Value = res.json().await.expect("JSON");
+    let url = |n: usize| {
+        urls["urls"][n.to_string()]
+            .as_str()
+            .expect("url")
+            .to_owned()
+    };
+    let etag2 = put_part(&url(2), piece(2)).await;
+    let etag3 = put_part(&url(3), piece(3)).await;
+    let parts = json!({ "parts": [{ "n": 1, "etag": etag1 }, { "n": 2, "etag": etag2 }, { "n": 3, "etag": etag3 }] });
+    let res = direct(
+        &app,
+        &paul,
+        &csrf,
+        &format!("/upload/direct/{id}/complete"),
+        parts,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let done: serde_json::Value = res.json().await.expect("JSON");
+    assert_eq!(
+        (done["slug"].as_str(), done["status"].as_str()),
+        (Some("long-night-harbour"), Some("pending"))
+    );
+    let row = app::ssr::entities::recordings::Entity::find()
+        .one(&app.db)
+        .await
+        .ok()
+        .flatten()
+        .expect("row");
+    assert_eq!(row.size_bytes, Some(file.len() as i64));
+    let keys: Vec<String> = bucket
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(keys.iter().any(|k| k.starts_with("originals/")), "{keys:?}");
+    assert!(
+        !keys.iter().any(|k| k.starts_with("incoming/")),
+        "the parts' object is gone: {keys:?}"
+    );
+
+    // Not audio: joined, inspected, refused, removed.
+    let junk = b"these bytes are not a recording".to_vec();
+    let res = direct(
+        &app,
+        &paul,
+        &csrf,
+        "/upload/direct",
+        json!({ "title": "Junk", "size": junk.len() }),
+    )
+    .await;
+    let id = res.json::<serde_json::Value>().await.expect("JSON")["id"]
+        .as_i64()
+        .expect("id");
+    let res = direct(
+        &app,
+        &paul,
+        &csrf,
+        &format!("/upload/direct/{id}/urls"),
+        json!({ "parts": [1] }),
+    )
+    .await;
+    let u = res.json::<serde_json::Value>().await.expect("JSON")["urls"]["1"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let etag = put_part(&u, &junk).await;
+    let res = direct(
+        &app,
+        &paul,
+        &csrf,
+        &format!("/upload/direct/{id}/complete"),
+        json!({ "parts": [{ "n": 1, "etag": etag }] }),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.json::<serde_json::Value>()
+            .await
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_owned))
+            .is_some_and(|e| e.contains("not a WAVE file"))
+    );
+    assert_eq!(count_recordings(&app).await, 1);
+    let keys: Vec<String> = bucket
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(!keys.iter().any(|k| k.starts_with("incoming/")), "{keys:?}");
+    // Someone else's upload is not yours to complete.
+    let other = uploader(&app, "marta", Role::Uploader).await;
+    let html = app
+        .get("/upload", &other)
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    let other_csrf = crate::helpers::hidden_action_token(&html).expect("token");
+    let res = direct(
+        &app,
+        &paul,
+        &csrf,
+        "/upload/direct",
+        json!({ "title": "Mine", "size": 10 }),
+    )
+    .await;
+    let id = res.json::<serde_json::Value>().await.expect("JSON")["id"]
+        .as_i64()
+        .expect("id");
+    let res = direct(
+        &app,
+        &other,
+        &other_csrf,
+        &format!("/upload/direct/{id}/complete"),
+        json!({ "parts": [] }),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_uploads_need_s3_and_a_form_token() {
+    use serde_json::json;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let paul = uploader(&app, "paul", Role::Uploader).await;
+    let html = app
+        .get("/upload", &paul)
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    let csrf = crate::helpers::hidden_action_token(&html).expect("token");
+    let res = direct(
+        &app,
+        &paul,
+        &csrf,
+        "/upload/direct",
+        json!({ "title": "Big", "size": 1000 }),
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::CONFLICT,
+        "the folder store takes the form upload instead"
+    );
+    let res = direct(
+        &app,
+        &paul,
+        "forged",
+        "/upload/direct",
+        json!({ "title": "Big", "size": 1000 }),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}

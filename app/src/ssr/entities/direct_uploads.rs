@@ -1,0 +1,25 @@
+use sea_orm::entity::prelude::*;
+
+/// A direct-to-S3 multipart upload in progress.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "direct_uploads")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub user_id: i32,
+    pub key: String,
+    pub upload_id: String,
+    pub size_bytes: i64,
+    pub part_size: i64,
+    pub title: String,
+    pub description: String,
+    pub location: String,
+    pub licence: String,
+    pub convention: String,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
