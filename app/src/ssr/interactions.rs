@@ -4,7 +4,6 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
-    TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -35,7 +34,7 @@ pub async fn post_comment(
     slug: &str,
     text: CommentText,
 ) -> Result<i32, AppError> {
-    let txn = db.begin().await?;
+    let txn = crate::ssr::db::begin_write(db).await?;
     let recording = published_recording(&txn, slug).await?;
     comments::ActiveModel {
         recording_id: Set(recording.id),
@@ -67,7 +66,7 @@ pub async fn rate(
     slug: &str,
     stars: Stars,
 ) -> Result<i32, AppError> {
-    let txn = db.begin().await?;
+    let txn = crate::ssr::db::begin_write(db).await?;
     let recording = published_recording(&txn, slug).await?;
     if recording.uploader_id == viewer.user_id {
         return Err(AppError::Forbidden(

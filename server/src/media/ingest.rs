@@ -14,7 +14,7 @@ use app::{
     },
 };
 use chrono::Utc;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use super::{
     inspect::{Inspection, inspect},
@@ -88,7 +88,7 @@ pub async fn ingest(
     // The recording and its processing job together, or neither.
     let published = (status == Status::Published).then(Utc::now);
     let saved = async {
-        let txn = db.begin().await?;
+        let txn = app::ssr::db::begin_write(db).await?;
         let row = create(&txn, new, status, published).await?;
         jobs::enqueue(&txn, row.id).await?;
         txn.commit().await?;
