@@ -193,6 +193,37 @@ pub async fn load_moderation() -> Result<Vec<PendingItem>, AppError> {
 
 // ----- actions -------------------------------------------------------------------------
 
+#[server(endpoint = "describe")]
+pub async fn describe_recording(
+    slug: String,
+    title: String,
+    description: String,
+    location: String,
+    licence: String,
+) -> Result<(), AppError> {
+    use crate::ssr::recordings::{Description, describe};
+    finish(
+        async {
+            let me = require_viewer()?;
+            describe(
+                &state()?.db,
+                &me,
+                &slug,
+                Description {
+                    title,
+                    description,
+                    location,
+                    licence,
+                },
+            )
+            .await?;
+            leptos_axum::redirect(&format!("/recordings/{slug}"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
 #[server(endpoint = "create-token")]
 pub async fn create_token(name: String) -> Result<(), AppError> {
     finish(

@@ -98,6 +98,8 @@ pub struct RecordingDetail {
     pub status: String,
     /// An editor's reason for a rejection.
     pub moderation_note: String,
+    /// The viewer may change the title and description (uploader before publication, editors).
+    pub can_describe: bool,
     pub has_preview: bool,
     pub has_direction_picture: bool,
     /// `queued`, `running`, `done`, `failed` (or empty without a file).

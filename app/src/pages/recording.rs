@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    api::{PostComment, Rate, RetryProcessing, load_recording},
+    api::{DescribeRecording, PostComment, Rate, RetryProcessing, load_recording},
     components::{CsrfField, ErrorView, Facts, FormError, current_viewer, stars_text},
     domain::{format_duration, licence_label, licence_url},
     model::RecordingDetail,
@@ -171,6 +171,7 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
                 </aside>
             </div>
 
+            {rec.can_describe.then(|| view! { <Describe rec=rec.clone()/> })}
             <Rating rec=rec.clone()/>
             <Comments rec/>
         </article>
@@ -285,5 +286,43 @@ fn convertible(card: &crate::model::RecordingCard) -> Option<(&'static str, &'st
         Some("fuma") if full_sphere => Some(("ambix", "as AmbiX (ACN/SN3D)")),
         Some("ambix") if full_sphere => Some(("fuma", "as FuMa (.amb)")),
         _ => None,
+    }
+}
+
+/// The uploader's (or an editor's) form for what the file cannot say.
+#[component]
+fn Describe(rec: RecordingDetail) -> impl IntoView {
+    let card = rec.card.clone();
+    view! {
+        <section class="describe" id="describe" data-testid="describe">
+            <h2>"Describe this recording"</h2>
+            <form method="post" action=DescribeRecording::PATH>
+                <CsrfField/>
+                <input type="hidden" name="slug" value=card.slug.clone()/>
+                <div class="field">
+                    <label for="d-title">"Title"</label>
+                    <input id="d-title" name="title" type="text" maxlength="200" required=true value=card.title.clone()/>
+                </div>
+                <div class="field">
+                    <label for="d-location">"Location"</label>
+                    <input id="d-location" name="location" type="text" maxlength="200" value=card.location.clone()/>
+                </div>
+                <div class="field">
+                    <label for="d-description">"Description"</label>
+                    <textarea id="d-description" name="description" rows="5">{rec.description.clone()}</textarea>
+                </div>
+                <div class="field">
+                    <label for="d-licence">"Licence"</label>
+                    <select id="d-licence" name="licence">
+                        {crate::domain::LICENCES.iter().map(|(key, label, _)| {
+                            let selected = *key == rec.licence;
+                            view! { <option value=*key selected=selected>{*label}</option> }
+                        }).collect_view()}
+                    </select>
+                </div>
+                <FormError path=DescribeRecording::PATH/>
+                <button type="submit">{if rec.status == "rejected" { "Save and send to the editors again" } else { "Save" }}</button>
+            </form>
+        </section>
     }
 }

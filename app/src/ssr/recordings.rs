@@ -171,3 +171,84 @@ pub async fn create(
     }
     Ok(row)
 }
+
+/// What an uploader may change about a recording after uploading it.
+#[derive(Debug, Clone)]
+pub struct Description {
+    pub title: String,
+    pub description: String,
+    pub location: String,
+    pub licence: String,
+}
+
+/// The uploader describes (or re-describes) a recording that is not public yet; an editor
+/// may change any. A rejected recording that its uploader edits goes back to the queue.
+pub async fn describe(
+    db: &sea_orm::DatabaseConnection,
+    who: &crate::model::Viewer,
+    slug: &str,
+    d: Description,
+) -> Result<(), AppError> {
+    use crate::{domain::Role, ssr::entities::tags};
+    let row = recordings::Entity::find()
+        .filter(recordings::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let is_editor = who.role >= Role::Editor;
+    let own_unpublished =
+        row.uploader_id == who.user_id && row.status != Status::Published.as_str();
+    if !is_editor && !own_unpublished {
+        return Err(AppError::Forbidden(
+            "Only its uploader (before it is published) or an editor can change this.".into(),
+        ));
+    }
+    let title: String = d.title.trim().chars().take(200).collect();
+    if title.is_empty() {
+        return Err(AppError::Invalid("Give the recording a title.".into()));
+    }
+    if !d.licence.is_empty()
+        && !crate::domain::LICENCES
+            .iter()
+            .any(|(k, ..)| *k == d.licence)
+    {
+        return Err(AppError::Invalid(
+            "Choose one of the licences offered.".into(),
+        ));
+    }
+    let tag_ids: Vec<i32> = recording_tags::Entity::find()
+        .filter(recording_tags::Column::RecordingId.eq(row.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|rt| rt.tag_id)
+        .collect();
+    let tag_names: Vec<String> = tags::Entity::find()
+        .filter(tags::Column::Id.is_in(tag_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    let resubmitted = row.status == Status::Rejected.as_str() && row.uploader_id == who.user_id;
+    let mut active: recordings::ActiveModel = row.clone().into();
+    let description: String = d.description.trim().chars().take(20_000).collect();
+    let location: String = d.location.trim().chars().take(200).collect();
+    active.search_text = Set(search_text(
+        &[&title, &row.artist, &row.composer, &description, &location],
+        &tag_names,
+    ));
+    active.title = Set(title);
+    active.description = Set(description);
+    active.location = Set(location);
+    if !d.licence.is_empty() {
+        active.licence = Set(d.licence);
+    }
+    if resubmitted {
+        active.status = Set(Status::Pending.as_str().into());
+        active.moderation_note = Set(String::new());
+    }
+    active.updated_at = Set(Utc::now());
+    active.update(db).await?;
+    Ok(())
+}

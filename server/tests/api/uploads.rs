@@ -719,7 +719,117 @@ async fn the_uploader_api_takes_a_personal_token_and_refuses_a_revoked_one(backe
     assert_eq!(count_recordings(&app).await, 2);
 }
 
+async fn the_uploader_describes_a_recording_after_uploading_and_again_after_a_rejection(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let paul = uploader(&app, "paul", Role::Uploader).await;
+    let editor = uploader(&app, "eddie", Role::Editor).await;
+    let token = make_token(&app, &paul, "laptop").await;
+    assert_eq!(
+        api_upload(&app, &token, "title=Untitled%20take%203", fuma_file(4800))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let page = "/recordings/untitled-take-3";
+    let (_, html) = app.get_text(page, &paul).await;
+    assert!(
+        html.contains("Describe this recording"),
+        "the uploader is asked to describe it"
+    );
+
+    let mut b = paul.clone();
+    let csrf = app.form_token(page, &mut b).await;
+    let describe = |title: &'static str, description: &'static str| {
+        [
+            ("csrf", csrf.clone()),
+            ("slug", "untitled-take-3".to_owned()),
+            ("title", title.to_owned()),
+            ("description", description.to_owned()),
+            ("location", "Porto".to_owned()),
+            ("licence", "cc-by-sa-4.0".to_owned()),
+        ]
+    };
+    let fields = describe("Ribeira at Dawn", "Boats knocking against the quay.");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = app.post_form("/api/describe", page, &fields, &mut b).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let (_, html) = app.get_text(page, &paul).await;
+    assert!(html.contains("Boats knocking against the quay.") && html.contains("Ribeira at Dawn"));
+    assert!(html.contains("CC BY-SA 4.0"));
+
+    // Someone else may not.
+    let marta = uploader(&app, "marta", Role::Uploader).await;
+    let mut m = marta.clone();
+    let other = app.form_token("/upload", &mut m).await;
+    let res = app
+        .post_form(
+            "/api/describe",
+            page,
+            &[
+                ("csrf", &other),
+                ("slug", "untitled-take-3"),
+                ("title", "Mine now"),
+                ("description", ""),
+                ("location", ""),
+                ("licence", ""),
+            ],
+            &mut m,
+        )
+        .await;
+    assert!(crate::helpers::redirect_error(&res).is_some_and(|e| e.contains("Only its uploader")));
+
+    // Rejected, re-described: back in the queue.
+    let mut ed = editor.clone();
+    let etoken = app.form_token("/moderation", &mut ed).await;
+    app.post_form(
+        "/api/moderate",
+        "/moderation",
+        &[
+            ("csrf", &etoken),
+            ("slug", "untitled-take-3"),
+            ("decision", "reject"),
+            ("note", "Say where the microphone was."),
+        ],
+        &mut ed,
+    )
+    .await;
+    let fields = describe(
+        "Ribeira at Dawn",
+        "Boats knocking against the quay; a Soundfield ST450 on the steps.",
+    );
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    app.post_form("/api/describe", page, &fields, &mut b).await;
+    let (_, queue) = app.get_text("/moderation", &editor).await;
+    assert!(queue.contains("Ribeira at Dawn") && queue.contains("1 recording is waiting"));
+
+    // Published: the uploader's form is gone.
+    app.post_form(
+        "/api/moderate",
+        "/moderation",
+        &[
+            ("csrf", &etoken),
+            ("slug", "untitled-take-3"),
+            ("decision", "publish"),
+            ("note", ""),
+        ],
+        &mut ed,
+    )
+    .await;
+    let (_, html) = app.get_text(page, &paul).await;
+    assert!(!html.contains("Describe this recording"));
+    let (_, results) = app
+        .get_text("/catalog?q=soundfield", &Browser::default())
+        .await;
+    assert!(
+        results.contains("Ribeira at Dawn"),
+        "the search index follows the description"
+    );
+}
+
 both_backends!(
+    the_uploader_describes_a_recording_after_uploading_and_again_after_a_rejection,
     the_uploader_api_takes_a_personal_token_and_refuses_a_revoked_one,
     processing_makes_a_preview_a_waveform_and_a_direction_picture,
     an_uploader_sends_a_recording_and_an_editor_publishes_it,
