@@ -12,7 +12,7 @@
   const bar = form.querySelector('.upload-progress');
   const status = form.querySelector('.upload-status');
   const button = form.querySelector('button[type=submit]');
-  const DIRECT_FROM = 64 * 1024 * 1024;
+  const DIRECT_FROM = Number(form.dataset.directFrom || 64 * 1024 * 1024);
   const field = (name) => (form.elements[name] ? form.elements[name].value : '');
 
   async function post(path, csrf, body) {
@@ -22,7 +22,11 @@
       body: JSON.stringify(body),
     });
     const json = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(json.error || res.statusText);
+    if (!res.ok) {
+      const e = new Error(json.error || res.statusText);
+      e.status = res.status;
+      throw e;
+    }
     return json;
   }
 
@@ -87,7 +91,14 @@
     await Promise.all([worker(), worker(), worker()]);
     status.textContent = 'Checking the file…';
     const parts = Object.entries(state.etags).map(([n, etag]) => ({ n: Number(n), etag }));
-    const result = await post('/upload/direct/' + state.id + '/complete', csrf, { parts });
+    let result;
+    try {
+      result = await post('/upload/direct/' + state.id + '/complete', csrf, { parts });
+    } catch (e) {
+      // Refused or gone: there is nothing left to resume.
+      if (e.status === 404 || e.status === 422) localStorage.removeItem(key);
+      throw e;
+    }
     localStorage.removeItem(key);
     window.location.assign(result.url);
   }
@@ -100,7 +111,9 @@
       button.disabled = true;
       direct(file).catch((e) => {
         button.disabled = false;
-        status.textContent = 'The upload stopped: ' + e.message + ' Choose the same file and upload again to continue.';
+        status.textContent = e.status === 422
+          ? 'The upload was refused: ' + e.message
+          : 'The upload stopped: ' + e.message + ' Choose the same file and upload again to continue where it stopped.';
       });
       return;
     }

@@ -168,7 +168,7 @@ pub async fn load_account() -> Result<AccountPage, AppError> {
 /// The upload form's token, for an account that may upload, and whether large files may go
 /// straight to the S3 bucket.
 #[server(endpoint = "upload-form")]
-pub async fn load_upload_form() -> Result<(String, bool), AppError> {
+pub async fn load_upload_form() -> Result<(String, Option<u64>), AppError> {
     use crate::domain::Role;
     let me = require_viewer()?;
     if me.role < Role::Uploader {
@@ -176,7 +176,7 @@ pub async fn load_upload_form() -> Result<(String, bool), AppError> {
             "Your account cannot upload yet: ask an editor to make you an uploader.".into(),
         ));
     }
-    Ok((me.csrf, state()?.settings.direct_uploads))
+    Ok((me.csrf, state()?.settings.direct_upload_from))
 }
 
 #[server(endpoint = "moderation")]

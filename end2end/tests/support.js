@@ -43,7 +43,7 @@ async function waitFor(url, deadlineMs) {
  * Starts a site with demo data; returns { baseURL, address, stop }. `publicURL` is the
  * address visitors use when something (the balancer) stands in front of it.
  */
-export async function startSite({ publicURL } = {}) {
+export async function startSite({ publicURL, s3 = false, directFromMb } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'ambisonia-e2e-'));
   const port = await freePort();
   const baseURL = `http://127.0.0.1:${port}`;
@@ -55,6 +55,18 @@ export async function startSite({ publicURL } = {}) {
     AMBISONIA_PUBLIC_URL: publicURL ?? baseURL,
     RUST_LOG: 'warn',
   };
+  if (s3) {
+    // Media in a fresh bucket on the test S3 server (moto, started by scripts/test).
+    Object.assign(env, {
+      AMBISONIA_S3_BUCKET: `e2e-${Math.random().toString(16).slice(2, 10)}`,
+      AMBISONIA_S3_ENDPOINT: process.env.TEST_S3_URL ?? 'http://127.0.0.1:5055',
+      AMBISONIA_S3_PATH_STYLE: 'true',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test-secret',
+    });
+    execFileSync(serverBin, ['media', 'prepare-bucket', '--cors-origin', publicURL ?? baseURL], { env, stdio: 'ignore' });
+  }
+  if (directFromMb !== undefined) env.AMBISONIA_DIRECT_UPLOAD_FROM_MB = String(directFromMb);
   execFileSync(serverBin, ['demo-data'], { env, stdio: 'ignore' });
   const child = spawn(serverBin, [], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   await waitFor(`${baseURL}/readyz`, 20_000);

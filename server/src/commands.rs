@@ -162,6 +162,30 @@ pub async fn admin(config: &DatabaseConfig, task: AdminTask) -> Result<(), Strin
 
 pub async fn media(task: MediaTask) -> Result<(), String> {
     match task {
+        MediaTask::PrepareBucket { cors_origin, s3 } => {
+            let settings = s3
+                .settings()
+                .ok_or("set AMBISONIA_S3_BUCKET (or --s3-bucket)")?;
+            let crate::media::store::MediaStore::S3(store) =
+                crate::media::store::MediaStore::s3(&settings)
+            else {
+                return Err("not an S3 store".into());
+            };
+            store.ensure_bucket().await.map_err(|e| e.to_string())?;
+            if let Some(origin) = cors_origin {
+                store
+                    .allow_browser_uploads(&origin)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "Bucket {} is ready; browsers on {origin} may send direct uploads to it.",
+                    settings.bucket
+                );
+            } else {
+                println!("Bucket {} is ready.", settings.bucket);
+            }
+            Ok(())
+        }
         MediaTask::Migrate {
             to: MigrateTarget::S3,
             media_dir,

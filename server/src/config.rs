@@ -98,6 +98,15 @@ pub enum MediaTask {
         #[arg(long)]
         json: bool,
     },
+    /// Make the S3 bucket ready: create it if it is missing and, with --cors-origin, let
+    /// browsers on the site send direct uploads to it (PUT, ETag exposed).
+    PrepareBucket {
+        /// The site's address as browsers see it, such as https://ambisonia.org.
+        #[arg(long)]
+        cors_origin: Option<String>,
+        #[command(flatten)]
+        s3: S3Config,
+    },
     /// Copy every object of the local media folder to the S3 bucket, verifying each by
     /// its SHA-256. Resumable and idempotent: objects already there and verified are
     /// skipped. Switches nothing: when it reports all verified, point the app at the bucket.
@@ -250,6 +259,11 @@ pub struct AppConfig {
     /// On SIGTERM, how long in-flight requests may take to finish, in seconds.
     #[arg(long, env = "AMBISONIA_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace_s: u64,
+
+    /// Files from this size (MiB) go straight to S3 in parts from the browser, when media
+    /// is in S3 (smaller ones take the ordinary form).
+    #[arg(long, env = "AMBISONIA_DIRECT_UPLOAD_FROM_MB", default_value_t = 64)]
+    pub direct_upload_from_mb: u64,
 
     /// The largest recording an upload may be, in MiB.
     #[arg(long, env = "AMBISONIA_MAX_UPLOAD_MB", default_value_t = 4096)]

@@ -23,7 +23,7 @@ pub fn UploadPage() -> impl IntoView {
 }
 
 #[component]
-fn UploadForm(token: String, direct: bool) -> impl IntoView {
+fn UploadForm(token: String, direct: Option<u64>) -> impl IntoView {
     // The token rides in the query: a multipart body is not read before the file arrives.
     let action = format!("/upload?csrf={token}");
     view! {
@@ -34,7 +34,7 @@ fn UploadForm(token: String, direct: bool) -> impl IntoView {
                 "G-format or stereo, as RIFF/WAVE, RF64 or Wave64. The site reads the format from "
                 "the file; check one first with "<code>"server media inspect FILE"</code>"."
             </p>
-            <form method="post" action=action enctype="multipart/form-data" class="upload-form" data-upload-form="" data-direct=direct.then_some("s3")>
+            <form method="post" action=action enctype="multipart/form-data" class="upload-form" data-upload-form="" data-direct=direct.map(|_| "s3") data-direct-from=direct.map(|b| b.to_string())>
                 <div class="field">
                     <label for="u-file">"Recording"</label>
                     <input id="u-file" name="file" type="file" accept=".amb,.wav,.rf64,.w64,audio/wav" required=true/>

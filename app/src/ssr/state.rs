@@ -13,8 +13,9 @@ pub struct Settings {
     pub public_url: String,
     /// `s-maxage` given to anonymous pages, in seconds.
     pub page_ttl_s: u32,
-    /// The media store is S3: the upload form may send large files straight to it.
-    pub direct_uploads: bool,
+    /// The media store is S3: the upload form may send files of this many bytes and more
+    /// straight to it. `None`: no direct uploads.
+    pub direct_upload_from: Option<u64>,
 }
 
 impl Settings {

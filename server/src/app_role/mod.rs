@@ -60,7 +60,10 @@ impl Application {
             settings: Arc::new(Settings {
                 public_url: config.public_url.trim_end_matches('/').to_string(),
                 page_ttl_s: config.page_ttl_s,
-                direct_uploads: config.s3.settings().is_some(),
+                direct_upload_from: config
+                    .s3
+                    .settings()
+                    .map(|_| config.direct_upload_from_mb.saturating_mul(1024 * 1024)),
             }),
         };
         let store = match config.s3.settings() {

@@ -396,6 +396,33 @@ impl S3Store {
         }
     }
 
+    /// Lets browsers on `origin` PUT parts straight to the bucket (direct uploads) and read
+    /// each part's `ETag`.
+    pub async fn allow_browser_uploads(&self, origin: &str) -> Result<(), StoreError> {
+        use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+        let rule = CorsRule::builder()
+            .allowed_origins(origin)
+            .allowed_methods("PUT")
+            .allowed_methods("GET")
+            .allowed_headers("*")
+            .expose_headers("ETag")
+            .max_age_seconds(3600)
+            .build()
+            .map_err(|e| StoreError::Io(e.to_string()))?;
+        let config = CorsConfiguration::builder()
+            .cors_rules(rule)
+            .build()
+            .map_err(|e| StoreError::Io(e.to_string()))?;
+        self.client
+            .put_bucket_cors()
+            .bucket(&self.bucket)
+            .cors_configuration(config)
+            .send()
+            .await
+            .map_err(|e| s3_error(&e))?;
+        Ok(())
+    }
+
     /// Creates the bucket if it is not there (for tests and first runs against a new store).
     pub async fn ensure_bucket(&self) -> Result<(), StoreError> {
         if self

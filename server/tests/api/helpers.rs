@@ -179,6 +179,7 @@ impl TestApp {
             trust_forwarded_for: true,
             shutdown_grace_s: 1,
             max_upload_mb: 64,
+            direct_upload_from_mb: 64,
             s3: server::config::S3Config {
                 s3_bucket: s3.as_ref().map(|s| s.bucket.clone()),
                 s3_region: s3
