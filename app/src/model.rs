@@ -157,4 +157,6 @@ pub struct PendingItem {
     pub is_float: bool,
     pub size_bytes: Option<i64>,
     pub uploaded_at: DateTime<Utc>,
+    /// The stereo preview is ready to listen to.
+    pub has_preview: bool,
 }

@@ -68,6 +68,11 @@ fn Pending(item: PendingItem) -> impl IntoView {
                 {item.size_bytes.map(|b| format!(" · {:.1} MB", b as f64 / 1_000_000.0))}
                 " · "<a href=format!("/recordings/{slug}/download")>"original file"</a>
             </p>
+            {if item.has_preview {
+                view! { <audio controls=true preload="none" src=format!("/recordings/{slug}/preview.ogg") data-testid="queue-preview"></audio> }.into_any()
+            } else {
+                view! { <p class="hint">"The preview is still being made."</p> }.into_any()
+            }}
             <p class="prose">{item.description.clone()}</p>
             <div class="decide">
                 <form method="post" action=Moderate::PATH>

@@ -31,6 +31,7 @@ pub async fn pending(db: &DatabaseConnection) -> Result<Vec<PendingItem>, AppErr
                 r.is_float,
                 r.size_bytes,
                 r.created_at,
+                r.preview_key.is_some(),
             )
         })
         .collect();
@@ -39,7 +40,18 @@ pub async fn pending(db: &DatabaseConnection) -> Result<Vec<PendingItem>, AppErr
         .into_iter()
         .zip(extra)
         .map(
-            |(card, (description, sample_rate, bit_depth, is_float, size_bytes, uploaded_at))| {
+            |(
+                card,
+                (
+                    description,
+                    sample_rate,
+                    bit_depth,
+                    is_float,
+                    size_bytes,
+                    uploaded_at,
+                    has_preview,
+                ),
+            )| {
                 PendingItem {
                     card,
                     description,
@@ -48,6 +60,7 @@ pub async fn pending(db: &DatabaseConnection) -> Result<Vec<PendingItem>, AppErr
                     is_float,
                     size_bytes,
                     uploaded_at,
+                    has_preview,
                 }
             },
         )

@@ -82,6 +82,8 @@ pub struct TestApp {
     pub base: String,
     /// The app's media folder (objects, and uploads in `.incoming` while they arrive).
     pub media_dir: PathBuf,
+    /// The bucket, when the app keeps media in S3.
+    pub s3: Option<server::media::store::S3Settings>,
     /// The PostgreSQL database of this test, when it runs on PostgreSQL.
     pg_database: Option<String>,
     pub db: DatabaseConnection,
@@ -213,6 +215,7 @@ impl TestApp {
         TestApp {
             base,
             media_dir: dir.join("media"),
+            s3,
             pg_database,
             db,
             client,

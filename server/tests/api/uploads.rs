@@ -128,10 +128,15 @@ async fn an_uploader_sends_a_recording_and_an_editor_publishes_it(backend: Backe
         "the public does not"
     );
 
+    processed(&app, "rain-on-the-roof").await;
     let (_, queue) = app.get_text("/moderation", &editor).await;
     assert!(
         queue.contains("Rain on the Roof") && queue.contains("1 recording is waiting"),
         "{queue}"
+    );
+    assert!(
+        queue.contains("/recordings/rain-on-the-roof/preview.ogg"),
+        "the editor can listen before deciding"
     );
     assert_eq!(
         app.get_text("/moderation", &marta).await.0,
@@ -829,6 +834,7 @@ async fn the_uploader_describes_a_recording_after_uploading_and_again_after_a_re
 }
 
 both_backends!(
+    a_job_left_running_by_a_replica_that_died_is_done_by_another,
     the_uploader_describes_a_recording_after_uploading_and_again_after_a_rejection,
     the_uploader_api_takes_a_personal_token_and_refuses_a_revoked_one,
     processing_makes_a_preview_a_waveform_and_a_direction_picture,
@@ -836,6 +842,11 @@ both_backends!(
     bad_files_are_refused_and_leave_nothing_behind,
     only_uploaders_upload_and_plain_multichannel_files_need_a_convention,
 );
+
+/// The S3 store the app was started with (same bucket), for looking inside.
+fn bucket_store(app: &TestApp) -> server::media::store::MediaStore {
+    server::media::store::MediaStore::s3(app.s3.as_ref().expect("an S3 app"))
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_s3_a_trusted_uploader_publishes_at_once_and_downloads_are_presigned_redirects() {
@@ -891,6 +902,23 @@ async fn with_s3_a_trusted_uploader_publishes_at_once_and_downloads_are_presigne
     );
     let fetched = reqwest::get(&url).await.expect("presigned URL");
     assert_eq!(fetched.bytes().await.ok().map(|b| b.to_vec()), Some(bytes));
+
+    // The terminal Uploader's API lands in the bucket too.
+    let token = make_token(&app, &paul, "desk").await;
+    let res = api_upload(&app, &token, "title=Ferry%20Horn", fuma_file(4800)).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let ferry = app::ssr::entities::recordings::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("rows")
+        .into_iter()
+        .find(|r| r.slug == "ferry-horn")
+        .expect("row");
+    let key = ferry.media_key.clone().expect("key");
+    assert_eq!(
+        bucket_store(&app).size(&key).await.ok().flatten(),
+        ferry.size_bytes.map(|b| b as u64)
+    );
 
     // Processing read the original from the bucket and put the preview there too.
     let row = processed(&app, "harbour-at-dawn").await;
@@ -1196,4 +1224,63 @@ async fn direct_uploads_need_s3_and_a_form_token() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+async fn a_job_left_running_by_a_replica_that_died_is_done_by_another(backend: Backend) {
+    use sea_orm::{ActiveModelTrait, Set};
+    let app = TestApp::spawn(backend).await;
+    let marta = uploader(&app, "marta", Role::Uploader).await;
+    assert_eq!(
+        app.upload(
+            &marta,
+            &[("title", "Night Rain")],
+            "rain.amb",
+            fuma_file(9600)
+        )
+        .await
+        .status(),
+        StatusCode::SEE_OTHER
+    );
+    let row = processed(&app, "night-rain").await;
+    assert_eq!(row.processing, "done");
+    // A replica claimed a second job and died: the job is `running`, its lock ran out.
+    app::ssr::entities::recordings::ActiveModel {
+        id: Set(row.id),
+        preview_key: Set(None),
+        processing: Set("running".into()),
+        ..Default::default()
+    }
+    .update(&app.db)
+    .await
+    .expect("row");
+    let now = chrono::Utc::now();
+    app::ssr::entities::jobs::ActiveModel {
+        kind: Set("process".into()),
+        recording_id: Set(row.id),
+        state: Set("running".into()),
+        attempts: Set(1),
+        locked_until: Set(Some(now - chrono::Duration::seconds(1))),
+        last_error: Set(String::new()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .expect("job");
+    let row = processed(&app, "night-rain").await;
+    assert_eq!(row.processing, "done");
+    assert!(
+        row.preview_key.is_some(),
+        "the abandoned job was claimed and finished"
+    );
+    let jobs = app::ssr::entities::jobs::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("jobs");
+    assert!(
+        jobs.iter().all(|j| j.state == "done"),
+        "{:?}",
+        jobs.iter().map(|j| &j.state).collect::<Vec<_>>()
+    );
 }
