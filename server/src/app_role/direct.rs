@@ -28,7 +28,6 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, EntityTrait, ModelTrait, Set};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
 
 use super::media::MediaState;
 use crate::media::ingest::{IngestError, ingest};
@@ -289,27 +288,11 @@ pub async fn complete(
             s.incoming
                 .join(format!("{:016x}.direct", rand::random::<u64>())),
         );
-        let mut object = s
-            .store
-            .get(&row.key, None)
+        s.store
+            .download_to(&row.key, &temp.0)
             .await
             .map_err(|e| IngestError::Internal(e.to_string()))?;
-        let mut file = tokio::fs::File::create(&temp.0)
-            .await
-            .map_err(|e| IngestError::Internal(e.to_string()))?;
-        tokio::io::copy(&mut object.body, &mut file)
-            .await
-            .map_err(|e| IngestError::Internal(e.to_string()))?;
-        file.flush()
-            .await
-            .map_err(|e| IngestError::Internal(e.to_string()))?;
-        drop(file);
-        let trusted = app::ssr::entities::users::Entity::find_by_id(row.user_id)
-            .one(&s.db)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|u| u.trusted);
+        let trusted = super::media::user_is_trusted(&s.db, row.user_id).await;
         let meta = NewRecording {
             title: row.title.clone(),
             description: row.description.clone(),
@@ -335,22 +318,9 @@ pub async fn complete(
             (StatusCode::CREATED, Json(json!({ "slug": rec.slug, "url": format!("/recordings/{}", rec.slug), "status": rec.status })))
                 .into_response()
         }
-        Err(IngestError::Refused(why)) => error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &format!("The file: {why}"),
-        ),
-        Err(IngestError::Duplicate { title, slug }) => error(
-            StatusCode::CONFLICT,
-            &format!(
-                "This exact file is already in the catalog as “{title}” (/recordings/{slug})."
-            ),
-        ),
-        Err(IngestError::Internal(e)) => {
-            tracing::error!(error = %e, "cannot keep a direct upload");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The site could not keep your upload; nothing was saved.",
-            )
+        Err(e) => {
+            let (status, message) = super::media::ingest_refusal(e, "The file");
+            error(status, &message)
         }
     }
 }

@@ -218,15 +218,29 @@ async fn receive(
             s.wake.notify_one();
             Ok(row.slug)
         }
-        Err(IngestError::Refused(why)) => Err(Refused(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("{}: {why}", display_name(&form.file_name)),
-        )),
-        Err(IngestError::Duplicate { title, slug }) => Err(Refused(
+        Err(e) => {
+            let (status, message) = ingest_refusal(e, &display_name(&form.file_name));
+            Err(Refused(status, message))
+        }
+    }
+}
+
+/// How an upload that did not become a recording is answered, whichever way it came in:
+/// the status and a sentence for the uploader (`file` names the file in it).
+pub(super) fn ingest_refusal(e: IngestError, file: &str) -> (StatusCode, String) {
+    match e {
+        IngestError::Refused(why) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{file}: {why}")),
+        IngestError::Duplicate { title, slug } => (
             StatusCode::CONFLICT,
             format!("This exact file is already in the catalog as “{title}” (/recordings/{slug})."),
-        )),
-        Err(IngestError::Internal(e)) => Err(internal("cannot keep the upload", &e)),
+        ),
+        IngestError::Internal(e) => {
+            tracing::error!(error = %e, "cannot keep an upload");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The site could not keep your upload just now; nothing was saved. Please try again.".into(),
+            )
+        }
     }
 }
 
@@ -239,7 +253,7 @@ fn display_name(file_name: &str) -> String {
     if n.is_empty() { "The file".into() } else { n }
 }
 
-async fn user_is_trusted(db: &DatabaseConnection, user_id: i32) -> bool {
+pub(super) async fn user_is_trusted(db: &DatabaseConnection, user_id: i32) -> bool {
     app::ssr::entities::users::Entity::find_by_id(user_id)
         .one(db)
         .await
@@ -724,22 +738,9 @@ pub async fn api_upload(
                 }),
             )
         }
-        Err(IngestError::Refused(why)) => error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &format!("The file: {why}"),
-        ),
-        Err(IngestError::Duplicate { title, slug }) => error(
-            StatusCode::CONFLICT,
-            &format!(
-                "This exact file is already in the catalog as “{title}” (/recordings/{slug})."
-            ),
-        ),
-        Err(IngestError::Internal(e)) => {
-            tracing::error!(error = %e, "cannot keep an API upload");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The site could not keep your upload just now; nothing was saved.",
-            )
+        Err(e) => {
+            let (status, message) = ingest_refusal(e, "The file");
+            error(status, &message)
         }
     }
 }

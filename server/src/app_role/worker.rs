@@ -166,18 +166,10 @@ impl Worker {
         let waveform = Scratch(self.scratch.join(format!("{tag}-waveform.svg")));
         let doa = Scratch(self.scratch.join(format!("{tag}-doa.svg")));
 
-        let mut object = self
-            .store
-            .get(&key, None)
+        self.store
+            .download_to(&key, &original.0)
             .await
             .map_err(|e| format!("the original cannot be read: {e}"))?;
-        let mut file = tokio::fs::File::create(&original.0)
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::io::copy(&mut object.body, &mut file)
-            .await
-            .map_err(|e| format!("the original cannot be read: {e}"))?;
-        drop(file);
 
         let convention = row
             .convention

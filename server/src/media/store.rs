@@ -108,6 +108,17 @@ impl MediaStore {
         }
     }
 
+    /// Copies the object to a file on local disk (streamed), for code that needs a file:
+    /// inspection, rendering. Returns its size.
+    pub async fn download_to(&self, key: &str, path: &Path) -> Result<u64, StoreError> {
+        use tokio::io::AsyncWriteExt;
+        let mut object = self.get(key, None).await?;
+        let mut file = tokio::fs::File::create(path).await?;
+        let n = tokio::io::copy(&mut object.body, &mut file).await?;
+        file.flush().await?;
+        Ok(n)
+    }
+
     /// The object's size, or `None` when there is no such object.
     pub async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
         check_key(key)?;
