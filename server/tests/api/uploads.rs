@@ -1284,3 +1284,56 @@ async fn a_job_left_running_by_a_replica_that_died_is_done_by_another(backend: B
         jobs.iter().map(|j| &j.state).collect::<Vec<_>>()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_cut_off_half_way_leaves_nothing_behind() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let marta = uploader(&app, "marta", Role::Uploader).await;
+    let html = app
+        .get("/upload", &marta)
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    let csrf = crate::helpers::hidden_action_token(&html).expect("token");
+    let file = fuma_file(200_000);
+    let boundary = "----ambisonia-cut";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nCut\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cut.amb\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    let full_len = body.len() + file.len() + format!("\r\n--{boundary}--\r\n").len();
+    body.extend_from_slice(&file[..file.len() / 2]);
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /upload?csrf={csrf} HTTP/1.1\r\nHost: {addr}\r\nOrigin: {}\r\nCookie: {}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {full_len}\r\n\r\n",
+        app.base,
+        marta.header()
+    );
+    s.write_all(head.as_bytes()).await.expect("head");
+    s.write_all(&body).await.expect("half the body");
+    // Give the server time to have started writing the file, then hang up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while leftovers(&app).1 == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(leftovers(&app).1, 1, "the upload was arriving");
+    drop(s);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while leftovers(&app) != (0, 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the half-written file stays: {:?}",
+            leftovers(&app)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(count_recordings(&app).await, 0);
+}
