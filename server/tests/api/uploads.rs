@@ -1337,3 +1337,32 @@ async fn an_upload_cut_off_half_way_leaves_nothing_behind() {
     }
     assert_eq!(count_recordings(&app).await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_media_store_down_an_upload_fails_cleanly() {
+    // A bucket on a port where nothing listens: S3 is down.
+    let mut settings = crate::media_store::s3_settings();
+    settings.endpoint_url = Some("http://127.0.0.1:9".into());
+    let app = TestApp::spawn_with(Backend::Sqlite, Some(settings)).await;
+    let marta = uploader(&app, "marta", Role::Uploader).await;
+    let res = app
+        .upload(
+            &marta,
+            &[("title", "Lost at Sea")],
+            "sea.amb",
+            fuma_file(4800),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let text = res.text().await.unwrap_or_default();
+    assert!(
+        text.contains("nothing was saved") && !text.contains("127.0.0.1:9"),
+        "{text}"
+    );
+    assert_eq!((count_recordings(&app).await, leftovers(&app)), (0, (0, 0)));
+    // The rest of the site is up.
+    assert_eq!(
+        app.get_text("/catalog", &Browser::default()).await.0,
+        StatusCode::OK
+    );
+}
