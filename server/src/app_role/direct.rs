@@ -339,3 +339,30 @@ pub async fn abort(
     let _ = row.delete(&s.db).await;
     StatusCode::NO_CONTENT.into_response()
 }
+
+/// Direct uploads neither completed nor aborted within `older_than` (a closed tab, a lost
+/// laptop) are aborted in the bucket, so their parts stop costing storage, and forgotten.
+/// The job worker calls this now and then; returns how many went.
+pub async fn sweep_abandoned(
+    db: &sea_orm::DatabaseConnection,
+    store: &crate::media::store::MediaStore,
+    older_than: Duration,
+) -> Result<usize, sea_orm::DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let cutoff = Utc::now() - chrono::Duration::from_std(older_than).unwrap_or_default();
+    let stale = direct_uploads::Entity::find()
+        .filter(direct_uploads::Column::CreatedAt.lt(cutoff))
+        .all(db)
+        .await?;
+    let n = stale.len();
+    for row in stale {
+        if let Err(e) = store.abort_multipart(&row.key, &row.upload_id).await {
+            tracing::info!(error = %e, key = %row.key, "abandoned upload could not be aborted (already gone?)");
+        }
+        row.delete(db).await?;
+    }
+    if n > 0 {
+        tracing::info!(abandoned = n, "abandoned direct uploads swept");
+    }
+    Ok(n)
+}

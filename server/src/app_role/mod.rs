@@ -5,6 +5,7 @@
 mod assets;
 mod cache_policy;
 mod direct;
+pub use direct::sweep_abandoned as sweep_abandoned_uploads;
 mod health;
 mod media;
 mod request_log;

@@ -22,6 +22,9 @@ use crate::media::{inspect::inspect, render::render, store::MediaStore};
 /// How long a claimed job is ours before another replica may take it over.
 const LOCK: Duration = Duration::from_secs(300);
 const MAX_ATTEMPTS: i32 = 3;
+/// How often a replica looks for direct uploads left unfinished, and how old they must be.
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
+const ABANDONED_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Clone)]
 pub struct Worker {
@@ -41,7 +44,16 @@ struct Claimed {
 
 impl Worker {
     pub async fn run(self) {
+        let mut last_sweep = std::time::Instant::now();
         loop {
+            if last_sweep.elapsed() >= SWEEP_EVERY {
+                last_sweep = std::time::Instant::now();
+                if let Err(e) =
+                    super::direct::sweep_abandoned(&self.db, &self.store, ABANDONED_AFTER).await
+                {
+                    tracing::warn!(error = %e, "cannot sweep abandoned uploads");
+                }
+            }
             match self.claim().await {
                 Ok(Some(job)) => self.process(job).await,
                 Ok(None) => {

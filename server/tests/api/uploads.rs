@@ -1366,3 +1366,55 @@ async fn with_the_media_store_down_an_upload_fails_cleanly() {
         StatusCode::OK
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_uploads_left_unfinished_for_a_day_are_swept() {
+    use sea_orm::{ActiveModelTrait, Set};
+    use serde_json::json;
+    let settings = crate::media_store::s3_settings();
+    crate::media_store::s3_store_with(&settings).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, Some(settings)).await;
+    let paul = uploader(&app, "paul", Role::Uploader).await;
+    let html = app
+        .get("/upload", &paul)
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    let csrf = crate::helpers::hidden_action_token(&html).expect("token");
+    for title in ["Old", "Fresh"] {
+        let res = direct(
+            &app,
+            &paul,
+            &csrf,
+            "/upload/direct",
+            json!({ "title": title, "size": 1000 }),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let rows = app::ssr::entities::direct_uploads::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("rows");
+    let mut old: app::ssr::entities::direct_uploads::ActiveModel = rows[0].clone().into();
+    old.created_at = Set(chrono::Utc::now() - chrono::Duration::hours(25));
+    old.update(&app.db).await.expect("age it");
+
+    let swept = server::app_role::sweep_abandoned_uploads(
+        &app.db,
+        &bucket_store(&app),
+        std::time::Duration::from_secs(24 * 3600),
+    )
+    .await
+    .expect("sweep");
+    assert_eq!(swept, 1);
+    let left: Vec<String> = app::ssr::entities::direct_uploads::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("rows")
+        .into_iter()
+        .map(|r| r.title)
+        .collect();
+    assert_eq!(left, ["Fresh"]);
+}
