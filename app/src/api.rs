@@ -113,10 +113,18 @@ pub async fn load_recording(slug: String) -> Result<RecordingDetail, AppError> {
     let st = state()?;
     let viewer = viewer();
     let (uploader, detail) = catalog::recording(&st.db, &slug, viewer.as_ref()).await?;
-    cache::public_page(&[
+    let keys = [
         format!("recording:{}", detail.card.id),
         format!("user:{uploader}"),
-    ]);
+    ];
+    // While the preview is being made the page will change by itself: keep it briefly.
+    let changing = detail.has_media && !detail.has_preview && detail.processing != "failed";
+    let ttl = if changing {
+        cache::CHANGING_TTL_S
+    } else {
+        st.settings.page_ttl_s
+    };
+    cache::public_page_for(&keys, ttl);
     Ok(detail)
 }
 

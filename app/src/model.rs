@@ -100,6 +100,8 @@ pub struct RecordingDetail {
     pub moderation_note: String,
     /// The viewer may change the title and description (uploader before publication, editors).
     pub can_describe: bool,
+    /// The viewer is its uploader or an editor: sees processing failures and may retry.
+    pub can_manage: bool,
     pub has_preview: bool,
     pub has_direction_picture: bool,
     /// `queued`, `running`, `done`, `failed` (or empty without a file).

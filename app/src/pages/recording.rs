@@ -107,6 +107,9 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
                     let slug = card.slug.clone();
                     view! {
                         {match rec.processing.as_str() {
+                            "failed" if !rec.can_manage => view! {
+                                <p data-testid="processing">"The preview is not available yet."</p>
+                            }.into_any(),
                             "failed" => view! {
                                 <p class="notice error" data-testid="processing">"Making the preview failed: "{rec.processing_error.clone()}</p>
                                 <form method="post" action=RetryProcessing::PATH>

@@ -14,6 +14,17 @@ pub const PRIVATE: &str = "private, no-store";
 /// Marks the page being rendered as shareable for anonymous visitors, naming what it shows
 /// (`catalog`, `recording:42`, `user:7`, `tag:birds`). For a logged-in viewer it is private.
 pub fn public_page(keys: &[String]) {
+    let ttl = state().map(|s| s.settings.page_ttl_s).unwrap_or(0);
+    public_page_for(keys, ttl);
+}
+
+/// Seconds a shared cache may keep a page that is about to change by itself (a recording
+/// whose preview is being made): long enough to absorb a crowd, short enough that nobody
+/// waits a minute for the player to appear.
+pub const CHANGING_TTL_S: u32 = 5;
+
+/// [`public_page`] with its own `s-maxage`.
+pub fn public_page_for(keys: &[String], ttl: u32) {
     let Some(res) = use_context::<ResponseOptions>() else {
         return;
     };
@@ -21,7 +32,6 @@ pub fn public_page(keys: &[String]) {
         res.insert_header(CACHE_CONTROL, HeaderValue::from_static(PRIVATE));
         return;
     }
-    let ttl = state().map(|s| s.settings.page_ttl_s).unwrap_or(0);
     // s-maxage forbids a shared cache to serve stale (RFC 9111 §5.2.2.10) unless these
     // say how long it may: half a lifetime while it asks again, ten minutes if we are down.
     let grace = ttl / 2;

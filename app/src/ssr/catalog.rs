@@ -279,6 +279,7 @@ pub async fn recording(
         has_media: row.media_key.is_some(),
         status: row.status.clone(),
         moderation_note: row.moderation_note.clone(),
+        can_manage: viewer.is_some_and(|v| v.role >= Role::Editor || v.user_id == row.uploader_id),
         can_describe: viewer.is_some_and(|v| {
             v.role >= Role::Editor
                 || (v.user_id == row.uploader_id && row.status != Status::Published.as_str())

@@ -1418,3 +1418,47 @@ async fn direct_uploads_left_unfinished_for_a_day_are_swept() {
         .collect();
     assert_eq!(left, ["Fresh"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_whose_preview_is_being_made_is_shared_only_briefly() {
+    use sea_orm::{ActiveModelTrait, Set};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let owner = app.user("paul", Role::Uploader).await;
+    let (id, slug) = app
+        .recording(crate::helpers::sample("Gulls at the Pier", owner))
+        .await;
+    let set = |processing: &'static str, preview: Option<&'static str>| {
+        app::ssr::entities::recordings::ActiveModel {
+            id: Set(id),
+            media_key: Set(Some("originals/00/gulls.amb".into())),
+            preview_key: Set(preview.map(Into::into)),
+            processing: Set(processing.into()),
+            ..Default::default()
+        }
+    };
+    let cache_control = |slug: String| {
+        let app = &app;
+        async move {
+            header_of(
+                &app.get(&format!("/recordings/{slug}"), &Browser::default())
+                    .await,
+                "cache-control",
+            )
+        }
+    };
+    set("running", None).update(&app.db).await.expect("row");
+    assert!(
+        cache_control(slug.clone()).await.contains("s-maxage=5,"),
+        "the player is about to appear"
+    );
+    set("done", Some("previews/00/gulls.ogg"))
+        .update(&app.db)
+        .await
+        .expect("row");
+    assert!(cache_control(slug.clone()).await.contains("s-maxage=60,"));
+    set("failed", None).update(&app.db).await.expect("row");
+    assert!(
+        cache_control(slug).await.contains("s-maxage=60,"),
+        "a failure does not change by itself"
+    );
+}
