@@ -222,6 +222,17 @@ async fn facets(db: &DatabaseConnection) -> Result<Facets, AppError> {
 /// A recording page: published ones for everybody; an unpublished one only for its uploader
 /// and for editors, who must be able to see what they moderate.
 /// Returns the uploader's id with the page, for the page's surrogate keys.
+/// Its uploader or an editor: who sees a recording before it is published, and its
+/// processing failures.
+pub fn manages(row: &recordings::Model, viewer: Option<&Viewer>) -> bool {
+    viewer.is_some_and(|v| v.role >= Role::Editor || v.user_id == row.uploader_id)
+}
+
+/// Whether `viewer` may see the recording (its page, files and pictures) at all.
+pub fn visible_to(row: &recordings::Model, viewer: Option<&Viewer>) -> bool {
+    row.status == Status::Published.as_str() || manages(row, viewer)
+}
+
 pub async fn recording(
     db: &DatabaseConnection,
     slug: &str,
@@ -233,9 +244,7 @@ pub async fn recording(
         .one(db)
         .await?
         .ok_or(AppError::NotFound)?;
-    let visible = row.status == Status::Published.as_str()
-        || viewer.is_some_and(|v| v.user_id == row.uploader_id || v.role >= Role::Editor);
-    if !visible {
+    if !visible_to(&row, viewer) {
         return Err(AppError::NotFound);
     }
     let comments = comments::Entity::find()
@@ -279,7 +288,7 @@ pub async fn recording(
         has_media: row.media_key.is_some(),
         status: row.status.clone(),
         moderation_note: row.moderation_note.clone(),
-        can_manage: viewer.is_some_and(|v| v.role >= Role::Editor || v.user_id == row.uploader_id),
+        can_manage: manages(&row, viewer),
         can_describe: viewer.is_some_and(|v| {
             v.role >= Role::Editor
                 || (v.user_id == row.uploader_id && row.status != Status::Published.as_str())

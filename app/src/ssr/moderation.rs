@@ -21,49 +21,21 @@ pub async fn pending(db: &DatabaseConnection) -> Result<Vec<PendingItem>, AppErr
         .order_by_asc(recordings::Column::Id)
         .all(db)
         .await?;
-    let extra: Vec<_> = rows
-        .iter()
-        .map(|r| {
-            (
-                r.description.clone(),
-                r.sample_rate,
-                r.bit_depth,
-                r.is_float,
-                r.size_bytes,
-                r.created_at,
-                r.preview_key.is_some(),
-            )
-        })
-        .collect();
-    let cards = cards(db, rows).await?;
-    Ok(cards
+    // `cards` takes the rows; the queue's own facts are read from a copy first.
+    let cards = cards(db, rows.clone()).await?;
+    Ok(rows
         .into_iter()
-        .zip(extra)
-        .map(
-            |(
-                card,
-                (
-                    description,
-                    sample_rate,
-                    bit_depth,
-                    is_float,
-                    size_bytes,
-                    uploaded_at,
-                    has_preview,
-                ),
-            )| {
-                PendingItem {
-                    card,
-                    description,
-                    sample_rate,
-                    bit_depth,
-                    is_float,
-                    size_bytes,
-                    uploaded_at,
-                    has_preview,
-                }
-            },
-        )
+        .zip(cards)
+        .map(|(r, card)| PendingItem {
+            card,
+            description: r.description,
+            sample_rate: r.sample_rate,
+            bit_depth: r.bit_depth,
+            is_float: r.is_float,
+            size_bytes: r.size_bytes,
+            uploaded_at: r.created_at,
+            has_preview: r.preview_key.is_some(),
+        })
         .collect())
 }
 

@@ -270,6 +270,24 @@ fn internal(what: &str, e: &dyn std::fmt::Display) -> Refused {
     )
 }
 
+/// The recording named by `slug`, if this viewer may see it (the same rule as its page);
+/// otherwise the answer to give: 404 (never "forbidden", which would say it exists).
+async fn visible_recording(
+    s: &MediaState,
+    ctx: &RequestContext,
+    slug: &str,
+) -> Result<recordings::Model, Box<Response>> {
+    match recordings::Entity::find()
+        .filter(recordings::Column::Slug.eq(slug))
+        .one(&s.db)
+        .await
+    {
+        Ok(Some(r)) if app::ssr::catalog::visible_to(&r, ctx.viewer.as_ref()) => Ok(r),
+        Ok(_) => Err(Box::new(not_found())),
+        Err(e) => Err(Box::new(internal("database", &e).into_response())),
+    }
+}
+
 /// `GET /recordings/{slug}/download[?format=ambix|fuma]`: the original file, or a
 /// full-sphere recording converted between FuMa and AmbiX on the way out.
 pub async fn download(
@@ -279,21 +297,11 @@ pub async fn download(
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let row = match recordings::Entity::find()
-        .filter(recordings::Column::Slug.eq(slug.as_str()))
-        .one(&s.db)
-        .await
-    {
-        Ok(Some(r)) => r,
-        Ok(None) => return not_found(),
-        Err(e) => return internal("database", &e).into_response(),
+    let row = match visible_recording(&s, &ctx, &slug).await {
+        Ok(r) => r,
+        Err(resp) => return *resp,
     };
-    let visible = row.status == Status::Published.as_str()
-        || ctx
-            .viewer
-            .as_ref()
-            .is_some_and(|v| v.user_id == row.uploader_id || v.role >= Role::Editor);
-    let Some(key) = row.media_key.clone().filter(|_| visible) else {
+    let Some(key) = row.media_key.clone() else {
         return not_found();
     };
     let ext = key.rsplit('.').next().unwrap_or("wav");
@@ -453,28 +461,18 @@ pub async fn derived(
     Path((slug, file)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let row = match recordings::Entity::find()
-        .filter(recordings::Column::Slug.eq(slug.as_str()))
-        .one(&s.db)
-        .await
-    {
-        Ok(Some(r)) => r,
-        Ok(None) => return not_found(),
-        Err(e) => return internal("database", &e).into_response(),
+    let row = match visible_recording(&s, &ctx, &slug).await {
+        Ok(r) => r,
+        Err(resp) => return *resp,
     };
     let published = row.status == Status::Published.as_str();
-    let visible = published
-        || ctx
-            .viewer
-            .as_ref()
-            .is_some_and(|v| v.user_id == row.uploader_id || v.role >= Role::Editor);
     let (key, content_type) = match file.as_str() {
         "preview.ogg" => (row.preview_key, "audio/ogg"),
         "waveform.svg" => (row.waveform_key, "image/svg+xml"),
         "doa.svg" => (row.doa_key, "image/svg+xml"),
         _ => return not_found(),
     };
-    let Some(key) = key.filter(|_| visible) else {
+    let Some(key) = key else {
         return not_found();
     };
     let range = match headers.get(header::RANGE).map(parse_range) {
