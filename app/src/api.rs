@@ -6,9 +6,9 @@
 
 use leptos::prelude::*;
 
-use crate::{
+use crate::error::AppError;
+use domain::{
     catalog_query::CatalogQuery,
-    error::AppError,
     model::{
         AccountPage, CatalogPage, HomePage, PendingItem, ProfilePage, RecordingDetail, TagPage,
     },
@@ -16,11 +16,12 @@ use crate::{
 
 #[cfg(feature = "ssr")]
 use crate::ssr::{
-    accounts, cache, catalog, interactions, moderation,
+    cache, cookies,
     request::{request_context, viewer},
-    sessions,
     state::state,
 };
+#[cfg(feature = "ssr")]
+use domain::{accounts, catalog, interactions, moderation, sessions};
 
 /// For a script (not a browser form), an error should carry its own status code; a browser
 /// form gets the redirect back to the form instead, which a status here would override.
@@ -48,7 +49,7 @@ fn finish<T>(result: Result<T, AppError>) -> Result<T, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-fn require_viewer() -> Result<crate::model::Viewer, AppError> {
+fn require_viewer() -> Result<domain::model::Viewer, AppError> {
     viewer().ok_or(AppError::Unauthorized)
 }
 
@@ -75,7 +76,7 @@ fn set_cookie(value: String) {
 #[cfg(feature = "ssr")]
 fn session_token() -> Option<String> {
     use_context::<http::request::Parts>().and_then(|p| {
-        sessions::request_cookie(&p.headers, sessions::SESSION_COOKIE).map(str::to_string)
+        cookies::request_cookie(&p.headers, cookies::SESSION_COOKIE).map(str::to_string)
     })
 }
 
@@ -83,7 +84,7 @@ fn session_token() -> Option<String> {
 async fn start_session(user_id: i32) -> Result<(), AppError> {
     let st = state()?;
     let token = sessions::create(&st.db, user_id).await?;
-    set_cookie(sessions::session_cookie(
+    set_cookie(cookies::session_cookie(
         &token,
         st.settings.secure_cookies(),
     ));
@@ -118,7 +119,8 @@ pub async fn load_recording(slug: String) -> Result<RecordingDetail, AppError> {
         format!("user:{uploader}"),
     ];
     // While the preview is being made the page will change by itself: keep it briefly.
-    let changing = detail.has_media && !detail.has_preview && detail.processing != "failed";
+    let changing =
+        detail.has_media && !detail.has_preview && detail.processing != domain::Processing::Failed;
     let ttl = if changing {
         cache::CHANGING_TTL_S
     } else {
@@ -155,11 +157,11 @@ pub async fn load_account() -> Result<AccountPage, AppError> {
     let user = accounts::find(&st.db, me.user_id).await?;
     let new_token = use_context::<http::request::Parts>()
         .and_then(|p| {
-            sessions::request_cookie(&p.headers, sessions::NEW_TOKEN_COOKIE).map(str::to_string)
+            cookies::request_cookie(&p.headers, cookies::NEW_TOKEN_COOKIE).map(str::to_string)
         })
         .filter(|t| t.starts_with("amb_"));
     if new_token.is_some() {
-        set_cookie(sessions::clear_new_token_cookie(
+        set_cookie(cookies::clear_new_token_cookie(
             st.settings.secure_cookies(),
         ));
     }
@@ -168,7 +170,7 @@ pub async fn load_account() -> Result<AccountPage, AppError> {
         email: user.email,
         role: me.role,
         joined: user.created_at,
-        tokens: crate::ssr::tokens::list(&st.db, &me).await?,
+        tokens: domain::tokens::list(&st.db, &me).await?,
         new_token,
     })
 }
@@ -177,26 +179,21 @@ pub async fn load_account() -> Result<AccountPage, AppError> {
 /// straight to the S3 bucket.
 #[server(endpoint = "upload-form")]
 pub async fn load_upload_form() -> Result<(String, Option<u64>), AppError> {
-    use crate::domain::Role;
     let me = require_viewer()?;
-    if me.role < Role::Uploader {
-        return Err(AppError::Forbidden(
-            "Your account cannot upload yet: ask an editor to make you an uploader.".into(),
-        ));
-    }
+    domain::uploads::Uploader::check(me.user_id, me.role, false)?;
     Ok((me.csrf, state()?.settings.direct_upload_from))
 }
 
 #[server(endpoint = "moderation")]
 pub async fn load_moderation() -> Result<Vec<PendingItem>, AppError> {
-    use crate::domain::Role;
+    use domain::Role;
     let me = require_viewer()?;
     if me.role < Role::Editor {
         return Err(AppError::Forbidden(
             "Only editors see the moderation queue.".into(),
         ));
     }
-    moderation::pending(&state()?.db).await
+    Ok(moderation::pending(&state()?.db).await?)
 }
 
 // ----- actions -------------------------------------------------------------------------
@@ -209,7 +206,7 @@ pub async fn describe_recording(
     location: String,
     licence: String,
 ) -> Result<(), AppError> {
-    use crate::ssr::recordings::{Description, describe};
+    use domain::recordings::{Description, describe};
     finish(
         async {
             let me = require_viewer()?;
@@ -238,9 +235,9 @@ pub async fn create_token(name: String) -> Result<(), AppError> {
         async {
             let me = require_viewer()?;
             let st = state()?;
-            let token = crate::ssr::tokens::create(&st.db, &me, &name).await?;
+            let token = domain::tokens::create(&st.db, me.user_id, &name).await?;
             // Shown once on the account page; the database keeps only its hash.
-            set_cookie(sessions::new_token_cookie(
+            set_cookie(cookies::new_token_cookie(
                 &token,
                 st.settings.secure_cookies(),
             ));
@@ -257,7 +254,7 @@ pub async fn revoke_token(id: String) -> Result<(), AppError> {
         async {
             let me = require_viewer()?;
             let id = id.parse::<i32>().map_err(|_| AppError::NotFound)?;
-            crate::ssr::tokens::revoke(&state()?.db, &me, id).await?;
+            domain::tokens::revoke(&state()?.db, &me, id).await?;
             leptos_axum::redirect("/account#tokens");
             Ok(())
         }
@@ -270,7 +267,7 @@ pub async fn retry_processing(slug: String) -> Result<(), AppError> {
     finish(
         async {
             let me = require_viewer()?;
-            crate::ssr::jobs::retry(&state()?.db, &me, &slug).await?;
+            domain::jobs::retry(&state()?.db, &me, &slug).await?;
             leptos_axum::redirect(&format!("/recordings/{slug}"));
             Ok(())
         }
@@ -304,7 +301,7 @@ pub async fn register(
     password: String,
     next: String,
 ) -> Result<(), AppError> {
-    use crate::domain::{Email, Password, Role, Username};
+    use domain::{Email, Password, Role, Username};
     finish(
         async {
             let username = Username::parse(&username)?;
@@ -346,7 +343,7 @@ pub async fn logout() -> Result<(), AppError> {
             if let Some(token) = token {
                 sessions::delete(&st.db, &token).await?;
             }
-            set_cookie(sessions::clear_session_cookie(st.settings.secure_cookies()));
+            set_cookie(cookies::clear_session_cookie(st.settings.secure_cookies()));
             leptos_axum::redirect("/");
             Ok(())
         }
@@ -356,7 +353,7 @@ pub async fn logout() -> Result<(), AppError> {
 
 #[server(endpoint = "change-password")]
 pub async fn change_password(current: String, new_password: String) -> Result<(), AppError> {
-    use crate::domain::Password;
+    use domain::Password;
     finish(
         async {
             let me = require_viewer()?;
@@ -375,7 +372,7 @@ pub async fn change_password(current: String, new_password: String) -> Result<()
 
 #[server(endpoint = "change-email")]
 pub async fn change_email(email: String, password: String) -> Result<(), AppError> {
-    use crate::domain::Email;
+    use domain::Email;
     finish(
         async {
             let me = require_viewer()?;
@@ -390,7 +387,7 @@ pub async fn change_email(email: String, password: String) -> Result<(), AppErro
 
 #[server(endpoint = "comment")]
 pub async fn post_comment(slug: String, title: String, body: String) -> Result<(), AppError> {
-    use crate::domain::CommentText;
+    use domain::CommentText;
     finish(
         async {
             let me = require_viewer()?;
@@ -405,7 +402,7 @@ pub async fn post_comment(slug: String, title: String, body: String) -> Result<(
 
 #[server(endpoint = "rate")]
 pub async fn rate(slug: String, stars: String) -> Result<(), AppError> {
-    use crate::domain::Stars;
+    use domain::Stars;
     finish(
         async {
             let me = require_viewer()?;

@@ -4,10 +4,10 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::{
-    domain::{Convention, format_duration, order_label},
-    error::AppError,
+use crate::error::AppError;
+use domain::{
     model::{RecordingCard, Viewer},
+    {Convention, format_duration, order_label},
 };
 
 /// The logged-in viewer of this request (always `None` in a browser build for now).
@@ -55,8 +55,8 @@ pub fn Header() -> impl IntoView {
                 <a href="/catalog">"Catalog"</a>
                 {match viewer {
                     Some(v) => view! {
-                        {(v.role >= crate::domain::Role::Uploader).then(|| view! { <a href="/upload">"Upload"</a> })}
-                        {(v.role >= crate::domain::Role::Editor).then(|| view! { <a href="/moderation">"Moderation"</a> })}
+                        {(v.role >= domain::Role::Uploader).then(|| view! { <a href="/upload">"Upload"</a> })}
+                        {(v.role >= domain::Role::Editor).then(|| view! { <a href="/moderation">"Moderation"</a> })}
                         <a href="/account" data-testid="account-link">{v.username.clone()}</a>
                         <form method="post" action="/api/logout" class="inline-form">
                             <CsrfField/>

@@ -5,11 +5,8 @@
 //! `ssr/`, so that hydration can be switched on later without moving code.
 
 pub mod api;
-pub mod catalog_query;
 mod components;
-pub mod domain;
 pub mod error;
-pub mod model;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;

@@ -1,131 +1,14 @@
-//! Every setting is a flag with an environment twin and a default shown in `--help`.
+//! The settings more than one command shares, each a flag with an environment twin and a
+//! default shown in `--help`: the database, the media store, the app replica, the log.
+//! Each subcommand's own flags are in its file under `cli/`.
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
+use domain::{Secret, store::S3Settings};
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "server",
-    version,
-    about = "Ambisonia: the catalog of ambisonic recordings, in one binary."
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Option<Command>,
-
-    /// What this process is: an app replica, or the balancer in front of replicas.
-    #[arg(long, env = "AMBISONIA_ROLE", value_enum, default_value_t = Role::App)]
-    pub role: Role,
-
-    #[command(flatten)]
-    pub app: AppConfig,
-
-    #[command(flatten)]
-    pub balancer: crate::balancer::BalancerFlags,
-
-    #[command(flatten)]
-    pub log: LogConfig,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Role {
-    /// A stateless replica serving pages, server functions and (later) uploads.
-    App,
-    /// The front door: path router, anonymous page cache, least-busy load balancer.
-    Balancer,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Bring the database schema up to date and exit.
-    Migrate {
-        #[command(flatten)]
-        db: DatabaseConfig,
-    },
-    /// Fill an empty database with a varied sample catalog, three of its recordings with
-    /// real (synthesised) B-format sound, ingested like uploads.
-    DemoData {
-        #[command(flatten)]
-        db: DatabaseConfig,
-        /// Folder for media files when no S3 bucket is configured.
-        #[arg(long, env = "AMBISONIA_MEDIA_DIR", default_value = "data/media")]
-        media_dir: PathBuf,
-        #[command(flatten)]
-        s3: S3Config,
-    },
-    /// Send a recording to a site, as the desktop Uploader does (streamed, with progress).
-    /// The personal API token comes from AMBISONIA_API_TOKEN (make one on your account page).
-    Upload {
-        file: PathBuf,
-        #[arg(long)]
-        title: String,
-        #[arg(long, default_value = "")]
-        description: String,
-        #[arg(long, default_value = "")]
-        location: String,
-        #[arg(long, default_value = "cc-by-4.0")]
-        licence: String,
-        /// For a plain multichannel WAV: `ambix` or `fuma`.
-        #[arg(long, default_value = "")]
-        convention: String,
-        /// The site's address.
-        #[arg(long, env = "AMBISONIA_URL", default_value = "http://127.0.0.1:3000")]
-        url: String,
-    },
-    /// Audio files: see what the site reads from one before uploading it.
-    Media {
-        #[command(subcommand)]
-        task: MediaTask,
-    },
-    /// Administrative tasks.
-    Admin {
-        #[command(flatten)]
-        db: DatabaseConfig,
-        #[command(subcommand)]
-        task: AdminTask,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum MediaTask {
-    /// Print what Ambisonia reads from a recording (container, convention, order, layout,
-    /// channels, rate, format, duration, size, SHA-256). A file the site would refuse
-    /// exits non-zero with the reason on standard error.
-    Inspect {
-        file: PathBuf,
-        /// One JSON object instead of the readable summary.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Make the S3 bucket ready: create it if it is missing and, with --cors-origin, let
-    /// browsers on the site send direct uploads to it (PUT, ETag exposed).
-    PrepareBucket {
-        /// The site's address as browsers see it, such as https://ambisonia.org.
-        #[arg(long)]
-        cors_origin: Option<String>,
-        #[command(flatten)]
-        s3: S3Config,
-    },
-    /// Copy every object of the local media folder to the S3 bucket, verifying each by
-    /// its SHA-256. Resumable and idempotent: objects already there and verified are
-    /// skipped. Switches nothing: when it reports all verified, point the app at the bucket.
-    Migrate {
-        /// Where to: only `s3` so far.
-        #[arg(long, value_enum)]
-        to: MigrateTarget,
-        /// The folder to copy from.
-        #[arg(long, env = "AMBISONIA_MEDIA_DIR", default_value = "data/media")]
-        media_dir: PathBuf,
-        #[command(flatten)]
-        s3: S3Config,
-    },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum MigrateTarget {
-    S3,
-}
+/// Where media lives when no bucket is configured (the embedded default).
+pub const DEFAULT_MEDIA_DIR: &str = "data/media";
 
 /// An S3 bucket (or an S3-compatible store). Credentials come from the usual AWS variables.
 #[derive(Debug, Clone, Args)]
@@ -149,14 +32,14 @@ pub struct S3Config {
     )]
     pub access_key_id: String,
     /// Read from the environment only: a secret on the command line shows in `ps`.
-    #[arg(skip = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_default())]
-    pub secret_access_key: String,
+    #[arg(skip = Secret::new(std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_default()))]
+    pub secret_access_key: Secret,
 }
 
 impl S3Config {
-    pub fn settings(&self) -> Option<crate::media::store::S3Settings> {
+    pub fn settings(&self) -> Option<S3Settings> {
         let bucket = self.s3_bucket.clone().filter(|b| !b.is_empty())?;
-        Some(crate::media::store::S3Settings {
+        Some(S3Settings {
             bucket,
             region: self.s3_region.clone(),
             endpoint_url: self.s3_endpoint.clone(),
@@ -164,54 +47,6 @@ impl S3Config {
             access_key_id: self.access_key_id.clone(),
             secret_access_key: self.secret_access_key.clone(),
         })
-    }
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AdminTask {
-    /// Create an account. The password is read from AMBISONIA_NEW_PASSWORD or, when that is
-    /// unset, from the first line of standard input (never from a flag, which `ps` shows).
-    CreateUser {
-        #[arg(long)]
-        username: String,
-        #[arg(long)]
-        email: String,
-        #[arg(long, value_enum, default_value_t = RoleArg::Listener)]
-        role: RoleArg,
-    },
-    /// Make a personal API token for an account (printed once, for `server upload`).
-    CreateToken {
-        #[arg(long)]
-        username: String,
-        /// What the token is for, as shown on the account page.
-        #[arg(long, default_value = "made by server admin")]
-        name: String,
-    },
-    /// Give an existing account another role.
-    SetRole {
-        #[arg(long)]
-        username: String,
-        #[arg(long, value_enum)]
-        role: RoleArg,
-    },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum RoleArg {
-    Listener,
-    Uploader,
-    Editor,
-    Admin,
-}
-
-impl From<RoleArg> for app::domain::Role {
-    fn from(r: RoleArg) -> Self {
-        match r {
-            RoleArg::Listener => Self::Listener,
-            RoleArg::Uploader => Self::Uploader,
-            RoleArg::Editor => Self::Editor,
-            RoleArg::Admin => Self::Admin,
-        }
     }
 }
 
@@ -236,7 +71,7 @@ pub struct AppConfig {
     pub db: DatabaseConfig,
 
     /// Folder for media files when no S3 bucket is configured.
-    #[arg(long, env = "AMBISONIA_MEDIA_DIR", default_value = "data/media")]
+    #[arg(long, env = "AMBISONIA_MEDIA_DIR", default_value = DEFAULT_MEDIA_DIR)]
     pub media_dir: PathBuf,
 
     /// The address visitors use. `https://…` makes cookies Secure.
@@ -287,21 +122,21 @@ pub enum LogFormat {
     Json,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_is_well_formed() {
-        Cli::command().debug_assert();
+impl DatabaseConfig {
+    /// Opens (and migrates) the database, or says why not.
+    pub async fn connect(&self) -> Result<domain::db::Db, String> {
+        domain::db::connect(&self.database_url)
+            .await
+            .map_err(|e| format!("cannot open the database: {e}"))
     }
+}
 
-    #[test]
-    fn defaults_need_nothing_installed() {
-        let cli = Cli::parse_from(["server"]);
-        assert_eq!(cli.role, Role::App);
-        assert!(cli.app.db.database_url.starts_with("sqlite://"));
-        assert_eq!(cli.app.listen.port(), 3000);
+impl S3Config {
+    /// The media store these settings name: the bucket, or else the folder.
+    pub fn store(&self, media_dir: &std::path::Path) -> domain::store::MediaStore {
+        match self.settings() {
+            Some(settings) => domain::store::MediaStore::s3(&settings),
+            None => domain::store::MediaStore::local(media_dir),
+        }
     }
 }

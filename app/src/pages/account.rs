@@ -5,8 +5,8 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     api::{ChangeEmail, ChangePassword, CreateToken, RevokeToken, load_account},
     components::{CsrfField, ErrorView, FormError},
-    model::TokenView,
 };
+use domain::model::TokenView;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {

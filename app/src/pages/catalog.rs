@@ -4,10 +4,12 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{
     api::load_catalog,
-    catalog_query::{CatalogQuery, Sort},
     components::{CardGrid, ErrorView, Pager},
-    domain::{Convention, licence_label},
+};
+use domain::{
+    catalog_query::{CatalogQuery, Sort},
     model::CatalogPage as Page,
+    {Convention, licence_label},
 };
 
 #[component]
@@ -89,7 +91,7 @@ fn Filters(page: Page) -> impl IntoView {
                 <select id="f-order" name="order">
                     <option value="">"Any"</option>
                     {(1u8..=3).map(|o| view! {
-                        <option value=o.to_string() selected=q.order == Some(o)>{crate::domain::order_label(i32::from(o))}</option>
+                        <option value=o.to_string() selected=q.order == Some(o)>{domain::order_label(i32::from(o))}</option>
                     }).collect_view()}
                 </select>
             </div>

@@ -7,8 +7,8 @@ use leptos_meta::Title;
 use crate::{
     api::{Moderate, load_moderation},
     components::{CsrfField, ErrorView, Facts, FormError},
-    model::PendingItem,
 };
+use domain::model::PendingItem;
 
 #[component]
 pub fn ModerationPage() -> impl IntoView {

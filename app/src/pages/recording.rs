@@ -5,8 +5,11 @@ use leptos_router::hooks::use_params_map;
 use crate::{
     api::{DescribeRecording, PostComment, Rate, RetryProcessing, load_recording},
     components::{CsrfField, ErrorView, Facts, FormError, current_viewer, stars_text},
-    domain::{format_duration, licence_label, licence_url},
+};
+use domain::{
+    Processing, Status,
     model::RecordingDetail,
+    {format_duration, licence_label, licence_url},
 };
 
 #[component]
@@ -66,13 +69,13 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
                 <Facts convention=card.convention.clone() order=card.order layout=card.layout.clone() duration_ms=card.duration_ms/>
             </header>
 
-            {match rec.status.as_str() {
-                "pending" => Some(view! {
+            {match rec.status {
+                Status::Pending => Some(view! {
                     <p class="notice" role="status" data-testid="status">
                         "Waiting for an editor: only you and the editors can see this recording until it is published."
                     </p>
                 }.into_any()),
-                "rejected" => Some(view! {
+                Status::Rejected => Some(view! {
                     <p class="notice error" role="status" data-testid="status">
                         "An editor did not publish this recording: "{rec.moderation_note.clone()}
                     </p>
@@ -106,11 +109,11 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
                 } else if rec.has_media {
                     let slug = card.slug.clone();
                     view! {
-                        {match rec.processing.as_str() {
-                            "failed" if !rec.can_manage => view! {
+                        {match rec.processing {
+                            Processing::Failed if !rec.can_manage => view! {
                                 <p data-testid="processing">"The preview is not available yet."</p>
                             }.into_any(),
-                            "failed" => view! {
+                            Processing::Failed => view! {
                                 <p class="notice error" data-testid="processing">"Making the preview failed: "{rec.processing_error.clone()}</p>
                                 <form method="post" action=RetryProcessing::PATH>
                                     <CsrfField/>
@@ -283,7 +286,7 @@ fn Comments(rec: RecordingDetail) -> impl IntoView {
 }
 
 /// A full-sphere B-format recording can also be had in the other convention.
-fn convertible(card: &crate::model::RecordingCard) -> Option<(&'static str, &'static str)> {
+fn convertible(card: &domain::model::RecordingCard) -> Option<(&'static str, &'static str)> {
     let full_sphere = matches!(card.channels, Some(4 | 9 | 16));
     match card.convention.as_deref() {
         Some("fuma") if full_sphere => Some(("ambix", "as AmbiX (ACN/SN3D)")),
@@ -317,14 +320,14 @@ fn Describe(rec: RecordingDetail) -> impl IntoView {
                 <div class="field">
                     <label for="d-licence">"Licence"</label>
                     <select id="d-licence" name="licence">
-                        {crate::domain::LICENCES.iter().map(|(key, label, _)| {
+                        {domain::LICENCES.iter().map(|(key, label, _)| {
                             let selected = *key == rec.licence;
                             view! { <option value=*key selected=selected>{*label}</option> }
                         }).collect_view()}
                     </select>
                 </div>
                 <FormError path=DescribeRecording::PATH/>
-                <button type="submit">{if rec.status == "rejected" { "Save and send to the editors again" } else { "Save" }}</button>
+                <button type="submit">{if rec.status == Status::Rejected { "Save and send to the editors again" } else { "Save" }}</button>
             </form>
         </section>
     }

@@ -4,9 +4,9 @@ use leptos_router::hooks::use_params_map;
 
 use crate::{
     api::load_tag,
-    catalog_query::encode_component,
     components::{CardGrid, ErrorView},
 };
+use domain::catalog_query::encode_component;
 
 #[component]
 pub fn TagPage() -> impl IntoView {

@@ -5,7 +5,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::{api::load_upload_form, components::ErrorView, domain::LICENCES};
+use crate::{api::load_upload_form, components::ErrorView};
+use domain::LICENCES;
 
 #[component]
 pub fn UploadPage() -> impl IntoView {

@@ -6,7 +6,9 @@ use http::{HeaderValue, header::SET_COOKIE, request::Parts};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
-use crate::{model::Viewer, ssr::sessions};
+use domain::model::Viewer;
+
+use crate::ssr::cookies;
 
 #[derive(Debug, Clone)]
 pub struct RequestContext {
@@ -38,7 +40,7 @@ pub fn form_token() -> String {
     if ctx.csrf_is_new
         && let Some(res) = use_context::<ResponseOptions>()
         && let Ok(value) =
-            HeaderValue::from_str(&sessions::csrf_cookie(&ctx.csrf, ctx.secure_cookies))
+            HeaderValue::from_str(&cookies::csrf_cookie(&ctx.csrf, ctx.secure_cookies))
     {
         res.append_header(SET_COOKIE, value);
     }

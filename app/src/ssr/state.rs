@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use sea_orm::DatabaseConnection;
+use domain::db::Db;
 
 use crate::error::AppError;
 
@@ -26,7 +26,7 @@ impl Settings {
 
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub settings: Arc<Settings>,
 }
 

@@ -5,7 +5,7 @@
 
 use app::ssr::{
     cache::{PRIVATE, SURROGATE_KEY},
-    sessions::{SESSION_COOKIE, request_cookie},
+    cookies::{SESSION_COOKIE, request_cookie},
 };
 use axum::{
     extract::Request,

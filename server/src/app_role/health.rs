@@ -2,14 +2,14 @@
 //! balancer may send it requests.
 
 use axum::{extract::State, http::StatusCode};
-use sea_orm::DatabaseConnection;
+use domain::db::Db;
 
 pub async fn live() -> &'static str {
     "ok"
 }
 
-pub async fn ready(State(db): State<DatabaseConnection>) -> (StatusCode, &'static str) {
-    if app::ssr::db::ping(&db).await {
+pub async fn ready(State(db): State<Db>) -> (StatusCode, &'static str) {
+    if domain::db::ping(&db).await {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")

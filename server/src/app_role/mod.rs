@@ -5,21 +5,20 @@
 mod assets;
 mod cache_policy;
 mod direct;
-pub use direct::sweep_abandoned as sweep_abandoned_uploads;
+mod downloads;
 mod health;
-mod media;
+mod media_state;
+mod refusal;
 mod request_log;
 mod security;
+mod uploads;
 mod worker;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use app::{
     App, shell,
-    ssr::{
-        db,
-        state::{AppState, Settings},
-    },
+    ssr::state::{AppState, Settings},
 };
 use axum::{
     Router,
@@ -32,6 +31,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list, render_app_async_with_conte
 use tokio::net::TcpListener;
 
 use crate::config::AppConfig;
+use media_state::MediaState;
 
 pub struct Application {
     listener: TcpListener,
@@ -44,9 +44,7 @@ impl Application {
     /// Opens the database (migrating it), builds the routes and binds the listener, so the
     /// address is known before serving (port 0 in tests).
     pub async fn build(config: &AppConfig) -> Result<Self, String> {
-        let db = db::connect(&config.db.database_url)
-            .await
-            .map_err(|e| format!("cannot open the database: {e}"))?;
+        let db = config.db.connect().await?;
         std::fs::create_dir_all(&config.media_dir).map_err(|e| {
             format!(
                 "cannot create the media folder {}: {e}",
@@ -67,10 +65,7 @@ impl Application {
                     .map(|_| config.direct_upload_from_mb.saturating_mul(1024 * 1024)),
             }),
         };
-        let store = match config.s3.settings() {
-            Some(s3) => crate::media::store::MediaStore::s3(&s3),
-            None => crate::media::store::MediaStore::local(config.media_dir.clone()),
-        };
+        let store = config.s3.store(&config.media_dir);
         tracing::info!(store = %store.describe(), "media store");
         let store = Arc::new(store);
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -80,7 +75,7 @@ impl Application {
             scratch: config.media_dir.join(".work"),
             wake: Arc::clone(&wake),
         };
-        let media = media::MediaState {
+        let media = MediaState {
             db: state.db.clone(),
             wake,
             store,
@@ -144,7 +139,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn router(state: AppState, media_state: media::MediaState, config: &AppConfig) -> Router {
+fn router(state: AppState, media_state: MediaState, config: &AppConfig) -> Router {
     let api_state = media_state.clone();
     let leptos_options = LeptosOptions::builder()
         .output_name("ambisonia")
@@ -185,17 +180,17 @@ fn router(state: AppState, media_state: media::MediaState, config: &AppConfig) -
         )
         .route(
             "/upload",
-            post(media::upload)
+            post(uploads::form)
                 .layer(DefaultBodyLimit::max(upload_limit))
                 .with_state(media_state.clone()),
         )
         .route(
             "/recordings/{slug}/download",
-            get(media::download).with_state(media_state.clone()),
+            get(downloads::download).with_state(media_state.clone()),
         )
         .route(
             "/recordings/{slug}/{file}",
-            get(media::derived).with_state(media_state),
+            get(downloads::derived).with_state(media_state),
         )
         .leptos_routes_with_context(&leptos_options, routes, context, shell)
         .fallback(not_found)
@@ -213,7 +208,7 @@ fn router(state: AppState, media_state: media::MediaState, config: &AppConfig) -
         // middleware, which a bearer token needs neither of.
         .route(
             "/api/v1/recordings",
-            post(media::api_upload)
+            post(uploads::api)
                 .layer(DefaultBodyLimit::disable())
                 .with_state(api_state),
         )
@@ -225,7 +220,7 @@ fn router(state: AppState, media_state: media::MediaState, config: &AppConfig) -
 pub async fn run(config: AppConfig) -> Result<(), String> {
     let app = Application::build(&config).await?;
     tracing::info!(address = %app.local_addr(), database = %redact(&config.db.database_url), "app replica listening");
-    app.run_until(shutdown_signal()).await;
+    app.run_until(crate::shutdown::signal()).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -238,28 +233,6 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
-}
-
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down: no new connections, finishing requests in flight");
 }
 
 #[cfg(test)]

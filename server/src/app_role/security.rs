@@ -13,8 +13,8 @@
 use std::net::SocketAddr;
 
 use app::ssr::{
+    cookies::{self, CSRF_COOKIE, SESSION_COOKIE},
     request::RequestContext,
-    sessions::{self, CSRF_COOKIE, SESSION_COOKIE},
 };
 use axum::{
     body::{Body, to_bytes},
@@ -26,14 +26,15 @@ use axum::{
     middleware::Next,
     response::{Html, IntoResponse, Response},
 };
-use sea_orm::DatabaseConnection;
+use domain::db::Db;
+use domain::sessions;
 
 /// Forms are small; anything bigger is not a form this site renders.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
 #[derive(Clone)]
 pub struct SecurityState {
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub public_url: String,
     pub secure_cookies: bool,
     pub trust_forwarded_for: bool,
@@ -131,7 +132,7 @@ fn percent_decode(raw: &[u8]) -> String {
 }
 
 pub async fn resolve(State(s): State<SecurityState>, req: Request, next: Next) -> Response {
-    let session_token = sessions::request_cookie(req.headers(), SESSION_COOKIE).map(str::to_string);
+    let session_token = cookies::request_cookie(req.headers(), SESSION_COOKIE).map(str::to_string);
     let viewer = match &session_token {
         Some(token) => match sessions::resolve(&s.db, token).await {
             Ok(v) => v,
@@ -145,7 +146,7 @@ pub async fn resolve(State(s): State<SecurityState>, req: Request, next: Next) -
         None => None,
     };
     let stale_session = session_token.is_some() && viewer.is_none();
-    let anon_token = sessions::request_cookie(req.headers(), CSRF_COOKIE)
+    let anon_token = cookies::request_cookie(req.headers(), CSRF_COOKIE)
         .filter(|t| sessions::looks_like_token(t))
         .map(str::to_string);
     let (csrf, csrf_is_new) = match (&viewer, &anon_token) {
@@ -224,7 +225,7 @@ pub async fn resolve(State(s): State<SecurityState>, req: Request, next: Next) -
     req.extensions_mut().insert(context);
     let mut res = next.run(req).await;
     if stale_session
-        && let Ok(v) = HeaderValue::from_str(&sessions::clear_session_cookie(s.secure_cookies))
+        && let Ok(v) = HeaderValue::from_str(&cookies::clear_session_cookie(s.secure_cookies))
     {
         res.headers_mut().append(SET_COOKIE, v);
     }

@@ -65,7 +65,7 @@ async fn a_stolen_logout_cookie_is_useless(backend: Backend) {
 
 async fn wrong_password_is_refused_with_a_message(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    app.user("carol", app::domain::Role::Listener).await;
+    app.user("carol", domain::Role::Listener).await;
     let mut browser = Browser::default();
     let token = app.form_token("/login", &mut browser).await;
     let res = app
@@ -144,7 +144,7 @@ async fn registration_rules(backend: Backend) {
 
 async fn logins_are_throttled_per_account_and_per_address(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    app.user("frank", app::domain::Role::Listener).await;
+    app.user("frank", domain::Role::Listener).await;
     let mut browser = Browser::default();
     let token = app.form_token("/login", &mut browser).await;
     let login = |user: &'static str, password: &'static str, ip: &'static str| {
@@ -175,7 +175,7 @@ async fn logins_are_throttled_per_account_and_per_address(backend: Backend) {
         "the right password does not help once the account is throttled"
     );
 
-    app.user("grace", app::domain::Role::Listener).await;
+    app.user("grace", domain::Role::Listener).await;
     for n in 0..20 {
         let name: &'static str = Box::leak(format!("nobody{n}").into_boxed_str());
         assert_eq!(

@@ -1,4 +1,4 @@
-use app::domain::Role;
+use domain::Role;
 use reqwest::StatusCode;
 
 use crate::{both_backends, helpers::*};
@@ -7,7 +7,7 @@ async fn anonymous_pages_are_public_and_set_no_cookie(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let uploader = app.user("xena", Role::Uploader).await;
     let (id, slug) = app.recording(sample("Forest Stream", uploader)).await;
-    app.recording(app::ssr::recordings::NewRecording {
+    app.recording(domain::recordings::NewRecording {
         tags: vec!["water".into()],
         ..sample("Brook", uploader)
     })

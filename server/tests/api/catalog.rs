@@ -1,7 +1,4 @@
-use app::{
-    domain::{Convention, Role, Status},
-    ssr::recordings::NewRecording,
-};
+use domain::{Convention, Role, Status, recordings::NewRecording};
 use reqwest::StatusCode;
 
 use crate::{both_backends, helpers::*};
@@ -197,7 +194,7 @@ async fn sorts_order_the_catalog(backend: Backend) {
                 ..sample(title, uploader)
             })
             .await;
-        use app::ssr::entities::recordings;
+        use domain::entities::recordings;
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
         recordings::Entity::update_many()
             .col_expr(

@@ -2,11 +2,11 @@ use reqwest::StatusCode;
 use sea_orm::{EntityTrait, PaginatorTrait};
 
 use crate::{both_backends, helpers::*};
-use app::ssr::entities::{comments, users};
+use domain::entities::{comments, users};
 
 async fn posts_without_the_token_are_refused_and_change_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let uploader = app.user("ivan", app::domain::Role::Uploader).await;
+    let uploader = app.user("ivan", domain::Role::Uploader).await;
     let (_, slug) = app.recording(sample("Quiet Lake", uploader)).await;
     let mut browser = app.register("judy").await;
     let good = app

@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-use app::{
-    domain::{Convention, Email, Password, Role, Status, Username},
-    ssr::recordings::{NewRecording, create},
-};
 use base64::Engine;
+use domain::{
+    Convention, Email, Password, Role, Status, Username,
+    recordings::{NewRecording, create},
+};
 use reqwest::{Response, StatusCode, header};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use server::{
@@ -83,7 +83,7 @@ pub struct TestApp {
     /// The app's media folder (objects, and uploads in `.incoming` while they arrive).
     pub media_dir: PathBuf,
     /// The bucket, when the app keeps media in S3.
-    pub s3: Option<server::media::store::S3Settings>,
+    pub s3: Option<domain::store::S3Settings>,
     /// The PostgreSQL database of this test, when it runs on PostgreSQL.
     pg_database: Option<String>,
     pub db: DatabaseConnection,
@@ -140,10 +140,7 @@ impl TestApp {
     }
 
     /// An app whose media store is this S3 bucket instead of a folder.
-    pub async fn spawn_with(
-        backend: Backend,
-        s3: Option<server::media::store::S3Settings>,
-    ) -> Self {
+    pub async fn spawn_with(backend: Backend, s3: Option<domain::store::S3Settings>) -> Self {
         let mut scratch = Vec::new();
         let mut pg_database = None;
         let dir = std::env::temp_dir().join(format!("ambisonia-test-{}", random_suffix()));
@@ -205,7 +202,7 @@ impl TestApp {
         let app = Application::build(&config).await.expect("app starts");
         let base = format!("http://{}", app.local_addr());
         tokio::spawn(app.run_until(std::future::pending()));
-        let db = app::ssr::db::connect(&database_url)
+        let db = domain::db::connect(&database_url)
             .await
             .expect("test connection");
         let client = reqwest::Client::builder()
@@ -339,7 +336,7 @@ impl TestApp {
     }
 
     pub async fn user(&self, name: &str, role: Role) -> i32 {
-        app::ssr::accounts::create_user(
+        domain::accounts::create_user(
             &self.db,
             &Username::parse(name).expect("username"),
             &Email::parse(&format!("{name}@example.org")).expect("email"),
@@ -388,6 +385,19 @@ impl TestApp {
             .await
             .expect("body");
         let token = hidden_action_token(&html).unwrap_or_default();
+        self.upload_with(browser, &token, fields, file_name, file)
+            .await
+    }
+
+    /// The upload form's post with a given form token (the session's, from any page).
+    pub async fn upload_with(
+        &self,
+        browser: &Browser,
+        token: &str,
+        fields: &[(&str, &str)],
+        file_name: &str,
+        file: Vec<u8>,
+    ) -> Response {
         let mut form = reqwest::multipart::Form::new();
         for (k, v) in fields {
             form = form.text(k.to_string(), v.to_string());
@@ -410,7 +420,7 @@ impl TestApp {
     }
 
     pub async fn user_id(&self, name: &str) -> i32 {
-        use app::ssr::entities::users;
+        use domain::entities::users;
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
         users::Entity::find()
             .filter(users::Column::Username.eq(name))
@@ -468,8 +478,8 @@ pub fn encode_form(fields: &[(&str, &str)]) -> String {
         .map(|(k, v)| {
             format!(
                 "{}={}",
-                app::catalog_query::encode_component(k),
-                app::catalog_query::encode_component(v)
+                domain::catalog_query::encode_component(k),
+                domain::catalog_query::encode_component(v)
             )
         })
         .collect::<Vec<_>>()

@@ -1,9 +1,9 @@
-use app::domain::Role;
+use domain::Role;
 use reqwest::StatusCode;
 use sea_orm::{EntityTrait, PaginatorTrait};
 
 use crate::{both_backends, helpers::*};
-use app::ssr::entities::comments;
+use domain::entities::comments;
 
 /// Posts the comment form of the recording `slug` as `browser`.
 async fn comment(

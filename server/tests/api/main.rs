@@ -10,7 +10,7 @@
 mod helpers;
 
 mod accounts;
-mod balancer;
+
 mod cache;
 mod catalog;
 mod csrf;

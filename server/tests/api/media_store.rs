@@ -3,7 +3,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use server::media::store::{MediaStore, S3Settings, StoreError};
+use domain::store::{MediaStore, S3Settings, StoreError};
 use tokio::io::AsyncReadExt;
 
 pub fn s3_url() -> String {
@@ -22,7 +22,7 @@ pub fn s3_settings() -> S3Settings {
         endpoint_url: Some(s3_url()),
         path_style: true,
         access_key_id: "test".into(),
-        secret_access_key: "test-secret".into(),
+        secret_access_key: domain::Secret::new("test-secret"),
     }
 }
 
@@ -167,7 +167,7 @@ fn migrate(dir: &std::path::Path, s: &S3Settings) -> (bool, String, String) {
         .env("AMBISONIA_S3_ENDPOINT", s3_url())
         .env("AMBISONIA_S3_PATH_STYLE", "true")
         .env("AWS_ACCESS_KEY_ID", &s.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &s.secret_access_key)
+        .env("AWS_SECRET_ACCESS_KEY", s.secret_access_key.expose())
         .output()
         .expect("server runs");
     (

@@ -1,10 +1,10 @@
 //! Uploading through the web form, moderation, and downloading the original: a recording's
 //! way from an uploader's disk to a listener's.
 
-use app::domain::Role;
+use domain::{JobState, Processing, Role};
+use media::wav::{self, Container, Spec};
 use reqwest::StatusCode;
 use sea_orm::{EntityTrait, PaginatorTrait};
-use server::media::wav::{self, Container, Spec};
 
 use crate::{
     both_backends,
@@ -42,7 +42,7 @@ pub fn file(container: Container, spec: &Spec, frames: usize) -> Vec<u8> {
 }
 
 async fn count_recordings(app: &TestApp) -> u64 {
-    app::ssr::entities::recordings::Entity::find()
+    domain::entities::recordings::Entity::find()
         .count(&app.db)
         .await
         .expect("count")
@@ -197,7 +197,7 @@ async fn an_uploader_sends_a_recording_and_an_editor_publishes_it(backend: Backe
         .await
         .expect("range");
     assert_eq!(outside.status(), StatusCode::RANGE_NOT_SATISFIABLE);
-    let row = app::ssr::entities::recordings::Entity::find()
+    let row = domain::entities::recordings::Entity::find()
         .one(&app.db)
         .await
         .ok()
@@ -226,13 +226,13 @@ async fn an_uploader_sends_a_recording_and_an_editor_publishes_it(backend: Backe
     let declared: usize = header_of(&res, "content-length").parse().unwrap_or(0);
     let ambix = res.bytes().await.unwrap_or_default().to_vec();
     assert_eq!(ambix.len(), declared);
-    let a = server::media::inspect::inspect(&ambix[..]).expect("an AmbiX WAV");
+    let a = media::inspect::inspect(&ambix[..]).expect("an AmbiX WAV");
     assert_eq!((a.convention, a.channels, a.frames), ("unknown", 4, 24_000));
     let data = &ambix[a.data_offset as usize..(a.data_offset + a.data_len) as usize];
     let mut back = Vec::new();
-    server::media::convert::convert(
+    media::convert::convert(
         &a.spec,
-        server::media::convert::Direction::AmbixToFuma,
+        media::convert::Direction::AmbixToFuma,
         a.data_len,
         data,
         &mut back,
@@ -407,7 +407,7 @@ async fn only_uploaders_upload_and_plain_multichannel_files_need_a_convention(ba
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let row = app::ssr::entities::recordings::Entity::find()
+    let row = domain::entities::recordings::Entity::find()
         .one(&app.db)
         .await
         .ok()
@@ -426,23 +426,23 @@ async fn only_uploaders_upload_and_plain_multichannel_files_need_a_convention(ba
 }
 
 /// Waits (with a deadline) until the worker has processed the recording.
-async fn processed(app: &TestApp, slug: &str) -> app::ssr::entities::recordings::Model {
+async fn processed(app: &TestApp, slug: &str) -> domain::entities::recordings::Model {
     use sea_orm::{ColumnTrait, QueryFilter};
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let row = app::ssr::entities::recordings::Entity::find()
-            .filter(app::ssr::entities::recordings::Column::Slug.eq(slug))
+        let row = domain::entities::recordings::Entity::find()
+            .filter(domain::entities::recordings::Column::Slug.eq(slug))
             .one(&app.db)
             .await
             .ok()
             .flatten()
             .expect("row");
-        if row.processing == "done" || row.processing == "failed" {
+        if row.processing == Processing::Done || row.processing == Processing::Failed {
             return row;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "processing did not finish: {}",
+            "processing did not finish: {:?}",
             row.processing
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -463,8 +463,8 @@ async fn processing_makes_a_preview_a_waveform_and_a_direction_picture(backend: 
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let row = processed(&app, "circling-bee").await;
     assert_eq!(
-        (row.processing.as_str(), row.processing_error.as_str()),
-        ("done", "")
+        (row.processing, row.processing_error.as_str()),
+        (Processing::Done, "")
     );
     assert!(
         row.preview_key
@@ -507,9 +507,9 @@ async fn processing_makes_a_preview_a_waveform_and_a_direction_picture(backend: 
     // A failure is shown to the uploader, who can run it again.
     {
         use sea_orm::{ActiveModelTrait, Set};
-        app::ssr::entities::recordings::ActiveModel {
+        domain::entities::recordings::ActiveModel {
             id: Set(row.id),
-            processing: Set("failed".into()),
+            processing: Set(Processing::Failed),
             processing_error: Set("the preview encoder failed: test".into()),
             preview_key: Set(None),
             ..Default::default()
@@ -540,15 +540,15 @@ async fn processing_makes_a_preview_a_waveform_and_a_direction_picture(backend: 
         .await;
     assert_eq!(res.status(), StatusCode::FOUND);
     let row = processed(&app, "circling-bee").await;
-    assert_eq!(row.processing, "done");
+    assert_eq!(row.processing, Processing::Done);
     assert!(row.preview_key.is_some());
-    let jobs = app::ssr::entities::jobs::Entity::find()
+    let jobs = domain::entities::jobs::Entity::find()
         .all(&app.db)
         .await
         .expect("jobs");
     assert_eq!(
-        jobs.iter().map(|j| j.state.as_str()).collect::<Vec<_>>(),
-        ["done", "done"]
+        jobs.iter().map(|j| j.state).collect::<Vec<_>>(),
+        [JobState::Done, JobState::Done]
     );
 }
 
@@ -834,6 +834,9 @@ async fn the_uploader_describes_a_recording_after_uploading_and_again_after_a_re
 }
 
 both_backends!(
+    a_listener_is_refused_on_every_way_in,
+    an_unknown_licence_is_refused_on_every_way_in,
+    the_same_length_caps_hold_on_every_way_in,
     a_job_left_running_by_a_replica_that_died_is_done_by_another,
     the_uploader_describes_a_recording_after_uploading_and_again_after_a_rejection,
     the_uploader_api_takes_a_personal_token_and_refuses_a_revoked_one,
@@ -844,8 +847,8 @@ both_backends!(
 );
 
 /// The S3 store the app was started with (same bucket), for looking inside.
-fn bucket_store(app: &TestApp) -> server::media::store::MediaStore {
-    server::media::store::MediaStore::s3(app.s3.as_ref().expect("an S3 app"))
+fn bucket_store(app: &TestApp) -> domain::store::MediaStore {
+    domain::store::MediaStore::s3(app.s3.as_ref().expect("an S3 app"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -856,8 +859,8 @@ async fn with_s3_a_trusted_uploader_publishes_at_once_and_downloads_are_presigne
     let id = app.user("paul", Role::Uploader).await;
     {
         use sea_orm::{ActiveModelTrait, Set};
-        let mut u: app::ssr::entities::users::ActiveModel =
-            app::ssr::entities::users::Entity::find_by_id(id)
+        let mut u: domain::entities::users::ActiveModel =
+            domain::entities::users::Entity::find_by_id(id)
                 .one(&app.db)
                 .await
                 .ok()
@@ -907,7 +910,7 @@ async fn with_s3_a_trusted_uploader_publishes_at_once_and_downloads_are_presigne
     let token = make_token(&app, &paul, "desk").await;
     let res = api_upload(&app, &token, "title=Ferry%20Horn", fuma_file(4800)).await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    let ferry = app::ssr::entities::recordings::Entity::find()
+    let ferry = domain::entities::recordings::Entity::find()
         .all(&app.db)
         .await
         .expect("rows")
@@ -922,7 +925,7 @@ async fn with_s3_a_trusted_uploader_publishes_at_once_and_downloads_are_presigne
 
     // Processing read the original from the bucket and put the preview there too.
     let row = processed(&app, "harbour-at-dawn").await;
-    assert_eq!(row.processing, "done", "{}", row.processing_error);
+    assert_eq!(row.processing, Processing::Done, "{}", row.processing_error);
     let res = app
         .get(
             "/recordings/harbour-at-dawn/preview.ogg",
@@ -1088,7 +1091,7 @@ async fn a_large_file_goes_straight_to_s3_in_parts_one_retried_after_a_drop() {
         (done["slug"].as_str(), done["status"].as_str()),
         (Some("long-night-harbour"), Some("pending"))
     );
-    let row = app::ssr::entities::recordings::Entity::find()
+    let row = domain::entities::recordings::Entity::find()
         .one(&app.db)
         .await
         .ok()
@@ -1242,22 +1245,22 @@ async fn a_job_left_running_by_a_replica_that_died_is_done_by_another(backend: B
         StatusCode::SEE_OTHER
     );
     let row = processed(&app, "night-rain").await;
-    assert_eq!(row.processing, "done");
+    assert_eq!(row.processing, Processing::Done);
     // A replica claimed a second job and died: the job is `running`, its lock ran out.
-    app::ssr::entities::recordings::ActiveModel {
+    domain::entities::recordings::ActiveModel {
         id: Set(row.id),
         preview_key: Set(None),
-        processing: Set("running".into()),
+        processing: Set(Processing::Running),
         ..Default::default()
     }
     .update(&app.db)
     .await
     .expect("row");
     let now = chrono::Utc::now();
-    app::ssr::entities::jobs::ActiveModel {
+    domain::entities::jobs::ActiveModel {
         kind: Set("process".into()),
         recording_id: Set(row.id),
-        state: Set("running".into()),
+        state: Set(JobState::Running),
         attempts: Set(1),
         locked_until: Set(Some(now - chrono::Duration::seconds(1))),
         last_error: Set(String::new()),
@@ -1269,17 +1272,17 @@ async fn a_job_left_running_by_a_replica_that_died_is_done_by_another(backend: B
     .await
     .expect("job");
     let row = processed(&app, "night-rain").await;
-    assert_eq!(row.processing, "done");
+    assert_eq!(row.processing, Processing::Done);
     assert!(
         row.preview_key.is_some(),
         "the abandoned job was claimed and finished"
     );
-    let jobs = app::ssr::entities::jobs::Entity::find()
+    let jobs = domain::entities::jobs::Entity::find()
         .all(&app.db)
         .await
         .expect("jobs");
     assert!(
-        jobs.iter().all(|j| j.state == "done"),
+        jobs.iter().all(|j| j.state == JobState::Done),
         "{:?}",
         jobs.iter().map(|j| &j.state).collect::<Vec<_>>()
     );
@@ -1393,15 +1396,15 @@ async fn direct_uploads_left_unfinished_for_a_day_are_swept() {
         .await;
         assert_eq!(res.status(), StatusCode::CREATED);
     }
-    let rows = app::ssr::entities::direct_uploads::Entity::find()
+    let rows = domain::entities::direct_uploads::Entity::find()
         .all(&app.db)
         .await
         .expect("rows");
-    let mut old: app::ssr::entities::direct_uploads::ActiveModel = rows[0].clone().into();
+    let mut old: domain::entities::direct_uploads::ActiveModel = rows[0].clone().into();
     old.created_at = Set(chrono::Utc::now() - chrono::Duration::hours(25));
     old.update(&app.db).await.expect("age it");
 
-    let swept = server::app_role::sweep_abandoned_uploads(
+    let swept = domain::direct_uploads::sweep_abandoned(
         &app.db,
         &bucket_store(&app),
         std::time::Duration::from_secs(24 * 3600),
@@ -1409,7 +1412,7 @@ async fn direct_uploads_left_unfinished_for_a_day_are_swept() {
     .await
     .expect("sweep");
     assert_eq!(swept, 1);
-    let left: Vec<String> = app::ssr::entities::direct_uploads::Entity::find()
+    let left: Vec<String> = domain::entities::direct_uploads::Entity::find()
         .all(&app.db)
         .await
         .expect("rows")
@@ -1427,12 +1430,12 @@ async fn a_page_whose_preview_is_being_made_is_shared_only_briefly() {
     let (id, slug) = app
         .recording(crate::helpers::sample("Gulls at the Pier", owner))
         .await;
-    let set = |processing: &'static str, preview: Option<&'static str>| {
-        app::ssr::entities::recordings::ActiveModel {
+    let set = |processing: Processing, preview: Option<&'static str>| {
+        domain::entities::recordings::ActiveModel {
             id: Set(id),
             media_key: Set(Some("originals/00/gulls.amb".into())),
             preview_key: Set(preview.map(Into::into)),
-            processing: Set(processing.into()),
+            processing: Set(processing),
             ..Default::default()
         }
     };
@@ -1446,19 +1449,160 @@ async fn a_page_whose_preview_is_being_made_is_shared_only_briefly() {
             )
         }
     };
-    set("running", None).update(&app.db).await.expect("row");
+    set(Processing::Running, None)
+        .update(&app.db)
+        .await
+        .expect("row");
     assert!(
         cache_control(slug.clone()).await.contains("s-maxage=5,"),
         "the player is about to appear"
     );
-    set("done", Some("previews/00/gulls.ogg"))
+    set(Processing::Done, Some("previews/00/gulls.ogg"))
         .update(&app.db)
         .await
         .expect("row");
     assert!(cache_control(slug.clone()).await.contains("s-maxage=60,"));
-    set("failed", None).update(&app.db).await.expect("row");
+    set(Processing::Failed, None)
+        .update(&app.db)
+        .await
+        .expect("row");
     assert!(
         cache_control(slug).await.contains("s-maxage=60,"),
         "a failure does not change by itself"
+    );
+}
+
+/// What each way in answers for the same upload: the form, the token API, and the start of
+/// a direct upload. (A direct upload is refused on its words before the store is asked,
+/// so the folder store is enough here.)
+async fn every_way_in(
+    app: &TestApp,
+    browser: &Browser,
+    fields: &[(&str, &str)],
+) -> [(StatusCode, String); 3] {
+    // The session's form token, from a page every account has (a listener has no upload
+    // form, but the rule, not the missing token, must be what refuses it).
+    let html = app
+        .get("/account", browser)
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    let csrf = crate::helpers::hidden_field(&html, "csrf").expect("form token");
+    let form = app
+        .upload_with(browser, &csrf, fields, "rule.amb", fuma_file(480))
+        .await;
+    let form = (form.status(), form.text().await.unwrap_or_default());
+    let token = make_token(app, browser, "rules").await;
+    let api = api_upload(
+        app,
+        &token,
+        &crate::helpers::encode_form(fields),
+        fuma_file(480),
+    )
+    .await;
+    let api = (api.status(), api.text().await.unwrap_or_default());
+    let mut body = serde_json::Map::new();
+    for (k, v) in fields {
+        body.insert((*k).to_owned(), serde_json::json!(v));
+    }
+    body.insert("size".into(), serde_json::json!(1000));
+    let res = direct(
+        app,
+        browser,
+        &csrf,
+        "/upload/direct",
+        serde_json::Value::Object(body),
+    )
+    .await;
+    let direct = (res.status(), res.text().await.unwrap_or_default());
+    [form, api, direct]
+}
+
+async fn a_listener_is_refused_on_every_way_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let lena = uploader(&app, "lena", Role::Listener).await;
+    for (way, (status, text)) in ["form", "api", "direct"]
+        .iter()
+        .zip(every_way_in(&app, &lena, &[("title", "Mine")]).await)
+    {
+        assert_eq!(status, StatusCode::FORBIDDEN, "{way}: {text}");
+        assert!(text.contains("ask an editor"), "{way}: {text}");
+    }
+    assert_eq!((count_recordings(&app).await, leftovers(&app)), (0, (0, 0)));
+}
+
+async fn an_unknown_licence_is_refused_on_every_way_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let paul = uploader(&app, "paul", Role::Uploader).await;
+    let fields = [("title", "Free?"), ("licence", "do-what-you-like")];
+    for (way, (status, text)) in ["form", "api", "direct"]
+        .iter()
+        .zip(every_way_in(&app, &paul, &fields).await)
+    {
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{way}: {text}");
+        assert!(text.contains("licences offered"), "{way}: {text}");
+    }
+    assert_eq!((count_recordings(&app).await, leftovers(&app)), (0, (0, 0)));
+}
+
+async fn the_same_length_caps_hold_on_every_way_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let paul = uploader(&app, "paul", Role::Uploader).await;
+    let long_title = "t".repeat(domain::caps::TITLE + 1);
+    let long_place = "p".repeat(domain::caps::LOCATION + 1);
+    for (fields, says) in [
+        (
+            vec![("title", long_title.as_str())],
+            "title has at most 200",
+        ),
+        (
+            vec![("title", "Fine"), ("location", long_place.as_str())],
+            "place has at most 200",
+        ),
+    ] {
+        for (way, (status, text)) in ["form", "api", "direct"]
+            .iter()
+            .zip(every_way_in(&app, &paul, &fields).await)
+        {
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{way}: {text}");
+            assert!(text.contains(says), "{way}: {text}");
+        }
+    }
+    assert_eq!((count_recordings(&app).await, leftovers(&app)), (0, (0, 0)));
+    // At the cap itself, the form takes it whole, and describing it later holds the same cap.
+    let at_cap = "t".repeat(domain::caps::TITLE);
+    let res = app
+        .upload(&paul, &[("title", &at_cap)], "cap.amb", fuma_file(480))
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let row = domain::entities::recordings::Entity::find()
+        .one(&app.db)
+        .await
+        .ok()
+        .flatten()
+        .expect("row");
+    assert_eq!(row.title, at_cap);
+    let mut b = paul.clone();
+    let page = format!("/recordings/{}", row.slug);
+    let token = app.form_token(&page, &mut b).await;
+    let res = app
+        .post_form(
+            "/api/describe",
+            &page,
+            &[
+                ("csrf", &token),
+                ("slug", &row.slug),
+                ("title", &long_title),
+                ("description", ""),
+                ("location", ""),
+                ("licence", ""),
+            ],
+            &mut b,
+        )
+        .await;
+    assert!(
+        crate::helpers::redirect_error(&res).is_some_and(|e| e.contains("title has at most 200")),
+        "describe refuses the same over-long title"
     );
 }

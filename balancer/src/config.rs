@@ -1,0 +1,769 @@
+//! What the balancer is told: flags for the simple case (one pool, every path to it) or a
+//! TOML file for the full one (pools, routes by host and prefix, limits, cache). Both end
+//! as one validated [`Settings`]; a file error names its line and the field.
+
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, SocketAddr},
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The flags of `server --role balancer`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BalancerFlags {
+    /// Balancer: an app replica to send requests to (repeat the flag for more).
+    #[arg(long = "upstream", env = "AMBISONIA_UPSTREAMS", value_delimiter = ',')]
+    pub upstreams: Vec<String>,
+
+    /// Balancer: a TOML file with pools, routes, limits and cache settings
+    /// (see deploy/balancer.example.toml). Reloaded on SIGHUP.
+    #[arg(long, env = "AMBISONIA_BALANCER_CONFIG")]
+    pub balancer_config: Option<PathBuf>,
+
+    /// Balancer: where /metrics and the drain endpoints listen.
+    #[arg(long, env = "AMBISONIA_ADMIN_LISTEN", default_value = "127.0.0.1:9901")]
+    pub admin_listen: SocketAddr,
+
+    /// Balancer: memory for cached pages, in MiB.
+    #[arg(long, env = "AMBISONIA_CACHE_MB", default_value_t = 256)]
+    pub cache_mb: u64,
+
+    /// Balancer: how to choose among healthy upstreams.
+    #[arg(long, env = "AMBISONIA_BALANCE", value_enum, default_value_t = Balance::LeastBusy)]
+    pub balance: Balance,
+
+    /// Balancer: requests carrying this cookie are never answered from the cache.
+    #[arg(
+        long,
+        env = "AMBISONIA_SESSION_COOKIE",
+        default_value = "ambisonia_session"
+    )]
+    pub session_cookie: String,
+
+    /// Balancer: proxies whose X-Forwarded-* and Forwarded headers are kept (IP or CIDR).
+    #[arg(
+        long = "trusted-proxy",
+        env = "AMBISONIA_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+
+    /// Balancer: terminate TLS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "AMBISONIA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Balancer: the PEM private key for --tls-cert.
+    #[arg(long, env = "AMBISONIA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Balance {
+    /// Fewest requests in flight; ties broken at random.
+    LeastBusy,
+    /// Requests in flight weighted by each upstream's recent response time (peak EWMA, as
+    /// Finagle and tower balance): a replica that is slow, not only busy, gets less.
+    PeakEwma,
+    /// Each upstream in turn (kept to compare against).
+    RoundRobin,
+}
+
+/// Everything the balancer runs with, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub tls: Option<TlsFiles>,
+    pub session_cookie: String,
+    /// From `AMBISONIA_PURGE_TOKEN` only: a secret does not belong in a file or on `ps`.
+    pub purge_token: Option<String>,
+    pub trusted_proxies: Vec<Cidr>,
+    pub limits: Limits,
+    pub cache: CacheSettings,
+    pub pools: BTreeMap<String, PoolSettings>,
+    pub routes: Vec<RouteSettings>,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct CacheSettings {
+    pub size_bytes: usize,
+    pub max_object_bytes: usize,
+    /// Freshness for cacheable statuses that carry no freshness header; `None` = store nothing.
+    pub default_ttl: Option<Duration>,
+    /// Serve stale while one request revalidates, when the origin did not forbid it.
+    pub grace: Duration,
+    /// Serve stale when the origin is down or failing, when the origin did not forbid it.
+    pub stale_if_error: Duration,
+    /// After a response that could not be stored, requests for that URL stop waiting on one
+    /// another for this long (Varnish's hit-for-miss).
+    pub hit_for_miss: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub upstreams: Vec<String>,
+    pub balance: Balance,
+    pub max_connections: usize,
+    pub queue: usize,
+    pub queue_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub health: HealthSettings,
+    pub eject: EjectSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct HealthSettings {
+    /// `None` turns active checks off (upstreams count as healthy).
+    pub path: Option<String>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub rise: u32,
+    pub fall: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct EjectSettings {
+    pub after_failures: u32,
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteSettings {
+    pub host: Option<String>,
+    pub prefix: String,
+    pub pool: String,
+    pub strip_prefix: bool,
+    pub max_body_bytes: u64,
+    pub timeout: Duration,
+    pub cache: bool,
+}
+
+/// An address block for the trusted-proxy list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    bits: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (addr, bits) = match s.split_once('/') {
+            Some((a, b)) => (a, Some(b)),
+            None => (s, None),
+        };
+        let net: IpAddr = addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{s}` is not an IP address or CIDR block"))?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let bits = match bits {
+            None => max,
+            Some(b) => b
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|b| *b <= max)
+                .ok_or_else(|| format!("`{s}` has a prefix length outside 0..={max}"))?,
+        };
+        Ok(Self { net, bits })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.bits)).unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * 1024;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_header_bytes: 16 * KIB,
+            max_headers: 100,
+        }
+    }
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        Self {
+            path: Some("/readyz".into()),
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(1),
+            rise: 2,
+            fall: 3,
+        }
+    }
+}
+
+impl Default for EjectSettings {
+    fn default() -> Self {
+        Self {
+            after_failures: 3,
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+impl CacheSettings {
+    fn with_size(size_bytes: usize) -> Self {
+        Self {
+            size_bytes,
+            max_object_bytes: 8 * MIB,
+            default_ttl: None,
+            grace: Duration::from_secs(10),
+            stale_if_error: Duration::from_secs(300),
+            hit_for_miss: Duration::from_secs(10),
+        }
+    }
+}
+
+impl PoolSettings {
+    pub fn new(upstreams: Vec<String>, balance: Balance) -> Self {
+        Self {
+            upstreams,
+            balance,
+            max_connections: 256,
+            queue: 1024,
+            queue_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(1),
+            health: HealthSettings::default(),
+            eject: EjectSettings::default(),
+        }
+    }
+}
+
+impl RouteSettings {
+    pub fn everything_to(pool: &str) -> Self {
+        Self {
+            host: None,
+            prefix: "/".into(),
+            pool: pool.into(),
+            strip_prefix: false,
+            max_body_bytes: 64 * MIB as u64,
+            timeout: Duration::from_secs(30),
+            cache: true,
+        }
+    }
+}
+
+impl Settings {
+    /// Settings from flags alone: every path goes to one pool of `--upstream`s.
+    pub fn from_flags(listen: SocketAddr, flags: &BalancerFlags) -> Result<Self, String> {
+        if flags.upstreams.is_empty() {
+            return Err(
+                "the balancer needs --upstream HOST:PORT (or --balancer-config FILE)".into(),
+            );
+        }
+        for u in &flags.upstreams {
+            check_upstream(u)?;
+        }
+        let trusted_proxies = flags
+            .trusted_proxies
+            .iter()
+            .map(|s| Cidr::parse(s))
+            .collect::<Result<_, _>>()?;
+        let mut pools = BTreeMap::new();
+        pools.insert(
+            "app".to_string(),
+            PoolSettings::new(flags.upstreams.clone(), flags.balance),
+        );
+        check_cookie_name(&flags.session_cookie)?;
+        Ok(Self {
+            listen,
+            admin_listen: flags.admin_listen,
+            tls: flags
+                .tls_cert
+                .clone()
+                .zip(flags.tls_key.clone())
+                .map(|(cert, key)| TlsFiles { cert, key }),
+            session_cookie: flags.session_cookie.clone(),
+            purge_token: purge_token_from_env(),
+            trusted_proxies,
+            limits: Limits::default(),
+            cache: CacheSettings::with_size(mib(flags.cache_mb)),
+            pools,
+            routes: vec![RouteSettings::everything_to("app")],
+            shutdown_grace: Duration::from_secs(20),
+        })
+    }
+
+    /// Settings from the flags, or from the file they name. Used at start and on SIGHUP.
+    pub fn load(listen: SocketAddr, flags: &BalancerFlags) -> Result<Self, String> {
+        match &flags.balancer_config {
+            None => Self::from_flags(listen, flags),
+            Some(path) => {
+                if !flags.upstreams.is_empty() {
+                    return Err("give either --upstream or --balancer-config, not both".into());
+                }
+                Self::from_file(path, listen, flags.admin_listen)
+            }
+        }
+    }
+
+    pub fn from_file(
+        path: &Path,
+        listen: SocketAddr,
+        admin_listen: SocketAddr,
+    ) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::from_toml(&text, listen, admin_listen).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Parses and checks a configuration file's text; `listen` and `admin_listen` are used
+    /// when the file does not set them.
+    pub fn from_toml(
+        text: &str,
+        listen: SocketAddr,
+        admin_listen: SocketAddr,
+    ) -> Result<Self, String> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        let at = |span: std::ops::Range<usize>, msg: String| -> String {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {msg}")
+        };
+
+        let mut pools = BTreeMap::new();
+        for (name, p) in file.pools {
+            let mut upstreams = Vec::new();
+            for u in p.upstreams {
+                check_upstream(u.get_ref())
+                    .map_err(|m| at(u.span(), format!("pools.{name}.upstreams: {m}")))?;
+                upstreams.push(u.into_inner());
+            }
+            if upstreams.is_empty() {
+                return Err(format!(
+                    "pools.{name}.upstreams: a pool needs at least one upstream"
+                ));
+            }
+            let defaults = PoolSettings::new(Vec::new(), Balance::LeastBusy);
+            let h = p.health;
+            let health = HealthSettings {
+                path: if h.enabled { Some(h.path) } else { None },
+                interval: ms(h.interval_ms),
+                timeout: ms(h.timeout_ms),
+                rise: h.rise.max(1),
+                fall: h.fall.max(1),
+            };
+            pools.insert(
+                name,
+                PoolSettings {
+                    upstreams,
+                    balance: p.balance,
+                    max_connections: p.max_connections.unwrap_or(defaults.max_connections).max(1),
+                    queue: p.queue.unwrap_or(defaults.queue),
+                    queue_timeout: ms(p.queue_timeout_ms),
+                    connect_timeout: ms(p.connect_timeout_ms),
+                    health,
+                    eject: EjectSettings {
+                        after_failures: p.eject.after_failures.max(1),
+                        backoff: ms(p.eject.backoff_ms),
+                        max_backoff: ms(p.eject.max_backoff_ms),
+                    },
+                },
+            );
+        }
+
+        let mut routes = Vec::new();
+        for r in file.routes {
+            let prefix = r.prefix.get_ref();
+            if !prefix.starts_with('/') {
+                return Err(at(
+                    r.prefix.span(),
+                    format!("routes.prefix: `{prefix}` must start with /"),
+                ));
+            }
+            if !pools.contains_key(r.pool.get_ref()) {
+                return Err(at(
+                    r.pool.span(),
+                    format!(
+                        "routes.pool: no pool named `{}` (add [pools.{}])",
+                        r.pool.get_ref(),
+                        r.pool.get_ref()
+                    ),
+                ));
+            }
+            let base = RouteSettings::everything_to("");
+            routes.push(RouteSettings {
+                host: r.host.map(|h| h.to_ascii_lowercase()),
+                prefix: if prefix.len() > 1 {
+                    prefix.trim_end_matches('/').to_string()
+                } else {
+                    prefix.clone()
+                },
+                pool: r.pool.into_inner(),
+                strip_prefix: r.strip_prefix,
+                max_body_bytes: r
+                    .max_body_kb
+                    .map_or(base.max_body_bytes, |k| k.saturating_mul(1024)),
+                timeout: r.timeout_ms.map_or(base.timeout, ms),
+                cache: r.cache,
+            });
+        }
+        if routes.is_empty() {
+            return Err(
+                "routes: add at least one [[routes]] (prefix = \"/\" sends everything to a pool)"
+                    .into(),
+            );
+        }
+
+        let trusted_proxies = file
+            .trusted_proxies
+            .iter()
+            .map(|s| {
+                Cidr::parse(s.get_ref()).map_err(|m| at(s.span(), format!("trusted_proxies: {m}")))
+            })
+            .collect::<Result<_, _>>()?;
+        check_cookie_name(&file.session_cookie)?;
+
+        let limits = Limits {
+            header_read_timeout: ms(file.limits.header_read_timeout_ms),
+            idle_timeout: ms(file.limits.idle_timeout_ms),
+            max_header_bytes: file.limits.max_header_kb.saturating_mul(1024).max(8 * KIB),
+            max_headers: file.limits.max_headers.max(8),
+        };
+        let c = file.cache;
+        let cache = CacheSettings {
+            size_bytes: mib(c.size_mb),
+            max_object_bytes: usize::try_from(c.max_object_kb.saturating_mul(1024))
+                .unwrap_or(usize::MAX),
+            default_ttl: (c.default_ttl_s > 0).then(|| Duration::from_secs(c.default_ttl_s)),
+            grace: Duration::from_secs(c.grace_s),
+            stale_if_error: Duration::from_secs(c.stale_if_error_s),
+            hit_for_miss: Duration::from_secs(c.hit_for_miss_s),
+        };
+
+        Ok(Self {
+            listen: file.listen.unwrap_or(listen),
+            admin_listen: file.admin_listen.unwrap_or(admin_listen),
+            tls: file.tls.map(|t| TlsFiles {
+                cert: t.cert,
+                key: t.key,
+            }),
+            session_cookie: file.session_cookie,
+            purge_token: purge_token_from_env(),
+            trusted_proxies,
+            limits,
+            cache,
+            pools,
+            routes,
+            shutdown_grace: Duration::from_secs(file.shutdown_grace_s),
+        })
+    }
+}
+
+fn purge_token_from_env() -> Option<String> {
+    std::env::var("AMBISONIA_PURGE_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+}
+
+fn check_upstream(s: &str) -> Result<(), String> {
+    match s.parse::<http::uri::Authority>() {
+        Ok(a) if a.port_u16().is_some() && !s.contains('@') => Ok(()),
+        _ => Err(format!("`{s}` is not HOST:PORT")),
+    }
+}
+
+fn check_cookie_name(s: &str) -> Result<(), String> {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "session cookie name `{s}` is not a plain cookie name"
+        ))
+    }
+}
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+fn mib(v: u64) -> usize {
+    usize::try_from(v.saturating_mul(MIB as u64)).unwrap_or(usize::MAX)
+}
+
+// ---- the file's shape; every field optional with the defaults above ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
+    #[serde(default = "default_cookie")]
+    session_cookie: String,
+    #[serde(default)]
+    trusted_proxies: Vec<Spanned<String>>,
+    #[serde(default = "default_grace_s")]
+    shutdown_grace_s: u64,
+    tls: Option<FileTls>,
+    #[serde(default)]
+    limits: FileLimits,
+    #[serde(default)]
+    cache: FileCache,
+    #[serde(default)]
+    pools: BTreeMap<String, FilePool>,
+    #[serde(default)]
+    routes: Vec<FileRoute>,
+}
+
+fn default_cookie() -> String {
+    "ambisonia_session".into()
+}
+fn default_grace_s() -> u64 {
+    20
+}
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTls {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileLimits {
+    header_read_timeout_ms: u64,
+    idle_timeout_ms: u64,
+    max_header_kb: usize,
+    max_headers: usize,
+}
+
+impl Default for FileLimits {
+    fn default() -> Self {
+        let l = Limits::default();
+        Self {
+            header_read_timeout_ms: l.header_read_timeout.as_millis() as u64,
+            idle_timeout_ms: l.idle_timeout.as_millis() as u64,
+            max_header_kb: l.max_header_bytes / KIB,
+            max_headers: l.max_headers,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileCache {
+    size_mb: u64,
+    max_object_kb: u64,
+    default_ttl_s: u64,
+    grace_s: u64,
+    stale_if_error_s: u64,
+    hit_for_miss_s: u64,
+}
+
+impl Default for FileCache {
+    fn default() -> Self {
+        let c = CacheSettings::with_size(256 * MIB);
+        Self {
+            size_mb: 256,
+            max_object_kb: (c.max_object_bytes / KIB) as u64,
+            default_ttl_s: 0,
+            grace_s: c.grace.as_secs(),
+            stale_if_error_s: c.stale_if_error.as_secs(),
+            hit_for_miss_s: c.hit_for_miss.as_secs(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePool {
+    upstreams: Vec<Spanned<String>>,
+    #[serde(default = "least_busy")]
+    balance: Balance,
+    max_connections: Option<usize>,
+    queue: Option<usize>,
+    #[serde(default = "default_queue_timeout_ms")]
+    queue_timeout_ms: u64,
+    #[serde(default = "default_connect_timeout_ms")]
+    connect_timeout_ms: u64,
+    #[serde(default)]
+    health: FileHealth,
+    #[serde(default)]
+    eject: FileEject,
+}
+
+fn least_busy() -> Balance {
+    Balance::LeastBusy
+}
+fn default_queue_timeout_ms() -> u64 {
+    5000
+}
+fn default_connect_timeout_ms() -> u64 {
+    1000
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileHealth {
+    enabled: bool,
+    path: String,
+    interval_ms: u64,
+    timeout_ms: u64,
+    rise: u32,
+    fall: u32,
+}
+
+impl Default for FileHealth {
+    fn default() -> Self {
+        let h = HealthSettings::default();
+        Self {
+            enabled: true,
+            path: "/readyz".into(),
+            interval_ms: h.interval.as_millis() as u64,
+            timeout_ms: h.timeout.as_millis() as u64,
+            rise: h.rise,
+            fall: h.fall,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileEject {
+    after_failures: u32,
+    backoff_ms: u64,
+    max_backoff_ms: u64,
+}
+
+impl Default for FileEject {
+    fn default() -> Self {
+        let e = EjectSettings::default();
+        Self {
+            after_failures: e.after_failures,
+            backoff_ms: e.backoff.as_millis() as u64,
+            max_backoff_ms: e.max_backoff.as_millis() as u64,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRoute {
+    host: Option<String>,
+    prefix: Spanned<String>,
+    pool: Spanned<String>,
+    #[serde(default)]
+    strip_prefix: bool,
+    max_body_kb: Option<u64>,
+    timeout_ms: Option<u64>,
+    #[serde(default = "yes")]
+    cache: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, String> {
+        let any: SocketAddr = "127.0.0.1:0".parse().map_err(|_| "addr".to_string())?;
+        Settings::from_toml(text, any, any)
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let text = include_str!("../../deploy/balancer.example.toml");
+        let s = parse(text).unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.pools.contains_key("app"));
+        assert!(
+            s.routes
+                .iter()
+                .any(|r| r.prefix == "/wiki" && r.strip_prefix)
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_field() {
+        let text = "[pools.app]\nupstreams = [\"127.0.0.1:3001\"]\n\n[[routes]]\nprefix = \"/\"\npool = \"ap\"\n";
+        let e = parse(text).err().unwrap_or_default();
+        assert!(
+            e.contains("line 6") && e.contains("routes.pool") && e.contains("`ap`"),
+            "{e}"
+        );
+
+        let text = "[pools.app]\nupstreams = [\"127.0.0.1:3001\", \"nowhere\"]\n";
+        let e = parse(text).err().unwrap_or_default();
+        assert!(
+            e.contains("line 2") && e.contains("pools.app.upstreams"),
+            "{e}"
+        );
+
+        let text = "[cache]\nsize_mb = \"lots\"\n";
+        let e = parse(text).err().unwrap_or_default();
+        assert!(e.contains("line 2") && e.contains("size_mb"), "{e}");
+
+        let text = "[limits]\nmax_header = 3\n";
+        let e = parse(text).err().unwrap_or_default();
+        assert!(
+            e.contains("line 2") && e.contains("unknown field `max_header`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn cidr_blocks_match_what_they_cover() {
+        let c = Cidr::parse("10.0.0.0/8").unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.contains("10.1.2.3".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))));
+        assert!(!c.contains("11.0.0.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))));
+        let one = Cidr::parse("127.0.0.1").unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            one.contains(
+                "::ffff:127.0.0.1"
+                    .parse()
+                    .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+            )
+        );
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("example.org").is_err());
+    }
+}

@@ -1,0 +1,303 @@
+//! The front door as a library (`server --role balancer` runs it). Path router, anonymous page cache and
+//! least-busy load balancer in one process (Apache + Varnish + Pound of the classic site).
+//!
+//! This module accepts connections and owns their lifetime: limits on the client side
+//! (header read timeout, header size and count, idle timeout), TLS when configured,
+//! HTTP/1.1 and HTTP/2, graceful shutdown on SIGTERM and reload on SIGHUP. What happens to
+//! each request is in `proxy.rs`, in the order it happens.
+
+pub mod admin;
+pub mod body;
+pub mod cache;
+pub mod config;
+pub mod forward;
+pub mod freshness;
+pub mod health;
+mod idle;
+pub mod metrics;
+pub mod pages;
+pub mod pool;
+pub mod proxy;
+pub mod router;
+mod tls;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use hyper::service::service_fn;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::conn::auto,
+};
+use tokio::{
+    net::TcpListener,
+    sync::{mpsc, watch},
+};
+
+pub use config::{BalancerFlags, Settings};
+use idle::{Activity, IdleIo};
+use proxy::{Connection, Shared};
+
+pub struct Balancer {
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    admin: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl Balancer {
+    /// Binds both listeners and starts the health checks; serves nothing until `run_until`.
+    pub async fn bind(settings: Settings) -> Result<Self, String> {
+        let tls = match &settings.tls {
+            Some(files) => Some(tls::acceptor(files)?),
+            None => None,
+        };
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+        let admin = TcpListener::bind(settings.admin_listen)
+            .await
+            .map_err(|e| format!("cannot listen on {} (admin): {e}", settings.admin_listen))?;
+        let shared = Shared::new(settings);
+        start_health_checks(&shared);
+        Ok(Self {
+            shared,
+            listener,
+            admin,
+            tls,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// The live state, for reloads and for tests that look inside.
+    pub fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests finish
+    /// (up to the configured grace) and returns.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
+        let Self {
+            shared,
+            listener,
+            admin,
+            tls,
+        } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        // Every connection task holds a sender; when all are gone, all connections are done.
+        let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+
+        let admin_task = tokio::spawn(serve_admin(admin, Arc::clone(&shared), stop_rx.clone()));
+        let builder = Arc::new(http_builder(&shared.live().settings));
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            // Out of file descriptors and the like: wait, do not spin.
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let conn = ConnectionTask {
+                        shared: Arc::clone(&shared),
+                        builder: Arc::clone(&builder),
+                        stop: stop_rx.clone(),
+                        _alive: alive_tx.clone(),
+                        peer,
+                    };
+                    let tls = tls.clone();
+                    tokio::spawn(async move {
+                        match tls {
+                            None => conn.serve(stream, false).await,
+                            Some(acceptor) => {
+                                let handshake = tokio::time::timeout(
+                                    conn.shared.live().settings.limits.header_read_timeout,
+                                    acceptor.accept(stream),
+                                );
+                                if let Ok(Ok(stream)) = handshake.await {
+                                    conn.serve(stream, true).await;
+                                }
+                            }
+                        }
+                    });
+                }
+            }
+        }
+
+        drop(listener);
+        let grace = shared.live().settings.shutdown_grace;
+        tracing::info!(
+            grace_s = grace.as_secs(),
+            "balancer stopping: finishing requests in flight"
+        );
+        let _ = stop_tx.send(true);
+        drop(alive_tx);
+        if tokio::time::timeout(grace, alive_rx.recv()).await.is_err() {
+            tracing::warn!("shutdown grace ran out with connections still open");
+        }
+        admin_task.abort();
+    }
+}
+
+fn http_builder(settings: &Settings) -> auto::Builder<TokioExecutor> {
+    let limits = settings.limits;
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes)
+        .max_headers(limits.max_headers);
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(256);
+    b
+}
+
+struct ConnectionTask {
+    shared: Arc<Shared>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    stop: watch::Receiver<bool>,
+    _alive: mpsc::Sender<()>,
+    peer: SocketAddr,
+}
+
+impl ConnectionTask {
+    async fn serve<IO>(mut self, io: IO, tls: bool)
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let idle_timeout = self.shared.live().settings.limits.idle_timeout;
+        let activity = Activity::new();
+        let io = TokioIo::new(IdleIo::new(io, Arc::clone(&activity)));
+        let info = Arc::new(Connection {
+            peer: self.peer,
+            tls,
+        });
+        let shared = Arc::clone(&self.shared);
+        let svc = service_fn(move |req| proxy::handle(Arc::clone(&shared), Arc::clone(&info), req));
+        let conn = self.builder.serve_connection(io, svc);
+        tokio::pin!(conn);
+        let mut closing = *self.stop.borrow();
+        if closing {
+            conn.as_mut().graceful_shutdown();
+        }
+        loop {
+            let idle_for = activity.idle_for();
+            tokio::select! {
+                _ = conn.as_mut() => break,
+                changed = self.stop.changed(), if !closing => {
+                    if changed.is_err() || *self.stop.borrow() {
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+                () = tokio::time::sleep(idle_timeout.saturating_sub(idle_for)), if !closing => {
+                    if activity.idle_for() >= idle_timeout {
+                        // Graceful: a request still being answered finishes first.
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn serve_admin(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| admin::handle(Arc::clone(&shared), req));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+fn start_health_checks(shared: &Shared) {
+    for pool in shared.live().pools.values() {
+        for u in &pool.upstreams {
+            if u.claim_checker() {
+                health::spawn(u);
+            }
+        }
+    }
+}
+
+/// Swaps in new settings without dropping a connection; new upstreams get health checks.
+pub fn reload(shared: &Shared, settings: Settings) {
+    shared.apply(settings);
+    start_health_checks(shared);
+}
+
+/// `server --role balancer`: runs until `shutdown` resolves (the binary passes SIGTERM or
+/// Ctrl-C); SIGHUP reloads the settings.
+pub async fn run(
+    listen: SocketAddr,
+    flags: BalancerFlags,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), String> {
+    let settings = Settings::load(listen, &flags)?;
+    let balancer = Balancer::bind(settings).await?;
+    tracing::info!(
+        listen = %balancer.local_addr(),
+        admin = %balancer.admin_addr(),
+        "balancer listening"
+    );
+    let shared = balancer.shared();
+    tokio::spawn(reload_on_sighup(shared, listen, flags));
+    balancer.run_until(shutdown).await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn reload_on_sighup(shared: Arc<Shared>, listen: SocketAddr, flags: BalancerFlags) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match Settings::load(listen, &flags) {
+            Ok(settings) => {
+                let before = shared.live();
+                if settings.listen != before.settings.listen
+                    || settings.admin_listen != before.settings.admin_listen
+                {
+                    tracing::warn!("listen addresses change only on restart");
+                }
+                reload(&shared, settings);
+                tracing::info!("balancer settings reloaded");
+            }
+            // A broken file leaves the running settings in place.
+            Err(e) => tracing::error!(error = %e, "reload refused; keeping the running settings"),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_sighup(_: Arc<Shared>, _: SocketAddr, _: BalancerFlags) {}

@@ -1,0 +1,218 @@
+//! Registering, logging in (with throttling shared by every replica), and changing the
+//! password or email address. Passwords are hashed with argon2id.
+
+use argon2::{
+    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
+    password_hash::{SaltString, rand_core::OsRng},
+};
+use chrono::{Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, Set,
+};
+
+use crate::{
+    error::ServiceError,
+    {Email, Password, Role, Username},
+    {
+        entities::{login_failures, users},
+        error::is_unique_violation,
+    },
+};
+
+/// Failed logins allowed per account, and per client address, within `WINDOW_MIN`.
+pub const MAX_FAILURES_PER_ACCOUNT: u64 = 5;
+pub const MAX_FAILURES_PER_IP: u64 = 20;
+pub const WINDOW_MIN: i64 = 15;
+
+pub fn hash_password(password: &Password) -> Result<String, ServiceError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.expose().as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ServiceError::internal("password hashing", e))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Creates an account. A taken username or email is a `Conflict` the form can show.
+pub async fn create_user(
+    db: &DatabaseConnection,
+    username: &Username,
+    email: &Email,
+    password: &Password,
+    role: Role,
+) -> Result<users::Model, ServiceError> {
+    let taken = users::Entity::find()
+        .filter(users::Column::Username.eq(username.as_str()))
+        .count(db)
+        .await?;
+    if taken > 0 {
+        return Err(ServiceError::Conflict("That username is taken.".into()));
+    }
+    let model = users::ActiveModel {
+        username: Set(username.as_str().to_string()),
+        email: Set(email.as_str().to_string()),
+        password_hash: Set(hash_password(password)?),
+        role: Set(role),
+        bio: Set(String::new()),
+        trusted: Set(false),
+        premium_until: Set(None),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    match model.insert(db).await {
+        Ok(user) => Ok(user),
+        Err(e) if is_unique_violation(&e) => Err(ServiceError::Conflict(
+            "That username or email address is already registered.".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Checks a username and password. Refuses with `TooManyRequests` once the account or the
+/// address has failed too often in the window, before looking at the password at all.
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    username: &str,
+    password: &str,
+    client_ip: &str,
+) -> Result<users::Model, ServiceError> {
+    let name = username.trim().to_lowercase();
+    let since = Utc::now() - Duration::minutes(WINDOW_MIN);
+    let by_account = login_failures::Entity::find()
+        .filter(login_failures::Column::Username.eq(name.as_str()))
+        .filter(login_failures::Column::At.gt(since))
+        .count(db)
+        .await?;
+    let by_ip = login_failures::Entity::find()
+        .filter(login_failures::Column::Ip.eq(client_ip))
+        .filter(login_failures::Column::At.gt(since))
+        .count(db)
+        .await?;
+    if by_account >= MAX_FAILURES_PER_ACCOUNT || by_ip >= MAX_FAILURES_PER_IP {
+        tracing::warn!(client_ip, "login throttled");
+        return Err(ServiceError::TooManyRequests);
+    }
+
+    let user = users::Entity::find()
+        .filter(users::Column::Username.eq(name.as_str()))
+        .one(db)
+        .await?;
+    let ok = match &user {
+        Some(u) => verify_password(password, &u.password_hash),
+        None => {
+            // Spend the same time as for a real account, so timing does not tell which
+            // usernames exist.
+            let _ = Password::parse("not-a-real-password").map(|p| hash_password(&p));
+            false
+        }
+    };
+    match user {
+        Some(user) if ok => {
+            login_failures::Entity::delete_many()
+                .filter(login_failures::Column::Username.eq(name.as_str()))
+                .exec(db)
+                .await?;
+            Ok(user)
+        }
+        _ => {
+            login_failures::ActiveModel {
+                username: Set(name.chars().take(32).collect()),
+                ip: Set(client_ip.chars().take(64).collect()),
+                at: Set(Utc::now()),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?;
+            Err(ServiceError::Forbidden(
+                "Wrong username or password.".into(),
+            ))
+        }
+    }
+}
+
+/// The account named `username` (names are case-insensitive).
+pub async fn by_username(
+    db: &DatabaseConnection,
+    username: &str,
+) -> Result<users::Model, ServiceError> {
+    users::Entity::find()
+        .filter(users::Column::Username.eq(username.trim().to_lowercase()))
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::Invalid(format!("No account is named {username}.")))
+}
+
+/// Gives an account another role (`server admin set-role`).
+#[tracing::instrument(skip_all, fields(user = user_id, role = role.as_str()))]
+pub async fn set_role(
+    db: &DatabaseConnection,
+    user_id: i32,
+    role: Role,
+) -> Result<(), ServiceError> {
+    users::ActiveModel {
+        id: Set(user_id),
+        role: Set(role),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn find(db: &DatabaseConnection, user_id: i32) -> Result<users::Model, ServiceError> {
+    users::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .ok_or(ServiceError::Unauthorized)
+}
+
+pub async fn change_password(
+    db: &DatabaseConnection,
+    user_id: i32,
+    current: &str,
+    new: &Password,
+) -> Result<(), ServiceError> {
+    let user = find(db, user_id).await?;
+    if !verify_password(current, &user.password_hash) {
+        return Err(ServiceError::Forbidden(
+            "Your current password is not right.".into(),
+        ));
+    }
+    let mut active = user.into_active_model();
+    active.password_hash = Set(hash_password(new)?);
+    active.update(db).await?;
+    Ok(())
+}
+
+pub async fn change_email(
+    db: &DatabaseConnection,
+    user_id: i32,
+    password: &str,
+    email: &Email,
+) -> Result<(), ServiceError> {
+    let user = find(db, user_id).await?;
+    if !verify_password(password, &user.password_hash) {
+        return Err(ServiceError::Forbidden(
+            "Your password is not right.".into(),
+        ));
+    }
+    let mut active = user.into_active_model();
+    active.email = Set(email.as_str().to_string());
+    match active.update(db).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(ServiceError::Conflict(
+            "That email address belongs to another account.".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,269 @@
+//! The state of the catalog page, as a URL.
+//!
+//! Every combination of search, filters, sort and page is a link: `from_pairs` reads a query
+//! string leniently (an unknown or malformed value is dropped, never an error page), and
+//! `href` writes the canonical form back, leaving out defaults, so one state has one URL.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Convention;
+
+pub const PAGE_SIZE: u64 = 24;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Sort {
+    #[default]
+    Newest,
+    MostDownloaded,
+    BestRated,
+    Longest,
+}
+
+impl Sort {
+    pub const ALL: [Sort; 4] = [
+        Sort::Newest,
+        Sort::MostDownloaded,
+        Sort::BestRated,
+        Sort::Longest,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Newest => "newest",
+            Sort::MostDownloaded => "downloads",
+            Sort::BestRated => "rating",
+            Sort::Longest => "longest",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Sort::Newest => "Newest",
+            Sort::MostDownloaded => "Most downloaded",
+            Sort::BestRated => "Best rated",
+            Sort::Longest => "Longest",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        Sort::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogQuery {
+    /// Free text, searched in title, artist, description, location and tags.
+    pub q: String,
+    pub convention: Option<Convention>,
+    /// Ambisonic order, 1 to 3.
+    pub order: Option<u8>,
+    pub microphone: Option<String>,
+    pub licence: Option<String>,
+    pub tag: Option<String>,
+    /// Duration range in whole minutes.
+    pub min_minutes: Option<u32>,
+    pub max_minutes: Option<u32>,
+    pub sort: Sort,
+    /// 1-based.
+    pub page: u64,
+}
+
+fn non_empty(v: &str) -> Option<String> {
+    let v = v.trim();
+    (!v.is_empty() && v.len() <= 100).then(|| v.to_string())
+}
+
+impl CatalogQuery {
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut q = CatalogQuery {
+            page: 1,
+            ..Default::default()
+        };
+        for (key, value) in pairs {
+            match key {
+                "q" => q.q = value.trim().chars().take(200).collect(),
+                "convention" => q.convention = Convention::parse(value),
+                "order" => q.order = value.parse().ok().filter(|o| (1..=3).contains(o)),
+                "mic" => q.microphone = non_empty(value),
+                "licence" => q.licence = non_empty(value),
+                "tag" => q.tag = non_empty(value),
+                "min" => q.min_minutes = value.parse().ok().filter(|m| *m <= 10_000),
+                "max" => q.max_minutes = value.parse().ok().filter(|m| *m <= 10_000),
+                "sort" => q.sort = Sort::parse(value).unwrap_or_default(),
+                "page" => q.page = value.parse().ok().filter(|p| *p >= 1).unwrap_or(1),
+                _ => {}
+            }
+        }
+        if let (Some(min), Some(max)) = (q.min_minutes, q.max_minutes)
+            && min > max
+        {
+            q.min_minutes = Some(max);
+            q.max_minutes = Some(min);
+        }
+        q
+    }
+
+    /// The canonical `/catalog?…` link for this state.
+    pub fn href(&self) -> String {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if !self.q.is_empty() {
+            pairs.push(("q", self.q.clone()));
+        }
+        if let Some(c) = self.convention {
+            pairs.push(("convention", c.as_str().to_string()));
+        }
+        if let Some(o) = self.order {
+            pairs.push(("order", o.to_string()));
+        }
+        if let Some(m) = &self.microphone {
+            pairs.push(("mic", m.clone()));
+        }
+        if let Some(l) = &self.licence {
+            pairs.push(("licence", l.clone()));
+        }
+        if let Some(t) = &self.tag {
+            pairs.push(("tag", t.clone()));
+        }
+        if let Some(m) = self.min_minutes {
+            pairs.push(("min", m.to_string()));
+        }
+        if let Some(m) = self.max_minutes {
+            pairs.push(("max", m.to_string()));
+        }
+        if self.sort != Sort::default() {
+            pairs.push(("sort", self.sort.as_str().to_string()));
+        }
+        if self.page > 1 {
+            pairs.push(("page", self.page.to_string()));
+        }
+        if pairs.is_empty() {
+            return "/catalog".to_string();
+        }
+        let query: Vec<String> = pairs
+            .into_iter()
+            .map(|(k, v)| format!("{k}={}", encode_component(&v)))
+            .collect();
+        format!("/catalog?{}", query.join("&"))
+    }
+
+    pub fn with_page(&self, page: u64) -> Self {
+        Self {
+            page,
+            ..self.clone()
+        }
+    }
+
+    /// Changing a filter or the sort starts again from the first page.
+    pub fn with_sort(&self, sort: Sort) -> Self {
+        Self {
+            sort,
+            page: 1,
+            ..self.clone()
+        }
+    }
+
+    pub fn is_filtered(&self) -> bool {
+        !self.q.is_empty()
+            || self.convention.is_some()
+            || self.order.is_some()
+            || self.microphone.is_some()
+            || self.licence.is_some()
+            || self.tag.is_some()
+            || self.min_minutes.is_some()
+            || self.max_minutes.is_some()
+    }
+
+    /// The words of `q` that a search index can use: letters and digits only, lowercased,
+    /// at most eight. Both backends build their query from these, so they agree.
+    pub fn search_terms(&self) -> Vec<String> {
+        self.q
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .take(8)
+            .collect()
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986), spaces as `+`.
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> CatalogQuery {
+        let pairs: Vec<(&str, &str)> = s.split('&').filter_map(|kv| kv.split_once('=')).collect();
+        CatalogQuery::from_pairs(pairs)
+    }
+
+    #[test]
+    fn defaults_have_the_bare_url() {
+        assert_eq!(parse("").href(), "/catalog");
+        assert_eq!(parse("page=1&sort=newest").href(), "/catalog");
+    }
+
+    #[test]
+    fn every_state_round_trips_through_its_url() {
+        let q = parse(
+            "q=dawn&convention=fuma&order=1&mic=TetraMic&licence=cc-by-4.0&tag=birds&min=2&max=10&sort=rating&page=3",
+        );
+        assert_eq!(
+            q.href(),
+            "/catalog?q=dawn&convention=fuma&order=1&mic=TetraMic&licence=cc-by-4.0&tag=birds&min=2&max=10&sort=rating&page=3"
+        );
+        let again = parse(q.href().trim_start_matches("/catalog?"));
+        assert_eq!(again, q);
+    }
+
+    #[test]
+    fn junk_is_dropped_not_fatal() {
+        let q = parse("convention=dolby&order=9&page=-2&sort=random&min=x");
+        assert_eq!(q, parse(""));
+    }
+
+    #[test]
+    fn reversed_duration_range_is_swapped() {
+        let q = parse("min=10&max=2");
+        assert_eq!((q.min_minutes, q.max_minutes), (Some(2), Some(10)));
+    }
+
+    #[test]
+    fn changing_sort_goes_back_to_page_one() {
+        let q = parse("q=sea&page=4");
+        assert_eq!(
+            q.with_sort(Sort::Longest).href(),
+            "/catalog?q=sea&sort=longest"
+        );
+        assert_eq!(q.with_page(5).href(), "/catalog?q=sea&page=5");
+    }
+
+    #[test]
+    fn search_terms_strip_query_syntax() {
+        let q = CatalogQuery {
+            q: "\"Dawn\" OR chorus* -NEAR(x) Église".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            q.search_terms(),
+            ["dawn", "or", "chorus", "near", "x", "église"]
+        );
+    }
+
+    #[test]
+    fn encoding_escapes_reserved_characters() {
+        assert_eq!(encode_component("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
+    }
+}

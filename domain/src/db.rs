@@ -1,0 +1,92 @@
+//! Opening the database and bringing its schema up to date.
+//!
+//! The same code serves both backends: a SQLite file (the embedded default, created on first
+//! run) and PostgreSQL. Migrations run at every start; they are idempotent.
+
+use std::time::Duration;
+
+pub use sea_orm::DatabaseConnection as Db;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+
+/// Connects and migrates. A `sqlite:` URL gets `mode=rwc` so that the file is created, and
+/// its folder is created too.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let url = prepare_sqlite_url(url)?;
+    let mut options = ConnectOptions::new(url.clone());
+    options
+        .max_connections(if url.starts_with("sqlite:") { 8 } else { 16 })
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        // WAL lets readers go on while one writer writes; it is a property of the file.
+        use sea_orm::ConnectionTrait;
+        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+    }
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+fn prepare_sqlite_url(url: &str) -> Result<String, DbErr> {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Ok(url.to_string());
+    };
+    let path = rest.trim_start_matches("//");
+    let (file, query) = path.split_once('?').unwrap_or((path, ""));
+    if let Some(parent) = std::path::Path::new(file).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    if query.contains("mode=") {
+        Ok(url.to_string())
+    } else if query.is_empty() {
+        Ok(format!("sqlite://{file}?mode=rwc"))
+    } else {
+        Ok(format!("sqlite://{file}?{query}&mode=rwc"))
+    }
+}
+
+/// Answers `/readyz`: can this replica reach its database right now?
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    db.ping().await.is_ok()
+}
+
+/// A transaction that will write. On SQLite it takes the write lock at `BEGIN IMMEDIATE`
+/// (waiting its turn): a deferred transaction that reads first fails outright
+/// (`SQLITE_BUSY_SNAPSHOT`) when another connection — a replica's job worker, say —
+/// writes between its first read and its first write. PostgreSQL ignores the option.
+pub async fn begin_write(
+    db: &sea_orm::DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prepare_sqlite_url;
+
+    #[test]
+    fn sqlite_urls_create_their_file() {
+        let dir = std::env::temp_dir().join("ambisonia-url-test");
+        let url = format!("sqlite://{}/a.db", dir.display());
+        assert_eq!(
+            prepare_sqlite_url(&url).ok(),
+            Some(format!("sqlite://{}/a.db?mode=rwc", dir.display()))
+        );
+        assert!(dir.is_dir());
+        assert_eq!(
+            prepare_sqlite_url("postgres://x/y").ok().as_deref(),
+            Some("postgres://x/y")
+        );
+    }
+}

@@ -1,0 +1,23 @@
+use sea_orm::entity::prelude::*;
+
+/// Work to do after an upload, claimed by whichever replica gets to it first.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "jobs")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub kind: String,
+    pub recording_id: i32,
+    pub state: crate::JobState,
+    pub attempts: i32,
+    /// A running job whose lock has passed was abandoned (its replica stopped): claimable.
+    pub locked_until: Option<DateTimeUtc>,
+    pub last_error: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

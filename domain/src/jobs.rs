@@ -1,0 +1,166 @@
+//! The jobs table, and no one else's writes to it: putting a recording's processing in the
+//! queue (on upload, and again when its uploader asks for a retry), claiming a job under a
+//! lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas never take the same job;
+//! SQLite has one writer anyway), and recording how it ended. A job whose replica stopped
+//! mid-way is claimed again once its lease runs out, so work survives restarts.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend,
+    DatabaseConnection, EntityTrait, QueryFilter, Set, Statement, sea_query::Expr,
+};
+
+use crate::{
+    JobState, Processing,
+    entities::{jobs, recordings},
+    error::ServiceError,
+    model::Viewer,
+    recordings::manages,
+};
+
+pub const PROCESS: &str = "process";
+/// How long a claimed job is ours before another replica may take it over.
+pub const LEASE: Duration = Duration::from_secs(300);
+/// Tries before a failure is final (and shown to the uploader with a retry button).
+pub const MAX_ATTEMPTS: i32 = 3;
+
+/// Sets a recording's processing state, and its error text with it.
+async fn mark(
+    db: &impl ConnectionTrait,
+    recording_id: i32,
+    state: Processing,
+    error: &str,
+) -> Result<(), ServiceError> {
+    recordings::Entity::update_many()
+        .col_expr(recordings::Column::Processing, Expr::value(state))
+        .col_expr(
+            recordings::Column::ProcessingError,
+            Expr::value(error.chars().take(500).collect::<String>()),
+        )
+        .filter(recordings::Column::Id.eq(recording_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Queues processing of a recording (in the caller's transaction, with the recording).
+pub async fn enqueue(db: &impl ConnectionTrait, recording_id: i32) -> Result<(), ServiceError> {
+    let now = Utc::now();
+    jobs::ActiveModel {
+        kind: Set(PROCESS.into()),
+        recording_id: Set(recording_id),
+        state: Set(JobState::Queued),
+        attempts: Set(0),
+        locked_until: Set(None),
+        last_error: Set(String::new()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    mark(db, recording_id, Processing::Queued, "").await
+}
+
+/// The uploader (or an editor) asks for a failed processing to run again.
+#[tracing::instrument(skip_all, fields(user = who.user_id))]
+pub async fn retry(db: &DatabaseConnection, who: &Viewer, slug: &str) -> Result<(), ServiceError> {
+    let row = crate::recordings::by_slug(db, slug).await?;
+    if !manages(&row, Some(who)) {
+        return Err(ServiceError::forbidden(
+            "Only the uploader or an editor can retry this.",
+        ));
+    }
+    if row.processing != Processing::Failed {
+        return Err(ServiceError::conflict(
+            "This recording's processing has not failed.",
+        ));
+    }
+    let txn = crate::db::begin_write(db).await?;
+    enqueue(&txn, row.id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A job this replica holds the lease on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claimed {
+    pub id: i32,
+    pub recording_id: i32,
+    pub attempts: i32,
+}
+
+/// Takes the oldest job that is queued (and due) or whose lease ran out, under a new lease.
+pub async fn claim(db: &DatabaseConnection) -> Result<Option<Claimed>, ServiceError> {
+    let backend = db.get_database_backend();
+    let now = Utc::now();
+    let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+    let (p1, p2, lock) = match backend {
+        DatabaseBackend::Postgres => ("$1", "$2", " FOR UPDATE SKIP LOCKED"),
+        _ => ("?", "?", ""),
+    };
+    let (queued, running) = (JobState::Queued.to_value(), JobState::Running.to_value());
+    // The same timestamp several times for SQLite's positional placeholders.
+    let sql = format!(
+        "UPDATE jobs SET state = '{running}', attempts = attempts + 1, locked_until = {p1}, updated_at = {p2} \
+         WHERE id = (SELECT id FROM jobs WHERE (state = '{queued}' AND (locked_until IS NULL OR locked_until < {p2})) \
+         OR (state = '{running}' AND locked_until < {p2}) ORDER BY id LIMIT 1{lock}) \
+         RETURNING id, recording_id, attempts"
+    );
+    let values: Vec<sea_orm::Value> = match backend {
+        DatabaseBackend::Postgres => vec![until.into(), now.into()],
+        _ => vec![until.into(), now.into(), now.into(), now.into()],
+    };
+    let Some(r) = db
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let job = Claimed {
+        id: r.try_get("", "id")?,
+        recording_id: r.try_get("", "recording_id")?,
+        attempts: r.try_get("", "attempts")?,
+    };
+    mark(db, job.recording_id, Processing::Running, "").await?;
+    Ok(Some(job))
+}
+
+/// How a job ended: done, or failed with a reason for the uploader.
+pub type Outcome = Result<(), String>;
+
+/// Records the end of a claimed job: done; failed but to be tried again after a pause;
+/// or failed for good once its attempts are spent. The recording's state follows.
+#[tracing::instrument(skip_all, fields(job = job.id, recording = job.recording_id))]
+pub async fn finish(
+    db: &DatabaseConnection,
+    job: Claimed,
+    outcome: &Outcome,
+) -> Result<JobState, ServiceError> {
+    let now = Utc::now();
+    let (state, error, retry_at): (JobState, &str, Option<DateTime<Utc>>) = match outcome {
+        Ok(()) => (JobState::Done, "", None),
+        Err(e) if job.attempts < MAX_ATTEMPTS => (
+            JobState::Queued,
+            e,
+            Some(now + chrono::Duration::seconds(5 * i64::from(job.attempts))),
+        ),
+        Err(e) => (JobState::Failed, e, None),
+    };
+    let txn = crate::db::begin_write(db).await?;
+    jobs::ActiveModel {
+        id: Set(job.id),
+        state: Set(state),
+        locked_until: Set(retry_at),
+        last_error: Set(error.chars().take(500).collect()),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .update(&txn)
+    .await?;
+    mark(&txn, job.recording_id, state.processing(), error).await?;
+    txn.commit().await?;
+    Ok(state)
+}

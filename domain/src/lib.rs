@@ -1,0 +1,57 @@
+//! The domain of Ambisonia: every table, every rule and every write.
+//!
+//! Without features it is only the site's vocabulary — parsed values (`Username`, `Slug`,
+//! `Licence`, `UploadMeta` …), states as enums (`Role`, `Status`, `Processing`,
+//! `JobState`), the view models pages render and the catalog query — so that a hydrated
+//! (WebAssembly) build of the app can share them. The `server` feature adds what runs on a
+//! replica: the database (sea-orm entities, one module owning each table), accounts and
+//! sessions, the catalog queries, moderation, uploads (one `uploads::accept` for every way
+//! a file arrives), the processing jobs, the media store (folder or S3) and demo data.
+//!
+//! **Every write goes through a function of this crate**, so that each committed write can
+//! say what it changed (the invalidation bus builds on this).
+
+pub mod catalog_query;
+pub mod error;
+pub mod model;
+mod secret;
+mod values;
+
+pub use error::{ServiceError, ServiceResult};
+pub use secret::Secret;
+pub use values::*;
+
+#[cfg(feature = "server")]
+pub mod accounts;
+#[cfg(feature = "server")]
+pub mod catalog;
+#[cfg(feature = "server")]
+pub mod db;
+#[cfg(feature = "server")]
+pub mod demo;
+#[cfg(feature = "server")]
+pub mod direct_uploads;
+#[cfg(feature = "server")]
+pub mod downloads;
+#[cfg(feature = "server")]
+pub mod entities;
+#[cfg(feature = "server")]
+pub mod interactions;
+#[cfg(feature = "server")]
+pub mod jobs;
+#[cfg(feature = "server")]
+pub mod moderation;
+#[cfg(feature = "server")]
+pub mod processing;
+#[cfg(feature = "server")]
+pub mod recordings;
+#[cfg(feature = "server")]
+mod search;
+#[cfg(feature = "server")]
+pub mod sessions;
+#[cfg(feature = "server")]
+pub mod store;
+#[cfg(feature = "server")]
+pub mod tokens;
+#[cfg(feature = "server")]
+pub mod uploads;

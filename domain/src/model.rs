@@ -1,0 +1,163 @@
+//! What pages show: plain data returned by loaders and server functions.
+//! No database types leak past this line.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{Processing, Role, Status, catalog_query::CatalogQuery};
+
+/// The logged-in person looking at a page, resolved from the session cookie once per
+/// request. `csrf` goes into every form they can post.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub user_id: i32,
+    pub username: String,
+    pub role: Role,
+    pub csrf: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagRef {
+    pub slug: String,
+    pub name: String,
+}
+
+/// One recording as a catalog card: enough to choose it at a glance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordingCard {
+    pub id: i32,
+    pub slug: String,
+    pub title: String,
+    pub artist: String,
+    pub location: String,
+    pub convention: Option<String>,
+    pub order: Option<i32>,
+    pub layout: Option<String>,
+    pub channels: Option<i32>,
+    pub duration_ms: Option<i64>,
+    pub uploader: String,
+    pub tags: Vec<TagRef>,
+    pub downloads: i64,
+    pub rating_avg: f64,
+    pub rating_count: i32,
+    pub is_premium: bool,
+    pub recorded_on: Option<NaiveDate>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HomePage {
+    pub latest: Vec<RecordingCard>,
+    pub popular: Vec<RecordingCard>,
+    pub recording_count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Facets {
+    pub microphones: Vec<String>,
+    pub licences: Vec<String>,
+    pub tags: Vec<TagRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogPage {
+    pub query: CatalogQuery,
+    pub items: Vec<RecordingCard>,
+    pub total: u64,
+    pub pages: u64,
+    pub facets: Facets,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommentView {
+    pub id: i32,
+    pub author: String,
+    pub title: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordingDetail {
+    pub card: RecordingCard,
+    pub composer: String,
+    pub description: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub microphone: String,
+    pub recorder: String,
+    pub processing_notes: String,
+    pub licence: String,
+    pub sample_rate: Option<i32>,
+    pub bit_depth: Option<i32>,
+    pub is_float: bool,
+    pub size_bytes: Option<i64>,
+    pub sha256: Option<String>,
+    pub has_media: bool,
+    /// Only the uploader and editors see a recording that is not published.
+    pub status: Status,
+    /// An editor's reason for a rejection.
+    pub moderation_note: String,
+    /// The viewer may change the title and description (uploader before publication, editors).
+    pub can_describe: bool,
+    /// The viewer is its uploader or an editor: sees processing failures and may retry.
+    pub can_manage: bool,
+    pub has_preview: bool,
+    pub has_direction_picture: bool,
+    pub processing: Processing,
+    pub processing_error: String,
+    pub plays: i64,
+    pub comments: Vec<CommentView>,
+    /// The viewer's own rating, when logged in and rated.
+    pub my_rating: Option<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfilePage {
+    pub username: String,
+    pub role: Role,
+    pub bio: String,
+    pub joined: DateTime<Utc>,
+    pub recordings: Vec<RecordingCard>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagPage {
+    pub tag: TagRef,
+    pub recordings: Vec<RecordingCard>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountPage {
+    pub username: String,
+    pub email: String,
+    pub role: Role,
+    pub joined: DateTime<Utc>,
+    pub tokens: Vec<TokenView>,
+    /// A token made a moment ago, shown this once.
+    pub new_token: Option<String>,
+}
+
+/// A personal API token as its owner sees it (never the token itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: i32,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// One recording waiting for an editor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingItem {
+    pub card: RecordingCard,
+    pub description: String,
+    pub sample_rate: Option<i32>,
+    pub bit_depth: Option<i32>,
+    pub is_float: bool,
+    pub size_bytes: Option<i64>,
+    pub uploaded_at: DateTime<Utc>,
+    /// The stereo preview is ready to listen to.
+    pub has_preview: bool,
+}

@@ -1,0 +1,124 @@
+//! Logins that any replica can serve: the session lives in the database (only the SHA-256
+//! of its random token), the browser holds the token in a cookie (`app::ssr::cookies`).
+
+use chrono::{Duration, Utc};
+use rand::RngCore;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    entities::{sessions, users},
+    error::ServiceError,
+    model::Viewer,
+};
+
+/// How long a login lasts.
+pub const SESSION_DAYS: i64 = 30;
+
+/// Tokens are 32 random bytes in hex; anything else is not worth a database lookup.
+pub fn looks_like_token(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Compares two tokens in time that does not depend on where they differ.
+pub fn tokens_match(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && !a.is_empty()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Starts a session and returns the cookie token.
+pub async fn create(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: i32,
+) -> Result<String, ServiceError> {
+    let token = random_token();
+    let now = Utc::now();
+    sessions::ActiveModel {
+        token_hash: Set(hash_token(&token)),
+        user_id: Set(user_id),
+        csrf_token: Set(random_token()),
+        created_at: Set(now),
+        expires_at: Set(now + Duration::days(SESSION_DAYS)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(token)
+}
+
+/// The viewer behind a cookie token, or `None` for an unknown or expired one.
+pub async fn resolve(
+    db: &impl sea_orm::ConnectionTrait,
+    token: &str,
+) -> Result<Option<Viewer>, ServiceError> {
+    if !looks_like_token(token) {
+        return Ok(None);
+    }
+    let found = sessions::Entity::find()
+        .filter(sessions::Column::TokenHash.eq(hash_token(token)))
+        .find_also_related(users::Entity)
+        .one(db)
+        .await?;
+    let Some((session, Some(user))) = found else {
+        return Ok(None);
+    };
+    if session.expires_at <= Utc::now() {
+        sessions::Entity::delete_by_id(session.id).exec(db).await?;
+        return Ok(None);
+    }
+    Ok(Some(Viewer {
+        user_id: user.id,
+        username: user.username,
+        role: user.role,
+        csrf: session.csrf_token,
+    }))
+}
+
+pub async fn delete(db: &impl sea_orm::ConnectionTrait, token: &str) -> Result<(), ServiceError> {
+    sessions::Entity::delete_many()
+        .filter(sessions::Column::TokenHash.eq(hash_token(token)))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of a user but `keep` (after a password change).
+pub async fn delete_others(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: i32,
+    keep: Option<&str>,
+) -> Result<(), ServiceError> {
+    let mut query = sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user_id));
+    if let Some(token) = keep {
+        query = query.filter(sessions::Column::TokenHash.ne(hash_token(token)));
+    }
+    query.exec(db).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_comparison() {
+        assert!(tokens_match("abc", "abc"));
+        assert!(!tokens_match("abc", "abd"));
+        assert!(!tokens_match("", ""));
+        assert!(!tokens_match("abc", "abcd"));
+    }
+}

@@ -1,0 +1,111 @@
+//! Personal API tokens: made and revoked on the account page, sent by the desktop Uploader
+//! and `server upload` as `Authorization: Bearer amb_…`. Only a SHA-256 is stored, so a
+//! leaked database does not leak tokens; a revoked token is refused at once.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+
+use crate::{
+    Role,
+    error::ServiceError,
+    model::{TokenView, Viewer},
+    {
+        entities::{api_tokens, users},
+        sessions::{hash_token, random_token},
+    },
+};
+
+const PREFIX: &str = "amb_";
+
+/// Makes a token; returns it in full (shown once, never again).
+pub async fn create(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    name: &str,
+) -> Result<String, ServiceError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(ServiceError::Invalid(
+            "Name the token (up to 80 characters), such as the computer it is for.".into(),
+        ));
+    }
+    let token = format!("{PREFIX}{}", random_token());
+    api_tokens::ActiveModel {
+        user_id: Set(user_id),
+        name: Set(name.to_owned()),
+        prefix: Set(token.chars().take(12).collect()),
+        token_hash: Set(hash_token(&token)),
+        created_at: Set(Utc::now()),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(token)
+}
+
+pub async fn list(
+    db: &impl ConnectionTrait,
+    owner: &Viewer,
+) -> Result<Vec<TokenView>, ServiceError> {
+    Ok(api_tokens::Entity::find()
+        .filter(api_tokens::Column::UserId.eq(owner.user_id))
+        .filter(api_tokens::Column::RevokedAt.is_null())
+        .order_by_desc(api_tokens::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| TokenView {
+            id: t.id,
+            name: t.name,
+            prefix: t.prefix,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+        })
+        .collect())
+}
+
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    owner: &Viewer,
+    id: i32,
+) -> Result<(), ServiceError> {
+    let token = api_tokens::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .filter(|t| t.user_id == owner.user_id)
+        .ok_or(ServiceError::NotFound)?;
+    let mut token: api_tokens::ActiveModel = token.into();
+    token.revoked_at = Set(Some(Utc::now()));
+    token.update(db).await?;
+    Ok(())
+}
+
+/// Who a bearer token belongs to: `(user id, role, trusted)`, or `None` for an unknown or
+/// revoked token.
+pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    bearer: &str,
+) -> Result<Option<(i32, Role, bool)>, ServiceError> {
+    if !bearer.starts_with(PREFIX) || bearer.len() > 200 {
+        return Ok(None);
+    }
+    let Some(token) = api_tokens::Entity::find()
+        .filter(api_tokens::Column::TokenHash.eq(hash_token(bearer)))
+        .filter(api_tokens::Column::RevokedAt.is_null())
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(user) = users::Entity::find_by_id(token.user_id).one(db).await? else {
+        return Ok(None);
+    };
+    let mut used: api_tokens::ActiveModel = token.into();
+    used.last_used_at = Set(Some(Utc::now()));
+    used.update(db).await?;
+    Ok(Some((user.id, user.role, user.trusted)))
+}

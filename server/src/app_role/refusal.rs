@@ -1,0 +1,126 @@
+//! The one shape of a refused request outside Leptos (uploads, downloads): a status and a
+//! sentence for the person, rendered as a page for a browser form or as `{"error": …}` for
+//! a script. An internal cause travels with the response (an [`ErrorCause`] in its
+//! extensions) to the request log, which writes it once; the person never sees it.
+
+use app::ssr::errors::ErrorCause;
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+use domain::ServiceError;
+
+pub struct Refusal {
+    status: StatusCode,
+    message: String,
+    cause: Option<String>,
+}
+
+/// What an uploader reads when our side failed: nothing they sent was kept.
+const UPLOAD_LOST: &str =
+    "The site could not keep your upload just now; nothing was saved. Please try again.";
+
+impl Refusal {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            cause: None,
+        }
+    }
+
+    /// A refusal of an upload: an internal failure says that nothing was kept.
+    pub fn of_upload(e: ServiceError) -> Self {
+        let internal = e.cause().is_some();
+        let mut r = Self::from(e);
+        if internal {
+            r.message = UPLOAD_LOST.to_owned();
+        }
+        r
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// A page for a browser that posted the upload form.
+    pub fn page(self) -> Response {
+        self.render(
+            "Upload refused",
+            "upload-error",
+            ("/upload", "Back to the upload form"),
+        )
+    }
+
+    /// A page for a browser that asked for a download.
+    pub fn download_page(self) -> Response {
+        self.render(
+            "Download not possible",
+            "download-error",
+            ("/catalog", "Back to the catalog"),
+        )
+    }
+
+    fn render(self, heading: &str, testid: &str, (back, back_text): (&str, &str)) -> Response {
+        let body = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{heading} — Ambisonia</title>\
+             <link rel=\"stylesheet\" href=\"/style/main.css\"></head><body><main class=\"page\">\
+             <h1>{heading}</h1><p data-testid=\"{testid}\">{}</p><p><a href=\"{back}\">{back_text}</a></p>\
+             </main></body></html>",
+            html_escape(&self.message)
+        );
+        let (status, cause) = (self.status, self.cause);
+        finish((status, Html(body)).into_response(), cause)
+    }
+
+    /// `{"error": "…"}` for a script (the token API, the direct-upload calls).
+    pub fn json(self) -> Response {
+        let body = Json(serde_json::json!({ "error": self.message }));
+        finish((self.status, body).into_response(), self.cause)
+    }
+}
+
+impl From<ServiceError> for Refusal {
+    fn from(e: ServiceError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self {
+            status,
+            cause: e.cause().map(str::to_owned),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn finish(mut resp: Response, cause: Option<String>) -> Response {
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    if let Some(cause) = cause {
+        let slot = ErrorCause::default();
+        slot.set(&cause);
+        resp.extensions_mut().insert(slot);
+    }
+    resp
+}
+
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A plain 404 for a file that is not there (or not for this viewer).
+pub fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Html("<!doctype html><title>Not found</title><h1>Not found</h1>"),
+    )
+        .into_response()
+}

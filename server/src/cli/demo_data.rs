@@ -1,0 +1,41 @@
+//! `server demo-data`: a sample catalog for a fresh install, three recordings of it with
+//! synthesised sound ingested exactly as uploads are.
+
+use std::path::PathBuf;
+
+use crate::config::{DEFAULT_MEDIA_DIR, DatabaseConfig, S3Config};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    db: DatabaseConfig,
+    /// Folder for media files when no S3 bucket is configured.
+    #[arg(long, env = "AMBISONIA_MEDIA_DIR", default_value = DEFAULT_MEDIA_DIR)]
+    media_dir: PathBuf,
+    #[command(flatten)]
+    s3: S3Config,
+}
+
+pub async fn run(args: Args) -> Result<(), String> {
+    let db = args.db.connect().await?;
+    let made = match domain::demo::fill(&db).await {
+        Ok(made) => made,
+        // Running it twice is harmless: the catalog that is there stays as it is.
+        Err(domain::ServiceError::Conflict(why)) => {
+            println!("{why} Nothing was changed.");
+            return Ok(());
+        }
+        Err(e) => return Err(e.cause().unwrap_or(&e.to_string()).to_owned()),
+    };
+    let store = args.s3.store(&args.media_dir);
+    let with_sound = domain::demo::sounds(&db, &store, &args.media_dir.join(".incoming"))
+        .await
+        .map_err(|e| e.cause().unwrap_or(&e.to_string()).to_owned())?;
+    println!(
+        "Made {made} sample recordings, {with_sound} of them with sound (their previews are made \
+         when the site runs). Demo accounts: admin, editor, paul_h, marta, soundwalker, aurelie, \
+         listener, jonas; each with the password \"{}\".",
+        domain::demo::DEMO_PASSWORD
+    );
+    Ok(())
+}
