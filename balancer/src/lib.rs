@@ -13,6 +13,7 @@ pub mod config;
 pub mod forward;
 pub mod freshness;
 pub mod health;
+mod histogram;
 mod idle;
 pub mod metrics;
 pub mod pages;

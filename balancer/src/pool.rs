@@ -20,7 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{
     config::{Balance, HealthSettings, PoolSettings},
-    metrics::Histogram,
+    histogram::Histogram,
 };
 
 /// How fast the response-time estimate forgets.
