@@ -4,7 +4,7 @@
 
 use std::{convert::Infallible, sync::Arc};
 
-use http::{Method, Request, Response, StatusCode, header};
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::{body::Body, pages, proxy::Shared};
@@ -40,14 +40,9 @@ pub async fn handle(
             pages::text(StatusCode::OK, "text/plain; charset=utf-8", out)
         }
         (&Method::POST, p) if p.starts_with("/upstreams/") => {
-            let allowed = match live.settings.purge_token.as_deref() {
+            let allowed = match &live.settings.purge_token {
                 None => true,
-                Some(t) => req
-                    .headers()
-                    .get(header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .is_some_and(|v| super::proxy::constant_time_eq(v.as_bytes(), t.as_bytes())),
+                Some(t) => t.admits(req.headers()),
             };
             let rest = &p["/upstreams/".len()..];
             let action = rest.rsplit_once('/');

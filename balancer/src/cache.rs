@@ -19,7 +19,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use tokio::sync::watch;
 
-use super::freshness::Lifetime;
+use super::{clock::Clock, freshness::Lifetime};
 
 /// What the cache did for a request; sent as `X-Cache`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +81,7 @@ impl Object {
         body: Bytes,
         initial_age: Duration,
         lifetime: Lifetime,
+        stored_at: Instant,
     ) -> Self {
         let surrogate_keys = headers
             .get_all(&SURROGATE_KEY)
@@ -106,7 +107,7 @@ impl Object {
             body,
             vary_values: Vec::new(),
             surrogate_keys,
-            stored_at: Instant::now(),
+            stored_at,
             initial_age,
             lifetime,
             last_used: AtomicU64::new(0),
@@ -185,6 +186,7 @@ impl Object {
         &self,
         update: &HeaderMap,
         lifetime_of: impl FnOnce(&HeaderMap) -> Option<Lifetime>,
+        now: Instant,
     ) -> Option<Self> {
         let mut headers = self.headers.clone();
         for name in update.keys() {
@@ -203,6 +205,7 @@ impl Object {
             self.body.clone(),
             super::freshness::initial_age(update),
             lifetime,
+            now,
         );
         if o.surrogate_keys.is_empty() {
             o.surrogate_keys = self.surrogate_keys.clone();
@@ -300,11 +303,13 @@ pub struct Cache {
     /// URLs whose last response could not be stored: their misses are not coalesced.
     hit_for_miss: Mutex<HashMap<String, Instant>>,
     pub evicted: AtomicU64,
+    time: Clock,
 }
 
 impl Cache {
-    pub fn new(capacity: usize, max_object: usize) -> Self {
+    pub fn new(capacity: usize, max_object: usize, time: Clock) -> Self {
         Self {
+            time,
             store: RwLock::default(),
             capacity: AtomicUsize::new(capacity),
             max_object: AtomicUsize::new(max_object),
@@ -321,6 +326,11 @@ impl Cache {
         if let Ok(mut store) = self.store.write() {
             self.evict(&mut store, capacity);
         }
+    }
+
+    /// The time the cache decides by.
+    pub fn clock(&self) -> &Clock {
+        &self.time
     }
 
     pub fn max_object(&self) -> usize {
@@ -508,7 +518,7 @@ impl Cache {
             return;
         }
         if let Ok(mut m) = self.hit_for_miss.lock() {
-            let now = Instant::now();
+            let now = self.time.now();
             if m.len() > 10_000 {
                 m.retain(|_, until| *until > now);
             }
@@ -521,7 +531,7 @@ impl Cache {
             .lock()
             .ok()
             .and_then(|m| m.get(url).copied())
-            .is_some_and(|until| Instant::now() < until)
+            .is_some_and(|until| self.time.now() < until)
     }
 
     pub fn clear_hit_for_miss(&self, url: &str) {
@@ -624,6 +634,7 @@ mod tests {
             Bytes::from_static(body),
             Duration::ZERO,
             lifetime(60),
+            Instant::now(),
         )
     }
 
@@ -648,7 +659,7 @@ mod tests {
 
     #[test]
     fn variants_follow_vary() {
-        let cache = Cache::new(1 << 20, 1 << 16);
+        let cache = Cache::new(1 << 20, 1 << 16, Clock::system());
         let mut fr = HeaderMap::new();
         fr.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("fr"));
         let mut en = HeaderMap::new();
@@ -675,7 +686,7 @@ mod tests {
     #[test]
     fn the_byte_budget_holds_and_recent_objects_stay() {
         let capacity = 64 * 1024;
-        let cache = Cache::new(capacity, 8 * 1024);
+        let cache = Cache::new(capacity, 8 * 1024, Clock::system());
         let body = Bytes::from(vec![b'x'; 4000]);
         let none = HeaderMap::new();
         for i in 0..100 {
@@ -685,6 +696,7 @@ mod tests {
                 body.clone(),
                 Duration::ZERO,
                 lifetime(60),
+                Instant::now(),
             );
             cache.insert(&format!("h/{i}"), &none, o);
             // Keep touching the first page: it is the popular one.
@@ -698,7 +710,7 @@ mod tests {
 
     #[test]
     fn purge_by_url_and_by_surrogate_key() {
-        let cache = Cache::new(1 << 20, 1 << 16);
+        let cache = Cache::new(1 << 20, 1 << 16, Clock::system());
         let none = HeaderMap::new();
         cache.insert(
             "h/a",

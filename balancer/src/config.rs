@@ -10,6 +10,8 @@ use std::{
 };
 
 use serde::Deserialize;
+
+use crate::token::BearerToken;
 use toml::Spanned;
 
 /// The flags of `server --role balancer`.
@@ -81,7 +83,7 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     pub session_cookie: String,
     /// From `AMBISONIA_PURGE_TOKEN` only: a secret does not belong in a file or on `ps`.
-    pub purge_token: Option<String>,
+    pub purge_token: Option<BearerToken>,
     pub trusted_proxies: Vec<Cidr>,
     pub limits: Limits,
     pub cache: CacheSettings,
@@ -494,10 +496,10 @@ impl Settings {
     }
 }
 
-fn purge_token_from_env() -> Option<String> {
+fn purge_token_from_env() -> Option<BearerToken> {
     std::env::var("AMBISONIA_PURGE_TOKEN")
         .ok()
-        .filter(|t| !t.is_empty())
+        .and_then(BearerToken::new)
 }
 
 fn check_upstream(s: &str) -> Result<(), String> {

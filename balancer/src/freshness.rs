@@ -79,7 +79,7 @@ fn heuristically_cacheable(status: StatusCode) -> bool {
     )
 }
 
-/// Why a response was not stored, for the log.
+/// Why a response was not stored, kept for the request's log line (`not_stored=private`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotStored {
     Status,
@@ -89,6 +89,23 @@ pub enum NotStored {
     SetCookie,
     VaryStar,
     NoLifetime,
+    /// Larger than the cache keeps one object.
+    TooLarge,
+}
+
+impl NotStored {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotStored::Status => "status",
+            NotStored::NoStore => "no-store",
+            NotStored::Private => "private",
+            NotStored::NoCache => "no-cache",
+            NotStored::SetCookie => "set-cookie",
+            NotStored::VaryStar => "vary-star",
+            NotStored::NoLifetime => "no-lifetime",
+            NotStored::TooLarge => "too-large",
+        }
+    }
 }
 
 /// Whether a response to a GET may be stored, and for how long.

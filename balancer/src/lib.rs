@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod body;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod forward;
 pub mod freshness;
@@ -21,6 +22,7 @@ pub mod pool;
 pub mod proxy;
 pub mod router;
 mod tls;
+pub mod token;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -34,6 +36,7 @@ use tokio::{
     sync::{mpsc, watch},
 };
 
+pub use clock::Clock;
 pub use config::{BalancerFlags, Settings};
 use idle::{Activity, IdleIo};
 use proxy::{Connection, Shared};
@@ -48,6 +51,11 @@ pub struct Balancer {
 impl Balancer {
     /// Binds both listeners and starts the health checks; serves nothing until `run_until`.
     pub async fn bind(settings: Settings) -> Result<Self, String> {
+        Self::bind_with_clock(settings, Clock::system()).await
+    }
+
+    /// [`Balancer::bind`] on a clock of the caller's (tests hand in a manual one).
+    pub async fn bind_with_clock(settings: Settings, clock: Clock) -> Result<Self, String> {
         let tls = match &settings.tls {
             Some(files) => Some(tls::acceptor(files)?),
             None => None,
@@ -58,7 +66,7 @@ impl Balancer {
         let admin = TcpListener::bind(settings.admin_listen)
             .await
             .map_err(|e| format!("cannot listen on {} (admin): {e}", settings.admin_listen))?;
-        let shared = Shared::new(settings);
+        let shared = Shared::with_clock(settings, clock);
         start_health_checks(&shared);
         Ok(Self {
             shared,

@@ -7,7 +7,7 @@ use std::{
     convert::Infallible,
     net::SocketAddr,
     sync::{Arc, RwLock},
-    time::{Instant, SystemTime},
+    time::Instant,
 };
 
 use bytes::{Bytes, BytesMut};
@@ -22,6 +22,7 @@ use super::{
         Cache, CacheStatus, Fill, FillLeader, FillOutcome, Object, SURROGATE_CONTROL,
         SURROGATE_KEY, url_key,
     },
+    clock::Clock,
     config::{RouteSettings, Settings},
     forward::{self, Answer, ForwardError, HttpClient, Outgoing, Peer, X_REQUEST_ID},
     freshness,
@@ -81,9 +82,15 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(settings: Settings) -> Arc<Self> {
+        Self::with_clock(settings, Clock::system())
+    }
+
+    /// [`Shared::new`] on a clock of the caller's (tests hand in a manual one).
+    pub fn with_clock(settings: Settings, clock: Clock) -> Arc<Self> {
         let cache = Arc::new(Cache::new(
             settings.cache.size_bytes,
             settings.cache.max_object_bytes,
+            clock,
         ));
         let live = Live::new(settings, None);
         Arc::new(Self {
@@ -125,6 +132,8 @@ pub struct Connection {
 struct Ctx {
     request_id: HeaderValue,
     cache: CacheStatus,
+    /// Why a response that went through the cache stage was not kept.
+    not_stored: Option<freshness::NotStored>,
     upstream: Option<String>,
     /// Close the client connection after this response (HTTP/1 only: HTTP/2 has no
     /// `Connection` header and closes streams, not connections).
@@ -153,6 +162,7 @@ pub async fn handle(
     let mut ctx = Ctx {
         request_id,
         cache: CacheStatus::Pass,
+        not_stored: None,
         upstream: None,
         close: false,
         http1: req.version() < http::Version::HTTP_2,
@@ -188,6 +198,7 @@ pub async fn handle(
         path = %path,
         status,
         cache = ctx.cache.as_str(),
+        not_stored = ctx.not_stored.map_or("-", freshness::NotStored::as_str),
         upstream = ctx.upstream.as_deref().unwrap_or("-"),
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
         request_id = ctx.request_id.to_str().unwrap_or("-"),
@@ -349,7 +360,7 @@ impl Target<'_> {
         let cache = &self.shared.cache;
         let head = req.method() == Method::HEAD;
         let url = url_key(&ctx.host, req.uri().path(), req.uri().query());
-        let now = Instant::now();
+        let now = cache.clock().now();
         let found = cache.lookup(&url, req.headers(), now);
         if let Some(o) = &found {
             if o.is_fresh(now) {
@@ -387,7 +398,7 @@ impl Target<'_> {
                     };
                     match outcome {
                         Some(FillOutcome::Stored) => {
-                            let now = Instant::now();
+                            let now = cache.clock().now();
                             if let Some(o) = cache
                                 .lookup(&url, req.headers(), now)
                                 .filter(|o| o.is_fresh(now))
@@ -399,7 +410,7 @@ impl Target<'_> {
                         }
                         Some(FillOutcome::NotShared) | None => {}
                         Some(FillOutcome::Failed(status)) => {
-                            let now = Instant::now();
+                            let now = cache.clock().now();
                             if let Some(o) = found.as_ref().filter(|o| o.may_serve_on_error(now)) {
                                 ctx.cache = CacheStatus::Stale;
                                 return serve(o, req.headers(), head, now);
@@ -432,7 +443,7 @@ impl Target<'_> {
             }
         };
         let stale_on_error = |ctx: &mut Ctx| {
-            let now = Instant::now();
+            let now = cache.clock().now();
             stale
                 .as_ref()
                 .filter(|o| o.may_serve_on_error(now))
@@ -463,14 +474,20 @@ impl Target<'_> {
 
         let mut response_headers = answer.response.headers().clone();
         forward::strip_hop_by_hop(&mut response_headers);
-        let lifetime = freshness::lifetime(status, &response_headers, settings, SystemTime::now());
+        let lifetime =
+            freshness::lifetime(status, &response_headers, settings, cache.clock().wall());
         let declared = content_length(&response_headers);
-        let Ok(lifetime) = lifetime else {
-            cache.mark_hit_for_miss(url, settings.hit_for_miss);
-            finish(leader, FillOutcome::NotShared);
-            return stream(ctx, answer, Some(head));
+        let lifetime = match lifetime {
+            Ok(l) => l,
+            Err(why) => {
+                ctx.not_stored = Some(why);
+                cache.mark_hit_for_miss(url, settings.hit_for_miss);
+                finish(leader, FillOutcome::NotShared);
+                return stream(ctx, answer, Some(head));
+            }
         };
         if declared.is_some_and(|n| n > cache.max_object() as u64) {
+            ctx.not_stored = Some(freshness::NotStored::TooLarge);
             cache.mark_hit_for_miss(url, settings.hit_for_miss);
             finish(leader, FillOutcome::NotShared);
             return stream(ctx, answer, Some(head));
@@ -484,12 +501,19 @@ impl Target<'_> {
                 let initial_age = freshness::initial_age(&response_headers);
                 // A reference-counted handle, not a copy: kept to answer if the cache refuses.
                 let body = bytes.clone();
-                let object = Object::new(status, response_headers, bytes, initial_age, lifetime);
+                let object = Object::new(
+                    status,
+                    response_headers,
+                    bytes,
+                    initial_age,
+                    lifetime,
+                    cache.clock().now(),
+                );
                 match cache.insert(url, &headers, object) {
                     Some(o) => {
                         cache.clear_hit_for_miss(url);
                         finish(leader, FillOutcome::Stored);
-                        serve(&o, req.headers(), head, Instant::now())
+                        serve(&o, req.headers(), head, cache.clock().now())
                     }
                     None => {
                         // Too big for this cache's budget; answer from what we hold.
@@ -570,9 +594,19 @@ impl Target<'_> {
                 forward::strip_hop_by_hop(&mut h);
                 if status == StatusCode::NOT_MODIFIED {
                     drop(claim);
-                    let refreshed = stale.refreshed(&h, |merged| {
-                        freshness::lifetime(stale.status, merged, settings, SystemTime::now()).ok()
-                    });
+                    let refreshed = stale.refreshed(
+                        &h,
+                        |merged| {
+                            freshness::lifetime(
+                                stale.status,
+                                merged,
+                                settings,
+                                cache.clock().wall(),
+                            )
+                            .ok()
+                        },
+                        cache.clock().now(),
+                    );
                     match refreshed {
                         Some(o) => {
                             cache.insert(&url, &headers, o);
@@ -584,12 +618,16 @@ impl Target<'_> {
                 } else if status.is_server_error() {
                     // Keep serving the stale copy within its windows.
                 } else if let Ok(lifetime) =
-                    freshness::lifetime(status, &h, settings, SystemTime::now())
+                    freshness::lifetime(status, &h, settings, cache.clock().wall())
                 {
                     if let Collected::All(bytes) = collect(body, cache.max_object()).await {
                         drop(claim);
                         let age = freshness::initial_age(&h);
-                        cache.insert(&url, &headers, Object::new(status, h, bytes, age, lifetime));
+                        cache.insert(
+                            &url,
+                            &headers,
+                            Object::new(status, h, bytes, age, lifetime, cache.clock().now()),
+                        );
                     }
                 } else {
                     cache.purge_url(&url);
@@ -768,16 +806,12 @@ fn new_request_id() -> HeaderValue {
 /// `PURGE /url` with `Authorization: Bearer <AMBISONIA_PURGE_TOKEN>` drops every variant of
 /// that URL; with a `Surrogate-Key: k1 k2` header it drops every object tagged with a key.
 fn purge(shared: &Shared, live: &Live, ctx: &mut Ctx, req: &Request<Incoming>) -> Response<Body> {
-    let Some(token) = live.settings.purge_token.as_deref() else {
-        return pages::error(StatusCode::FORBIDDEN, None);
-    };
-    let offered = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !constant_time_eq(offered.as_bytes(), token.as_bytes()) {
+    if !live
+        .settings
+        .purge_token
+        .as_ref()
+        .is_some_and(|t| t.admits(req.headers()))
+    {
         return pages::error(StatusCode::FORBIDDEN, None);
     }
     let purged = match req
@@ -800,10 +834,6 @@ fn purge(shared: &Shared, live: &Live, ctx: &mut Ctx, req: &Request<Incoming>) -
         "application/json",
         format!("{{\"purged\":{purged}}}\n"),
     )
-}
-
-pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

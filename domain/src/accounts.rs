@@ -44,6 +44,7 @@ fn verify_password(password: &str, hash: &str) -> bool {
 }
 
 /// Creates an account. A taken username or email is a `Conflict` the form can show.
+#[tracing::instrument(skip_all, fields(role = role.as_str()))]
 pub async fn create_user(
     db: &DatabaseConnection,
     username: &Username,
@@ -80,6 +81,7 @@ pub async fn create_user(
 
 /// Checks a username and password. Refuses with `TooManyRequests` once the account or the
 /// address has failed too often in the window, before looking at the password at all.
+#[tracing::instrument(skip_all)]
 pub async fn authenticate(
     db: &DatabaseConnection,
     username: &str,
@@ -176,6 +178,7 @@ pub async fn find(db: &DatabaseConnection, user_id: i32) -> Result<users::Model,
         .ok_or(ServiceError::Unauthorized)
 }
 
+#[tracing::instrument(skip_all, fields(user = user_id))]
 pub async fn change_password(
     db: &DatabaseConnection,
     user_id: i32,
@@ -194,6 +197,7 @@ pub async fn change_password(
     Ok(())
 }
 
+#[tracing::instrument(skip_all, fields(user = user_id))]
 pub async fn change_email(
     db: &DatabaseConnection,
     user_id: i32,

@@ -28,6 +28,7 @@ async fn published_recording(
 }
 
 /// Adds a comment and returns the recording's id.
+#[tracing::instrument(skip_all, fields(user = viewer.user_id))]
 pub async fn post_comment(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -60,6 +61,7 @@ pub async fn post_comment(
 
 /// Rates a recording; a second rating by the same listener replaces the first. Uploaders
 /// cannot rate their own recordings. Returns the recording's id.
+#[tracing::instrument(skip_all, fields(user = viewer.user_id))]
 pub async fn rate(
     db: &DatabaseConnection,
     viewer: &Viewer,

@@ -46,6 +46,7 @@ pub enum Decision {
 }
 
 /// An editor publishes or rejects a pending recording. A rejection needs a reason.
+#[tracing::instrument(skip_all, fields(editor = editor.user_id, ?decision))]
 pub async fn decide(
     db: &DatabaseConnection,
     editor: &Viewer,

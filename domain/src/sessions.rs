@@ -41,6 +41,7 @@ pub fn tokens_match(a: &str, b: &str) -> bool {
 }
 
 /// Starts a session and returns the cookie token.
+#[tracing::instrument(skip_all, fields(user = user_id))]
 pub async fn create(
     db: &impl sea_orm::ConnectionTrait,
     user_id: i32,
@@ -97,6 +98,7 @@ pub async fn delete(db: &impl sea_orm::ConnectionTrait, token: &str) -> Result<(
 }
 
 /// Ends every session of a user but `keep` (after a password change).
+#[tracing::instrument(skip_all, fields(user = user_id))]
 pub async fn delete_others(
     db: &impl sea_orm::ConnectionTrait,
     user_id: i32,

@@ -20,6 +20,7 @@ use crate::{
 const PREFIX: &str = "amb_";
 
 /// Makes a token; returns it in full (shown once, never again).
+#[tracing::instrument(skip_all, fields(user = user_id))]
 pub async fn create(
     db: &impl ConnectionTrait,
     user_id: i32,
@@ -68,6 +69,7 @@ pub async fn list(
         .collect())
 }
 
+#[tracing::instrument(skip_all, fields(user = owner.user_id, token = id))]
 pub async fn revoke(
     db: &impl ConnectionTrait,
     owner: &Viewer,

@@ -35,7 +35,7 @@ async fn miss_then_hit_then_stale_while_one_request_revalidates() {
     assert_eq!(second.text().await.unwrap_or_default(), "page 1");
     assert_eq!(origin.hits(), 1);
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    lb.clock.advance(Duration::from_millis(1100));
     let stale = lb.get("/catalog?a=1&b=2").await;
     assert_eq!(header(&stale, "x-cache"), "STALE");
     assert_eq!(
@@ -74,12 +74,12 @@ async fn stale_is_served_while_every_upstream_is_down_then_not_beyond_its_window
     let lb = TestBalancer::start(&one_pool(&[&origin], "")).await;
     assert_eq!(header(&lb.get("/").await, "x-cache"), "MISS");
     origin.kill();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    lb.clock.advance(Duration::from_millis(1100));
     let r = lb.get("/").await;
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "x-cache"), "STALE");
     assert_eq!(r.text().await.unwrap_or_default(), "page 1");
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    lb.clock.advance(Duration::from_millis(2100));
     let r = lb.get("/").await;
     assert!(
         r.status().is_server_error(),
@@ -250,7 +250,7 @@ async fn purge_by_url_and_by_surrogate_key_needs_the_token() {
     })
     .await;
     let mut settings = super::settings(&one_pool(&[&origin], ""));
-    settings.purge_token = Some("purge-secret".into());
+    settings.purge_token = balancer::token::BearerToken::new("purge-secret".into());
     let lb = TestBalancer::with(settings).await;
     for p in ["/recordings/1", "/catalog", "/tags/birds"] {
         let r = lb.get(p).await;
@@ -469,7 +469,7 @@ async fn revalidation_asks_conditionally_and_a_304_refreshes_the_stored_page() {
     .await;
     let lb = TestBalancer::start(&one_pool(&[&origin], "")).await;
     assert_eq!(header(&lb.get("/").await, "x-cache"), "MISS");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    lb.clock.advance(Duration::from_millis(1100));
     let stale = lb.get("/").await;
     assert_eq!(header(&stale, "x-cache"), "STALE");
     eventually(

@@ -23,7 +23,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use balancer::{Balancer, Settings, proxy::Shared};
+use balancer::{Balancer, Clock, Settings, proxy::Shared};
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -196,6 +196,8 @@ pub struct TestBalancer {
     pub addr: SocketAddr,
     pub admin: SocketAddr,
     pub shared: Arc<Shared>,
+    /// The balancer's time: it stands still until a test advances it.
+    pub clock: Clock,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     pub task: tokio::task::JoinHandle<()>,
@@ -209,7 +211,10 @@ impl TestBalancer {
     }
 
     pub async fn with(settings: Settings) -> Self {
-        let balancer = Balancer::bind(settings).await.expect("balancer binds");
+        let clock = Clock::manual();
+        let balancer = Balancer::bind_with_clock(settings, clock.clone())
+            .await
+            .expect("balancer binds");
         let (addr, admin, shared) = (
             balancer.local_addr(),
             balancer.admin_addr(),
@@ -227,6 +232,7 @@ impl TestBalancer {
             addr,
             admin,
             shared,
+            clock,
             http,
             stop: Some(tx),
             task,
