@@ -205,6 +205,8 @@ pub async fn describe_recording(
     description: String,
     location: String,
     licence: String,
+    microphone: Option<String>,
+    tags: Option<String>,
 ) -> Result<(), AppError> {
     use domain::recordings::{Description, describe};
     finish(
@@ -219,10 +221,25 @@ pub async fn describe_recording(
                     description,
                     location,
                     licence,
+                    microphone,
+                    tags,
                 },
             )
             .await?;
             leptos_axum::redirect(&format!("/recordings/{slug}"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "delete-recording")]
+pub async fn delete_recording(slug: String) -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            domain::recordings::delete(&state()?.db, &me, &slug).await?;
+            leptos_axum::redirect("/catalog");
             Ok(())
         }
         .await,

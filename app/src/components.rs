@@ -197,32 +197,42 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
 }
 
 /// Links to the pages of a result list; every page is a plain URL.
+/// Page links: the numbered first pages (`numbered` of them, the current one `page`, or
+/// none when the page was reached by key) and the previous and next pages' links.
 #[component]
-pub fn Pager(page: u64, pages: u64, href: impl Fn(u64) -> String + 'static) -> impl IntoView {
-    if pages <= 1 {
+pub fn Pager(
+    page: Option<u64>,
+    numbered: u64,
+    prev: Option<String>,
+    next: Option<String>,
+    href: impl Fn(u64) -> String + 'static,
+) -> impl IntoView {
+    if prev.is_none() && next.is_none() {
         return None;
     }
-    let window: Vec<u64> = (1..=pages)
-        .filter(|p| *p == 1 || *p == pages || p.abs_diff(page) <= 2)
-        .collect();
     let mut items = Vec::new();
-    let mut last = 0;
-    for p in window {
-        if p > last + 1 {
-            items.push(view! { <li class="gap" aria-hidden="true">"…"</li> }.into_any());
+    if let Some(page) = page {
+        let window: Vec<u64> = (1..=numbered)
+            .filter(|p| *p == 1 || *p == numbered || p.abs_diff(page) <= 2)
+            .collect();
+        let mut last = 0;
+        for p in window {
+            if p > last + 1 {
+                items.push(view! { <li class="gap" aria-hidden="true">"…"</li> }.into_any());
+            }
+            items.push(if p == page {
+                view! { <li><span aria-current="page">{p}</span></li> }.into_any()
+            } else {
+                view! { <li><a href=href(p)>{p}</a></li> }.into_any()
+            });
+            last = p;
         }
-        items.push(if p == page {
-            view! { <li><span aria-current="page">{p}</span></li> }.into_any()
-        } else {
-            view! { <li><a href=href(p)>{p}</a></li> }.into_any()
-        });
-        last = p;
     }
     Some(view! {
         <nav class="pager" aria-label="Pages">
-            {(page > 1).then(|| view! { <a rel="prev" href=href(page - 1)>"← Previous"</a> })}
+            {prev.map(|h| view! { <a rel="prev" href=h>"← Previous"</a> })}
             <ol>{items}</ol>
-            {(page < pages).then(|| view! { <a rel="next" href=href(page + 1)>"Next →"</a> })}
+            {next.map(|h| view! { <a rel="next" href=h>"Next →"</a> })}
         </nav>
     })
 }

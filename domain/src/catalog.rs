@@ -4,26 +4,34 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
-    sea_query::{Expr, ExprTrait, NullOrdering, Query},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Order, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select,
+    sea_query::{Alias, Condition, Expr, ExprTrait, NullOrdering, Query},
 };
 
 use crate::{
-    Status,
-    catalog_query::{CatalogQuery, PAGE_SIZE, Sort},
+    catalog_query::{CatalogQuery, Cursor, Key, PAGE_SIZE, Sort},
     entities::{comments, ratings, recording_tags, recordings, tags, users},
     error::ServiceError,
+    facets::{self, Kind},
     model::{
-        CatalogPage, CommentView, Facets, HomePage, ProfilePage, RecordingCard, RecordingDetail,
+        CatalogPage, CommentView, Count, HomePage, ProfilePage, RecordingCard, RecordingDetail,
         TagPage, TagRef, Viewer,
     },
     recordings::{can_describe, manages, visible},
     search,
 };
 
+/// A search is counted exactly up to this many matches, and shown as "10,000+" beyond.
+pub const COUNT_BOUND: u64 = 10_000;
+/// Pages the pager offers by number (`page=N`); "Next" always walks on by key.
+pub const NUMBERED_PAGES: u64 = 20;
+
+/// Published recordings. The condition is written as the literal the partial indexes are
+/// declared with: SQLite plans a statement before it sees a bound value, and uses a partial
+/// index only when the query itself says what the index's `WHERE` says.
 fn published() -> Select<recordings::Entity> {
-    recordings::Entity::find().filter(recordings::Column::Status.eq(Status::Published))
+    recordings::Entity::find().filter(Expr::cust("recordings.status = 'published'"))
 }
 
 /// Turns rows into cards, loading uploaders and tags for all of them in two queries.
@@ -102,7 +110,7 @@ pub async fn home(db: &DatabaseConnection) -> Result<HomePage, ServiceError> {
     Ok(HomePage {
         latest: cards(db, latest).await?,
         popular: cards(db, popular).await?,
-        recording_count: published().count(db).await?,
+        recording_count: facets::published(db).await?,
     })
 }
 
@@ -121,10 +129,15 @@ fn tagged(slug: &str) -> Expr {
     )
 }
 
-fn filtered(backend: sea_orm::DbBackend, query: &CatalogQuery) -> Select<recordings::Entity> {
+/// The recordings a query asks for, in no order yet. With a search ranked by best match,
+/// the text condition is the ranking join instead (see [`search::ranked`]).
+fn filtered(backend: DbBackend, query: &CatalogQuery) -> Select<recordings::Entity> {
     use recordings::Column as C;
     let mut select = published();
-    if let Some(expr) = search::matches(backend, &query.search_terms()) {
+    let terms = query.search_terms();
+    if query.sort == Sort::Relevance && !terms.is_empty() {
+        select = search::ranked(backend, select, &terms);
+    } else if let Some(expr) = search::matches(backend, &terms) {
         select = select.filter(expr);
     }
     if let Some(c) = query.convention {
@@ -151,70 +164,235 @@ fn filtered(backend: sea_orm::DbBackend, query: &CatalogQuery) -> Select<recordi
     select
 }
 
-fn sorted(select: Select<recordings::Entity>, sort: Sort) -> Select<recordings::Entity> {
+/// Orders by `sort` (newest first and so on), or its exact reverse when walking back from
+/// a `before` cursor. The id breaks ties, so that pages never overlap or skip.
+fn sorted(
+    select: Select<recordings::Entity>,
+    sort: Sort,
+    reverse: bool,
+) -> Select<recordings::Entity> {
     use recordings::Column as C;
-    let select = match sort {
-        Sort::Newest => select.order_by_desc(C::PublishedAt),
-        Sort::MostDownloaded => select.order_by_desc(C::DownloadCount),
-        Sort::BestRated => select
-            .order_by_desc(C::RatingAvg)
-            .order_by_desc(C::RatingCount),
-        Sort::Longest => select.order_by_with_nulls(C::DurationMs, Order::Desc, NullOrdering::Last),
+    let (dir, nulls) = if reverse {
+        (Order::Asc, NullOrdering::First)
+    } else {
+        (Order::Desc, NullOrdering::Last)
     };
-    // The id breaks ties, so that pages never overlap or skip.
-    select.order_by_desc(C::Id)
+    let select = match sort {
+        // Ranked searches are ordered by their rank already (`search::ranked`).
+        Sort::Relevance => select,
+        Sort::Newest => select.order_by(C::PublishedAt, dir.clone()),
+        Sort::MostDownloaded => select.order_by(C::DownloadCount, dir.clone()),
+        Sort::BestRated => select
+            .order_by(C::RatingAvg, dir.clone())
+            .order_by(C::RatingCount, dir.clone()),
+        Sort::Longest => select.order_by_with_nulls(C::DurationMs, dir.clone(), nulls),
+    };
+    select.order_by(C::Id, dir)
 }
 
+/// Where `row` stands in `sort`.
+fn cursor(sort: Sort, row: &recordings::Model) -> Cursor {
+    let key = match sort {
+        Sort::MostDownloaded => Key::Downloads(row.download_count),
+        Sort::BestRated => Key::Rating(row.rating_avg, row.rating_count),
+        Sort::Longest => Key::Duration(row.duration_ms),
+        Sort::Newest | Sort::Relevance => Key::Published(
+            row.published_at
+                .and_then(|t| t.timestamp_nanos_opt())
+                .unwrap_or(0),
+        ),
+    };
+    Cursor { key, id: row.id }
+}
+
+/// The rows past `cursor` in `sort` (`after`: later in the order; else earlier), as one
+/// range of the sort's index.
+fn beyond(cursor: &Cursor, after: bool) -> Condition {
+    use recordings::Column as C;
+    let id = cursor.id;
+    let cmp = |cols: Vec<Expr>, vals: Vec<Expr>| {
+        let (l, r) = (Expr::tuple(cols), Expr::tuple(vals));
+        if after { l.lt(r) } else { l.gt(r) }
+    };
+    let col = |c: C| Expr::col((recordings::Entity, c));
+    let e = match cursor.key {
+        Key::Published(t) => {
+            let at = chrono::DateTime::from_timestamp_nanos(t);
+            cmp(
+                vec![col(C::PublishedAt), col(C::Id)],
+                vec![Expr::val(at), Expr::val(id)],
+            )
+        }
+        Key::Downloads(n) => cmp(
+            vec![col(C::DownloadCount), col(C::Id)],
+            vec![Expr::val(n), Expr::val(id)],
+        ),
+        Key::Rating(avg, n) => cmp(
+            vec![col(C::RatingAvg), col(C::RatingCount), col(C::Id)],
+            vec![Expr::val(avg), Expr::val(n), Expr::val(id)],
+        ),
+        // Recordings without a duration come after all the others.
+        Key::Duration(Some(d)) => {
+            let within = cmp(
+                vec![col(C::DurationMs), col(C::Id)],
+                vec![Expr::val(d), Expr::val(id)],
+            );
+            return if after {
+                Condition::any().add(within).add(C::DurationMs.is_null())
+            } else {
+                Condition::all()
+                    .add(within)
+                    .add(C::DurationMs.is_not_null())
+            };
+        }
+        Key::Duration(None) => {
+            return if after {
+                Condition::all()
+                    .add(C::DurationMs.is_null())
+                    .add(C::Id.lt(id))
+            } else {
+                Condition::any().add(C::DurationMs.is_not_null()).add(
+                    Condition::all()
+                        .add(C::DurationMs.is_null())
+                        .add(C::Id.gt(id)),
+                )
+            };
+        }
+    };
+    Condition::all().add(e)
+}
+
+#[tracing::instrument(skip_all)]
 pub async fn catalog(
     db: &DatabaseConnection,
     query: &CatalogQuery,
 ) -> Result<CatalogPage, ServiceError> {
-    let select = filtered(db.get_database_backend(), query);
-    let total = select.clone().count(db).await?;
-    let pages = Ord::max(total.div_ceil(PAGE_SIZE), 1);
-    let rows = sorted(select, query.sort)
-        .limit(PAGE_SIZE)
-        .offset((Ord::max(query.page, 1) - 1) * PAGE_SIZE)
-        .all(db)
-        .await?;
+    let backend = db.get_database_backend();
+    let select = filtered(backend, query);
+    let total = count(db, query, select.clone()).await?;
+    let numbered_pages = match total {
+        Count::Exact(n) => n.div_ceil(PAGE_SIZE).clamp(1, NUMBERED_PAGES),
+        Count::AtLeast(_) => NUMBERED_PAGES,
+    };
+    let sort = query.sort;
+    let page_of = |rows: Vec<recordings::Model>| -> (Vec<recordings::Model>, bool) {
+        let more = rows.len() as u64 > PAGE_SIZE;
+        (rows.into_iter().take(PAGE_SIZE as usize).collect(), more)
+    };
+    let by_number = |page: u64| {
+        sorted(select.clone(), sort, false)
+            .limit(PAGE_SIZE + 1)
+            .offset((Ord::max(page, 1) - 1).saturating_mul(PAGE_SIZE))
+    };
+    let (rows, prev, next) = if let (Some(c), false) = (&query.after, sort == Sort::Relevance) {
+        let (rows, more) = page_of(
+            sorted(select.clone().filter(beyond(c, true)), sort, false)
+                .limit(PAGE_SIZE + 1)
+                .all(db)
+                .await?,
+        );
+        let prev = rows.first().map(|r| query.with_before(cursor(sort, r)));
+        let next = more
+            .then(|| rows.last().map(|r| query.with_after(cursor(sort, r))))
+            .flatten();
+        (rows, prev, next)
+    } else if let (Some(c), false) = (&query.before, sort == Sort::Relevance) {
+        let (mut rows, more_before) = page_of(
+            sorted(select.clone().filter(beyond(c, false)), sort, true)
+                .limit(PAGE_SIZE + 1)
+                .all(db)
+                .await?,
+        );
+        rows.reverse();
+        if more_before {
+            let prev = rows.first().map(|r| query.with_before(cursor(sort, r)));
+            let next = rows.last().map(|r| query.with_after(cursor(sort, r)));
+            (rows, prev, next)
+        } else {
+            // Walked back to the start: that is the first page.
+            let (rows, more) = page_of(by_number(1).all(db).await?);
+            let next = more.then(|| next_after(query, sort, 1, &rows)).flatten();
+            (rows, None, next)
+        }
+    } else {
+        let page = Ord::max(query.page, 1);
+        let (rows, more) = page_of(by_number(page).all(db).await?);
+        let prev = (page > 1).then(|| query.with_page(page - 1));
+        let next = more.then(|| next_after(query, sort, page, &rows)).flatten();
+        (rows, prev, next)
+    };
     Ok(CatalogPage {
         query: query.clone(),
         items: cards(db, rows).await?,
         total,
-        pages,
-        facets: facets(db).await?,
+        numbered_pages,
+        prev: prev.map(|q| q.href()),
+        next: next.map(|q| q.href()),
+        facets: facets::menus(db).await?,
     })
 }
 
-/// The values the filter menus offer: what published recordings actually have.
-async fn facets(db: &DatabaseConnection) -> Result<Facets, ServiceError> {
-    let distinct = |column: recordings::Column| {
-        published()
-            .select_only()
-            .column(column)
-            .filter(column.ne(""))
-            .distinct()
-            .order_by_asc(column)
-            .into_tuple::<String>()
-            .all(db)
+/// The link after numbered page `page`: by key — the page after its last recording — so
+/// that walking on costs the same however deep (a ranked search has no keys and goes on
+/// by number).
+fn next_after(
+    query: &CatalogQuery,
+    sort: Sort,
+    page: u64,
+    rows: &[recordings::Model],
+) -> Option<CatalogQuery> {
+    if sort == Sort::Relevance {
+        Some(query.with_page(page + 1))
+    } else {
+        rows.last().map(|r| query.with_after(cursor(sort, r)))
+    }
+}
+
+/// How many recordings match: from the facet counts when the query is the whole catalog or
+/// one menu choice, else counted — but only up to [`COUNT_BOUND`].
+async fn count(
+    db: &DatabaseConnection,
+    query: &CatalogQuery,
+    select: Select<recordings::Entity>,
+) -> Result<Count, ServiceError> {
+    let text = !query.search_terms().is_empty();
+    let ranges = query.min_minutes.is_some() || query.max_minutes.is_some();
+    let order = query.order.map(|o| o.to_string());
+    let single = [
+        query.convention.map(|c| (Kind::Convention, c.as_str())),
+        order.as_deref().map(|o| (Kind::Order, o)),
+        query.microphone.as_deref().map(|m| (Kind::Microphone, m)),
+        query.licence.as_deref().map(|l| (Kind::Licence, l)),
+        query.tag.as_deref().map(|t| (Kind::Tag, t)),
+    ];
+    let chosen: Vec<(Kind, &str)> = single.into_iter().flatten().collect();
+    if !text && !ranges {
+        match chosen.as_slice() {
+            [] => return Ok(Count::Exact(facets::published(db).await?)),
+            [(kind, value)] => return Ok(Count::Exact(facets::count_of(db, *kind, value).await?)),
+            _ => {}
+        }
+    }
+    let mut inner = select
+        .select_only()
+        .column(recordings::Column::Id)
+        .limit(COUNT_BOUND + 1)
+        .into_query();
+    inner.clear_order_by();
+    let stmt = Query::select()
+        .expr(Expr::cust("COUNT(*)"))
+        .from_subquery(inner, Alias::new("matches"))
+        .to_owned();
+    let backend = db.get_database_backend();
+    let n: i64 = match db.query_one_raw(backend.build(&stmt)).await? {
+        Some(row) => row.try_get_by_index(0)?,
+        None => 0,
     };
-    let microphones = distinct(recordings::Column::Microphone).await?;
-    let licences = distinct(recordings::Column::Licence).await?;
-    let tags = tags::Entity::find()
-        .order_by_asc(tags::Column::Name)
-        .limit(60)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| TagRef {
-            slug: t.slug,
-            name: t.name,
-        })
-        .collect();
-    Ok(Facets {
-        microphones,
-        licences,
-        tags,
+    let n = u64::try_from(n).unwrap_or(0);
+    Ok(if n > COUNT_BOUND {
+        Count::AtLeast(COUNT_BOUND)
+    } else {
+        Count::Exact(n)
     })
 }
 

@@ -3,6 +3,10 @@
 //! Every combination of search, filters, sort and page is a link: `from_pairs` reads a query
 //! string leniently (an unknown or malformed value is dropped, never an error page), and
 //! `href` writes the canonical form back, leaving out defaults, so one state has one URL.
+//!
+//! A page is named either by number (`page=3`: the first pages, and links people already
+//! have) or by where it starts (`after=KEY~ID`: the page after that recording in the sort)
+//! or ends (`before=KEY~ID`), which costs the same on the first page and the ten-thousandth.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,10 +21,14 @@ pub enum Sort {
     MostDownloaded,
     BestRated,
     Longest,
+    /// Best match first (the default when there is a search text): a title match above a
+    /// match elsewhere.
+    Relevance,
 }
 
 impl Sort {
-    pub const ALL: [Sort; 4] = [
+    pub const ALL: [Sort; 5] = [
+        Sort::Relevance,
         Sort::Newest,
         Sort::MostDownloaded,
         Sort::BestRated,
@@ -33,6 +41,7 @@ impl Sort {
             Sort::MostDownloaded => "downloads",
             Sort::BestRated => "rating",
             Sort::Longest => "longest",
+            Sort::Relevance => "relevance",
         }
     }
 
@@ -42,6 +51,7 @@ impl Sort {
             Sort::MostDownloaded => "Most downloaded",
             Sort::BestRated => "Best rated",
             Sort::Longest => "Longest",
+            Sort::Relevance => "Best match",
         }
     }
 
@@ -50,7 +60,71 @@ impl Sort {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A recording's place in a sort: its sort key and its id (which breaks ties, so that
+/// pages never overlap or skip). Written in a URL as `KEY~ID`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Key {
+    /// Newest: when it was published, in nanoseconds since 1970 (as precise as stored).
+    Published(i64),
+    /// Most downloaded.
+    Downloads(i64),
+    /// Best rated: the average, then the number of ratings.
+    Rating(f64, i32),
+    /// Longest: the duration in milliseconds; recordings without one come last.
+    Duration(Option<i64>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub key: Key,
+    pub id: i32,
+}
+
+impl Cursor {
+    /// Reads `KEY~ID` for `sort`; `None` for anything else (relevance has no keys: it pages
+    /// by number).
+    pub fn parse(sort: Sort, raw: &str) -> Option<Self> {
+        let mut parts = raw.split('~');
+        let (a, b, c) = (parts.next()?, parts.next()?, parts.next());
+        if parts.next().is_some() {
+            return None;
+        }
+        let (key, id) = match (sort, c) {
+            (Sort::Newest, None) => (Key::Published(a.parse().ok()?), b),
+            (Sort::MostDownloaded, None) => (Key::Downloads(a.parse().ok()?), b),
+            (Sort::Longest, None) => (
+                Key::Duration(if a == "-" {
+                    None
+                } else {
+                    Some(a.parse().ok()?)
+                }),
+                b,
+            ),
+            (Sort::BestRated, Some(id)) => {
+                let avg: f64 = a.parse().ok().filter(|v: &f64| v.is_finite())?;
+                (Key::Rating(avg, b.parse().ok()?), id)
+            }
+            _ => return None,
+        };
+        Some(Self {
+            key,
+            id: id.parse().ok().filter(|id| *id > 0)?,
+        })
+    }
+
+    pub fn encode(&self) -> String {
+        let id = self.id;
+        match self.key {
+            Key::Published(t) => format!("{t}~{id}"),
+            Key::Downloads(n) => format!("{n}~{id}"),
+            Key::Rating(avg, n) => format!("{avg}~{n}~{id}"),
+            Key::Duration(Some(d)) => format!("{d}~{id}"),
+            Key::Duration(None) => format!("-~{id}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CatalogQuery {
     /// Free text, searched in title, artist, description, location and tags.
     pub q: String,
@@ -64,8 +138,12 @@ pub struct CatalogQuery {
     pub min_minutes: Option<u32>,
     pub max_minutes: Option<u32>,
     pub sort: Sort,
-    /// 1-based.
+    /// 1-based; used when no cursor names the page.
     pub page: u64,
+    /// The page after this recording in the sort.
+    pub after: Option<Cursor>,
+    /// The page before this recording in the sort.
+    pub before: Option<Cursor>,
 }
 
 fn non_empty(v: &str) -> Option<String> {
@@ -79,6 +157,7 @@ impl CatalogQuery {
             page: 1,
             ..Default::default()
         };
+        let (mut sort, mut after, mut before) = (None, None, None);
         for (key, value) in pairs {
             match key {
                 "q" => q.q = value.trim().chars().take(200).collect(),
@@ -89,11 +168,22 @@ impl CatalogQuery {
                 "tag" => q.tag = non_empty(value),
                 "min" => q.min_minutes = value.parse().ok().filter(|m| *m <= 10_000),
                 "max" => q.max_minutes = value.parse().ok().filter(|m| *m <= 10_000),
-                "sort" => q.sort = Sort::parse(value).unwrap_or_default(),
+                "sort" => sort = Sort::parse(value),
                 "page" => q.page = value.parse().ok().filter(|p| *p >= 1).unwrap_or(1),
+                "after" => after = Some(value),
+                "before" => before = Some(value),
                 _ => {}
             }
         }
+        q.sort = match sort {
+            Some(Sort::Relevance) if q.q.is_empty() => Sort::Newest,
+            Some(s) => s,
+            None => q.default_sort(),
+        };
+        q.after = after.and_then(|a| Cursor::parse(q.sort, a));
+        q.before = before
+            .filter(|_| q.after.is_none())
+            .and_then(|b| Cursor::parse(q.sort, b));
         if let (Some(min), Some(max)) = (q.min_minutes, q.max_minutes)
             && min > max
         {
@@ -130,10 +220,14 @@ impl CatalogQuery {
         if let Some(m) = self.max_minutes {
             pairs.push(("max", m.to_string()));
         }
-        if self.sort != Sort::default() {
+        if self.sort != self.default_sort() {
             pairs.push(("sort", self.sort.as_str().to_string()));
         }
-        if self.page > 1 {
+        if let Some(c) = &self.after {
+            pairs.push(("after", c.encode()));
+        } else if let Some(c) = &self.before {
+            pairs.push(("before", c.encode()));
+        } else if self.page > 1 {
             pairs.push(("page", self.page.to_string()));
         }
         if pairs.is_empty() {
@@ -146,9 +240,40 @@ impl CatalogQuery {
         format!("/catalog?{}", query.join("&"))
     }
 
+    /// The sort a query has when none is asked for: best match for a search, else newest.
+    pub fn default_sort(&self) -> Sort {
+        if self.q.is_empty() {
+            Sort::Newest
+        } else {
+            Sort::Relevance
+        }
+    }
+
     pub fn with_page(&self, page: u64) -> Self {
         Self {
             page,
+            after: None,
+            before: None,
+            ..self.clone()
+        }
+    }
+
+    /// The page after `cursor`.
+    pub fn with_after(&self, cursor: Cursor) -> Self {
+        Self {
+            page: 1,
+            after: Some(cursor),
+            before: None,
+            ..self.clone()
+        }
+    }
+
+    /// The page before `cursor`.
+    pub fn with_before(&self, cursor: Cursor) -> Self {
+        Self {
+            page: 1,
+            after: None,
+            before: Some(cursor),
             ..self.clone()
         }
     }
@@ -158,8 +283,17 @@ impl CatalogQuery {
         Self {
             sort,
             page: 1,
+            after: None,
+            before: None,
             ..self.clone()
         }
+    }
+
+    /// The sorts that make sense for this query (best match only with a search text).
+    pub fn sorts(&self) -> impl Iterator<Item = Sort> + '_ {
+        Sort::ALL
+            .into_iter()
+            .filter(|s| *s != Sort::Relevance || !self.q.is_empty())
     }
 
     pub fn is_filtered(&self) -> bool {
@@ -248,6 +382,51 @@ mod tests {
             "/catalog?q=sea&sort=longest"
         );
         assert_eq!(q.with_page(5).href(), "/catalog?q=sea&page=5");
+    }
+
+    #[test]
+    fn a_search_is_sorted_by_best_match_unless_asked_otherwise() {
+        assert_eq!(parse("q=sea").sort, Sort::Relevance);
+        assert_eq!(parse("q=sea").href(), "/catalog?q=sea");
+        assert_eq!(
+            parse("q=sea&sort=newest").href(),
+            "/catalog?q=sea&sort=newest"
+        );
+        assert_eq!(
+            parse("sort=relevance").sort,
+            Sort::Newest,
+            "nothing to match"
+        );
+    }
+
+    #[test]
+    fn cursors_round_trip_for_each_sort_and_junk_is_dropped() {
+        for (sort, raw) in [
+            ("newest", "1733133000123456~42"),
+            ("downloads", "1534~42"),
+            ("rating", "4.25~17~42"),
+            ("longest", "187400~42"),
+            ("longest", "-~42"),
+        ] {
+            let q = parse(&format!("sort={sort}&after={raw}"));
+            assert_eq!(q.after.map(|c| c.encode()).as_deref(), Some(raw), "{sort}");
+            assert_eq!(parse(q.href().trim_start_matches("/catalog?")), q);
+        }
+        for junk in [
+            "after=x~1",
+            "after=1~0",
+            "after=1~2~3",
+            "sort=rating&after=NaN~1~2",
+            "after=1",
+        ] {
+            assert_eq!(parse(junk).after, None, "{junk}");
+        }
+        let q = parse("after=5~9&before=5~9");
+        assert!(
+            q.after.is_some() && q.before.is_none(),
+            "one direction at a time"
+        );
+        assert_eq!(parse("after=5~9&page=3").href(), "/catalog?after=5~9");
     }
 
     #[test]

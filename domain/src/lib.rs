@@ -24,6 +24,8 @@ pub use values::*;
 #[cfg(feature = "server")]
 pub mod accounts;
 #[cfg(feature = "server")]
+pub mod bulk;
+#[cfg(feature = "server")]
 pub mod catalog;
 #[cfg(feature = "server")]
 pub mod db;
@@ -35,6 +37,8 @@ pub mod direct_uploads;
 pub mod downloads;
 #[cfg(feature = "server")]
 pub mod entities;
+#[cfg(feature = "server")]
+pub mod facets;
 #[cfg(feature = "server")]
 pub mod interactions;
 #[cfg(feature = "server")]

@@ -52,19 +52,67 @@ pub struct HomePage {
     pub recording_count: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One choice of a filter menu: the value in the URL, what the menu shows, and how many
+/// published recordings have it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facet {
+    pub value: String,
+    pub label: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Facets {
-    pub microphones: Vec<String>,
-    pub licences: Vec<String>,
-    pub tags: Vec<TagRef>,
+    pub microphones: Vec<Facet>,
+    pub licences: Vec<Facet>,
+    pub conventions: Vec<Facet>,
+    pub orders: Vec<Facet>,
+    pub tags: Vec<Facet>,
+}
+
+/// How many recordings match: exactly, or at least so many (a search is counted only up to
+/// a bound, so that counting never costs more than the page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Count {
+    Exact(u64),
+    AtLeast(u64),
+}
+
+impl Count {
+    /// "No recordings match.", "1 recording", "24 recordings", "10,000+ recordings".
+    pub fn summary(self) -> String {
+        match self {
+            Count::Exact(0) => "No recordings match.".to_owned(),
+            Count::Exact(1) => "1 recording".to_owned(),
+            Count::Exact(n) => format!("{} recordings", thousands(n)),
+            Count::AtLeast(n) => format!("{}+ recordings", thousands(n)),
+        }
+    }
+}
+
+/// 12345 → "12,345".
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CatalogPage {
     pub query: CatalogQuery,
     pub items: Vec<RecordingCard>,
-    pub total: u64,
-    pub pages: u64,
+    pub total: Count,
+    /// Pages the pager offers by number (`page=N`, the first ones); `next` walks by key.
+    pub numbered_pages: u64,
+    /// Links to the pages before and after this one, when there are any.
+    pub prev: Option<String>,
+    pub next: Option<String>,
     pub facets: Facets,
 }
 

@@ -8,6 +8,7 @@ use sea_orm::{
 
 use crate::{
     error::ServiceError,
+    facets::{self, Facts},
     model::{PendingItem, Viewer},
     {Role, Status},
     {catalog::cards, entities::recordings},
@@ -65,16 +66,14 @@ pub async fn decide(
             "Say why the recording is rejected: the uploader reads it.".into(),
         ));
     }
-    let row = recordings::Entity::find()
-        .filter(recordings::Column::Slug.eq(slug))
-        .one(db)
-        .await?
-        .ok_or(ServiceError::NotFound)?;
+    let txn = crate::db::begin_write(db).await?;
+    let row = crate::recordings::by_slug(&txn, slug).await?;
     if row.status != Status::Pending {
         return Err(ServiceError::Conflict(
             "Another editor has already decided on this recording.".into(),
         ));
     }
+    let before = Facts::of(&txn, &row).await?;
     let mut row: recordings::ActiveModel = row.into();
     let now = Utc::now();
     match decision {
@@ -89,6 +88,8 @@ pub async fn decide(
         }
     }
     row.updated_at = Set(now);
-    row.update(db).await?;
+    let after = row.update(&txn).await?;
+    facets::shift(&txn, &before, &Facts::of(&txn, &after).await?).await?;
+    txn.commit().await?;
     Ok(())
 }

@@ -8,9 +8,10 @@ use sea_orm::{
 };
 
 use crate::{
-    Convention, Licence, Role, Slug, Status,
+    Convention, Licence, Role, Slug, Status, caps,
     entities::{recording_tags, recordings, tags},
     error::ServiceError,
+    facets::{self, Facts},
     model::Viewer,
     search::search_text,
 };
@@ -112,8 +113,11 @@ async fn unique_slug(db: &impl ConnectionTrait, title: &str) -> Result<String, S
     Ok(candidate)
 }
 
-/// Finds a tag by its slug, or creates it with `name` as typed.
-async fn tag_id(db: &impl ConnectionTrait, name: &str) -> Result<Option<i32>, ServiceError> {
+/// Finds a tag by its slug, or creates it with `name` as typed: its id and slug.
+async fn tag_id(
+    db: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Option<(i32, String)>, ServiceError> {
     let name = name.trim();
     let Some(slug) = Slug::from_title(name) else {
         return Ok(None);
@@ -123,7 +127,7 @@ async fn tag_id(db: &impl ConnectionTrait, name: &str) -> Result<Option<i32>, Se
         .one(db)
         .await?
     {
-        return Ok(Some(tag.id));
+        return Ok(Some((tag.id, tag.slug)));
     }
     let tag = tags::ActiveModel {
         slug: Set(slug.as_str().to_string()),
@@ -132,7 +136,7 @@ async fn tag_id(db: &impl ConnectionTrait, name: &str) -> Result<Option<i32>, Se
     }
     .insert(db)
     .await?;
-    Ok(Some(tag.id))
+    Ok(Some((tag.id, tag.slug)))
 }
 
 pub async fn create(
@@ -200,23 +204,36 @@ pub async fn create(
     }
     .insert(db)
     .await?;
-    for name in &new.tags {
-        if let Some(tag_id) = tag_id(db, name).await? {
-            let exists = recording_tags::Entity::find_by_id((row.id, tag_id))
-                .one(db)
-                .await?
-                .is_some();
-            if !exists {
-                recording_tags::ActiveModel {
-                    recording_id: Set(row.id),
-                    tag_id: Set(tag_id),
-                }
-                .insert(db)
-                .await?;
+    let slugs = set_tags(db, row.id, &new.tags).await?;
+    facets::shift(db, &Facts::default(), &Facts::new(&row, &slugs)).await?;
+    Ok(row)
+}
+
+/// Gives recording `id` exactly these tags (found or made by name); returns their slugs.
+async fn set_tags(
+    db: &impl ConnectionTrait,
+    id: i32,
+    names: &[String],
+) -> Result<Vec<String>, ServiceError> {
+    recording_tags::Entity::delete_many()
+        .filter(recording_tags::Column::RecordingId.eq(id))
+        .exec(db)
+        .await?;
+    let mut slugs = Vec::new();
+    for name in names {
+        if let Some((tag_id, slug)) = tag_id(db, name).await?
+            && !slugs.contains(&slug)
+        {
+            recording_tags::ActiveModel {
+                recording_id: Set(id),
+                tag_id: Set(tag_id),
             }
+            .insert(db)
+            .await?;
+            slugs.push(slug);
         }
     }
-    Ok(row)
+    Ok(slugs)
 }
 
 /// What an uploader may change about a recording after uploading it.
@@ -226,6 +243,32 @@ pub struct Description {
     pub description: String,
     pub location: String,
     pub licence: String,
+    /// `None` leaves it as it is.
+    pub microphone: Option<String>,
+    /// Comma-separated tag names; `None` leaves them as they are.
+    pub tags: Option<String>,
+}
+
+/// The most tags one recording has.
+pub const MAX_TAGS: usize = 12;
+
+/// "birds, dawn chorus , Wytham" → the names, trimmed, each at most 48 characters.
+fn tag_names(raw: &str) -> Result<Vec<String>, ServiceError> {
+    let names: Vec<String> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if names.len() > MAX_TAGS {
+        return Err(ServiceError::Invalid(format!(
+            "A recording has at most {MAX_TAGS} tags."
+        )));
+    }
+    if names.iter().any(|n| n.chars().count() > 48) {
+        return Err(ServiceError::invalid("A tag has at most 48 characters."));
+    }
+    Ok(names)
 }
 
 /// The uploader describes (or re-describes) a recording that is not public yet; an editor
@@ -256,19 +299,28 @@ pub async fn describe(
         licence.map_or(&row.licence, |l| l.as_str()),
         "",
     )?;
-    let tag_ids: Vec<i32> = recording_tags::Entity::find()
+    let microphone = match d.microphone.as_deref().map(str::trim) {
+        Some(m) if m.chars().count() > caps::MICROPHONE => {
+            return Err(ServiceError::Invalid(format!(
+                "The microphone has at most {} characters.",
+                caps::MICROPHONE
+            )));
+        }
+        Some(m) => m.to_owned(),
+        None => row.microphone.clone(),
+    };
+    let new_tags = d.tags.as_deref().map(tag_names).transpose()?;
+    let before = Facts::of(&txn, &row).await?;
+    if let Some(names) = &new_tags {
+        set_tags(&txn, row.id, names).await?;
+    }
+    let tag_names: Vec<String> = recording_tags::Entity::find()
         .filter(recording_tags::Column::RecordingId.eq(row.id))
+        .find_also_related(tags::Entity)
         .all(&txn)
         .await?
         .into_iter()
-        .map(|rt| rt.tag_id)
-        .collect();
-    let tag_names: Vec<String> = tags::Entity::find()
-        .filter(tags::Column::Id.is_in(tag_ids))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|t| t.name)
+        .filter_map(|(_, t)| t.map(|t| t.name))
         .collect();
     let resubmitted = row.status == Status::Rejected && row.uploader_id == who.user_id;
     let mut active: recordings::ActiveModel = row.clone().into();
@@ -286,12 +338,55 @@ pub async fn describe(
     active.description = Set(meta.description);
     active.location = Set(meta.location);
     active.licence = Set(meta.licence.as_str().to_owned());
+    active.microphone = Set(microphone);
     if resubmitted {
         active.status = Set(Status::Pending);
         active.moderation_note = Set(String::new());
     }
     active.updated_at = Set(Utc::now());
-    active.update(&txn).await?;
+    let after = active.update(&txn).await?;
+    facets::shift(&txn, &before, &Facts::of(&txn, &after).await?).await?;
     txn.commit().await?;
+    Ok(())
+}
+
+/// An editor deletes a recording (its uploader may, until it is published): the row, its
+/// tags, comments, ratings and jobs. Its files stay in the media store (they are
+/// content-addressed; nothing else names them).
+#[tracing::instrument(skip_all, fields(user = who.user_id))]
+pub async fn delete(
+    db: &sea_orm::DatabaseConnection,
+    who: &Viewer,
+    slug: &str,
+) -> Result<(), ServiceError> {
+    use crate::entities::{comments, jobs, ratings};
+    let txn = crate::db::begin_write(db).await?;
+    let row = by_slug(&txn, slug).await?;
+    if !can_describe(&row, Some(who)) {
+        return Err(ServiceError::forbidden(
+            "Only its uploader (before it is published) or an editor can delete this.",
+        ));
+    }
+    let before = Facts::of(&txn, &row).await?;
+    facets::shift(&txn, &before, &Facts::default()).await?;
+    recording_tags::Entity::delete_many()
+        .filter(recording_tags::Column::RecordingId.eq(row.id))
+        .exec(&txn)
+        .await?;
+    comments::Entity::delete_many()
+        .filter(comments::Column::RecordingId.eq(row.id))
+        .exec(&txn)
+        .await?;
+    ratings::Entity::delete_many()
+        .filter(ratings::Column::RecordingId.eq(row.id))
+        .exec(&txn)
+        .await?;
+    jobs::Entity::delete_many()
+        .filter(jobs::Column::RecordingId.eq(row.id))
+        .exec(&txn)
+        .await?;
+    recordings::Entity::delete_by_id(row.id).exec(&txn).await?;
+    txn.commit().await?;
+    tracing::info!(recording = row.id, "recording deleted");
     Ok(())
 }

@@ -415,6 +415,7 @@ pub mod caps {
     pub const TITLE: usize = 200;
     pub const LOCATION: usize = 200;
     pub const DESCRIPTION: usize = 20_000;
+    pub const MICROPHONE: usize = 100;
 }
 
 /// What an uploader says about a recording, whichever way it arrives, checked once: a

@@ -10,6 +10,7 @@ mod m20261126_000002_moderation;
 mod m20261126_000003_processing;
 mod m20261126_000004_api_tokens;
 mod m20261126_000005_direct_uploads;
+mod m20261202_000006_catalog_scale;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_processing::Migration),
             Box::new(m20261126_000004_api_tokens::Migration),
             Box::new(m20261126_000005_direct_uploads::Migration),
+            Box::new(m20261202_000006_catalog_scale::Migration),
         ]
     }
 }

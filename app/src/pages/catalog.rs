@@ -7,9 +7,8 @@ use crate::{
     components::{CardGrid, ErrorView, Pager},
 };
 use domain::{
-    catalog_query::{CatalogQuery, Sort},
-    model::CatalogPage as Page,
-    {Convention, licence_label},
+    catalog_query::CatalogQuery,
+    model::{CatalogPage as Page, Facet, thousands},
 };
 
 #[component]
@@ -39,12 +38,9 @@ fn Results(page: Page) -> impl IntoView {
     } else {
         format!("Results for “{}”", q.q)
     };
-    let summary = match page.total {
-        0 => "No recordings match.".to_string(),
-        1 => "1 recording".to_string(),
-        n => format!("{n} recordings"),
-    };
+    let summary = page.total.summary();
     let pager_query = q.clone();
+    let by_number = (q.after.is_none() && q.before.is_none()).then_some(q.page);
     view! {
         <div class="catalog">
             <header class="catalog-head">
@@ -53,7 +49,7 @@ fn Results(page: Page) -> impl IntoView {
             </header>
             <Filters page=page.clone()/>
             <nav class="sorts" aria-label="Sort by">
-                {Sort::ALL.into_iter().map(|s| {
+                {q.sorts().map(|s| {
                     let current = s == q.sort;
                     view! {
                         <a href=q.with_sort(s).href() aria-current=current.then_some("true")>{s.label()}</a>
@@ -61,9 +57,20 @@ fn Results(page: Page) -> impl IntoView {
                 }).collect_view()}
             </nav>
             <CardGrid cards=page.items/>
-            <Pager page=q.page pages=page.pages href=move |p| pager_query.with_page(p).href()/>
+            <Pager
+                page=by_number
+                numbered=page.numbered_pages
+                prev=page.prev.clone()
+                next=page.next.clone()
+                href=move |p| pager_query.with_page(p).href()
+            />
         </div>
     }
+}
+
+/// "TetraMic (1,204)": a menu choice with how many published recordings have it.
+fn counted(f: &Facet) -> String {
+    format!("{} ({})", f.label, thousands(f.count))
 }
 
 /// A plain GET form: every choice becomes part of the URL.
@@ -81,8 +88,8 @@ fn Filters(page: Page) -> impl IntoView {
                 <label for="f-convention">"Convention"</label>
                 <select id="f-convention" name="convention">
                     <option value="">"Any"</option>
-                    {Convention::ALL.into_iter().map(|c| view! {
-                        <option value=c.as_str() selected=selected(q.convention.map(|x| x.as_str()), c.as_str())>{c.label()}</option>
+                    {page.facets.conventions.iter().map(|f| view! {
+                        <option value=f.value.clone() selected=selected(q.convention.map(|x| x.as_str()), &f.value)>{counted(f)}</option>
                     }).collect_view()}
                 </select>
             </div>
@@ -90,8 +97,8 @@ fn Filters(page: Page) -> impl IntoView {
                 <label for="f-order">"Order"</label>
                 <select id="f-order" name="order">
                     <option value="">"Any"</option>
-                    {(1u8..=3).map(|o| view! {
-                        <option value=o.to_string() selected=q.order == Some(o)>{domain::order_label(i32::from(o))}</option>
+                    {page.facets.orders.iter().map(|f| view! {
+                        <option value=f.value.clone() selected=q.order.map(|o| o.to_string()) == Some(f.value.clone())>{counted(f)}</option>
                     }).collect_view()}
                 </select>
             </div>
@@ -99,9 +106,9 @@ fn Filters(page: Page) -> impl IntoView {
                 <label for="f-mic">"Microphone"</label>
                 <select id="f-mic" name="mic">
                     <option value="">"Any"</option>
-                    {page.facets.microphones.into_iter().map(|m| {
-                        let sel = selected(q.microphone.as_deref(), &m);
-                        view! { <option value=m.clone() selected=sel>{m.clone()}</option> }
+                    {page.facets.microphones.iter().map(|f| {
+                        let sel = selected(q.microphone.as_deref(), &f.value);
+                        view! { <option value=f.value.clone() selected=sel>{counted(f)}</option> }
                     }).collect_view()}
                 </select>
             </div>
@@ -109,10 +116,9 @@ fn Filters(page: Page) -> impl IntoView {
                 <label for="f-licence">"Licence"</label>
                 <select id="f-licence" name="licence">
                     <option value="">"Any"</option>
-                    {page.facets.licences.into_iter().map(|l| {
-                        let sel = selected(q.licence.as_deref(), &l);
-                        let label = licence_label(&l).to_string();
-                        view! { <option value=l selected=sel>{label}</option> }
+                    {page.facets.licences.iter().map(|f| {
+                        let sel = selected(q.licence.as_deref(), &f.value);
+                        view! { <option value=f.value.clone() selected=sel>{counted(f)}</option> }
                     }).collect_view()}
                 </select>
             </div>
@@ -120,9 +126,9 @@ fn Filters(page: Page) -> impl IntoView {
                 <label for="f-tag">"Tag"</label>
                 <select id="f-tag" name="tag">
                     <option value="">"Any"</option>
-                    {page.facets.tags.into_iter().map(|t| {
-                        let sel = selected(q.tag.as_deref(), &t.slug);
-                        view! { <option value=t.slug selected=sel>{t.name}</option> }
+                    {page.facets.tags.iter().map(|f| {
+                        let sel = selected(q.tag.as_deref(), &f.value);
+                        view! { <option value=f.value.clone() selected=sel>{counted(f)}</option> }
                     }).collect_view()}
                 </select>
             </div>
@@ -134,7 +140,7 @@ fn Filters(page: Page) -> impl IntoView {
                 <label class="visually-hidden" for="f-max">"Longest, in minutes"</label>
                 <input id="f-max" type="number" name="max" min="0" inputmode="numeric" placeholder="to" value=q.max_minutes.map(|m| m.to_string())/>
             </div>
-            {(q.sort != Sort::default()).then(|| view! { <input type="hidden" name="sort" value=q.sort.as_str()/> })}
+            {(q.sort != q.default_sort()).then(|| view! { <input type="hidden" name="sort" value=q.sort.as_str()/> })}
             <div class="actions">
                 <button type="submit">"Apply"</button>
                 {q.is_filtered().then(|| view! { <a href="/catalog">"Clear all"</a> })}

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    api::{DescribeRecording, PostComment, Rate, RetryProcessing, load_recording},
+    api::{DeleteRecording, DescribeRecording, PostComment, Rate, RetryProcessing, load_recording},
     components::{CsrfField, ErrorView, Facts, FormError, current_viewer, stars_text},
 };
 use domain::{
@@ -288,9 +288,13 @@ fn Comments(rec: RecordingDetail) -> impl IntoView {
 /// A full-sphere B-format recording can also be had in the other convention.
 fn convertible(card: &domain::model::RecordingCard) -> Option<(&'static str, &'static str)> {
     let full_sphere = matches!(card.channels, Some(4 | 9 | 16));
-    match card.convention.as_deref() {
-        Some("fuma") if full_sphere => Some(("ambix", "as AmbiX (ACN/SN3D)")),
-        Some("ambix") if full_sphere => Some(("fuma", "as FuMa (.amb)")),
+    match card
+        .convention
+        .as_deref()
+        .and_then(domain::Convention::parse)
+    {
+        Some(domain::Convention::Fuma) if full_sphere => Some(("ambix", "as AmbiX (ACN/SN3D)")),
+        Some(domain::Convention::Ambix) if full_sphere => Some(("fuma", "as FuMa (.amb)")),
         _ => None,
     }
 }
@@ -299,6 +303,12 @@ fn convertible(card: &domain::model::RecordingCard) -> Option<(&'static str, &'s
 #[component]
 fn Describe(rec: RecordingDetail) -> impl IntoView {
     let card = rec.card.clone();
+    let tag_list = card
+        .tags
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     view! {
         <section class="describe" id="describe" data-testid="describe">
             <h2>"Describe this recording"</h2>
@@ -326,8 +336,22 @@ fn Describe(rec: RecordingDetail) -> impl IntoView {
                         }).collect_view()}
                     </select>
                 </div>
+                <div class="field">
+                    <label for="d-microphone">"Microphone"</label>
+                    <input id="d-microphone" name="microphone" type="text" maxlength="100" value=rec.microphone.clone()/>
+                </div>
+                <div class="field">
+                    <label for="d-tags">"Tags (separated by commas)"</label>
+                    <input id="d-tags" name="tags" type="text" value=tag_list/>
+                </div>
                 <FormError path=DescribeRecording::PATH/>
                 <button type="submit">{if rec.status == Status::Rejected { "Save and send to the editors again" } else { "Save" }}</button>
+            </form>
+            <form method="post" action=DeleteRecording::PATH class="delete">
+                <CsrfField/>
+                <input type="hidden" name="slug" value=card.slug.clone()/>
+                <FormError path=DeleteRecording::PATH/>
+                <button type="submit" class="danger" data-testid="delete">"Delete this recording"</button>
             </form>
         </section>
     }

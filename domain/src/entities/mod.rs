@@ -3,6 +3,7 @@
 pub mod api_tokens;
 pub mod comments;
 pub mod direct_uploads;
+pub mod facet_counts;
 pub mod jobs;
 pub mod login_failures;
 pub mod ratings;

@@ -14,6 +14,10 @@ pub struct Args {
     media_dir: PathBuf,
     #[command(flatten)]
     s3: S3Config,
+    /// Then add generated published recordings until the catalog holds this many (for
+    /// benchmarks: a million takes minutes, not hours). The sample catalog comes first.
+    #[arg(long)]
+    recordings: Option<u64>,
 }
 
 pub async fn run(args: Args) -> Result<(), String> {
@@ -23,7 +27,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         // Running it twice is harmless: the catalog that is there stays as it is.
         Err(domain::ServiceError::Conflict(why)) => {
             println!("{why} Nothing was changed.");
-            return Ok(());
+            return top_up(&db, args.recordings).await;
         }
         Err(e) => return Err(e.cause().unwrap_or(&e.to_string()).to_owned()),
     };
@@ -36,6 +40,25 @@ pub async fn run(args: Args) -> Result<(), String> {
          when the site runs). Demo accounts: admin, editor, paul_h, marta, soundwalker, aurelie, \
          listener, jonas; each with the password \"{}\".",
         domain::demo::DEMO_PASSWORD
+    );
+    top_up(&db, args.recordings).await
+}
+
+/// `--recordings N`: generated recordings until N are published.
+async fn top_up(db: &domain::db::Db, target: Option<u64>) -> Result<(), String> {
+    let Some(target) = target else {
+        return Ok(());
+    };
+    let started = std::time::Instant::now();
+    let password = domain::Password::parse(domain::demo::DEMO_PASSWORD)
+        .and_then(|p| domain::accounts::hash_password(&p))
+        .map_err(|e| e.for_operator())?;
+    let made = domain::bulk::fill_to(db, target, &password)
+        .await
+        .map_err(|e| e.for_operator())?;
+    println!(
+        "Generated {made} more published recordings in {:.1} s; the catalog holds {target} or more.",
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -13,6 +13,7 @@ mod accounts;
 
 mod cache;
 mod catalog;
+mod catalog_scale;
 mod csrf;
 mod interactions;
 mod media;

@@ -1,0 +1,255 @@
+//! The filter menus and their counts, without a scan of `recordings`: the `facet_counts`
+//! table holds, for each microphone, licence, convention, order and tag, how many
+//! published recordings have it (and `all`, how many are published). Every write that
+//! changes what a published recording shows — creating one published, publishing,
+//! an edit of its licence or tags, deleting it — reads the recording's [`Facts`] before
+//! and after, in its transaction, and calls [`shift`] with both. Nothing else writes the
+//! table, so the counts are exact.
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, OnConflict},
+};
+
+use crate::{
+    Convention, Status,
+    entities::{facet_counts, recording_tags, recordings, tags},
+    error::ServiceError,
+    licence_label,
+    model::{Facet, Facets},
+    order_label,
+};
+
+/// How many tags the menu offers (the most used first).
+pub const TAG_MENU: u64 = 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    All,
+    Microphone,
+    Licence,
+    Convention,
+    Order,
+    Tag,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::All => "all",
+            Kind::Microphone => "microphone",
+            Kind::Licence => "licence",
+            Kind::Convention => "convention",
+            Kind::Order => "order",
+            Kind::Tag => "tag",
+        }
+    }
+}
+
+/// What the facets count of one recording: nothing unless it is published.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts(Vec<(Kind, String)>);
+
+impl Facts {
+    /// The facts of `row` with these tag slugs.
+    pub fn new(row: &recordings::Model, tag_slugs: &[String]) -> Self {
+        if row.status != Status::Published {
+            return Self::default();
+        }
+        let mut facts = vec![(Kind::All, String::new())];
+        if !row.microphone.is_empty() {
+            facts.push((Kind::Microphone, row.microphone.clone()));
+        }
+        if !row.licence.is_empty() {
+            facts.push((Kind::Licence, row.licence.clone()));
+        }
+        if let Some(c) = row.convention() {
+            facts.push((Kind::Convention, c.as_str().to_owned()));
+        }
+        if let Some(o) = row.ambi_order {
+            facts.push((Kind::Order, o.to_string()));
+        }
+        facts.extend(tag_slugs.iter().map(|t| (Kind::Tag, t.clone())));
+        Self(facts)
+    }
+
+    /// The facts of `row`, reading its tags.
+    pub async fn of(
+        db: &impl ConnectionTrait,
+        row: &recordings::Model,
+    ) -> Result<Self, ServiceError> {
+        if row.status != Status::Published {
+            return Ok(Self::default());
+        }
+        let slugs: Vec<String> = recording_tags::Entity::find()
+            .filter(recording_tags::Column::RecordingId.eq(row.id))
+            .find_also_related(tags::Entity)
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|(_, t)| t.map(|t| t.slug))
+            .collect();
+        Ok(Self::new(row, &slugs))
+    }
+}
+
+/// Moves the counts from what a recording was (`before`) to what it is (`after`), in the
+/// caller's transaction. Unchanged facts cost nothing.
+pub async fn shift(
+    db: &impl ConnectionTrait,
+    before: &Facts,
+    after: &Facts,
+) -> Result<(), ServiceError> {
+    let mut delta: HashMap<(Kind, &str), i64> = HashMap::new();
+    for (k, v) in &before.0 {
+        *delta.entry((*k, v.as_str())).or_default() -= 1;
+    }
+    for (k, v) in &after.0 {
+        *delta.entry((*k, v.as_str())).or_default() += 1;
+    }
+    for ((kind, value), d) in delta.into_iter().filter(|(_, d)| *d != 0) {
+        add(db, kind, value, d).await?;
+    }
+    Ok(())
+}
+
+async fn add(
+    db: &impl ConnectionTrait,
+    kind: Kind,
+    value: &str,
+    d: i64,
+) -> Result<(), ServiceError> {
+    use facet_counts::Column as C;
+    facet_counts::Entity::insert(facet_counts::ActiveModel {
+        kind: sea_orm::Set(kind.as_str().to_owned()),
+        value: sea_orm::Set(value.chars().take(100).collect()),
+        count: sea_orm::Set(Ord::max(d, 0)),
+    })
+    .on_conflict(
+        OnConflict::columns([C::Kind, C::Value])
+            .value(C::Count, Expr::col((facet_counts::Entity, C::Count)).add(d))
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// How many recordings are published.
+pub async fn published(db: &impl ConnectionTrait) -> Result<u64, ServiceError> {
+    count_of(db, Kind::All, "").await
+}
+
+/// How many published recordings have `value` of `kind`.
+pub async fn count_of(
+    db: &impl ConnectionTrait,
+    kind: Kind,
+    value: &str,
+) -> Result<u64, ServiceError> {
+    Ok(
+        facet_counts::Entity::find_by_id((kind.as_str().to_owned(), value.to_owned()))
+            .one(db)
+            .await?
+            .map_or(0, |f| u64::try_from(f.count).unwrap_or(0)),
+    )
+}
+
+/// The filter menus: every value published recordings have, with how many have it.
+pub async fn menus(db: &impl ConnectionTrait) -> Result<Facets, ServiceError> {
+    use facet_counts::Column as C;
+    let rows = facet_counts::Entity::find()
+        .filter(C::Kind.is_in([
+            Kind::Microphone.as_str(),
+            Kind::Licence.as_str(),
+            Kind::Convention.as_str(),
+            Kind::Order.as_str(),
+        ]))
+        .filter(C::Count.gt(0))
+        .order_by_asc(C::Kind)
+        .order_by_asc(C::Value)
+        .all(db)
+        .await?;
+    let mut facets = Facets::default();
+    for r in rows {
+        let count = u64::try_from(r.count).unwrap_or(0);
+        let (list, label) = match r.kind.as_str() {
+            "microphone" => (&mut facets.microphones, r.value.clone()),
+            "licence" => (&mut facets.licences, licence_label(&r.value).to_owned()),
+            "convention" => match Convention::parse(&r.value) {
+                Some(c) => (&mut facets.conventions, c.label().to_owned()),
+                None => continue,
+            },
+            _ => match r.value.parse::<i32>() {
+                Ok(o) => (&mut facets.orders, order_label(o)),
+                Err(_) => continue,
+            },
+        };
+        list.push(Facet {
+            value: r.value,
+            label,
+            count,
+        });
+    }
+    // The most used tags, named as their tag is.
+    let top: Vec<(String, i64)> = facet_counts::Entity::find()
+        .select_only()
+        .column(C::Value)
+        .column(C::Count)
+        .filter(C::Kind.eq(Kind::Tag.as_str()))
+        .filter(C::Count.gt(0))
+        .order_by_desc(C::Count)
+        .order_by_asc(C::Value)
+        .limit(TAG_MENU)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let names: HashMap<String, String> = tags::Entity::find()
+        .filter(tags::Column::Slug.is_in(top.iter().map(|(s, _)| s.clone())))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.slug, t.name))
+        .collect();
+    facets.tags = top
+        .into_iter()
+        .map(|(slug, count)| Facet {
+            label: names.get(&slug).cloned().unwrap_or_else(|| slug.clone()),
+            value: slug,
+            count: u64::try_from(count).unwrap_or(0),
+        })
+        .collect();
+    facets.tags.sort_by(|a, b| a.label.cmp(&b.label));
+    Ok(facets)
+}
+
+/// Counts everything again from `recordings` (after a bulk load, which writes rows by the
+/// thousand and counts once at the end). The one scan, and never on a page.
+pub async fn recount(db: &impl ConnectionTrait) -> Result<(), ServiceError> {
+    facet_counts::Entity::delete_many().exec(db).await?;
+    let published = "status = 'published'";
+    for sql in [
+        format!(
+            "INSERT INTO facet_counts (kind, value, count) SELECT 'all', '', COUNT(*) FROM recordings WHERE {published}"
+        ),
+        format!(
+            "INSERT INTO facet_counts (kind, value, count) SELECT 'microphone', microphone, COUNT(*) FROM recordings WHERE {published} AND microphone <> '' GROUP BY microphone"
+        ),
+        format!(
+            "INSERT INTO facet_counts (kind, value, count) SELECT 'licence', licence, COUNT(*) FROM recordings WHERE {published} AND licence <> '' GROUP BY licence"
+        ),
+        format!(
+            "INSERT INTO facet_counts (kind, value, count) SELECT 'convention', convention, COUNT(*) FROM recordings WHERE {published} AND convention IS NOT NULL GROUP BY convention"
+        ),
+        format!(
+            "INSERT INTO facet_counts (kind, value, count) SELECT 'order', CAST(ambi_order AS VARCHAR(4)), COUNT(*) FROM recordings WHERE {published} AND ambi_order IS NOT NULL GROUP BY ambi_order"
+        ),
+        format!(
+            "INSERT INTO facet_counts (kind, value, count) SELECT 'tag', t.slug, COUNT(*) FROM recording_tags rt JOIN tags t ON t.id = rt.tag_id JOIN recordings r ON r.id = rt.recording_id WHERE r.{published} GROUP BY t.slug"
+        ),
+    ] {
+        db.execute_unprepared(&sql).await?;
+    }
+    Ok(())
+}

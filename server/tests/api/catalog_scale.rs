@@ -1,0 +1,316 @@
+//! The catalog at scale: facet counts kept by the writes, counts bounded, pages walked by
+//! key, search ranked. Each on SQLite and PostgreSQL.
+
+use std::collections::HashSet;
+
+use domain::{
+    Role, Status,
+    facets::{self, Kind},
+    model::Facets,
+    recordings::NewRecording,
+};
+use reqwest::StatusCode;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+use crate::{both_backends, helpers::*};
+
+fn titles(html: &str) -> Vec<String> {
+    html.split("<h3 class=\"card-title\"><a href=\"/recordings/")
+        .skip(1)
+        .filter_map(|s| {
+            s.split_once("\">")
+                .and_then(|(_, rest)| rest.split_once("</a>"))
+                .map(|(t, _)| t.to_string())
+        })
+        .collect()
+}
+
+fn count(html: &str) -> String {
+    html.split("data-testid=\"result-count\"")
+        .nth(1)
+        .and_then(|s| s.split_once('>'))
+        .and_then(|(_, s)| s.split('<').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The `href` of the pager's `rel` link ("next" or "prev"), unescaped.
+fn link(html: &str, rel: &str) -> Option<String> {
+    let marker = format!("rel=\"{rel}\" href=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].replace("&amp;", "&"))
+}
+
+/// The menus as the facet table has them, and as a count from scratch has them: the same,
+/// or the writes did not keep the counts.
+async fn menus_agree_with_a_recount(app: &TestApp) -> Facets {
+    let kept = facets::menus(&app.db).await.expect("menus");
+    facets::recount(&app.db).await.expect("recount");
+    let counted = facets::menus(&app.db).await.expect("menus");
+    assert_eq!(kept, counted, "the kept counts are the counted ones");
+    kept
+}
+
+fn choice(list: &[domain::model::Facet], value: &str) -> u64 {
+    list.iter()
+        .find(|f| f.value == value)
+        .map_or(0, |f| f.count)
+}
+
+async fn post(app: &TestApp, browser: &Browser, page: &str, action: &str, fields: &[(&str, &str)]) {
+    let mut b = browser.clone();
+    let token = app.form_token(page, &mut b).await;
+    let mut all = vec![("csrf", token.as_str())];
+    all.extend_from_slice(fields);
+    let res = app.post_form(action, page, &all, &mut b).await;
+    assert_eq!(res.status(), StatusCode::FOUND, "{action}");
+    assert_eq!(redirect_error(&res), None, "{action}");
+}
+
+async fn facet_counts_follow_publish_reject_edit_and_delete(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let uploader = app.user("ulla", Role::Uploader).await;
+    app.user("edith", Role::Editor).await;
+    let editor = app.login("edith").await;
+    let tagged = |title: &str, tags: &[&str]| NewRecording {
+        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        ..sample(title, uploader)
+    };
+    app.recording(tagged("Published One", &["birds"])).await;
+    let (_, pending) = app
+        .recording_with_status(tagged("Waiting Two", &["birds", "rain"]), Status::Pending)
+        .await;
+    let (_, doomed) = app
+        .recording_with_status(tagged("Rejected Three", &["rain"]), Status::Pending)
+        .await;
+    let m = menus_agree_with_a_recount(&app).await;
+    assert_eq!(
+        (
+            choice(&m.tags, "birds"),
+            choice(&m.tags, "rain"),
+            choice(&m.microphones, "TetraMic")
+        ),
+        (1, 0, 1),
+        "only published recordings count"
+    );
+    assert_eq!(facets::published(&app.db).await.expect("total"), 1);
+
+    post(
+        &app,
+        &editor,
+        "/moderation",
+        "/api/moderate",
+        &[("slug", &pending), ("decision", "publish"), ("note", "")],
+    )
+    .await;
+    post(
+        &app,
+        &editor,
+        "/moderation",
+        "/api/moderate",
+        &[("slug", &doomed), ("decision", "reject"), ("note", "hiss")],
+    )
+    .await;
+    let m = menus_agree_with_a_recount(&app).await;
+    assert_eq!((choice(&m.tags, "birds"), choice(&m.tags, "rain")), (2, 1));
+    assert_eq!(facets::published(&app.db).await.expect("total"), 2);
+
+    // An editor changes the microphone, the licence and the tags of a published recording.
+    let page = format!("/recordings/{pending}");
+    post(
+        &app,
+        &editor,
+        &page,
+        "/api/describe",
+        &[
+            ("slug", &pending),
+            ("title", "Waiting Two"),
+            ("description", ""),
+            ("location", ""),
+            ("licence", "cc0-1.0"),
+            ("microphone", "Zoom H3-VR"),
+            ("tags", "Night, rain"),
+        ],
+    )
+    .await;
+    let m = menus_agree_with_a_recount(&app).await;
+    assert_eq!(
+        (
+            choice(&m.microphones, "TetraMic"),
+            choice(&m.microphones, "Zoom H3-VR"),
+            choice(&m.licences, "cc0-1.0"),
+            choice(&m.licences, "cc-by-4.0"),
+            choice(&m.tags, "birds"),
+            choice(&m.tags, "night"),
+        ),
+        (1, 1, 1, 1, 1, 1)
+    );
+    let (_, html) = app.get_text("/catalog", &Browser::default()).await;
+    assert!(html.contains("Zoom H3-VR (1)"), "the menus show the counts");
+
+    post(
+        &app,
+        &editor,
+        &page,
+        "/api/delete-recording",
+        &[("slug", &pending)],
+    )
+    .await;
+    let m = menus_agree_with_a_recount(&app).await;
+    assert_eq!(
+        (
+            choice(&m.microphones, "Zoom H3-VR"),
+            choice(&m.tags, "night"),
+            choice(&m.tags, "rain")
+        ),
+        (0, 0, 0)
+    );
+    assert_eq!(facets::published(&app.db).await.expect("total"), 1);
+    assert_eq!(
+        app.get_text(&page, &Browser::default()).await.0,
+        StatusCode::NOT_FOUND
+    );
+    // A listener cannot delete.
+    let lena = app.register("lena").await;
+    let mut b = lena.clone();
+    let token = app.form_token("/catalog", &mut b).await;
+    let res = app
+        .post_form(
+            "/api/delete-recording",
+            "/catalog",
+            &[("csrf", &token), ("slug", &doomed)],
+            &mut b,
+        )
+        .await;
+    assert!(redirect_error(&res).is_some(), "refused");
+}
+
+async fn counts_are_exact_up_to_ten_thousand_then_say_so(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let made = domain::bulk::fill_to(&app.db, 10_050, "not-a-hash")
+        .await
+        .expect("bulk");
+    assert_eq!(made, 10_050);
+    let (_, all) = app.get_text("/catalog", &Browser::default()).await;
+    assert_eq!(
+        count(&all),
+        "10,050 recordings",
+        "the whole catalog is counted exactly"
+    );
+    let (_, tens) = app.get_text("/catalog?min=0", &Browser::default()).await;
+    assert_eq!(
+        count(&tens),
+        "10,000+ recordings",
+        "a search is counted up to the bound"
+    );
+    let exact = domain::entities::recordings::Entity::find()
+        .filter(domain::entities::recordings::Column::Convention.eq("ambix"))
+        .filter(domain::entities::recordings::Column::AmbiOrder.eq(2))
+        .count(&app.db)
+        .await
+        .expect("count");
+    assert!((1..10_000).contains(&exact));
+    let (_, two) = app
+        .get_text("/catalog?convention=ambix&order=2", &Browser::default())
+        .await;
+    assert_eq!(
+        count(&two),
+        format!("{} recordings", domain::model::thousands(exact))
+    );
+    let one = facets::count_of(&app.db, Kind::Microphone, "TetraMic")
+        .await
+        .expect("count");
+    let (_, mic) = app
+        .get_text("/catalog?mic=TetraMic", &Browser::default())
+        .await;
+    assert_eq!(
+        count(&mic),
+        format!("{} recordings", domain::model::thousands(one))
+    );
+}
+
+async fn keyset_links_walk_the_whole_catalog_while_a_recording_is_published(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let uploader = app.user("walt", Role::Uploader).await;
+    let mut all = HashSet::new();
+    for n in 0..60 {
+        let title = format!("Walk {n:02}");
+        // Durations repeat and some are missing; downloads and ratings all tie: the id
+        // must break every tie.
+        app.recording(NewRecording {
+            duration_ms: (n % 7 != 0).then_some(60_000 * i64::from(n % 5)),
+            ..sample(&title, uploader)
+        })
+        .await;
+        all.insert(title);
+    }
+    for sort in ["newest", "downloads", "rating", "longest"] {
+        let mut url = format!("/catalog?sort={sort}");
+        let mut seen = Vec::new();
+        let mut pages = Vec::new();
+        while let Some(next) = {
+            let (status, html) = app.get_text(&url, &Browser::default()).await;
+            assert_eq!(status, StatusCode::OK, "{url}");
+            let page = titles(&html);
+            assert!(!page.is_empty(), "{url}");
+            seen.extend(page.iter().cloned());
+            pages.push((url.clone(), page));
+            if pages.len() == 1 {
+                // Published mid-walk: newest first, so before where the walk is.
+                app.recording(sample(&format!("Late {sort}"), uploader))
+                    .await;
+            }
+            link(&html, "next")
+        } {
+            assert!(next.contains("after="), "next is by key: {next}");
+            url = next;
+        }
+        let unique: HashSet<_> = seen.iter().cloned().collect();
+        assert_eq!(unique.len(), seen.len(), "{sort}: no recording twice");
+        assert!(all.is_subset(&unique), "{sort}: none missing");
+        // And back: each page's previous link gives the page before it.
+        for w in pages.windows(2) {
+            let (_, html) = app.get_text(&w[1].0, &Browser::default()).await;
+            let prev = link(&html, "prev").expect("a previous page");
+            let (_, back) = app.get_text(&prev, &Browser::default()).await;
+            let back = titles(&back);
+            let earlier: HashSet<_> = w[0].1.iter().collect();
+            assert!(
+                back.iter()
+                    .all(|t| earlier.contains(t) || t.starts_with("Late")),
+                "{sort}: prev of {} is {back:?}, not {:?}",
+                w[1].0,
+                w[0].1
+            );
+        }
+    }
+}
+
+async fn a_title_match_ranks_above_a_description_match(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let uploader = app.user("rita", Role::Uploader).await;
+    app.recording(sample("Forest Stream at Dawn", uploader))
+        .await;
+    // Newer, so only the rank can put it second.
+    app.recording(NewRecording {
+        description: "Gulls, and behind the dunes a forest.".into(),
+        ..sample("Harbour Gulls", uploader)
+    })
+    .await;
+    app.recording(sample("Market Square", uploader)).await;
+    let (_, html) = app.get_text("/catalog?q=fores", &Browser::default()).await;
+    assert_eq!(titles(&html), ["Forest Stream at Dawn", "Harbour Gulls"]);
+    assert!(html.contains("aria-current=\"true\">Best match"));
+    let (_, newest) = app
+        .get_text("/catalog?q=fores&sort=newest", &Browser::default())
+        .await;
+    assert_eq!(titles(&newest), ["Harbour Gulls", "Forest Stream at Dawn"]);
+}
+
+both_backends!(
+    facet_counts_follow_publish_reject_edit_and_delete,
+    counts_are_exact_up_to_ten_thousand_then_say_so,
+    keyset_links_walk_the_whole_catalog_while_a_recording_is_published,
+    a_title_match_ranks_above_a_description_match,
+);
