@@ -14,7 +14,8 @@ use sea_orm::{
 };
 
 use crate::{
-    Convention, Processing, Role, Status,
+    Processing, Role, Status,
+    demo::MICS,
     entities::{recording_tags, recordings, tags, users},
     error::ServiceError,
     facets,
@@ -183,15 +184,6 @@ const TAGS: [&str; 40] = [
     "farm",
     "jazz",
     "storm",
-];
-const MICS: [(&str, Convention, i32, &str, i32); 7] = [
-    ("Soundfield SPS200", Convention::Fuma, 1, "f", 4),
-    ("Soundfield MKV", Convention::Fuma, 1, "f", 4),
-    ("TetraMic", Convention::Ambix, 1, "f", 4),
-    ("Sennheiser Ambeo VR", Convention::Ambix, 1, "f", 4),
-    ("Zoom H3-VR", Convention::Ambix, 1, "f", 4),
-    ("Core Sound OctoMic", Convention::Ambix, 2, "ff", 9),
-    ("Soundfield ST450", Convention::Uhj, 1, "uhj", 2),
 ];
 const LICENCES: [&str; 5] = [
     "cc-by-4.0",

@@ -229,7 +229,8 @@ const PIECES: [Piece; 20] = [
     ),
 ];
 
-const MICS: [(&str, Convention, i32, &str, i32); 7] = [
+/// (microphone, convention, order, layout, channels): what each microphone records.
+pub(crate) const MICS: [(&str, Convention, i32, &str, i32); 7] = [
     ("Soundfield SPS200", Convention::Fuma, 1, "f", 4),
     ("Soundfield MKV", Convention::Fuma, 1, "f", 4),
     ("TetraMic", Convention::Ambix, 1, "f", 4),

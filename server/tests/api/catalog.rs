@@ -3,26 +3,6 @@ use reqwest::StatusCode;
 
 use crate::{both_backends, helpers::*};
 
-fn titles(html: &str) -> Vec<String> {
-    html.split("<h3 class=\"card-title\"><a href=\"/recordings/")
-        .skip(1)
-        .filter_map(|s| {
-            s.split_once("\">")
-                .and_then(|(_, rest)| rest.split_once("</a>"))
-                .map(|(t, _)| t.to_string())
-        })
-        .collect()
-}
-
-fn count(html: &str) -> String {
-    html.split("data-testid=\"result-count\"")
-        .nth(1)
-        .and_then(|s| s.split_once('>'))
-        .and_then(|(_, s)| s.split('<').next())
-        .unwrap_or_default()
-        .to_string()
-}
-
 async fn seed(app: &TestApp) -> i32 {
     let uploader = app.user("olga", Role::Uploader).await;
     let facts = |title: &str, convention, order: i32, mic: &str, minutes: i64, tags: &[&str]| {

@@ -14,26 +14,6 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::{both_backends, helpers::*};
 
-fn titles(html: &str) -> Vec<String> {
-    html.split("<h3 class=\"card-title\"><a href=\"/recordings/")
-        .skip(1)
-        .filter_map(|s| {
-            s.split_once("\">")
-                .and_then(|(_, rest)| rest.split_once("</a>"))
-                .map(|(t, _)| t.to_string())
-        })
-        .collect()
-}
-
-fn count(html: &str) -> String {
-    html.split("data-testid=\"result-count\"")
-        .nth(1)
-        .and_then(|s| s.split_once('>'))
-        .and_then(|(_, s)| s.split('<').next())
-        .unwrap_or_default()
-        .to_string()
-}
-
 /// The `href` of the pager's `rel` link ("next" or "prev"), unescaped.
 fn link(html: &str, rel: &str) -> Option<String> {
     let marker = format!("rel=\"{rel}\" href=\"");

@@ -522,3 +522,25 @@ pub fn header_of(res: &Response, name: &str) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// The titles of the recording cards on a page, in order.
+pub fn titles(html: &str) -> Vec<String> {
+    html.split("<h3 class=\"card-title\"><a href=\"/recordings/")
+        .skip(1)
+        .filter_map(|s| {
+            s.split_once("\">")
+                .and_then(|(_, rest)| rest.split_once("</a>"))
+                .map(|(t, _)| t.to_string())
+        })
+        .collect()
+}
+
+/// The catalog's "N recordings" line.
+pub fn count(html: &str) -> String {
+    html.split("data-testid=\"result-count\"")
+        .nth(1)
+        .and_then(|s| s.split_once('>'))
+        .and_then(|(_, s)| s.split('<').next())
+        .unwrap_or_default()
+        .to_string()
+}
