@@ -517,6 +517,7 @@ impl Target<'_> {
                     }
                     None => {
                         // Too big for this cache's budget; answer from what we hold.
+                        ctx.not_stored = Some(freshness::NotStored::TooLarge);
                         cache.mark_hit_for_miss(url, settings.hit_for_miss);
                         finish(leader, FillOutcome::NotShared);
                         let mut resp = Response::from_parts(
@@ -533,6 +534,7 @@ impl Target<'_> {
                 }
             }
             Collected::Partial(prefix, rest) => {
+                ctx.not_stored = Some(freshness::NotStored::TooLarge);
                 cache.mark_hit_for_miss(url, settings.hit_for_miss);
                 finish(leader, FillOutcome::NotShared);
                 let mut resp = Response::from_parts(
