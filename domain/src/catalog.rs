@@ -129,15 +129,21 @@ fn tagged(slug: &str) -> Expr {
     )
 }
 
-/// The recordings a query asks for, in no order yet. With a search ranked by best match,
-/// the text condition is the ranking join instead (see [`search::ranked`]).
-fn filtered(backend: DbBackend, query: &CatalogQuery) -> Select<recordings::Entity> {
+/// Whether a query's words narrow a selection as a condition, or are left to the tiers of
+/// a ranked search ([`search::tier`]), which narrow and order it at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Words {
+    Condition,
+    Tiers,
+}
+
+/// The recordings a query asks for, in no order yet.
+fn filtered(backend: DbBackend, query: &CatalogQuery, words: Words) -> Select<recordings::Entity> {
     use recordings::Column as C;
     let mut select = published();
-    let terms = query.search_terms();
-    if query.sort == Sort::Relevance && !terms.is_empty() {
-        select = search::ranked(backend, select, &terms);
-    } else if let Some(expr) = search::matches(backend, &terms) {
+    if words == Words::Condition
+        && let Some(expr) = search::matches(backend, &query.search_terms())
+    {
         select = select.filter(expr);
     }
     if let Some(c) = query.convention {
@@ -268,8 +274,9 @@ pub async fn catalog(
     query: &CatalogQuery,
 ) -> Result<CatalogPage, ServiceError> {
     let backend = db.get_database_backend();
-    let select = filtered(backend, query);
+    let select = filtered(backend, query, Words::Condition);
     let total = count(db, query, select.clone()).await?;
+    let terms = query.search_terms();
     let numbered_pages = match total {
         Count::Exact(n) => n.div_ceil(PAGE_SIZE).clamp(1, NUMBERED_PAGES),
         Count::AtLeast(_) => NUMBERED_PAGES,
@@ -284,7 +291,22 @@ pub async fn catalog(
             .limit(PAGE_SIZE + 1)
             .offset((Ord::max(page, 1) - 1).saturating_mul(PAGE_SIZE))
     };
-    let (rows, prev, next) = if let (Some(c), false) = (&query.after, sort == Sort::Relevance) {
+    let (rows, prev, next) = if sort == Sort::Relevance && !terms.is_empty() {
+        let page = Ord::max(query.page, 1);
+        let (rows, more) = page_of(
+            ranked(
+                db,
+                filtered(backend, query, Words::Tiers),
+                &terms,
+                (page - 1).saturating_mul(PAGE_SIZE),
+                PAGE_SIZE + 1,
+            )
+            .await?,
+        );
+        let prev = (page > 1).then(|| query.with_page(page - 1));
+        let next = more.then(|| query.with_page(page + 1));
+        (rows, prev, next)
+    } else if let (Some(c), false) = (&query.after, sort == Sort::Relevance) {
         let (rows, more) = page_of(
             sorted(select.clone().filter(beyond(c, true)), sort, false)
                 .limit(PAGE_SIZE + 1)
@@ -373,10 +395,31 @@ async fn count(
             _ => {}
         }
     }
+    if text && !ranges && chosen.is_empty() {
+        let n = search::count_matches(db, &query.search_terms(), COUNT_BOUND).await?;
+        return Ok(bounded(n));
+    }
+    Ok(bounded(count_up_to(db, select, COUNT_BOUND + 1).await?))
+}
+
+fn bounded(n: u64) -> Count {
+    if n > COUNT_BOUND {
+        Count::AtLeast(COUNT_BOUND)
+    } else {
+        Count::Exact(n)
+    }
+}
+
+/// How many rows `select` finds, counting no further than `limit`.
+async fn count_up_to(
+    db: &DatabaseConnection,
+    select: Select<recordings::Entity>,
+    limit: u64,
+) -> Result<u64, ServiceError> {
     let mut inner = select
         .select_only()
         .column(recordings::Column::Id)
-        .limit(COUNT_BOUND + 1)
+        .limit(limit)
         .into_query();
     inner.clear_order_by();
     let stmt = Query::select()
@@ -388,12 +431,36 @@ async fn count(
         Some(row) => row.try_get_by_index(0)?,
         None => 0,
     };
-    let n = u64::try_from(n).unwrap_or(0);
-    Ok(if n > COUNT_BOUND {
-        Count::AtLeast(COUNT_BOUND)
-    } else {
-        Count::Exact(n)
-    })
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// `limit` rows of a ranked search from `offset` on: the title tier, then the rest. A tier
+/// shorter than the rows still to skip is counted (no further than that) and skipped whole.
+async fn ranked(
+    db: &DatabaseConnection,
+    select: Select<recordings::Entity>,
+    terms: &[String],
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<recordings::Model>, ServiceError> {
+    let backend = db.get_database_backend();
+    let mut rows = Vec::new();
+    let mut skip = offset;
+    for tier in search::Tier::ALL {
+        let want = limit - rows.len() as u64;
+        if want == 0 {
+            break;
+        }
+        let tier = search::tier(backend, select.clone(), terms, tier);
+        let got = tier.clone().offset(skip).limit(want).all(db).await?;
+        skip = if got.is_empty() && skip > 0 {
+            skip - count_up_to(db, tier, skip).await?
+        } else {
+            0
+        };
+        rows.extend(got);
+    }
+    Ok(rows)
 }
 
 /// A recording page: published ones for everybody; an unpublished one only for its uploader

@@ -10,6 +10,9 @@ pub use sea_orm::DatabaseConnection as Db;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 
+/// A statement that takes longer than this is logged as a warning.
+pub const SLOW_STATEMENT: Duration = Duration::from_millis(250);
+
 /// Connects and migrates. A `sqlite:` URL gets `mode=rwc` so that the file is created, and
 /// its folder is created too.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
@@ -19,7 +22,11 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .max_connections(if url.starts_with("sqlite:") { 8 } else { 16 })
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
-        .sqlx_logging(false);
+        // Every statement at `debug` (shown with RUST_LOG=sqlx=debug); any slower than
+        // SLOW_STATEMENT at `warn`, with its text, so that a bad plan names itself.
+        .sqlx_logging(true)
+        .sqlx_logging_level(log::LevelFilter::Debug)
+        .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, SLOW_STATEMENT);
     let db = Database::connect(options).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
         // WAL lets readers go on while one writer writes; it is a property of the file.

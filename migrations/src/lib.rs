@@ -11,6 +11,7 @@ mod m20261126_000003_processing;
 mod m20261126_000004_api_tokens;
 mod m20261126_000005_direct_uploads;
 mod m20261202_000006_catalog_scale;
+mod m20261202_000007_search_published;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_api_tokens::Migration),
             Box::new(m20261126_000005_direct_uploads::Migration),
             Box::new(m20261202_000006_catalog_scale::Migration),
+            Box::new(m20261202_000007_search_published::Migration),
         ]
     }
 }

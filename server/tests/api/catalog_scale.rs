@@ -288,7 +288,97 @@ async fn a_title_match_ranks_above_a_description_match(backend: Backend) {
     assert_eq!(titles(&newest), ["Harbour Gulls", "Forest Stream at Dawn"]);
 }
 
+/// A ranked search walked page by page: every title match, newest first, then every other
+/// match, each once; counted by the search index, which holds published recordings only —
+/// until one is published, and after it is edited.
+async fn a_ranked_search_pages_through_both_tiers_and_only_published_recordings(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let uploader = app.user("otto", Role::Uploader).await;
+    app.user("edna", Role::Editor).await;
+    let editor = app.login("edna").await;
+    let mut expected = Vec::new();
+    for n in 0..30 {
+        app.recording(sample(&format!("Owl {n:02}"), uploader)).await;
+        expected.insert(0, format!("Owl {n:02}"));
+    }
+    let mut elsewhere = Vec::new();
+    for n in 0..30 {
+        app.recording(NewRecording {
+            description: "Far off, an owl calls.".into(),
+            ..sample(&format!("Night {n:02}"), uploader)
+        })
+        .await;
+        elsewhere.insert(0, format!("Night {n:02}"));
+    }
+    expected.extend(elsewhere);
+    let (_, waiting) = app
+        .recording_with_status(sample("Owl Waiting", uploader), Status::Pending)
+        .await;
+    app.recording(sample("Quiet Lake", uploader)).await;
+
+    let walk = |url: String| {
+        let app = &app;
+        async move {
+            let (mut url, mut seen, mut first) = (Some(url), Vec::new(), None);
+            while let Some(u) = url {
+                let (status, html) = app.get_text(&u, &Browser::default()).await;
+                assert_eq!(status, StatusCode::OK, "{u}");
+                first.get_or_insert_with(|| count(&html));
+                seen.extend(titles(&html));
+                url = link(&html, "next");
+            }
+            (first.unwrap_or_default(), seen)
+        }
+    };
+    let (total, seen) = walk("/catalog?q=owl".into()).await;
+    assert_eq!(total, "60 recordings");
+    assert_eq!(seen, expected, "title matches first, newest first in each tier");
+    // A page asked for by number past the title tier starts in the right place.
+    let (_, third) = app.get_text("/catalog?q=owl&page=3", &Browser::default()).await;
+    let past_two = 2 * domain::catalog_query::PAGE_SIZE as usize;
+    assert_eq!(titles(&third), expected[past_two..]);
+
+    post(
+        &app,
+        &editor,
+        "/moderation",
+        "/api/moderate",
+        &[("slug", &waiting), ("decision", "publish"), ("note", "")],
+    )
+    .await;
+    let (total, seen) = walk("/catalog?q=owl".into()).await;
+    assert_eq!(total, "61 recordings", "published: now in the index");
+    assert_eq!(seen.first().map(String::as_str), Some("Owl Waiting"));
+
+    // Renamed, it moves to the other tier; the old title is found no more.
+    let page = format!("/recordings/{waiting}");
+    post(
+        &app,
+        &editor,
+        &page,
+        "/api/describe",
+        &[
+            ("slug", &waiting),
+            ("title", "Heron Waiting"),
+            ("description", "An owl, far off."),
+            ("location", ""),
+            ("licence", "cc-by-4.0"),
+            ("microphone", ""),
+            ("tags", ""),
+        ],
+    )
+    .await;
+    let (_, seen) = walk("/catalog?q=owl".into()).await;
+    assert_eq!(seen.len(), 61);
+    assert_eq!(seen[30], "Heron Waiting", "first of the other tier");
+    let (_, heron) = walk("/catalog?q=heron".into()).await;
+    assert_eq!(heron, ["Heron Waiting"]);
+}
+
 both_backends!(
+    a_ranked_search_pages_through_both_tiers_and_only_published_recordings,
     facet_counts_follow_publish_reject_edit_and_delete,
     counts_are_exact_up_to_ten_thousand_then_say_so,
     keyset_links_walk_the_whole_catalog_while_a_recording_is_published,
