@@ -79,7 +79,7 @@ pub enum Count {
 }
 
 impl Count {
-    /// "No recordings match.", "1 recording", "24 recordings", "10,000+ recordings".
+    /// "No recordings match.", "1 recording", "24 recordings", "1,000+ recordings".
     pub fn summary(self) -> String {
         match self {
             Count::Exact(0) => "No recordings match.".to_owned(),
