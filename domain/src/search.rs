@@ -34,7 +34,11 @@ impl Tier {
 /// A term is matched as a word prefix from two characters on; a single letter or digit only
 /// as a whole word (as a prefix it would match nearly everything, and no index serves it).
 fn star(term: &str) -> &'static str {
-    if term.chars().nth(1).is_some() { "*" } else { "" }
+    if term.chars().nth(1).is_some() {
+        "*"
+    } else {
+        ""
+    }
 }
 
 fn fts5_all(terms: &[String]) -> String {

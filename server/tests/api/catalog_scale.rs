@@ -293,16 +293,15 @@ async fn a_title_match_ranks_above_a_description_match(backend: Backend) {
 /// A ranked search walked page by page: every title match, newest first, then every other
 /// match, each once; counted by the search index, which holds published recordings only —
 /// until one is published, and after it is edited.
-async fn a_ranked_search_pages_through_both_tiers_and_only_published_recordings(
-    backend: Backend,
-) {
+async fn a_ranked_search_pages_through_both_tiers_and_only_published_recordings(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let uploader = app.user("otto", Role::Uploader).await;
     app.user("edna", Role::Editor).await;
     let editor = app.login("edna").await;
     let mut expected = Vec::new();
     for n in 0..30 {
-        app.recording(sample(&format!("Owl {n:02}"), uploader)).await;
+        app.recording(sample(&format!("Owl {n:02}"), uploader))
+            .await;
         expected.insert(0, format!("Owl {n:02}"));
     }
     let mut elsewhere = Vec::new();
@@ -336,9 +335,14 @@ async fn a_ranked_search_pages_through_both_tiers_and_only_published_recordings(
     };
     let (total, seen) = walk("/catalog?q=owl".into()).await;
     assert_eq!(total, "60 recordings");
-    assert_eq!(seen, expected, "title matches first, newest first in each tier");
+    assert_eq!(
+        seen, expected,
+        "title matches first, newest first in each tier"
+    );
     // A page asked for by number past the title tier starts in the right place.
-    let (_, third) = app.get_text("/catalog?q=owl&page=3", &Browser::default()).await;
+    let (_, third) = app
+        .get_text("/catalog?q=owl&page=3", &Browser::default())
+        .await;
     let past_two = 2 * domain::catalog_query::PAGE_SIZE as usize;
     assert_eq!(titles(&third), expected[past_two..]);
 
