@@ -359,6 +359,15 @@ pub async fn fill_to(
         }
     }
     facets::recount(db).await?;
+    // PostgreSQL plans by its statistics, which a bulk load leaves stale until autovacuum
+    // comes round: measured at 100k right after the load, the ranked search took 90 ms and
+    // the two-filter search 311 ms; after ANALYZE, 0.6 ms and 0.7 ms for their rows. An
+    // operator analyzes after a bulk load; so does the generator. (SQLite keeps no
+    // statistics unless asked, and the catalog's SQLite plans do not lean on them.)
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        use sea_orm::ConnectionTrait;
+        db.execute_unprepared("ANALYZE").await?;
+    }
     Ok(made)
 }
 
