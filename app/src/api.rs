@@ -53,9 +53,13 @@ fn require_viewer() -> Result<domain::model::Viewer, AppError> {
     viewer().ok_or(AppError::Unauthorized)
 }
 
-/// Only paths on this site: `/account` yes, `//evil.example` and `https://…` no.
+/// Only paths on this site: `/account` yes; `//evil.example`, `https://…` and `/\\evil`
+/// no — nor anything with a control character or white space, which browsers drop from a
+/// URL (`/\t/evil.example` is read as `//evil.example`) and which cannot go in a
+/// `Location` header at all (a CR or LF there broke the connection).
 pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    let path_only = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    if path_only && !next.chars().any(|c| c.is_control() || c.is_whitespace()) {
         next
     } else {
         "/"
@@ -443,5 +447,13 @@ mod tests {
         assert_eq!(safe_next("https://evil.example"), "/");
         assert_eq!(safe_next("/\\evil.example"), "/");
         assert_eq!(safe_next(""), "/");
+        assert_eq!(safe_next("/\t/evil.example"), "/");
+        assert_eq!(safe_next("/\n/evil.example"), "/");
+        assert_eq!(safe_next("/x\r\nSet-Cookie: a=b"), "/");
+        assert_eq!(safe_next("/ /evil.example"), "/");
+        assert_eq!(
+            safe_next("/recordings/dawn-chorus?x=1"),
+            "/recordings/dawn-chorus?x=1"
+        );
     }
 }

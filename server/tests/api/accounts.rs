@@ -256,7 +256,49 @@ async fn changing_the_password_ends_other_sessions(backend: Backend) {
     );
 }
 
+/// `next` may only name a path on this site: a tab or a line break that browsers would drop
+/// (making `/\t/evil.example` the protocol-relative `//evil.example`) or that cannot go in a
+/// header sends the visitor home instead, on the login page's form and after logging in.
+async fn login_redirects_only_to_paths_on_this_site(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.register("eve").await;
+    let mut browser = Browser::default();
+    let (status, html) = app
+        .get_text("/login?next=%2F%09%2Fevil.example", &browser)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"name="next" value="/""#),
+        "the form carries home"
+    );
+    for next in [
+        "/\t/evil.example",
+        "/\r\n/evil.example",
+        "//evil.example",
+        "/account",
+    ] {
+        let token = app.form_token("/login", &mut browser).await;
+        let res = app
+            .post_form(
+                "/api/login",
+                "/login",
+                &[
+                    ("csrf", &token),
+                    ("username", "eve"),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+                &mut browser,
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FOUND, "{next:?}");
+        let expected = if next == "/account" { "/account" } else { "/" };
+        assert_eq!(location(&res), expected, "{next:?}");
+    }
+}
+
 both_backends!(
+    login_redirects_only_to_paths_on_this_site,
     register_login_logout,
     a_stolen_logout_cookie_is_useless,
     wrong_password_is_refused_with_a_message,
