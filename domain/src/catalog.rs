@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Order, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select,
+    QueryOrder, QuerySelect, QueryTrait, Select, Statement,
     sea_query::{Alias, Condition, Expr, ExprTrait, NullOrdering, Query},
 };
 
@@ -134,7 +134,12 @@ enum TagProbe {
 /// cannot walk far.
 const TAG_PER_ROW_SHARE: u64 = 50;
 
+/// Only on SQLite: PostgreSQL plans the list as a semi-join and was slower with the probe
+/// (two filters: 311 ms at 100k).
 async fn tag_probe(db: &impl ConnectionTrait, slug: &str) -> Result<TagProbe, ServiceError> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return Ok(TagProbe::List);
+    }
     let tagged = facets::count_of(db, Kind::Tag, slug).await?;
     let published = facets::published(db).await?;
     Ok(if tagged.saturating_mul(TAG_PER_ROW_SHARE) > published {
@@ -328,15 +333,11 @@ pub async fn catalog(
     query: &CatalogQuery,
 ) -> Result<CatalogPage, ServiceError> {
     let backend = db.get_database_backend();
-    // Probed only on SQLite under the newest-first sort, whose index it then walks; under
-    // the other sorts its planner (without statistics) would walk every recording by
-    // another index and sort them (12 s for `tag=birds&sort=rating` at 1M). PostgreSQL
-    // plans the list as a semi-join and was slower with the probe (two filters: 311 ms
-    // at 100k).
+    // Probed only under the newest-first sort, whose index SQLite then walks; under the
+    // other sorts its planner (without statistics) would walk every recording by another
+    // index and sort them (12 s for `tag=birds&sort=rating` at 1M).
     let probe = match &query.tag {
-        Some(t) if query.sort == Sort::Newest && backend == DbBackend::Sqlite => {
-            tag_probe(db, t).await?
-        }
+        Some(t) if query.sort == Sort::Newest => tag_probe(db, t).await?,
         _ => TagProbe::List,
     };
     let select = filtered(backend, query, Words::Condition, probe);
@@ -460,39 +461,43 @@ async fn count(
             _ => {}
         }
     }
-    if text && !ranges && chosen.is_empty() {
-        let n = search::count_matches(db, &query.search_terms(), COUNT_BOUND).await?;
-        return Ok(bounded(n));
-    }
-    Ok(bounded(count_up_to(db, select, COUNT_BOUND + 1).await?))
-}
-
-fn bounded(n: u64) -> Count {
-    if n > COUNT_BOUND {
+    let backend = db.get_database_backend();
+    let words_only = text && !ranges && chosen.is_empty();
+    let stmt = words_only
+        .then(|| search::index_count(backend, &query.search_terms(), COUNT_BOUND + 1))
+        .flatten()
+        .unwrap_or_else(|| count_statement(backend, select, COUNT_BOUND + 1));
+    let n = scalar_count(db, stmt).await?;
+    Ok(if n > COUNT_BOUND {
         Count::AtLeast(COUNT_BOUND)
     } else {
         Count::Exact(n)
-    }
+    })
 }
 
-/// How many rows `select` finds, counting no further than `limit`.
-async fn count_up_to(
-    db: &DatabaseConnection,
+/// The statement that counts the rows `select` finds, no further than `limit`.
+fn count_statement(
+    backend: DbBackend,
     select: Select<recordings::Entity>,
     limit: u64,
-) -> Result<u64, ServiceError> {
+) -> Statement {
     let mut inner = select
         .select_only()
         .column(recordings::Column::Id)
         .limit(limit)
         .into_query();
     inner.clear_order_by();
-    let stmt = Query::select()
-        .expr(Expr::cust("COUNT(*)"))
-        .from_subquery(inner, Alias::new("matches"))
-        .to_owned();
-    let backend = db.get_database_backend();
-    let n: i64 = match db.query_one_raw(backend.build(&stmt)).await? {
+    backend.build(
+        &Query::select()
+            .expr(Expr::cust("COUNT(*)"))
+            .from_subquery(inner, Alias::new("matches"))
+            .to_owned(),
+    )
+}
+
+/// Runs a `SELECT COUNT(*)` statement.
+async fn scalar_count(db: &DatabaseConnection, stmt: Statement) -> Result<u64, ServiceError> {
+    let n: i64 = match db.query_one_raw(stmt).await? {
         Some(row) => row.try_get_by_index(0)?,
         None => 0,
     };
@@ -519,7 +524,7 @@ async fn ranked(
         let tier = search::tier(backend, select.clone(), terms, tier);
         let got = tier.clone().offset(skip).limit(want).all(db).await?;
         skip = if got.is_empty() && skip > 0 {
-            skip - count_up_to(db, tier, skip).await?
+            skip - scalar_count(db, count_statement(backend, tier, skip)).await?
         } else {
             0
         };
@@ -626,12 +631,8 @@ pub async fn tag(db: &DatabaseConnection, slug: &str) -> Result<TagPage, Service
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound)?;
-    let probe = match db.get_database_backend() {
-        DbBackend::Sqlite => tag_probe(db, &tag.slug).await?,
-        _ => TagProbe::List,
-    };
     let rows = published()
-        .filter(tagged(&tag.slug, probe))
+        .filter(tagged(&tag.slug, tag_probe(db, &tag.slug).await?))
         .order_by_desc(recordings::Column::PublishedAt)
         .order_by_desc(recordings::Column::Id)
         .limit(48)
