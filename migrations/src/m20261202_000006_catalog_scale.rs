@@ -64,6 +64,15 @@ const PUBLISHED_INDEXES: [(&str, &str); 10] = [
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// One transaction on one connection, on SQLite too (sea-orm's default there is none):
+    /// it drops and makes again the FTS table and its triggers, and a statement that went
+    /// to another pooled connection could see the schema from before the drop ("trigger
+    /// recordings_fts_insert already exists", seen once in a full test run) — and a failure
+    /// half-way would leave no triggers at all.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(
