@@ -7,10 +7,16 @@
 pub mod convention;
 pub mod convert;
 pub mod doa;
+pub mod first_order;
+pub mod hrtf;
 pub mod inspect;
+pub mod phase;
 #[cfg(feature = "vorbis")]
 pub mod render;
+pub mod rendition;
+pub mod resample;
 pub mod synth;
+pub mod uhj;
 pub mod wav;
 
 pub use convention::Convention;

@@ -1,10 +1,14 @@
-//! What a listener gets before downloading: a stereo preview in Ogg Vorbis, a waveform and
-//! a direction-of-arrival picture, made in one pass over the original's samples.
+//! What a listener gets before downloading: a stereo preview and a spatial preview in Ogg
+//! Vorbis, a waveform and a direction-of-arrival picture, made in one pass over the
+//! original's samples.
 //!
+//! Every recording with a sound field (FuMa or AmbiX of any order, UHJ) is first read as
+//! first-order AmbiX ([`FirstOrder`]); that is the spatial preview, four channels W Y Z X
+//! (ACN, SN3D) for the page's binaural player, and what the direction picture analyses.
 //! The stereo decoder is the one ambisonics.md documents: two virtual cardioids at ±45°,
-//! L/R = 0.5·(√2·W + 0.7071·X ± 0.7071·Y) on FuMa first order (AmbiX is brought to FuMa
-//! first; higher orders contribute their first-order part). UHJ and stereo files are their
-//! own preview; mono is doubled; G-format previews its first two speaker feeds.
+//! L/R = 0.5·(√2·W + 0.7071·X ± 0.7071·Y) in FuMa terms, i.e. 0.5·(W + 0.7071·(X ± Y)) with
+//! SN3D's W. UHJ and stereo files are their own stereo preview; mono is doubled; G-format
+//! previews its first two speaker feeds.
 
 use std::{
     f64::consts::{FRAC_1_SQRT_2, SQRT_2},
@@ -13,9 +17,13 @@ use std::{
     num::{NonZeroU8, NonZeroU32},
 };
 
-use crate::Convention;
-
-use crate::{convert::get_sample, doa::Analyser, inspect::Inspection};
+use crate::{
+    Convention,
+    convert::get_sample,
+    doa::Analyser,
+    first_order::{self, FirstOrder},
+    inspect::Inspection,
+};
 
 /// Columns of the waveform picture.
 const WAVEFORM_COLUMNS: usize = 600;
@@ -30,19 +38,23 @@ pub enum RenderError {
     Encoder(String),
 }
 
-/// The pictures made while the preview was written.
+/// The pictures made while the previews were written.
 pub struct Pictures {
     pub waveform_svg: String,
-    /// `None` when the recording has no horizontal B-format to analyse.
+    /// `None` when the recording has no sound field to analyse.
     pub doa_svg: Option<String>,
+    /// Whether a spatial preview was written (only for recordings with a sound field).
+    pub spatial: bool,
 }
 
-/// Reads the samples of `file` (inspected as `found`) and writes the preview to `preview`.
-pub fn render<R: Read + Seek, W: Write>(
+/// Reads the samples of `file` (inspected as `found`) and writes the stereo preview to
+/// `preview` and, for a recording with a sound field, the spatial preview to `spatial`.
+pub fn render<R: Read + Seek, W: Write, S: Write>(
     mut file: R,
     found: &Inspection,
     convention: Option<Convention>,
     preview: W,
+    spatial: S,
 ) -> Result<Pictures, RenderError> {
     let spec = found.spec;
     let channels = usize::from(spec.channels);
@@ -52,14 +64,13 @@ pub fn render<R: Read + Seek, W: Write>(
     let mut data = file.take(found.data_len - found.data_len % block_align as u64);
 
     let rate = NonZeroU32::new(spec.sample_rate).unwrap_or(NonZeroU32::MIN);
-    let two = NonZeroU8::new(2).unwrap_or(NonZeroU8::MIN);
-    let mut encoder =
-        vorbis_rs::VorbisEncoderBuilder::new_with_serial(rate, two, preview, 0x414D_4253)
-            .build()
-            .map_err(|e| RenderError::Encoder(e.to_string()))?;
-
-    let b_format =
-        matches!(convention, Some(Convention::Fuma | Convention::Ambix)) && channels >= 3;
+    let mut encoder_stereo = encoder(rate, 2, preview)?;
+    let mut field = FirstOrder::new(convention, spec.channels).ok();
+    let mut encoder_spatial = match field {
+        Some(_) => Some(encoder(rate, 4, spatial)?),
+        None => None,
+    };
+    let b_format = field.is_some() && convention != Some(Convention::Uhj);
     let frames_total = found.frames.max(1) as usize;
     let per_column = frames_total.div_ceil(WAVEFORM_COLUMNS).max(1);
     let mut peaks: Vec<(f32, f32)> = Vec::with_capacity(WAVEFORM_COLUMNS);
@@ -69,6 +80,8 @@ pub fn render<R: Read + Seek, W: Write>(
 
     let mut raw = vec![0u8; block_align * BLOCK];
     let (mut left, mut right) = (Vec::with_capacity(BLOCK), Vec::with_capacity(BLOCK));
+    let mut acn: [Vec<f32>; 4] = std::array::from_fn(|_| Vec::with_capacity(BLOCK));
+    let mut samples = vec![0.0; channels];
     loop {
         let got = read_full(&mut data, &mut raw)?;
         if got < block_align {
@@ -76,26 +89,41 @@ pub fn render<R: Read + Seek, W: Write>(
         }
         left.clear();
         right.clear();
+        acn.iter_mut().for_each(Vec::clear);
         for frame in raw[..got - got % block_align].chunks_exact(block_align) {
-            let ch = |c: usize| get_sample(&spec, &frame[c * width..]);
-            let (l, r) = if b_format {
-                // FuMa first order, whatever the file's convention.
-                let (w, x, y) = match convention {
-                    Some(Convention::Ambix) => (ch(0) / SQRT_2, ch(3.min(channels - 1)), ch(1)),
-                    _ => (ch(0), ch(1), ch(2)),
-                };
-                if let Some(a) = analyser.push(w, x, y) {
+            for (c, v) in samples.iter_mut().enumerate() {
+                *v = get_sample(&spec, &frame[c * width..]);
+            }
+            let foa = field.as_mut().map(|f| f.push(&samples));
+            if let Some(foa) = foa {
+                for (out, v) in acn.iter_mut().zip(foa) {
+                    out.push(v as f32);
+                }
+                let (w, x, y) = (
+                    foa[first_order::W],
+                    foa[first_order::X],
+                    foa[first_order::Y],
+                );
+                // The analyser reads FuMa's W scaling.
+                if let Some(a) = analyser.push(w / SQRT_2, x, y) {
                     arrivals.push(a);
                 }
-                let front = SQRT_2 * w + FRAC_1_SQRT_2 * x;
-                (
-                    0.5 * (front + FRAC_1_SQRT_2 * y),
-                    0.5 * (front - FRAC_1_SQRT_2 * y),
-                )
-            } else if channels == 1 {
-                (ch(0), ch(0))
-            } else {
-                (ch(0), ch(1))
+            }
+            let (l, r) = match foa {
+                Some(foa) if b_format => {
+                    let (w, x, y) = (
+                        foa[first_order::W],
+                        foa[first_order::X],
+                        foa[first_order::Y],
+                    );
+                    let front = w + FRAC_1_SQRT_2 * x;
+                    (
+                        0.5 * (front + FRAC_1_SQRT_2 * y),
+                        0.5 * (front - FRAC_1_SQRT_2 * y),
+                    )
+                }
+                _ if channels == 1 => (samples[0], samples[0]),
+                _ => (samples[0], samples[1]),
             };
             let (l, r) = (l as f32, r as f32);
             left.push(l);
@@ -109,9 +137,13 @@ pub fn render<R: Read + Seek, W: Write>(
                 (lo, hi, in_column) = (0.0, 0.0, 0);
             }
         }
-        encoder
+        encoder_stereo
             .encode_audio_block([&left[..], &right[..]])
             .map_err(|e| RenderError::Encoder(e.to_string()))?;
+        if let Some(e) = encoder_spatial.as_mut() {
+            e.encode_audio_block(&acn)
+                .map_err(|e| RenderError::Encoder(e.to_string()))?;
+        }
     }
     if in_column > 0 {
         peaks.push((lo, hi));
@@ -119,13 +151,33 @@ pub fn render<R: Read + Seek, W: Write>(
     if let Some(a) = analyser.finish() {
         arrivals.push(a);
     }
-    encoder
+    encoder_stereo
         .finish()
         .map_err(|e| RenderError::Encoder(e.to_string()))?;
+    let spatial = match encoder_spatial {
+        Some(e) => {
+            e.finish()
+                .map_err(|e| RenderError::Encoder(e.to_string()))?;
+            true
+        }
+        None => false,
+    };
     Ok(Pictures {
         waveform_svg: waveform_svg(&peaks),
-        doa_svg: b_format.then(|| doa_svg(&arrivals, found.duration_s)),
+        doa_svg: spatial.then(|| doa_svg(&arrivals, found.duration_s)),
+        spatial,
     })
+}
+
+fn encoder<W: Write>(
+    rate: NonZeroU32,
+    channels: u8,
+    out: W,
+) -> Result<vorbis_rs::VorbisEncoder<W>, RenderError> {
+    let n = NonZeroU8::new(channels).unwrap_or(NonZeroU8::MIN);
+    vorbis_rs::VorbisEncoderBuilder::new_with_serial(rate, n, out, 0x414D_4253)
+        .build()
+        .map_err(|e| RenderError::Encoder(e.to_string()))
 }
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -234,18 +286,42 @@ mod tests {
         f
     }
 
+    /// Decodes an Ogg Vorbis stream: (channels, mean power per channel).
+    fn decoded_power(ogg: &[u8]) -> (usize, Vec<f64>) {
+        let mut d = vorbis_rs::VorbisDecoder::new(std::io::Cursor::new(ogg.to_vec()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let channels = usize::from(d.channels().get());
+        let (mut power, mut n) = (vec![0.0f64; channels], 0usize);
+        while let Some(block) = d.decode_audio_block().unwrap_or_else(|e| panic!("{e}")) {
+            for (p, ch) in power.iter_mut().zip(block.samples()) {
+                *p += ch.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>();
+            }
+            n += block.samples()[0].len();
+        }
+        (
+            channels,
+            power.into_iter().map(|p| p / n.max(1) as f64).collect(),
+        )
+    }
+
+    fn previews(bytes: &[u8], convention: Convention) -> (Vec<u8>, Vec<u8>, Pictures) {
+        let found = inspect(bytes).unwrap_or_else(|e| panic!("{e}"));
+        let (mut ogg, mut spatial) = (Vec::new(), Vec::new());
+        let pictures = render(
+            std::io::Cursor::new(bytes),
+            &found,
+            Some(convention),
+            &mut ogg,
+            &mut spatial,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        (ogg, spatial, pictures)
+    }
+
     #[test]
     fn a_source_on_the_left_gives_a_vorbis_preview_and_is_drawn_above_the_middle() {
         let bytes = plane_wave(90.0, 1.0);
-        let found = inspect(&bytes[..]).unwrap_or_else(|e| panic!("{e}"));
-        let mut ogg = Vec::new();
-        let pictures = render(
-            std::io::Cursor::new(&bytes),
-            &found,
-            Some(Convention::Fuma),
-            &mut ogg,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let (ogg, _, pictures) = previews(&bytes, Convention::Fuma);
         assert_eq!(&ogg[..4], b"OggS", "an Ogg stream");
         assert!(ogg.windows(6).any(|w| w == b"vorbis"), "carrying Vorbis");
         assert!(
@@ -261,6 +337,138 @@ mod tests {
         // Ten windows, each at +90° → y = 120 − 90/180·120 = 60.
         assert_eq!(doa.matches("<circle").count(), 10);
         assert!(doa.contains("cy=\"60.0\""), "{doa}");
+    }
+
+    /// The spatial preview is W Y Z X in ACN order with SN3D gains, whatever came in: a tone
+    /// from the left at amplitude s gives W = Y = s (power s²/2) and X = Z = 0.
+    #[test]
+    fn the_spatial_preview_is_first_order_ambix_from_fuma_ambix_higher_orders_and_uhj() {
+        let s = 0.4f64;
+        let tone = |n: usize| s * (n as f64 * 2.0 * std::f64::consts::PI * 440.0 / 48_000.0).sin();
+        let file = |channels: u16, sub_format, frame: &mut dyn FnMut(f64) -> Vec<f64>| {
+            let spec = wav::Spec {
+                channels,
+                sample_rate: 48_000,
+                bits: 24,
+                float: false,
+                sub_format,
+                channel_mask: if channels == 2 { 3 } else { 0 },
+            };
+            let mut data = Vec::new();
+            for n in 0..48_000 {
+                for v in frame(tone(n)) {
+                    wav::put_sample(&mut data, &spec, v);
+                }
+            }
+            let extra = if channels == 2 {
+                vec![(*b"AMBU", wav::ambu_body())]
+            } else {
+                vec![]
+            };
+            let mut f = wav::header(wav::Container::Riff, &spec, &extra, data.len() as u64);
+            f.extend_from_slice(&data);
+            f
+        };
+        let with_rest = |head: [f64; 4], channels: usize| {
+            let mut v = vec![0.05; channels];
+            v[..4].copy_from_slice(&head);
+            v
+        };
+        let cases: Vec<(&str, Vec<u8>, Convention)> = vec![
+            (
+                "FuMa first order",
+                file(4, Some(wav::GUID_AMB_PCM), &mut |t| {
+                    vec![t * FRAC_1_SQRT_2, 0.0, t, 0.0]
+                }),
+                Convention::Fuma,
+            ),
+            (
+                "FuMa second order",
+                file(9, Some(wav::GUID_AMB_PCM), &mut |t| {
+                    with_rest([t * FRAC_1_SQRT_2, 0.0, t, 0.0], 9)
+                }),
+                Convention::Fuma,
+            ),
+            (
+                "FuMa third order",
+                file(16, Some(wav::GUID_AMB_PCM), &mut |t| {
+                    with_rest([t * FRAC_1_SQRT_2, 0.0, t, 0.0], 16)
+                }),
+                Convention::Fuma,
+            ),
+            (
+                "AmbiX second order",
+                file(9, Some(wav::GUID_PCM), &mut |t| {
+                    with_rest([t, t, 0.0, 0.0], 9)
+                }),
+                Convention::Ambix,
+            ),
+        ];
+        let want = s * s / 2.0;
+        for (what, bytes, convention) in cases {
+            let (_, spatial, pictures) = previews(&bytes, convention);
+            assert!(pictures.spatial, "{what}");
+            let (channels, p) = decoded_power(&spatial);
+            assert_eq!(channels, 4, "{what}");
+            assert!(
+                (p[0] / want - 1.0).abs() < 0.05 && (p[1] / want - 1.0).abs() < 0.05,
+                "{what}: W, Y {p:?}"
+            );
+            assert!(
+                p[2] < want * 1e-3 && p[3] < want * 1e-3,
+                "{what}: Z, X {p:?}"
+            );
+        }
+        // UHJ from the left (encoded here with W at unity gain) decodes to a horizontal field
+        // whose intensity points left (X and Y also carry parts in quadrature with W, which
+        // the direction picture's correlation ignores).
+        let mut enc = crate::uhj::Encoder::new();
+        let uhj = file(2, Some(wav::GUID_PCM), &mut |t| {
+            let (l, r) = enc.push(t, 0.0, t);
+            vec![l, r]
+        });
+        let (stereo, spatial, pictures) = previews(&uhj, Convention::Uhj);
+        assert!(pictures.spatial && pictures.doa_svg.is_some() && !stereo.is_empty());
+        let (channels, p) = decoded_power(&spatial);
+        assert_eq!(channels, 4);
+        assert!(
+            p[2] < p[0] * 1e-4,
+            "UHJ has no height: W Y Z X powers {p:?}"
+        );
+        let doa = pictures.doa_svg.unwrap_or_default();
+        let azimuths: Vec<f64> = doa
+            .split("cy=\"")
+            .skip(1)
+            .filter_map(|c| c.split('"').next()?.parse::<f64>().ok())
+            .map(|y| (120.0 - y) * 1.5)
+            .collect();
+        assert_eq!(azimuths.len(), 10);
+        assert!(
+            azimuths.iter().all(|a| (a - 90.0).abs() < 10.0),
+            "UHJ from the left drawn at {azimuths:?}"
+        );
+    }
+
+    #[test]
+    fn recordings_without_a_sound_field_get_no_spatial_preview() {
+        let spec = wav::Spec {
+            channels: 2,
+            sample_rate: 48_000,
+            bits: 16,
+            float: false,
+            sub_format: None,
+            channel_mask: 0,
+        };
+        let mut data = Vec::new();
+        for n in 0..4_800 {
+            wav::put_sample(&mut data, &spec, (f64::from(n) * 0.05).sin() * 0.3);
+            wav::put_sample(&mut data, &spec, 0.0);
+        }
+        let mut bytes = wav::header(wav::Container::Riff, &spec, &[], data.len() as u64);
+        bytes.extend_from_slice(&data);
+        let (stereo, spatial, pictures) = previews(&bytes, Convention::Stereo);
+        assert!(!pictures.spatial && spatial.is_empty() && pictures.doa_svg.is_none());
+        assert_eq!(decoded_power(&stereo).0, 2);
     }
 
     #[test]
