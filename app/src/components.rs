@@ -236,3 +236,15 @@ pub fn Pager(
         </nav>
     })
 }
+
+/// A page's feeds, announced in the document head (`<link rel="alternate">`, which feed
+/// readers and podcast apps look for) and offered on the page.
+#[component]
+pub fn FeedLinks(atom: String, rss: String, title: String) -> impl IntoView {
+    use leptos_meta::Link;
+    view! {
+        <Link rel="alternate" type_="application/atom+xml" href=atom.clone() title=title.clone()/>
+        <Link rel="alternate" type_="application/rss+xml" href=rss.clone() title=format!("{title} (RSS)")/>
+        <p class="feeds">"Follow: "<a href=atom data-testid="feed-atom">"Atom feed"</a>" · "<a href=rss data-testid="feed-rss">"RSS (podcast)"</a></p>
+    }
+}

@@ -317,6 +317,8 @@ pub async fn fill_to(
                 preview_key: Set(None),
                 waveform_key: Set(None),
                 doa_key: Set(None),
+                spatial_key: Set(None),
+                preview_bytes: Set(None),
                 processing: Set(Processing::None),
                 processing_error: Set(String::new()),
                 ..Default::default()

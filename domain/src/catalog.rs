@@ -97,13 +97,21 @@ pub async fn cards(
         .collect())
 }
 
-pub async fn home(db: &DatabaseConnection) -> Result<HomePage, ServiceError> {
-    let latest = published()
+/// The `limit` most recently published recordings.
+pub(crate) async fn latest_rows(
+    db: &DatabaseConnection,
+    limit: u64,
+) -> Result<Vec<recordings::Model>, ServiceError> {
+    Ok(published()
         .order_by_desc(recordings::Column::PublishedAt)
         .order_by_desc(recordings::Column::Id)
-        .limit(8)
+        .limit(limit)
         .all(db)
-        .await?;
+        .await?)
+}
+
+pub async fn home(db: &DatabaseConnection) -> Result<HomePage, ServiceError> {
+    let latest = latest_rows(db, 8).await?;
     let popular = published()
         .order_by_desc(recordings::Column::DownloadCount)
         .order_by_desc(recordings::Column::Id)
@@ -333,13 +341,7 @@ pub async fn catalog(
     query: &CatalogQuery,
 ) -> Result<CatalogPage, ServiceError> {
     let backend = db.get_database_backend();
-    // Probed only under the newest-first sort, whose index SQLite then walks; under the
-    // other sorts its planner (without statistics) would walk every recording by another
-    // index and sort them (12 s for `tag=birds&sort=rating` at 1M).
-    let probe = match &query.tag {
-        Some(t) if query.sort == Sort::Newest => tag_probe(db, t).await?,
-        _ => TagProbe::List,
-    };
+    let probe = probe_for(db, query).await?;
     let select = filtered(backend, query, Words::Condition, probe);
     let total = count(db, query, select.clone()).await?;
     let terms = query.search_terms();
@@ -418,6 +420,49 @@ pub async fn catalog(
         next: next.map(|q| q.href()),
         facets: facets::menus(db).await?,
     })
+}
+
+/// How a search's tag is read. Probed only under the newest-first sort, whose index SQLite
+/// then walks; under the other sorts its planner (without statistics) would walk every
+/// recording by another index and sort them (12 s for `tag=birds&sort=rating` at 1M).
+async fn probe_for(
+    db: &DatabaseConnection,
+    query: &CatalogQuery,
+) -> Result<TagProbe, ServiceError> {
+    Ok(match &query.tag {
+        Some(t) if query.sort == Sort::Newest => tag_probe(db, t).await?,
+        _ => TagProbe::List,
+    })
+}
+
+/// The first `limit` recordings a search finds, in its order (what a feed of it holds).
+pub(crate) async fn search_rows(
+    db: &DatabaseConnection,
+    query: &CatalogQuery,
+    limit: u64,
+) -> Result<Vec<recordings::Model>, ServiceError> {
+    let backend = db.get_database_backend();
+    let probe = probe_for(db, query).await?;
+    let terms = query.search_terms();
+    if query.sort == Sort::Relevance && !terms.is_empty() {
+        ranked(
+            db,
+            filtered(backend, query, Words::Tiers, probe),
+            &terms,
+            0,
+            limit,
+        )
+        .await
+    } else {
+        Ok(sorted(
+            filtered(backend, query, Words::Condition, probe),
+            query.sort,
+            false,
+        )
+        .limit(limit)
+        .all(db)
+        .await?)
+    }
 }
 
 /// The link after numbered page `page`: by key — the page after its last recording — so
@@ -587,6 +632,7 @@ pub async fn recording(
         can_describe: can_describe(&row, viewer),
         has_preview: row.preview_key.is_some(),
         has_direction_picture: row.doa_key.is_some(),
+        has_spatial_preview: row.spatial_key.is_some(),
         processing: row.processing,
         processing_error: row.processing_error.clone(),
         plays: row.play_count,
@@ -597,10 +643,12 @@ pub async fn recording(
     Ok((uploader_id, detail))
 }
 
-pub async fn profile(
+/// An uploader and their `limit` most recently published recordings.
+pub(crate) async fn uploader_rows(
     db: &DatabaseConnection,
     username: &str,
-) -> Result<(i32, ProfilePage), ServiceError> {
+    limit: u64,
+) -> Result<(users::Model, Vec<recordings::Model>), ServiceError> {
     let user = users::Entity::find()
         .filter(users::Column::Username.eq(username.to_lowercase()))
         .one(db)
@@ -610,9 +658,17 @@ pub async fn profile(
         .filter(recordings::Column::UploaderId.eq(user.id))
         .order_by_desc(recordings::Column::PublishedAt)
         .order_by_desc(recordings::Column::Id)
-        .limit(48)
+        .limit(limit)
         .all(db)
         .await?;
+    Ok((user, rows))
+}
+
+pub async fn profile(
+    db: &DatabaseConnection,
+    username: &str,
+) -> Result<(i32, ProfilePage), ServiceError> {
+    let (user, rows) = uploader_rows(db, username, 48).await?;
     Ok((
         user.id,
         ProfilePage {
@@ -625,7 +681,12 @@ pub async fn profile(
     ))
 }
 
-pub async fn tag(db: &DatabaseConnection, slug: &str) -> Result<TagPage, ServiceError> {
+/// A tag and its `limit` most recently published recordings.
+pub(crate) async fn tag_rows(
+    db: &DatabaseConnection,
+    slug: &str,
+    limit: u64,
+) -> Result<(tags::Model, Vec<recordings::Model>), ServiceError> {
     let tag = tags::Entity::find()
         .filter(tags::Column::Slug.eq(slug))
         .one(db)
@@ -635,9 +696,14 @@ pub async fn tag(db: &DatabaseConnection, slug: &str) -> Result<TagPage, Service
         .filter(tagged(&tag.slug, tag_probe(db, &tag.slug).await?))
         .order_by_desc(recordings::Column::PublishedAt)
         .order_by_desc(recordings::Column::Id)
-        .limit(48)
+        .limit(limit)
         .all(db)
         .await?;
+    Ok((tag, rows))
+}
+
+pub async fn tag(db: &DatabaseConnection, slug: &str) -> Result<TagPage, ServiceError> {
+    let (tag, rows) = tag_rows(db, slug, 48).await?;
     Ok(TagPage {
         tag: TagRef {
             slug: tag.slug,

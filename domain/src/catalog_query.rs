@@ -240,6 +240,16 @@ impl CatalogQuery {
         format!("/catalog?{}", query.join("&"))
     }
 
+    /// This search's feed (`ext` is `atom` or `rss`): the first page's query words on
+    /// `/catalog/feed.{ext}`.
+    pub fn feed_href(&self, ext: &str) -> String {
+        let page = self.with_page(1).href();
+        match page.split_once('?') {
+            Some((_, query)) => format!("/catalog/feed.{ext}?{query}"),
+            None => format!("/catalog/feed.{ext}"),
+        }
+    }
+
     /// The sort a query has when none is asked for: best match for a search, else newest.
     pub fn default_sort(&self) -> Sort {
         if self.q.is_empty() {

@@ -1,38 +1,47 @@
 //! Downloads: which forms of a recording may be downloaded, and counting them.
 
-use media::convert::Direction;
+use media::rendition::{Made, Rendition};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait},
 };
 
-use crate::{Convention, entities::recordings, error::ServiceError};
+use crate::{entities::recordings, error::ServiceError};
 
-/// What a download of `row` in `format` (`?format=ambix|fuma`, or none for the original)
-/// streams: the original as it is, or a conversion in one direction.
-pub fn conversion(
+/// What a download of `row` in `format` (`?format=…`, or none for the original) streams:
+/// the original as it is (also when it is in that form already), or a rendition made on
+/// the way out. Which recordings each form applies to is `Rendition::of`'s rule.
+pub fn rendition(
     row: &recordings::Model,
     format: Option<&str>,
-) -> Result<Option<Direction>, ServiceError> {
+) -> Result<Option<Rendition>, ServiceError> {
     let Some(wanted) = format.filter(|f| !f.is_empty()) else {
         return Ok(None);
     };
-    let direction = match (row.convention(), Convention::parse(wanted)) {
-        (Some(have), Some(want)) if have == want => return Ok(None),
-        (Some(Convention::Fuma), Some(Convention::Ambix)) => Direction::FumaToAmbix,
-        (Some(Convention::Ambix), Some(Convention::Fuma)) => Direction::AmbixToFuma,
-        _ => {
-            return Err(ServiceError::invalid(
-                "Downloads convert between FuMa and AmbiX only (format=ambix or format=fuma) for B-format recordings.",
-            ));
-        }
-    };
-    if !matches!(row.channels, Some(4 | 9 | 16)) {
+    let Some(rendition) = Rendition::parse(wanted) else {
         return Err(ServiceError::invalid(
-            "Only full-sphere recordings of order 1 to 3 convert between FuMa and AmbiX.",
+            "Downloads come as the original, or with format= ambix, fuma, ambix-48k, binaural, uhj or 5.1.",
         ));
+    };
+    let channels = row
+        .channels
+        .and_then(|c| u16::try_from(c).ok())
+        .unwrap_or(0);
+    match rendition.of(row.convention(), channels) {
+        Ok(Made::Original) => Ok(None),
+        Ok(Made::Rendered) => Ok(Some(rendition)),
+        Err(e) => Err(ServiceError::invalid(&sentence(&e.to_string()))),
     }
-    Ok(Some(direction))
+}
+
+/// A reason from the media crate as a sentence: capital first, full stop last.
+fn sentence(reason: &str) -> String {
+    let mut chars = reason.chars();
+    let first = chars
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>())
+        .unwrap_or_default();
+    format!("{first}{}.", chars.as_str().trim_end_matches('.'))
 }
 
 /// One more download of recording `id`. A failure to count never stops the download.

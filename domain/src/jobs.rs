@@ -84,6 +84,36 @@ pub async fn retry(db: &DatabaseConnection, who: &Viewer, slug: &str) -> Result<
     Ok(())
 }
 
+/// Queues processing again for recordings processed before the spatial preview existed
+/// (a preview, but no preview size: every processing since records one), unless a job for
+/// them is waiting or running. Returns how many were queued.
+pub async fn queue_missing_previews(db: &DatabaseConnection) -> Result<usize, ServiceError> {
+    use sea_orm::{QuerySelect, sea_query::Query};
+    let pending = Query::select()
+        .column(jobs::Column::RecordingId)
+        .from(jobs::Entity)
+        .and_where(jobs::Column::State.is_in([JobState::Queued, JobState::Running]))
+        .to_owned();
+    let ids: Vec<i32> = recordings::Entity::find()
+        .select_only()
+        .column(recordings::Column::Id)
+        .filter(recordings::Column::PreviewKey.is_not_null())
+        .filter(recordings::Column::PreviewBytes.is_null())
+        .filter(recordings::Column::Id.not_in_subquery(pending))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let txn = crate::db::begin_write(db).await?;
+    for id in &ids {
+        enqueue(&txn, *id).await?;
+    }
+    txn.commit().await?;
+    Ok(ids.len())
+}
+
 /// A job this replica holds the lease on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claimed {

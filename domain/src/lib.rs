@@ -18,6 +18,7 @@ mod secret;
 mod values;
 
 pub use error::{ServiceError, ServiceResult};
+pub use media::rendition::Rendition;
 pub use secret::Secret;
 pub use values::*;
 
@@ -39,6 +40,8 @@ pub mod downloads;
 pub mod entities;
 #[cfg(feature = "server")]
 pub mod facets;
+#[cfg(feature = "server")]
+pub mod feeds;
 #[cfg(feature = "server")]
 pub mod interactions;
 #[cfg(feature = "server")]

@@ -152,6 +152,8 @@ pub struct RecordingDetail {
     pub can_manage: bool,
     pub has_preview: bool,
     pub has_direction_picture: bool,
+    /// First-order AmbiX for the binaural player (recordings with a sound field).
+    pub has_spatial_preview: bool,
     pub processing: Processing,
     pub processing_error: String,
     pub plays: i64,

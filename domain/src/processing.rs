@@ -1,5 +1,6 @@
-//! What a processing job does: the original → stereo preview (Ogg Vorbis), waveform and
-//! direction-of-arrival pictures, all stored, and the recording updated to name them. The
+//! What a processing job does: the original → stereo preview and, for a sound field, the
+//! spatial preview (first-order AmbiX; both Ogg Vorbis), waveform and direction-of-arrival
+//! pictures, all stored, and the recording updated to name them. The
 //! job's bookkeeping (claim, lease, end) is `jobs`; the loop that runs it is the server's.
 
 use std::path::Path;
@@ -56,6 +57,7 @@ async fn make(
         .map_err(|e| format!("no room to work in ({e})"))?;
     let original = TempFile::new(scratch, "original");
     let preview = TempFile::new(scratch, "ogg");
+    let spatial = TempFile::new(scratch, "spatial.ogg");
     let waveform = TempFile::new(scratch, "waveform.svg");
     let doa = TempFile::new(scratch, "doa.svg");
 
@@ -65,15 +67,29 @@ async fn make(
         .map_err(|e| format!("the original cannot be read: {e}"))?;
 
     let convention = row.convention();
-    let (src, out) = (original.path().to_path_buf(), preview.path().to_path_buf());
+    let (src, out, out_spatial) = (
+        original.path().to_path_buf(),
+        preview.path().to_path_buf(),
+        spatial.path().to_path_buf(),
+    );
     let pictures = tokio::task::spawn_blocking(move || -> Result<_, String> {
         let open = |p: &Path| std::fs::File::open(p).map_err(|e| e.to_string());
+        let create = |p: &Path| {
+            std::fs::File::create(p)
+                .map(std::io::BufWriter::new)
+                .map_err(|e| e.to_string())
+        };
         let found = media::inspect::inspect(std::io::BufReader::new(open(&src)?))
             .map_err(|e| e.to_string())?;
         let input = std::io::BufReader::new(open(&src)?);
-        let output =
-            std::io::BufWriter::new(std::fs::File::create(&out).map_err(|e| e.to_string())?);
-        media::render::render(input, &found, convention, output).map_err(|e| e.to_string())
+        media::render::render(
+            input,
+            &found,
+            convention,
+            create(&out)?,
+            create(&out_spatial)?,
+        )
+        .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())??;
@@ -81,6 +97,7 @@ async fn make(
     let sha = row.sha256.clone().unwrap_or_else(|| format!("r{}", row.id));
     let base = format!("{}/{sha}", sha.get(..2).unwrap_or("00"));
     let preview_key = format!("previews/{base}.ogg");
+    let spatial_key = format!("previews/{base}-spatial.ogg");
     let waveform_key = format!("pictures/{base}-waveform.svg");
     let doa_key = format!("pictures/{base}-doa.svg");
     tokio::fs::write(waveform.path(), pictures.waveform_svg.as_bytes())
@@ -91,6 +108,19 @@ async fn make(
         .put_file(&preview_key, preview.path())
         .await
         .map_err(store_err)?;
+    let preview_bytes = tokio::fs::metadata(preview.path())
+        .await
+        .map_err(|e| e.to_string())?
+        .len();
+    let spatial_key = if pictures.spatial {
+        store
+            .put_file(&spatial_key, spatial.path())
+            .await
+            .map_err(store_err)?;
+        Some(spatial_key)
+    } else {
+        None
+    };
     store
         .put_file(&waveform_key, waveform.path())
         .await
@@ -111,6 +141,8 @@ async fn make(
     recordings::ActiveModel {
         id: Set(row.id),
         preview_key: Set(Some(preview_key)),
+        preview_bytes: Set(i64::try_from(preview_bytes).ok()),
+        spatial_key: Set(spatial_key),
         waveform_key: Set(Some(waveform_key)),
         doa_key: Set(doa_key),
         ..Default::default()

@@ -188,6 +188,8 @@ pub async fn create(
         preview_key: Set(None),
         waveform_key: Set(None),
         doa_key: Set(None),
+        spatial_key: Set(None),
+        preview_bytes: Set(None),
         processing: Set(crate::Processing::None),
         processing_error: Set(String::new()),
         is_premium: Set(new.is_premium),

@@ -73,6 +73,10 @@ export async function startSite({ publicURL, s3 = false, directFromMb } = {}) {
   return {
     baseURL,
     address: `127.0.0.1:${port}`,
+    /** Runs a `server` subcommand against this site's database and media; its output. */
+    cli(args) {
+      return execFileSync(serverBin, args, { env, encoding: 'utf8' });
+    },
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
@@ -119,4 +123,42 @@ export async function launchBrowser() {
       await browser.close();
     },
   };
+}
+
+/**
+ * A FuMa B-format file (.amb): 4 channels, 24-bit, 48 kHz, a plane wave from `azimuthDeg`
+ * (anticlockwise from the front) carrying `signal(i, rate)` (by default a 440 Hz tone).
+ */
+export function fumaFile(seconds, { azimuthDeg = 45, signal = (i, rate) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / rate) } = {}) {
+  const rate = 48000, channels = 4, bytes = 3, frames = Math.round(rate * seconds);
+  const dataLen = frames * channels * bytes;
+  const buf = Buffer.alloc(12 + 8 + 40 + 8 + dataLen);
+  let o = 0;
+  const str = (s) => { buf.write(s, o, 'ascii'); o += s.length; };
+  const u16 = (v) => { buf.writeUInt16LE(v, o); o += 2; };
+  const u32 = (v) => { buf.writeUInt32LE(v, o); o += 4; };
+  str('RIFF'); u32(buf.length - 8); str('WAVE');
+  str('fmt '); u32(40); u16(0xfffe); u16(channels); u32(rate); u32(rate * channels * bytes);
+  u16(channels * bytes); u16(24); u16(22); u16(24); u32(0);
+  Buffer.from([1, 0, 0, 0, 0x21, 0x07, 0xd3, 0x11, 0x86, 0x44, 0xc8, 0xc1, 0xca, 0, 0, 0]).copy(buf, o); o += 16;
+  str('data'); u32(dataLen);
+  const az = (azimuthDeg * Math.PI) / 180;
+  for (let i = 0; i < frames; i++) {
+    const s = signal(i, rate);
+    for (const v of [s * Math.SQRT1_2, s * Math.cos(az), s * Math.sin(az), 0]) {
+      buf.writeIntLE(Math.round(v * 8388607), o, 3); o += 3;
+    }
+  }
+  return buf;
+}
+
+/** Logs `username` in (demo password) in `context`; the page, at the home page. */
+export async function logIn(context, baseURL, username) {
+  const page = await context.newPage();
+  await page.goto('/login');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(DEMO_PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(`${baseURL}/`);
+  return page;
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEMO_PASSWORD, DESKTOP, PHONE, SCREENSHOTS, launchBrowser, startSite } from './support.js';
+import { DESKTOP, PHONE, SCREENSHOTS, fumaFile, launchBrowser, logIn as logInAs, startSite } from './support.js';
 
 let site;
 let chrome;
@@ -20,39 +20,7 @@ after(async () => {
   await site?.stop();
 });
 
-/** FuMa B-format (.amb): 4 channels, 24-bit, 48 kHz, a 440 Hz tone from 45° left. */
-function fumaFile(seconds) {
-  const rate = 48000, channels = 4, bytes = 3, frames = Math.round(rate * seconds);
-  const dataLen = frames * channels * bytes;
-  const buf = Buffer.alloc(12 + 8 + 40 + 8 + dataLen);
-  let o = 0;
-  const str = (s) => { buf.write(s, o, 'ascii'); o += s.length; };
-  const u16 = (v) => { buf.writeUInt16LE(v, o); o += 2; };
-  const u32 = (v) => { buf.writeUInt32LE(v, o); o += 4; };
-  str('RIFF'); u32(buf.length - 8); str('WAVE');
-  str('fmt '); u32(40); u16(0xfffe); u16(channels); u32(rate); u32(rate * channels * bytes);
-  u16(channels * bytes); u16(24); u16(22); u16(24); u32(0);
-  Buffer.from([1, 0, 0, 0, 0x21, 0x07, 0xd3, 0x11, 0x86, 0x44, 0xc8, 0xc1, 0xca, 0, 0, 0]).copy(buf, o); o += 16;
-  str('data'); u32(dataLen);
-  const az = Math.PI / 4;
-  for (let i = 0; i < frames; i++) {
-    const s = 0.3 * Math.sin((2 * Math.PI * 440 * i) / rate);
-    for (const v of [s * Math.SQRT1_2, s * Math.cos(az), s * Math.sin(az), 0]) {
-      buf.writeIntLE(Math.round(v * 8388607), o, 3); o += 3;
-    }
-  }
-  return buf;
-}
-
-async function logIn(context, username) {
-  const page = await context.newPage();
-  await page.goto('/login');
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(DEMO_PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForURL(`${site.baseURL}/`);
-  return page;
-}
+const logIn = (context, username) => logInAs(context, site.baseURL, username);
 
 test('upload with progress, approve as editor, play the preview', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ambisonia-upload-'));

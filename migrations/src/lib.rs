@@ -12,6 +12,7 @@ mod m20261126_000004_api_tokens;
 mod m20261126_000005_direct_uploads;
 mod m20261202_000006_catalog_scale;
 mod m20261202_000007_search_published;
+mod m20261203_000008_spatial_preview;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_direct_uploads::Migration),
             Box::new(m20261202_000006_catalog_scale::Migration),
             Box::new(m20261202_000007_search_published::Migration),
+            Box::new(m20261203_000008_spatial_preview::Migration),
         ]
     }
 }

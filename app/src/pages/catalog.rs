@@ -4,7 +4,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{
     api::load_catalog,
-    components::{CardGrid, ErrorView, Pager},
+    components::{CardGrid, ErrorView, FeedLinks, Pager},
 };
 use domain::{
     catalog_query::CatalogQuery,
@@ -39,6 +39,7 @@ fn Results(page: Page) -> impl IntoView {
         format!("Results for “{}”", q.q)
     };
     let summary = page.total.summary();
+    let feed_title = format!("Ambisonia: {}", heading.to_lowercase());
     let pager_query = q.clone();
     let by_number = (q.after.is_none() && q.before.is_none()).then_some(q.page);
     view! {
@@ -57,6 +58,7 @@ fn Results(page: Page) -> impl IntoView {
                 }).collect_view()}
             </nav>
             <CardGrid cards=page.items/>
+            <FeedLinks atom=q.feed_href("atom") rss=q.feed_href("rss") title=feed_title/>
             <Pager
                 page=by_number
                 numbered=page.numbered_pages

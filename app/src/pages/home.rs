@@ -3,7 +3,7 @@ use leptos_meta::Title;
 
 use crate::{
     api::load_home,
-    components::{CardGrid, ErrorView},
+    components::{CardGrid, ErrorView, FeedLinks},
 };
 
 #[component]
@@ -27,6 +27,7 @@ pub fn HomePage() -> impl IntoView {
                             <h2>"Latest recordings"</h2>
                             <CardGrid cards=home.latest/>
                             <p><a href="/catalog">"All recordings, newest first →"</a></p>
+                            <FeedLinks atom="/feed.atom".to_string() rss="/feed.rss".to_string() title="Ambisonia: the latest recordings".to_string()/>
                         </section>
                         <section class="shelf">
                             <h2>"Most downloaded"</h2>

@@ -4,7 +4,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::{
     api::load_profile,
-    components::{CardGrid, ErrorView},
+    components::{CardGrid, ErrorView, FeedLinks},
 };
 
 #[component]
@@ -22,6 +22,7 @@ pub fn ProfilePage() -> impl IntoView {
                             <p class="byline">{format!("{} · member since {}", p.role.as_str(), p.joined.format("%B %Y"))}</p>
                             {(!p.bio.is_empty()).then(|| view! { <p class="prose">{p.bio.clone()}</p> })}
                             <h2>{format!("Recordings ({})", p.recordings.len())}</h2>
+                            <FeedLinks atom=format!("/users/{}/feed.atom", p.username) rss=format!("/users/{}/feed.rss", p.username) title=format!("Ambisonia: recordings by {}", p.username)/>
                             {if p.recordings.is_empty() {
                                 view! { <p>"No published recordings yet."</p> }.into_any()
                             } else {

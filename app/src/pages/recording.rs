@@ -7,7 +7,7 @@ use crate::{
     components::{CsrfField, ErrorView, Facts, FormError, current_viewer, stars_text},
 };
 use domain::{
-    Processing, Status,
+    Processing, Rendition, Status,
     model::RecordingDetail,
     {format_duration, licence_label, licence_url},
 };
@@ -90,21 +90,17 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
                             <a href=format!("{base}/preview.ogg")>"Stereo preview (Ogg Vorbis)"</a>
                         </audio>
                         <p class="hint">"Stereo preview: two virtual cardioid microphones at ±45°, decoded from the B-format."</p>
+                        {rec.has_spatial_preview.then(|| view! { <SpatialPlayer base=base.clone()/> })}
                         <figure class="waveform">
                             <img src=format!("{base}/waveform.svg") alt="Waveform of the recording" data-testid="waveform"/>
                         </figure>
                         {rec.has_direction_picture.then(|| view! {
-                            <figure class="direction">
+                            <figure class="direction" data-direction-picture="">
                                 <img src=format!("{base}/doa.svg") alt="Where the sound comes from over time: front across the middle, left above, right below" data-testid="direction"/>
                                 <figcaption>"Where the sound comes from, over time (azimuth of the intensity vector)."</figcaption>
                             </figure>
                         })}
-                        <p>
-                            <a class="button" href=format!("{base}/download") data-testid="download" download="">"Download the original"</a>
-                            {convertible(&card).map(|(format, label)| view! {
-                                " "<a href=format!("{base}/download?format={format}") data-testid="download-converted" download="">{label}</a>
-                            })}
-                        </p>
+                        <Downloads base card=card.clone()/>
                     }.into_any()
                 } else if rec.has_media {
                     let slug = card.slug.clone();
@@ -123,12 +119,7 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
                             }.into_any(),
                             _ => view! { <p data-testid="processing">"The stereo preview and pictures are being made; reload in a moment."</p> }.into_any(),
                         }}
-                        <p>
-                            <a class="button" href=format!("/recordings/{slug}/download") data-testid="download" download="">"Download the original"</a>
-                            {convertible(&card).map(|(format, label)| view! {
-                                " "<a href=format!("/recordings/{slug}/download?format={format}") data-testid="download-converted" download="">{label}</a>
-                            })}
-                        </p>
+                        <Downloads base=format!("/recordings/{slug}") card=card.clone()/>
                     }.into_any()
                 } else {
                     view! {
@@ -285,17 +276,55 @@ fn Comments(rec: RecordingDetail) -> impl IntoView {
     }
 }
 
-/// A full-sphere B-format recording can also be had in the other convention.
-fn convertible(card: &domain::model::RecordingCard) -> Option<(&'static str, &'static str)> {
-    let full_sphere = matches!(card.channels, Some(4 | 9 | 16));
-    match card
+/// The original, and every form the recording can be made into on the way out
+/// (`Rendition::offered`, the same rule the download obeys).
+#[component]
+fn Downloads(base: String, card: domain::model::RecordingCard) -> impl IntoView {
+    let convention = card
         .convention
         .as_deref()
-        .and_then(domain::Convention::parse)
-    {
-        Some(domain::Convention::Fuma) if full_sphere => Some(("ambix", "as AmbiX (ACN/SN3D)")),
-        Some(domain::Convention::Ambix) if full_sphere => Some(("fuma", "as FuMa (.amb)")),
-        _ => None,
+        .and_then(domain::Convention::parse);
+    let channels = card
+        .channels
+        .and_then(|c| u16::try_from(c).ok())
+        .unwrap_or(0);
+    let offered = Rendition::offered(convention, channels);
+    view! {
+        <div class="downloads">
+            <p>
+                <a class="button" href=format!("{base}/download") data-testid="download" download="">"Download the original"</a>
+            </p>
+            {(!offered.is_empty()).then(|| view! {
+                <p class="renditions">"Or as: "
+                    {offered.into_iter().enumerate().map(|(i, r)| view! {
+                        {(i > 0).then_some(" · ")}
+                        <a href=format!("{base}/download?format={}", r.as_str()) data-testid=format!("download-{}", r.as_str()) download="">{r.label()}</a>
+                    }).collect_view()}
+                </p>
+            })}
+        </div>
+    }
+}
+
+/// The binaural player: hidden until `public/spatial.js` finds Web Audio and Ogg Vorbis and
+/// wires it up; without them the stereo preview above is the page's player, as before.
+#[component]
+fn SpatialPlayer(base: String) -> impl IntoView {
+    view! {
+        <section class="spatial" data-spatial-player="" hidden=true aria-labelledby="spatial-title" data-testid="spatial-player">
+            <h3 id="spatial-title">"Listen in the round "<small>"(headphones)"</small></h3>
+            <p class="hint">"The whole sound field, decoded for headphones in your browser. Turn to face any direction: drag the facing line on the picture below, use the slider or the arrow keys, or let your phone follow your head."</p>
+            <audio controls=true preload="none" src=format!("{base}/spatial.ogg") data-spatial-audio="" data-testid="spatial-audio"></audio>
+            <div class="facing">
+                <label for="spatial-yaw">"Facing"</label>
+                <input id="spatial-yaw" type="range" min="-180" max="180" step="1" value="0" data-yaw="" aria-valuetext="front"/>
+                <output for="spatial-yaw" data-yaw-label="">"front"</output>
+                <button type="button" data-reset="">"Face front"</button>
+                <button type="button" data-orientation="" hidden=true>"Follow my phone"</button>
+            </div>
+            <p class="hint" data-spatial-status="" role="status"></p>
+        </section>
+        <script src="/spatial.js" defer=true></script>
     }
 }
 

@@ -32,16 +32,21 @@ pub fn public_page_for(keys: &[String], ttl: u32) {
         res.insert_header(CACHE_CONTROL, HeaderValue::from_static(PRIVATE));
         return;
     }
-    // s-maxage forbids a shared cache to serve stale (RFC 9111 §5.2.2.10) unless these
-    // say how long it may: half a lifetime while it asks again, ten minutes if we are down.
-    let grace = ttl / 2;
-    if let (Ok(cc), Ok(keys)) = (
-        HeaderValue::from_str(&format!(
-            "public, max-age=0, s-maxage={ttl}, stale-while-revalidate={grace}, stale-if-error=600"
-        )),
-        HeaderValue::from_str(&keys.join(" ")),
-    ) {
+    if let Some((cc, keys)) = public_headers(keys, ttl) {
         res.insert_header(CACHE_CONTROL, cc);
         res.insert_header(SURROGATE_KEY, keys);
     }
+}
+
+/// `Cache-Control` and `Surrogate-Key` of a shareable response kept `ttl` seconds (pages,
+/// and the feeds that mirror them). s-maxage forbids a shared cache to serve stale (RFC 9111
+/// §5.2.2.10) unless these say how long it may: half a lifetime while it asks again, ten
+/// minutes if we are down.
+pub fn public_headers(keys: &[String], ttl: u32) -> Option<(HeaderValue, HeaderValue)> {
+    let grace = ttl / 2;
+    let cc = HeaderValue::from_str(&format!(
+        "public, max-age=0, s-maxage={ttl}, stale-while-revalidate={grace}, stale-if-error=600"
+    ))
+    .ok()?;
+    Some((cc, HeaderValue::from_str(&keys.join(" ")).ok()?))
 }

@@ -48,6 +48,10 @@ pub struct Model {
     pub preview_key: Option<String>,
     pub waveform_key: Option<String>,
     pub doa_key: Option<String>,
+    /// First-order AmbiX in Ogg Vorbis, for the binaural player (sound fields only).
+    pub spatial_key: Option<String>,
+    /// The stereo preview's size, for feeds' enclosures.
+    pub preview_bytes: Option<i64>,
     pub processing: crate::Processing,
     pub processing_error: String,
     pub published_at: Option<DateTimeUtc>,

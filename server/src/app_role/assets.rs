@@ -1,13 +1,21 @@
-//! The skin, the icon and the upload progress script, built into the binary so that the site runs from any folder.
+//! The skin, the icon, the upload progress script, the spatial player and its binaural
+//! filters, built into (or computed by) the binary so that the site runs from any folder.
 
 use axum::{
-    http::header::{CACHE_CONTROL, CONTENT_TYPE},
-    response::IntoResponse,
+    extract::Path,
+    http::{
+        StatusCode,
+        header::{CACHE_CONTROL, CONTENT_TYPE},
+    },
+    response::{IntoResponse, Response},
 };
 
 const STYLESHEET: &str = include_str!("../../../style/main.css");
 const FAVICON: &str = include_str!("../../../public/favicon.svg");
 const UPLOAD_JS: &str = include_str!("../../../public/upload.js");
+const SPATIAL_JS: &str = include_str!("../../../public/spatial.js");
+/// Sample rates the binaural filters are made for (a browser's audio runs at one of these).
+const FILTER_RATES: std::ops::RangeInclusive<u32> = 8_000..=192_000;
 
 pub async fn stylesheet() -> impl IntoResponse {
     (
@@ -37,4 +45,42 @@ pub async fn upload_js() -> impl IntoResponse {
         ],
         UPLOAD_JS,
     )
+}
+
+pub async fn spatial_js() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SPATIAL_JS,
+    )
+}
+
+/// `GET /binaural/{rate}.json`: the player's binaural filters for the browser's sample
+/// rate (a ConvolverNode takes only filters at its context's rate). The same for everyone
+/// and never changing for a build, so shared caches may keep them.
+pub async fn binaural_filters(Path(file): Path<String>) -> Response {
+    let rate = file
+        .strip_suffix(".json")
+        .and_then(|r| r.parse::<u32>().ok())
+        .filter(|r| FILTER_RATES.contains(r));
+    let Some(rate) = rate else {
+        return (
+            StatusCode::NOT_FOUND,
+            "No binaural filters for that sample rate.",
+        )
+            .into_response();
+    };
+    let json = tokio::task::spawn_blocking(move || media::hrtf::Binaural::new(rate).to_json())
+        .await
+        .unwrap_or_default();
+    (
+        [
+            (CONTENT_TYPE, "application/json"),
+            (CACHE_CONTROL, "public, max-age=86400, s-maxage=86400"),
+        ],
+        json,
+    )
+        .into_response()
 }

@@ -1,7 +1,8 @@
 //! Downloads of a recording and of what processing made from it. Who may see a recording
-//! and which conversions it allows are the domain's rules; here the bytes are answered: a
+//! and which renditions it allows are the domain's rules; here the bytes are answered: a
 //! short-lived presigned redirect (S3) or streamed with HTTP Range support (local folder),
-//! and conversions streamed through a fixed buffer with the length known up front.
+//! and renditions (`?format=ambix|fuma|ambix-48k|binaural|uhj|5.1`) streamed through fixed
+//! buffers with the length known up front.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -14,14 +15,10 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use domain::{
-    ServiceError, Status,
+    Rendition, ServiceError, Status,
     store::{MediaStore, StoreError},
 };
-use media::{
-    convert::{self, Direction},
-    inspect::inspect_header,
-    wav::{self, Container},
-};
+use media::{inspect::inspect_header, rendition::Plan};
 
 use crate::app_role::{
     media_state::MediaState,
@@ -32,8 +29,8 @@ fn internal(what: &str, e: impl std::fmt::Display) -> Response {
     Refusal::from(ServiceError::internal(what, e)).download_page()
 }
 
-/// `GET /recordings/{slug}/download[?format=ambix|fuma]`: the original file, or a
-/// full-sphere recording converted between FuMa and AmbiX on the way out.
+/// `GET /recordings/{slug}/download[?format=…]`: the original file, or a rendition of it
+/// made on the way out.
 pub async fn download(
     State(s): State<MediaState>,
     Extension(ctx): Extension<RequestContext>,
@@ -52,17 +49,14 @@ pub async fn download(
     let ext = key.rsplit('.').next().unwrap_or("wav");
     let filename = format!("{}.{ext}", row.slug);
     let wanted = q.get("format").map(String::as_str);
-    let direction = match domain::downloads::conversion(&row, wanted) {
-        Ok(d) => d,
+    let rendition = match domain::downloads::rendition(&row, wanted) {
+        Ok(r) => r,
         Err(e) => return Refusal::from(e).download_page(),
     };
-    if let Some(direction) = direction {
+    if let Some(rendition) = rendition {
         domain::downloads::count(&s.db, row.id).await;
-        let name = match direction {
-            Direction::FumaToAmbix => format!("{}-ambix.wav", row.slug),
-            Direction::AmbixToFuma => format!("{}-fuma.amb", row.slug),
-        };
-        return converted(&s.store, &key, direction, &name).await;
+        let name = format!("{}{}", row.slug, rendition.file_suffix());
+        return rendered(&s.store, &key, row.convention(), rendition, &name).await;
     }
     let range = match headers.get(header::RANGE).map(parse_range) {
         None => None,
@@ -84,12 +78,13 @@ pub async fn download(
     .await
 }
 
-/// Streams the original through the converter: the header is read first (so the length is
-/// known before the answer starts), then frames flow through a fixed buffer.
-async fn converted(
+/// Streams the original through the renderer: the header is read first (so the length is
+/// known before the answer starts), then frames flow through fixed buffers.
+async fn rendered(
     store: &MediaStore,
     key: &str,
-    direction: Direction,
+    convention: Option<domain::Convention>,
+    rendition: Rendition,
     filename: &str,
 ) -> Response {
     let object = match store.get(key, None).await {
@@ -104,40 +99,33 @@ async fn converted(
             256 * 1024,
             tokio_util::io::SyncIoBridge::new(object.body),
         );
-        let header = match inspect_header(&mut input) {
-            Ok(h) => h,
+        let plan = inspect_header(&mut input)
+            .map_err(|e| e.to_string())
+            .and_then(|h| {
+                Plan::new(&h.spec, convention, h.data_len, rendition).map_err(|e| e.to_string())
+            });
+        let plan = match plan {
+            Ok(p) => p,
             Err(e) => {
-                let _ = len_tx.send(Err(e.to_string()));
+                let _ = len_tx.send(Err(e));
                 return;
             }
         };
-        let target = match convert::target_spec(&header.spec, direction) {
-            Ok(t) => t,
-            Err(e) => {
-                let _ = len_tx.send(Err(e.to_string()));
-                return;
-            }
-        };
-        let data_len = header.data_len;
-        let container = if data_len + 1024 > u64::from(u32::MAX) {
-            Container::Rf64
-        } else {
-            Container::Riff
-        };
-        let total = wav::header(container, &target, &[], data_len).len() as u64
-            + data_len
-            + wav::trailer(container, data_len).len() as u64;
-        let _ = len_tx.send(Ok(total));
+        let _ = len_tx.send(Ok(plan.total_len()));
         let mut out = std::io::BufWriter::with_capacity(
             256 * 1024,
             tokio_util::io::SyncIoBridge::new(writer),
         );
-        match convert::convert(&header.spec, direction, data_len, &mut input, &mut out) {
+        match plan.write(&mut input, &mut out) {
             Ok(clipped) if clipped > 0 => {
-                tracing::info!(clipped, "samples clipped converting to AmbiX")
+                tracing::info!(
+                    clipped,
+                    format = rendition.as_str(),
+                    "samples clipped rendering a download"
+                )
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "conversion stopped"),
+            Err(e) => tracing::warn!(error = %e, format = rendition.as_str(), "rendering stopped"),
         }
         let _ = out.flush();
     });
@@ -145,9 +133,9 @@ async fn converted(
         Ok(Ok(total)) => total,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "a stored original does not read as WAVE");
-            return internal("converting a download", e);
+            return internal("rendering a download", e);
         }
-        Err(e) => return internal("converting a download", e),
+        Err(e) => return internal("rendering a download", e),
     };
     let mut resp = Response::new(Body::from_stream(
         tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024),
@@ -165,7 +153,8 @@ async fn converted(
     resp
 }
 
-/// `GET /recordings/{slug}/{preview.ogg|waveform.svg|doa.svg}`: what processing made.
+/// `GET /recordings/{slug}/{preview.ogg|spatial.ogg|waveform.svg|doa.svg}`: what
+/// processing made.
 pub async fn derived(
     State(s): State<MediaState>,
     Extension(ctx): Extension<RequestContext>,
@@ -180,6 +169,7 @@ pub async fn derived(
     let published = row.status == Status::Published;
     let (key, content_type) = match file.as_str() {
         "preview.ogg" => (row.preview_key, "audio/ogg"),
+        "spatial.ogg" => (row.spatial_key, "audio/ogg"),
         "waveform.svg" => (row.waveform_key, "image/svg+xml"),
         "doa.svg" => (row.doa_key, "image/svg+xml"),
         _ => return not_found(),

@@ -6,6 +6,7 @@ mod assets;
 mod cache_policy;
 mod direct;
 mod downloads;
+mod feeds;
 mod health;
 mod media_state;
 mod refusal;
@@ -192,6 +193,7 @@ fn router(state: AppState, media_state: MediaState, config: &AppConfig) -> Route
             "/recordings/{slug}/{file}",
             get(downloads::derived).with_state(media_state),
         )
+        .merge(feeds::routes(state.clone()))
         .leptos_routes_with_context(&leptos_options, routes, context, shell)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(security, security::resolve))
@@ -204,6 +206,8 @@ fn router(state: AppState, media_state: MediaState, config: &AppConfig) -> Route
         .route("/style/main.css", get(assets::stylesheet))
         .route("/favicon.svg", get(assets::favicon))
         .route("/upload.js", get(assets::upload_js))
+        .route("/spatial.js", get(assets::spatial_js))
+        .route("/binaural/{file}", get(assets::binaural_filters))
         // Token-authenticated, not cookie-authenticated: outside the session and form-token
         // middleware, which a bearer token needs neither of.
         .route(

@@ -24,6 +24,14 @@ pub struct Worker {
 
 impl Worker {
     pub async fn run(self) {
+        match jobs::queue_missing_previews(&self.db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                recordings = n,
+                "queued recordings processed before spatial previews"
+            ),
+            Err(e) => tracing::warn!(error = %e.for_operator(), "cannot queue missing previews"),
+        }
         let mut last_sweep = std::time::Instant::now();
         loop {
             if last_sweep.elapsed() >= SWEEP_EVERY {

@@ -1,0 +1,146 @@
+//! What each feed holds: the latest published recordings, a tag's, an uploader's, or any
+//! catalog search's, newest first (a search in its own order), with what an entry needs —
+//! the description and the stereo preview's size for the enclosure — and the surrogate
+//! keys of the page the feed mirrors, so that the writes that purge the page purge the feed.
+//! Writing them as Atom or RSS is the server's.
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    catalog::{self, cards},
+    catalog_query::CatalogQuery,
+    entities::recordings,
+    error::ServiceError,
+    model::RecordingCard,
+};
+
+/// Entries a feed carries.
+pub const FEED_SIZE: u64 = 30;
+
+/// Which recordings a feed follows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scope {
+    Latest,
+    Tag(String),
+    Uploader(String),
+    Search(CatalogQuery),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feed {
+    pub title: String,
+    /// The page the feed mirrors, site-relative (`/tags/birds`).
+    pub page: String,
+    /// The feed's own address, site-relative, as Atom and as RSS.
+    pub atom: String,
+    pub rss: String,
+    pub entries: Vec<Entry>,
+    /// The mirrored page's surrogate keys.
+    pub keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub card: RecordingCard,
+    pub description: String,
+    /// When it was published (feeds order and date entries by it).
+    pub published: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+    /// The stereo preview's size: an entry has an enclosure only when it is known.
+    pub preview_bytes: Option<u64>,
+}
+
+impl Feed {
+    /// The newest change among the entries (or now, for an empty feed).
+    pub fn updated(&self) -> DateTime<Utc> {
+        self.entries
+            .iter()
+            .map(|e| e.updated)
+            .max()
+            .unwrap_or_else(Utc::now)
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn feed(db: &DatabaseConnection, scope: &Scope) -> Result<Feed, ServiceError> {
+    let both = |base: &str| (format!("{base}.atom"), format!("{base}.rss"));
+    let (title, page, (atom, rss), rows, mut keys) = match scope {
+        Scope::Latest => (
+            "Ambisonia: the latest recordings".to_string(),
+            "/catalog".to_string(),
+            both("/feed"),
+            catalog::latest_rows(db, FEED_SIZE).await?,
+            vec!["catalog".to_string()],
+        ),
+        Scope::Tag(slug) => {
+            let (tag, rows) = catalog::tag_rows(db, slug, FEED_SIZE).await?;
+            (
+                format!("Ambisonia: recordings tagged {}", tag.name),
+                format!("/tags/{}", tag.slug),
+                both(&format!("/tags/{}/feed", tag.slug)),
+                rows,
+                vec!["catalog".to_string(), format!("tag:{}", tag.slug)],
+            )
+        }
+        Scope::Uploader(name) => {
+            let (user, rows) = catalog::uploader_rows(db, name, FEED_SIZE).await?;
+            (
+                format!("Ambisonia: recordings by {}", user.username),
+                format!("/users/{}", user.username),
+                both(&format!("/users/{}/feed", user.username)),
+                rows,
+                vec![format!("user:{}", user.id)],
+            )
+        }
+        Scope::Search(query) => {
+            let query = query.with_page(1);
+            let page = query.href();
+            let paths = (query.feed_href("atom"), query.feed_href("rss"));
+            let title = if query.q.is_empty() {
+                "Ambisonia: a catalog search".to_string()
+            } else {
+                format!("Ambisonia: recordings matching “{}”", query.q)
+            };
+            let rows = catalog::search_rows(db, &query, FEED_SIZE).await?;
+            (title, page, paths, rows, vec!["catalog".to_string()])
+        }
+    };
+    keys.extend(rows.iter().map(|r| format!("recording:{}", r.id)));
+    let extra: Vec<(String, DateTime<Utc>, DateTime<Utc>, Option<u64>)> = rows
+        .iter()
+        .map(|r: &recordings::Model| {
+            (
+                r.description.clone(),
+                r.published_at.unwrap_or(r.created_at),
+                r.updated_at,
+                r.preview_key
+                    .as_ref()
+                    .and(r.preview_bytes)
+                    .and_then(|b| u64::try_from(b).ok()),
+            )
+        })
+        .collect();
+    let entries = cards(db, rows)
+        .await?
+        .into_iter()
+        .zip(extra)
+        .map(
+            |(card, (description, published, updated, preview_bytes))| Entry {
+                card,
+                description,
+                published,
+                updated: updated.max(published),
+                preview_bytes,
+            },
+        )
+        .collect();
+    Ok(Feed {
+        title,
+        page,
+        atom,
+        rss,
+        entries,
+        keys,
+    })
+}
