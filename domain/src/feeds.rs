@@ -10,7 +10,6 @@ use sea_orm::DatabaseConnection;
 use crate::{
     catalog::{self, cards},
     catalog_query::CatalogQuery,
-    entities::recordings,
     error::ServiceError,
     model::RecordingCard,
 };
@@ -107,33 +106,23 @@ pub async fn feed(db: &DatabaseConnection, scope: &Scope) -> Result<Feed, Servic
         }
     };
     keys.extend(rows.iter().map(|r| format!("recording:{}", r.id)));
-    let extra: Vec<(String, DateTime<Utc>, DateTime<Utc>, Option<u64>)> = rows
-        .iter()
-        .map(|r: &recordings::Model| {
-            (
-                r.description.clone(),
-                r.published_at.unwrap_or(r.created_at),
-                r.updated_at,
-                r.preview_key
-                    .as_ref()
-                    .and(r.preview_bytes)
-                    .and_then(|b| u64::try_from(b).ok()),
-            )
-        })
-        .collect();
-    let entries = cards(db, rows)
+    let entries = cards(db, rows.clone())
         .await?
         .into_iter()
-        .zip(extra)
-        .map(
-            |(card, (description, published, updated, preview_bytes))| Entry {
+        .zip(rows)
+        .map(|(card, r)| {
+            let published = r.published_at.unwrap_or(r.created_at);
+            Entry {
                 card,
-                description,
                 published,
-                updated: updated.max(published),
-                preview_bytes,
-            },
-        )
+                updated: r.updated_at.max(published),
+                preview_bytes: r
+                    .preview_key
+                    .and(r.preview_bytes)
+                    .and_then(|b| u64::try_from(b).ok()),
+                description: r.description,
+            }
+        })
         .collect();
     Ok(Feed {
         title,

@@ -419,6 +419,21 @@ impl TestApp {
         req.send().await.expect("upload")
     }
 
+    /// Makes an uploader trusted: their uploads are published at once.
+    pub async fn trust(&self, user_id: i32) {
+        use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+        let mut u: domain::entities::users::ActiveModel =
+            domain::entities::users::Entity::find_by_id(user_id)
+                .one(&self.db)
+                .await
+                .ok()
+                .flatten()
+                .expect("user")
+                .into();
+        u.trusted = Set(true);
+        u.update(&self.db).await.expect("trusted");
+    }
+
     pub async fn user_id(&self, name: &str) -> i32 {
         use domain::entities::users;
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

@@ -16,6 +16,7 @@ mod catalog;
 mod catalog_scale;
 mod csrf;
 mod interactions;
+mod listening;
 mod media;
 mod media_store;
 mod uploads;

@@ -70,7 +70,7 @@ fn leftovers(app: &TestApp) -> (usize, usize) {
     )
 }
 
-async fn uploader(app: &TestApp, name: &str, role: Role) -> Browser {
+pub async fn uploader(app: &TestApp, name: &str, role: Role) -> Browser {
     app.user(name, role).await;
     app.login(name).await
 }
@@ -243,7 +243,7 @@ async fn an_uploader_sends_a_recording_and_an_editor_publishes_it(backend: Backe
         "FuMa → AmbiX (download) → FuMa is the uploaded file, byte for byte"
     );
     let refused = app
-        .get(&format!("{page}/download?format=uhj"), &Browser::default())
+        .get(&format!("{page}/download?format=mp3"), &Browser::default())
         .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
@@ -426,7 +426,7 @@ async fn only_uploaders_upload_and_plain_multichannel_files_need_a_convention(ba
 }
 
 /// Waits (with a deadline) until the worker has processed the recording.
-async fn processed(app: &TestApp, slug: &str) -> domain::entities::recordings::Model {
+pub async fn processed(app: &TestApp, slug: &str) -> domain::entities::recordings::Model {
     use sea_orm::{ColumnTrait, QueryFilter};
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
@@ -857,19 +857,7 @@ async fn with_s3_a_trusted_uploader_publishes_at_once_and_downloads_are_presigne
     crate::media_store::s3_store_with(&settings).await;
     let app = TestApp::spawn_with(Backend::Sqlite, Some(settings.clone())).await;
     let id = app.user("paul", Role::Uploader).await;
-    {
-        use sea_orm::{ActiveModelTrait, Set};
-        let mut u: domain::entities::users::ActiveModel =
-            domain::entities::users::Entity::find_by_id(id)
-                .one(&app.db)
-                .await
-                .ok()
-                .flatten()
-                .expect("user")
-                .into();
-        u.trusted = Set(true);
-        u.update(&app.db).await.expect("trusted");
-    }
+    app.trust(id).await;
     let paul = app.login("paul").await;
     let bytes = fuma_file(9600);
     let res = app

@@ -1,0 +1,514 @@
+//! Listening in the round, against the real replica: the spatial preview processing makes,
+//! the binaural filters the player loads, the renditions a download can be had in (each
+//! streamed at the length its header promised), recordings processed before spatial
+//! previews existed, and the feeds.
+
+use domain::{Role, entities::recordings};
+use media::{
+    inspect::inspect,
+    wav::{Container, Spec},
+};
+use reqwest::StatusCode;
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+
+use crate::{
+    both_backends,
+    helpers::{Backend, Browser, TestApp, header_of, location, sample},
+    uploads::{file, fuma_file, processed, uploader},
+};
+
+/// A trusted uploader's recording, published at once and processed; its row.
+async fn published_upload(
+    app: &TestApp,
+    who: &Browser,
+    title: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> recordings::Model {
+    let res = app.upload(who, &[("title", title)], name, bytes).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let slug = location(&res)
+        .trim_start_matches("/recordings/")
+        .to_string();
+    let row = processed(app, &slug).await;
+    assert_eq!(
+        row.processing,
+        domain::Processing::Done,
+        "{}",
+        row.processing_error
+    );
+    row
+}
+
+async fn trusted(app: &TestApp, name: &str) -> Browser {
+    let browser = uploader(app, name, Role::Uploader).await;
+    app.trust(app.user_id(name).await).await;
+    browser
+}
+
+fn stereo_file(frames: usize) -> Vec<u8> {
+    let spec = Spec {
+        channels: 2,
+        sample_rate: 44_100,
+        bits: 16,
+        float: false,
+        sub_format: None,
+        channel_mask: 0,
+    };
+    file(Container::Riff, &spec, frames)
+}
+
+async fn bytes_of(app: &TestApp, path: &str, who: &Browser) -> (StatusCode, String, Vec<u8>) {
+    let res = app.get(path, who).await;
+    let status = res.status();
+    let content_type = header_of(&res, "content-type");
+    let declared = header_of(&res, "content-length");
+    let body = res.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+    if status == StatusCode::OK && !declared.is_empty() {
+        assert_eq!(
+            declared,
+            body.len().to_string(),
+            "{path}: the promised length"
+        );
+    }
+    (status, content_type, body)
+}
+
+async fn a_sound_field_gets_a_spatial_preview_and_every_rendition(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let paul = trusted(&app, "paul").await;
+    let row = published_upload(&app, &paul, "Harbour", "harbour.amb", fuma_file(24_000)).await;
+    let page = format!("/recordings/{}", row.slug);
+    let anyone = Browser::default();
+
+    // The spatial preview: four channels of Ogg Vorbis, shared like the stereo one.
+    assert!(row.spatial_key.is_some());
+    let res = app.get(&format!("{page}/spatial.ogg"), &anyone).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(header_of(&res, "cache-control"), "public, max-age=3600");
+    let ogg = res.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+    assert_eq!(&ogg[..4], b"OggS");
+    assert_eq!(
+        ogg[28..35],
+        *b"\x01vorbis",
+        "a Vorbis identification header"
+    );
+    assert_eq!(ogg[39], 4, "with four channels");
+    let (_, _, preview) = bytes_of(&app, &format!("{page}/preview.ogg"), &anyone).await;
+    assert_eq!(
+        row.preview_bytes,
+        Some(preview.len() as i64),
+        "the stereo preview's size is kept"
+    );
+
+    // The page offers the player and every rendition.
+    let (_, html) = app.get_text(&page, &anyone).await;
+    assert!(html.contains("data-spatial-player") && html.contains("/spatial.js"));
+    for format in ["ambix", "ambix-48k", "binaural", "uhj", "5.1"] {
+        assert!(
+            html.contains(&format!("download?format={format}\"")),
+            "{format} offered"
+        );
+    }
+
+    // Each rendition: its promised length, the layout it claims, counted as a download.
+    let expect = [
+        ("binaural", 2, "stereo", 48_000),
+        ("uhj", 2, "uhj", 48_000),
+        ("ambix-48k", 4, "unknown", 48_000),
+        ("5.1", 6, "gformat", 48_000),
+    ];
+    for (format, channels, convention, rate) in expect {
+        let (status, content_type, body) =
+            bytes_of(&app, &format!("{page}/download?format={format}"), &anyone).await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (StatusCode::OK, "audio/wav"),
+            "{format}"
+        );
+        let i = inspect(&body[..]).unwrap_or_else(|e| panic!("{format}: {e}"));
+        assert_eq!(
+            (i.channels, i.convention, i.spec.sample_rate),
+            (channels, convention, rate),
+            "{format}"
+        );
+        assert_eq!(i.frames, 24_000, "{format}: as long as the original");
+    }
+    let row = recordings::Entity::find_by_id(row.id)
+        .one(&app.db)
+        .await
+        .ok()
+        .flatten()
+        .expect("row");
+    assert_eq!(row.download_count, 4);
+    let res = app
+        .get(&format!("{page}/download?format=fuma"), &anyone)
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "asked for what it is: the original"
+    );
+    assert_eq!(
+        res.bytes().await.map(|b| b.len()).unwrap_or(0),
+        fuma_file(24_000).len()
+    );
+
+    // A recording that is no sound field: no spatial preview, no player, refusals in words.
+    let plain =
+        published_upload(&app, &paul, "Plain Stereo", "plain.wav", stereo_file(4_410)).await;
+    assert!(plain.spatial_key.is_none() && plain.preview_key.is_some());
+    let page = format!("/recordings/{}", plain.slug);
+    assert_eq!(
+        app.get(&format!("{page}/spatial.ogg"), &anyone)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let (_, html) = app.get_text(&page, &anyone).await;
+    assert!(!html.contains("data-spatial-player") && !html.contains("download?format="));
+    for format in ["binaural", "uhj", "ambix-48k", "5.1", "ambix"] {
+        let (status, html) = app
+            .get_text(&format!("{page}/download?format={format}"), &anyone)
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{format}");
+        assert!(
+            html.contains("Stereo") || html.contains("stereo"),
+            "{format}: {html}"
+        );
+    }
+    let row = recordings::Entity::find_by_id(plain.id)
+        .one(&app.db)
+        .await
+        .ok()
+        .flatten()
+        .expect("row");
+    assert_eq!(row.download_count, 0, "a refused download is not counted");
+}
+
+async fn recordings_processed_before_spatial_previews_are_processed_again(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let paul = trusted(&app, "paul").await;
+    let row = published_upload(&app, &paul, "Old Harbour", "old.amb", fuma_file(4_800)).await;
+    // As it was before: a preview, but neither its size nor a spatial preview.
+    recordings::ActiveModel {
+        id: Set(row.id),
+        spatial_key: Set(None),
+        preview_bytes: Set(None),
+        ..Default::default()
+    }
+    .update(&app.db)
+    .await
+    .expect("aged");
+    assert_eq!(
+        domain::jobs::queue_missing_previews(&app.db).await.ok(),
+        Some(1)
+    );
+    assert_eq!(
+        domain::jobs::queue_missing_previews(&app.db).await.ok(),
+        Some(0),
+        "not twice while its job waits"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let now = recordings::Entity::find_by_id(row.id)
+            .one(&app.db)
+            .await
+            .ok()
+            .flatten()
+            .expect("row");
+        if now.spatial_key.is_some() && now.preview_bytes.is_some() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "processed again within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+both_backends!(
+    a_sound_field_gets_a_spatial_preview_and_every_rendition,
+    recordings_processed_before_spatial_previews_are_processed_again,
+    feeds_carry_published_recordings_with_their_previews,
+);
+
+#[tokio::test]
+async fn the_player_gets_binaural_filters_for_its_sample_rate() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for rate in [44_100u32, 48_000, 96_000] {
+        let res = app
+            .get(&format!("/binaural/{rate}.json"), &Browser::default())
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(header_of(&res, "cache-control").contains("public"));
+        let v: serde_json::Value = res.json().await.expect("JSON");
+        assert_eq!(v["rate"], rate);
+        assert_eq!(v["rightEarSigns"], serde_json::json!([1, -1, 1, 1]));
+        let left = v["left"].as_array().expect("per channel");
+        assert_eq!(left.len(), 4);
+        assert!(
+            left.iter()
+                .all(|c| c.as_array().map(Vec::len) == left[0].as_array().map(Vec::len))
+        );
+    }
+    for bad in [
+        "/binaural/5.json",
+        "/binaural/48000",
+        "/binaural/lots.json",
+        "/binaural/900000.json",
+    ] {
+        assert_eq!(
+            app.get(bad, &Browser::default()).await.status(),
+            StatusCode::NOT_FOUND,
+            "{bad}"
+        );
+    }
+}
+
+/// The feed at `path`, parsed; with its response headers.
+async fn feed(app: &TestApp, path: &str, who: &Browser) -> (String, String, String) {
+    let res = app.get(path, who).await;
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    let content_type = header_of(&res, "content-type");
+    let cache = header_of(&res, "cache-control");
+    let keys = header_of(&res, "surrogate-key");
+    let body = res.text().await.unwrap_or_default();
+    if let Err(e) = roxmltree::Document::parse(&body) {
+        panic!("{path} is not well-formed XML: {e}\n{body}");
+    }
+    (format!("{content_type}\n{cache}"), keys, body)
+}
+
+struct Item {
+    title: String,
+    link: String,
+    enclosure: Option<(String, u64, String)>,
+}
+
+fn atom_entries(xml: &str) -> Vec<Item> {
+    const ATOM: &str = "http://www.w3.org/2005/Atom";
+    let doc = roxmltree::Document::parse(xml).expect("XML");
+    let root = doc.root_element();
+    assert!(root.has_tag_name((ATOM, "feed")), "an Atom feed");
+    for required in ["title", "id", "updated"] {
+        assert!(
+            root.children().any(|c| c.has_tag_name((ATOM, required))),
+            "feed {required}"
+        );
+    }
+    root.children()
+        .filter(|c| c.has_tag_name((ATOM, "entry")))
+        .map(|e| {
+            for required in ["title", "id", "updated", "author"] {
+                assert!(
+                    e.children().any(|c| c.has_tag_name((ATOM, required))),
+                    "entry {required}"
+                );
+            }
+            let text = |name: &str| {
+                e.children()
+                    .find(|c| c.has_tag_name((ATOM, name)))
+                    .and_then(|c| c.text())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let link = |rel: &str| {
+                e.children()
+                    .find(|c| c.has_tag_name((ATOM, "link")) && c.attribute("rel") == Some(rel))
+            };
+            Item {
+                title: text("title"),
+                link: link("alternate")
+                    .and_then(|l| l.attribute("href"))
+                    .unwrap_or_default()
+                    .to_string(),
+                enclosure: link("enclosure").map(|l| {
+                    (
+                        l.attribute("href").unwrap_or_default().to_string(),
+                        l.attribute("length")
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or(0),
+                        l.attribute("type").unwrap_or_default().to_string(),
+                    )
+                }),
+            }
+        })
+        .collect()
+}
+
+fn rss_items(xml: &str) -> Vec<Item> {
+    let doc = roxmltree::Document::parse(xml).expect("XML");
+    let root = doc.root_element();
+    assert!(root.has_tag_name("rss") && root.attribute("version") == Some("2.0"));
+    let channel = root
+        .children()
+        .find(|c| c.has_tag_name("channel"))
+        .expect("a channel");
+    for required in ["title", "link", "description"] {
+        assert!(
+            channel.children().any(|c| c.has_tag_name(required)),
+            "channel {required}"
+        );
+    }
+    channel
+        .children()
+        .filter(|c| c.has_tag_name("item"))
+        .map(|item| {
+            let text = |name: &str| {
+                item.children()
+                    .find(|c| c.has_tag_name(name))
+                    .and_then(|c| c.text())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            Item {
+                title: text("title"),
+                link: text("link"),
+                enclosure: item
+                    .children()
+                    .find(|c| c.has_tag_name("enclosure"))
+                    .map(|l| {
+                        (
+                            l.attribute("url").unwrap_or_default().to_string(),
+                            l.attribute("length")
+                                .and_then(|n| n.parse().ok())
+                                .unwrap_or(0),
+                            l.attribute("type").unwrap_or_default().to_string(),
+                        )
+                    }),
+            }
+        })
+        .collect()
+}
+
+async fn feeds_carry_published_recordings_with_their_previews(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let paul = trusted(&app, "paul").await;
+    let with_sound = published_upload(
+        &app,
+        &paul,
+        "Rain & <Thunder>",
+        "rain.amb",
+        fuma_file(9_600),
+    )
+    .await;
+    let marta_id = app.user("marta", Role::Uploader).await;
+    let mut quiet = sample("Quiet Chapel", marta_id);
+    quiet.tags = vec!["church".into()];
+    let (quiet_id, _) = app.recording(quiet).await;
+    app.recording_with_status(
+        sample("Not Yet Published", marta_id),
+        domain::Status::Pending,
+    )
+    .await;
+    let anyone = Browser::default();
+    let (_, _, preview) = bytes_of(
+        &app,
+        &format!("/recordings/{}/preview.ogg", with_sound.slug),
+        &anyone,
+    )
+    .await;
+
+    let (headers, keys, atom) = feed(&app, "/feed.atom", &anyone).await;
+    assert!(headers.starts_with("application/atom+xml"), "{headers}");
+    assert!(
+        headers.contains("public") && headers.contains("s-maxage="),
+        "shareable: {headers}"
+    );
+    assert!(
+        keys.split(' ').any(|k| k == "catalog")
+            && keys.contains(&format!("recording:{}", with_sound.id))
+            && keys.contains(&format!("recording:{quiet_id}")),
+        "the catalog's keys: {keys}"
+    );
+    let (_, _, rss) = feed(&app, "/feed.rss", &anyone).await;
+    for (what, items) in [("atom", atom_entries(&atom)), ("rss", rss_items(&rss))] {
+        let titles: Vec<&str> = items.iter().map(|i| i.title.as_str()).collect();
+        assert_eq!(
+            titles.len(),
+            2,
+            "{what}: one entry per published recording: {titles:?}"
+        );
+        assert!(
+            titles.contains(&"Rain & <Thunder>") && titles.contains(&"Quiet Chapel"),
+            "{what}: {titles:?}"
+        );
+        let rain = items
+            .iter()
+            .find(|i| i.title.starts_with("Rain"))
+            .expect("rain");
+        assert_eq!(
+            rain.link,
+            format!("http://127.0.0.1/recordings/{}", with_sound.slug)
+        );
+        assert_eq!(
+            rain.enclosure,
+            Some((
+                format!("{}/preview.ogg", rain.link),
+                preview.len() as u64,
+                "audio/ogg".to_string()
+            )),
+            "{what}: the stereo preview, its length and type"
+        );
+        let chapel = items
+            .iter()
+            .find(|i| i.title == "Quiet Chapel")
+            .expect("chapel");
+        assert!(chapel.enclosure.is_none(), "{what}: no sound, no enclosure");
+    }
+
+    // A tag's, an uploader's and a search's feed hold just theirs, keyed like their pages.
+    let (_, keys, tag) = feed(&app, "/tags/church/feed.atom", &anyone).await;
+    assert_eq!(
+        atom_entries(&tag)
+            .iter()
+            .map(|i| i.title.clone())
+            .collect::<Vec<_>>(),
+        ["Quiet Chapel"]
+    );
+    assert!(keys.contains("tag:church"), "{keys}");
+    let (_, keys, by_paul) = feed(&app, "/users/paul/feed.rss", &anyone).await;
+    assert_eq!(rss_items(&by_paul).len(), 1);
+    assert!(
+        keys.contains(&format!("user:{}", app.user_id("paul").await)),
+        "{keys}"
+    );
+    let (_, _, search) = feed(&app, "/catalog/feed.atom?q=rain", &anyone).await;
+    assert_eq!(
+        atom_entries(&search)
+            .iter()
+            .map(|i| i.title.clone())
+            .collect::<Vec<_>>(),
+        ["Rain & <Thunder>"]
+    );
+    for missing in ["/tags/nothing-here/feed.atom", "/users/nobody/feed.rss"] {
+        assert_eq!(
+            app.get(missing, &anyone).await.status(),
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
+    }
+
+    // Pages announce their feeds; a logged-in reader's copy is not shared.
+    let (_, home) = app.get_text("/", &anyone).await;
+    assert!(
+        home.contains("href=\"/feed.atom\" rel=\"alternate\""),
+        "the home page links its feed"
+    );
+    let (_, tag_page) = app.get_text("/tags/church", &anyone).await;
+    assert!(tag_page.contains("/tags/church/feed.rss"));
+    let (_, catalog) = app.get_text("/catalog?q=rain", &anyone).await;
+    assert!(catalog.contains("/catalog/feed.atom?q=rain"));
+    let (headers, keys, _) = feed(&app, "/feed.atom", &paul).await;
+    assert!(
+        headers.contains("private, no-store") && keys.is_empty(),
+        "{headers} {keys}"
+    );
+}
