@@ -53,3 +53,15 @@ test('anonymous pages are cached, personal ones never, and a comment shows at on
   await anonymous.close();
   await own.close();
 });
+
+test('feeds are cached like the pages they mirror', async () => {
+  for (const path of ['/feed.atom', '/tags/birds/feed.rss', '/catalog/feed.atom?q=forest']) {
+    const first = await fetch(`${front.baseURL}${path}`);
+    assert.equal(first.status, 200, path);
+    assert.match(first.headers.get('content-type'), /^application\/(atom|rss)\+xml/);
+    await first.text();
+    const second = await fetch(`${front.baseURL}${path}`);
+    assert.equal(second.headers.get('x-cache'), 'HIT', path);
+    assert.match(await second.text(), /<(entry|item)>/, `${path} has entries`);
+  }
+});
