@@ -1,0 +1,137 @@
+//! How fast recordings are made into what listeners get, per minute of sound: processing
+//! (stereo and spatial previews and pictures in one pass) and each download form, against
+//! a named baseline in the same run — the FuMa → AmbiX conversion, a plain channel reorder
+//! that every download form does at least as much work as. Run by `scripts/bench-renditions`.
+//!
+//! The recording: `BENCH_SECONDS` (default 60) of FuMa first order, 48 kHz, 24-bit, a
+//! source circling the listener through pink-ish noise.
+
+use std::{
+    f64::consts::{FRAC_1_SQRT_2, PI},
+    io::Cursor,
+    time::Instant,
+};
+
+use media::{
+    Convention,
+    inspect::inspect,
+    rendition::{Plan, Rendition},
+    wav::{self, Container, Spec},
+};
+
+fn recording(seconds: u32) -> Vec<u8> {
+    let spec = Spec {
+        channels: 4,
+        sample_rate: 48_000,
+        bits: 24,
+        float: false,
+        sub_format: Some(wav::GUID_AMB_PCM),
+        channel_mask: 0,
+    };
+    let frames = 48_000 * seconds as usize;
+    let mut data = Vec::with_capacity(frames * 12);
+    let (mut x, mut lp) = (12_345u64, 0.0f64);
+    for n in 0..frames {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let white = (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+        lp = 0.97 * lp + 0.03 * white;
+        let s = 0.5 * white + 4.0 * lp;
+        let a = 2.0 * PI * n as f64 / (48_000.0 * 6.0);
+        for v in [s * FRAC_1_SQRT_2, s * a.cos(), s * a.sin(), 0.1 * s] {
+            wav::put_sample(&mut data, &spec, v * 0.5);
+        }
+    }
+    let mut f = wav::header(Container::Riff, &spec, &[], data.len() as u64);
+    f.extend_from_slice(&data);
+    f
+}
+
+/// Median of three runs, in seconds.
+fn time(mut run: impl FnMut()) -> f64 {
+    let mut t: Vec<f64> = (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            run();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[1]
+}
+
+fn main() {
+    let seconds: u32 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let file = recording(seconds);
+    let found = inspect(&file[..]).unwrap_or_else(|e| panic!("{e}"));
+    let data = &file[found.data_offset as usize..(found.data_offset + found.data_len) as usize];
+    let render = |r: Rendition| {
+        let plan = Plan::new(&found.spec, Some(Convention::Fuma), found.data_len, r)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::with_capacity(plan.total_len() as usize);
+        plan.write(data, &mut out).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.len() as u64, plan.total_len());
+    };
+    let baseline = time(|| render(Rendition::Ambix));
+    println!(
+        "{seconds} s of FuMa first order, 48 kHz, 24-bit ({:.1} MB); median of 3 runs; one core",
+        file.len() as f64 / 1e6
+    );
+    println!(
+        "{:<44} {:>9} {:>14} {:>16}",
+        "work", "seconds", "× real time", "÷ ambix (base)"
+    );
+    let row = |what: &str, t: f64| {
+        println!(
+            "{what:<44} {t:>9.3} {:>14.0} {:>16.2}",
+            f64::from(seconds) / t,
+            t / baseline
+        );
+    };
+    row("download ?format=ambix (baseline)", baseline);
+    for r in [
+        Rendition::Ambix48k,
+        Rendition::Binaural,
+        Rendition::Uhj,
+        Rendition::Surround51,
+    ] {
+        row(
+            &format!("download ?format={}", r.as_str()),
+            time(|| render(r)),
+        );
+    }
+    // 44.1 kHz → 48 kHz: the resampler at work (the 48 kHz original above passes through).
+    let mut spec44 = found.spec;
+    spec44.sample_rate = 44_100;
+    let resampled = time(|| {
+        let plan = Plan::new(
+            &spec44,
+            Some(Convention::Fuma),
+            found.data_len,
+            Rendition::Ambix48k,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::with_capacity(plan.total_len() as usize);
+        plan.write(data, &mut out).unwrap_or_else(|e| panic!("{e}"));
+    });
+    row("download ?format=ambix-48k from 44.1 kHz", resampled);
+    let processing = time(|| {
+        let (mut stereo, mut spatial) = (Vec::new(), Vec::new());
+        media::render::render(
+            Cursor::new(&file),
+            &found,
+            Some(Convention::Fuma),
+            &mut stereo,
+            &mut spatial,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    });
+    row(
+        "processing (stereo + spatial previews, pictures)",
+        processing,
+    );
+}
