@@ -46,14 +46,6 @@ pub struct BalancerFlags {
     )]
     pub session_cookie: String,
 
-    /// Balancer: proxies whose X-Forwarded-* and Forwarded headers are kept (IP or CIDR).
-    #[arg(
-        long = "trusted-proxy",
-        env = "AMBISONIA_TRUSTED_PROXIES",
-        value_delimiter = ','
-    )]
-    pub trusted_proxies: Vec<String>,
-
     /// Balancer: terminate TLS with this PEM certificate chain (needs --tls-key).
     #[arg(long, env = "AMBISONIA_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -159,6 +151,80 @@ pub struct RouteSettings {
     pub max_body_bytes: u64,
     pub timeout: Duration,
     pub cache: bool,
+}
+
+/// The proxies whose word on the client's address (`X-Forwarded-For`, and for the balancer
+/// also `X-Forwarded-Proto/-Host` and `Forwarded`) is believed — by the balancer, and by app
+/// replicas working out whom to throttle. One list for both roles, loopback by default (as
+/// Rails' `RemoteIp` does): a replica behind a balancer on the same machine sees real
+/// client addresses without setting anything.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrustedProxies {
+    /// Proxies (IP or CIDR, repeat or comma-separate) whose X-Forwarded-* headers are
+    /// believed, by either role.
+    #[arg(
+        long = "trusted-proxy",
+        env = "AMBISONIA_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        default_value = TrustedProxies::DEFAULT,
+        value_parser = Cidr::parse
+    )]
+    pub list: Vec<Cidr>,
+}
+
+impl Default for TrustedProxies {
+    fn default() -> Self {
+        Self {
+            list: Self::DEFAULT
+                .split(',')
+                .filter_map(|c| Cidr::parse(c).ok())
+                .collect(),
+        }
+    }
+}
+
+impl TrustedProxies {
+    pub const DEFAULT: &str = "127.0.0.0/8,::1";
+
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        self.list.iter().any(|c| c.contains(ip))
+    }
+
+    /// The client's address: the peer itself, unless it is a trusted proxy; then the
+    /// right-most address of `X-Forwarded-For` (all its values, in order) that is not a
+    /// trusted proxy. Entries left of one that does not parse are not believed; when every
+    /// entry is trusted, the left-most is the client.
+    pub fn client_address<'a>(
+        &self,
+        peer: IpAddr,
+        forwarded_for: impl IntoIterator<Item = &'a str>,
+    ) -> IpAddr {
+        if !self.trusts(peer) {
+            return peer;
+        }
+        let entries: Vec<&str> = forwarded_for
+            .into_iter()
+            .flat_map(|v| v.split(','))
+            .collect();
+        let mut client = peer;
+        for entry in entries.iter().rev().map(|e| e.trim()) {
+            let parsed = entry
+                .parse::<IpAddr>()
+                .or_else(|_| entry.parse::<SocketAddr>().map(|a| a.ip()));
+            let Ok(ip) = parsed else {
+                return client;
+            };
+            let ip = match ip {
+                IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+                v4 => v4,
+            };
+            client = ip;
+            if !self.trusts(ip) {
+                return ip;
+            }
+        }
+        client
+    }
 }
 
 /// An address block for the trusted-proxy list.
@@ -292,7 +358,11 @@ impl RouteSettings {
 
 impl Settings {
     /// Settings from flags alone: every path goes to one pool of `--upstream`s.
-    pub fn from_flags(listen: SocketAddr, flags: &BalancerFlags) -> Result<Self, String> {
+    pub fn from_flags(
+        listen: SocketAddr,
+        flags: &BalancerFlags,
+        proxies: &TrustedProxies,
+    ) -> Result<Self, String> {
         if flags.upstreams.is_empty() {
             return Err(
                 "the balancer needs --upstream HOST:PORT (or --balancer-config FILE)".into(),
@@ -301,11 +371,7 @@ impl Settings {
         for u in &flags.upstreams {
             check_upstream(u)?;
         }
-        let trusted_proxies = flags
-            .trusted_proxies
-            .iter()
-            .map(|s| Cidr::parse(s))
-            .collect::<Result<_, _>>()?;
+        let trusted_proxies = proxies.list.clone();
         let mut pools = BTreeMap::new();
         pools.insert(
             "app".to_string(),
@@ -332,9 +398,13 @@ impl Settings {
     }
 
     /// Settings from the flags, or from the file they name. Used at start and on SIGHUP.
-    pub fn load(listen: SocketAddr, flags: &BalancerFlags) -> Result<Self, String> {
+    pub fn load(
+        listen: SocketAddr,
+        flags: &BalancerFlags,
+        proxies: &TrustedProxies,
+    ) -> Result<Self, String> {
         match &flags.balancer_config {
-            None => Self::from_flags(listen, flags),
+            None => Self::from_flags(listen, flags, proxies),
             Some(path) => {
                 if !flags.upstreams.is_empty() {
                     return Err("give either --upstream or --balancer-config, not both".into());
@@ -710,6 +780,43 @@ mod tests {
     fn parse(text: &str) -> Result<Settings, String> {
         let any: SocketAddr = "127.0.0.1:0".parse().map_err(|_| "addr".to_string())?;
         Settings::from_toml(text, any, any)
+    }
+
+    #[test]
+    fn the_client_is_the_right_most_address_no_trusted_proxy_vouches_for() {
+        let p = TrustedProxies::default();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let from = |peer: &str, xff: &[&str]| p.client_address(ip(peer), xff.iter().copied());
+        // Straight from the internet: the header is the client's own word, ignored.
+        assert_eq!(from("203.0.113.9", &["10.0.0.1"]), ip("203.0.113.9"));
+        // Behind a balancer on this machine: its last entry is who connected to it.
+        assert_eq!(from("127.0.0.1", &["198.51.100.7"]), ip("198.51.100.7"));
+        // A client that forged an entry before ours: the forged one is left of the truth.
+        assert_eq!(
+            from("127.0.0.1", &["1.1.1.1, 198.51.100.7"]),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            from("127.0.0.1", &["1.1.1.1", "198.51.100.7:5555"]),
+            ip("198.51.100.7")
+        );
+        // Every hop trusted (clients on loopback): the left-most.
+        assert_eq!(
+            from("127.0.0.1", &["127.0.0.2, 127.0.0.1"]),
+            ip("127.0.0.2")
+        );
+        assert_eq!(from("::1", &["::ffff:127.0.0.3"]), ip("127.0.0.3"));
+        // Garbage stops the walk: nothing left of it is believed.
+        assert_eq!(
+            from("127.0.0.1", &["8.8.8.8, nonsense, 127.0.0.5"]),
+            ip("127.0.0.5")
+        );
+        assert_eq!(from("127.0.0.1", &[]), ip("127.0.0.1"));
+        let none = TrustedProxies { list: vec![] };
+        assert_eq!(
+            none.client_address(ip("127.0.0.1"), ["9.9.9.9"]),
+            ip("127.0.0.1")
+        );
     }
 
     #[test]

@@ -37,7 +37,7 @@ use tokio::{
 };
 
 pub use clock::Clock;
-pub use config::{BalancerFlags, Settings};
+pub use config::{BalancerFlags, Settings, TrustedProxies};
 use idle::{Activity, IdleIo};
 use proxy::{Connection, Shared};
 
@@ -269,9 +269,10 @@ pub fn reload(shared: &Shared, settings: Settings) {
 pub async fn run(
     listen: SocketAddr,
     flags: BalancerFlags,
+    proxies: TrustedProxies,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), String> {
-    let settings = Settings::load(listen, &flags)?;
+    let settings = Settings::load(listen, &flags, &proxies)?;
     let balancer = Balancer::bind(settings).await?;
     tracing::info!(
         listen = %balancer.local_addr(),
@@ -279,19 +280,24 @@ pub async fn run(
         "balancer listening"
     );
     let shared = balancer.shared();
-    tokio::spawn(reload_on_sighup(shared, listen, flags));
+    tokio::spawn(reload_on_sighup(shared, listen, flags, proxies));
     balancer.run_until(shutdown).await;
     Ok(())
 }
 
 #[cfg(unix)]
-async fn reload_on_sighup(shared: Arc<Shared>, listen: SocketAddr, flags: BalancerFlags) {
+async fn reload_on_sighup(
+    shared: Arc<Shared>,
+    listen: SocketAddr,
+    flags: BalancerFlags,
+    proxies: TrustedProxies,
+) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         return;
     };
     while hup.recv().await.is_some() {
-        match Settings::load(listen, &flags) {
+        match Settings::load(listen, &flags, &proxies) {
             Ok(settings) => {
                 let before = shared.live();
                 if settings.listen != before.settings.listen
@@ -309,4 +315,4 @@ async fn reload_on_sighup(shared: Arc<Shared>, listen: SocketAddr, flags: Balanc
 }
 
 #[cfg(not(unix))]
-async fn reload_on_sighup(_: Arc<Shared>, _: SocketAddr, _: BalancerFlags) {}
+async fn reload_on_sighup(_: Arc<Shared>, _: SocketAddr, _: BalancerFlags, _: TrustedProxies) {}

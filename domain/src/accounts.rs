@@ -20,8 +20,10 @@ use crate::{
     },
 };
 
-/// Failed logins allowed per account, and per client address, within `WINDOW_MIN`.
-pub const MAX_FAILURES_PER_ACCOUNT: u64 = 5;
+/// Failed logins allowed within `WINDOW_MIN` against one account from one client address,
+/// and from one address in all. An account is never locked for everyone: its owner on
+/// another address logs in while someone else guesses.
+pub const MAX_FAILURES_PER_ACCOUNT_AND_IP: u64 = 5;
 pub const MAX_FAILURES_PER_IP: u64 = 20;
 pub const WINDOW_MIN: i64 = 15;
 
@@ -79,8 +81,10 @@ pub async fn create_user(
     }
 }
 
-/// Checks a username and password. Refuses with `TooManyRequests` once the account or the
-/// address has failed too often in the window, before looking at the password at all.
+/// Checks a username and password. Each attempt is written down before the password is
+/// looked at (and forgotten again if it succeeds), then counted: parallel guesses all count,
+/// so no more than the limit are ever checked. Refuses with `TooManyRequests` once this
+/// address has failed too often, against this account or in all.
 #[tracing::instrument(skip_all)]
 pub async fn authenticate(
     db: &DatabaseConnection,
@@ -88,19 +92,28 @@ pub async fn authenticate(
     password: &str,
     client_ip: &str,
 ) -> Result<users::Model, ServiceError> {
-    let name = username.trim().to_lowercase();
+    let name: String = username.trim().to_lowercase().chars().take(32).collect();
+    let ip: String = client_ip.chars().take(64).collect();
+    let attempt = login_failures::ActiveModel {
+        username: Set(name.clone()),
+        ip: Set(ip.clone()),
+        at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
     let since = Utc::now() - Duration::minutes(WINDOW_MIN);
-    let by_account = login_failures::Entity::find()
+    let recent = || {
+        login_failures::Entity::find()
+            .filter(login_failures::Column::Ip.eq(ip.as_str()))
+            .filter(login_failures::Column::At.gt(since))
+    };
+    let by_pair = recent()
         .filter(login_failures::Column::Username.eq(name.as_str()))
-        .filter(login_failures::Column::At.gt(since))
         .count(db)
         .await?;
-    let by_ip = login_failures::Entity::find()
-        .filter(login_failures::Column::Ip.eq(client_ip))
-        .filter(login_failures::Column::At.gt(since))
-        .count(db)
-        .await?;
-    if by_account >= MAX_FAILURES_PER_ACCOUNT || by_ip >= MAX_FAILURES_PER_IP {
+    let by_ip = recent().count(db).await?;
+    if by_pair > MAX_FAILURES_PER_ACCOUNT_AND_IP || by_ip > MAX_FAILURES_PER_IP {
         tracing::warn!(client_ip, "login throttled");
         return Err(ServiceError::TooManyRequests);
     }
@@ -120,25 +133,20 @@ pub async fn authenticate(
     };
     match user {
         Some(user) if ok => {
+            // The owner is back: this address's failures against the account are forgiven.
             login_failures::Entity::delete_many()
                 .filter(login_failures::Column::Username.eq(name.as_str()))
+                .filter(login_failures::Column::Ip.eq(ip.as_str()))
+                .exec(db)
+                .await?;
+            login_failures::Entity::delete_by_id(attempt.id)
                 .exec(db)
                 .await?;
             Ok(user)
         }
-        _ => {
-            login_failures::ActiveModel {
-                username: Set(name.chars().take(32).collect()),
-                ip: Set(client_ip.chars().take(64).collect()),
-                at: Set(Utc::now()),
-                ..Default::default()
-            }
-            .insert(db)
-            .await?;
-            Err(ServiceError::Forbidden(
-                "Wrong username or password.".into(),
-            ))
-        }
+        _ => Err(ServiceError::Forbidden(
+            "Wrong username or password.".into(),
+        )),
     }
 }
 

@@ -86,10 +86,9 @@ pub struct AppConfig {
     #[arg(long, env = "AMBISONIA_PAGE_TTL", default_value_t = 60)]
     pub page_ttl_s: u32,
 
-    /// Take the client address from the last `X-Forwarded-For` entry (only behind our
-    /// own balancer or another proxy that sets it).
-    #[arg(long, env = "AMBISONIA_TRUST_FORWARDED_FOR", default_value_t = false)]
-    pub trust_forwarded_for: bool,
+    /// Whose `X-Forwarded-For` tells the client's address (shared with the balancer role).
+    #[command(flatten)]
+    pub proxies: balancer::TrustedProxies,
 
     /// On SIGTERM, how long in-flight requests may take to finish, in seconds.
     #[arg(long, env = "AMBISONIA_SHUTDOWN_GRACE", default_value_t = 20)]

@@ -17,7 +17,15 @@ async fn main() -> ExitCode {
         Some(command) => command.run().await,
         None => match cli.role {
             Role::App => app_role::run(cli.app).await,
-            Role::Balancer => balancer::run(cli.app.listen, cli.balancer, shutdown::signal()).await,
+            Role::Balancer => {
+                balancer::run(
+                    cli.app.listen,
+                    cli.balancer,
+                    cli.app.proxies,
+                    shutdown::signal(),
+                )
+                .await
+            }
         },
     };
     match result {

@@ -157,7 +157,7 @@ fn router(state: AppState, media_state: MediaState, config: &AppConfig) -> Route
         db: state.db.clone(),
         public_url: state.settings.public_url.clone(),
         secure_cookies: state.settings.secure_cookies(),
-        trust_forwarded_for: config.trust_forwarded_for,
+        proxies: config.proxies.clone(),
     };
     // Multipart framing adds a little to the file's own size.
     let upload_limit =

@@ -37,25 +37,20 @@ pub struct SecurityState {
     pub db: Db,
     pub public_url: String,
     pub secure_cookies: bool,
-    pub trust_forwarded_for: bool,
+    pub proxies: balancer::TrustedProxies,
 }
 
-fn client_ip(req: &Request, trust_forwarded_for: bool) -> String {
-    if trust_forwarded_for
-        && let Some(last) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    {
-        return last.to_string();
-    }
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_default()
+/// The client's address, as far as the trusted proxies in front vouch for it.
+fn client_ip(req: &Request, proxies: &balancer::TrustedProxies) -> String {
+    let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>() else {
+        return String::new();
+    };
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    proxies.client_address(peer.ip(), forwarded).to_string()
 }
 
 fn refuse(status: StatusCode, why: &str) -> Response {
@@ -219,7 +214,7 @@ pub async fn resolve(State(s): State<SecurityState>, req: Request, next: Next) -
         viewer,
         csrf,
         csrf_is_new,
-        client_ip: client_ip(&req, s.trust_forwarded_for),
+        client_ip: client_ip(&req, &s.proxies),
         secure_cookies: s.secure_cookies,
     };
     req.extensions_mut().insert(context);

@@ -170,9 +170,31 @@ async fn logins_are_throttled_per_account_and_per_address(backend: Backend) {
         );
     }
     assert_eq!(
-        login("frank", PASSWORD, "10.0.0.2").await,
+        login("frank", PASSWORD, "10.0.0.1").await,
         StatusCode::TOO_MANY_REQUESTS,
-        "the right password does not help once the account is throttled"
+        "from the guessing address the right password does not help any more"
+    );
+    assert_eq!(
+        login("frank", PASSWORD, "10.0.0.2").await,
+        StatusCode::OK,
+        "the owner on another address still logs in"
+    );
+
+    // Guesses sent all at once are each counted before any password is checked.
+    app.user("ivan", domain::Role::Listener).await;
+    let statuses =
+        futures::future::join_all((0..12).map(|_| login("ivan", "wrong password!", "10.0.0.20")))
+            .await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::FORBIDDEN)
+        .count();
+    assert!(
+        checked <= 5
+            && statuses
+                .iter()
+                .all(|s| *s == StatusCode::FORBIDDEN || *s == StatusCode::TOO_MANY_REQUESTS),
+        "at most five parallel guesses reach the password check: {statuses:?}"
     );
 
     app.user("grace", domain::Role::Listener).await;

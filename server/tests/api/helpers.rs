@@ -78,162 +78,20 @@ impl Drop for Scratch {
     }
 }
 
-pub struct TestApp {
+/// Somewhere to send requests as a browser would: the app itself, or a balancer in front.
+pub struct Site {
     pub base: String,
-    /// The app's media folder (objects, and uploads in `.incoming` while they arrive).
-    pub media_dir: PathBuf,
-    /// The bucket, when the app keeps media in S3.
-    pub s3: Option<domain::store::S3Settings>,
-    /// The PostgreSQL database of this test, when it runs on PostgreSQL.
-    pg_database: Option<String>,
-    pub db: DatabaseConnection,
     client: reqwest::Client,
-    _scratch: Vec<Scratch>,
 }
 
-/// A browser's cookies and the token its forms carry.
-#[derive(Debug, Clone, Default)]
-pub struct Browser {
-    pub cookies: Vec<(String, String)>,
-}
-
-impl Browser {
-    pub fn header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.cookies
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Takes the cookies a response sets (a `Max-Age=0` cookie removes one).
-    pub fn absorb(&mut self, res: &Response) {
-        for set in res.headers().get_all(header::SET_COOKIE) {
-            let Ok(set) = set.to_str() else { continue };
-            let Some((name, rest)) = set.split_once('=') else {
-                continue;
-            };
-            let value = rest.split(';').next().unwrap_or_default().to_string();
-            self.cookies.retain(|(k, _)| k != name);
-            if !set.contains("Max-Age=0") {
-                self.cookies.push((name.to_string(), value));
-            }
-        }
-    }
-}
-
-fn random_suffix() -> String {
-    use rand::Rng;
-    format!("{:016x}", rand::thread_rng().r#gen::<u64>())
-}
-
-impl TestApp {
-    pub async fn spawn(backend: Backend) -> Self {
-        Self::spawn_with(backend, None).await
-    }
-
-    /// An app whose media store is this S3 bucket instead of a folder.
-    pub async fn spawn_with(backend: Backend, s3: Option<domain::store::S3Settings>) -> Self {
-        let mut scratch = Vec::new();
-        let mut pg_database = None;
-        let dir = std::env::temp_dir().join(format!("ambisonia-test-{}", random_suffix()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        scratch.push(Scratch::Dir(dir.clone()));
-        let database_url = match backend {
-            Backend::Sqlite => format!("sqlite://{}/test.db", dir.display()),
-            Backend::Postgres => {
-                let name = format!("ambisonia_test_{}", random_suffix());
-                let admin = Database::connect(admin_url()).await.expect(
-                    "PostgreSQL is not reachable: run the tests with scripts/test, which starts it",
-                );
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("create test database");
-                scratch.push(Scratch::PgDatabase(name.clone()));
-                pg_database = Some(name.clone());
-                let base = admin_url();
-                let server = base
-                    .rsplit_once('/')
-                    .map(|(s, _)| s.to_string())
-                    .unwrap_or(base);
-                format!("{server}/{name}")
-            }
-        };
-        let config = AppConfig {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            db: DatabaseConfig {
-                database_url: database_url.clone(),
-            },
-            media_dir: dir.join("media"),
-            public_url: "http://127.0.0.1".into(),
-            page_ttl_s: 60,
-            trust_forwarded_for: true,
-            shutdown_grace_s: 1,
-            max_upload_mb: 64,
-            direct_upload_from_mb: 64,
-            s3: server::config::S3Config {
-                s3_bucket: s3.as_ref().map(|s| s.bucket.clone()),
-                s3_region: s3
-                    .as_ref()
-                    .map_or_else(|| "us-east-1".into(), |s| s.region.clone()),
-                s3_endpoint: s3.as_ref().and_then(|s| s.endpoint_url.clone()),
-                s3_path_style: s3.as_ref().is_some_and(|s| s.path_style),
-                access_key_id: s3
-                    .as_ref()
-                    .map(|s| s.access_key_id.clone())
-                    .unwrap_or_default(),
-                secret_access_key: s3
-                    .as_ref()
-                    .map(|s| s.secret_access_key.clone())
-                    .unwrap_or_default(),
-            },
-        };
-        if std::env::var_os("TEST_LOG").is_some() {
-            server::telemetry::init(server::config::LogFormat::Text);
-        }
-        let app = Application::build(&config).await.expect("app starts");
-        let base = format!("http://{}", app.local_addr());
-        tokio::spawn(app.run_until(std::future::pending()));
-        let db = domain::db::connect(&database_url)
-            .await
-            .expect("test connection");
-        let client = reqwest::Client::builder()
+impl Site {
+    /// `base` (`http://host:port`), reached with `client` (which may bind a source address).
+    pub fn new(base: String, client: reqwest::ClientBuilder) -> Self {
+        let client = client
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        TestApp {
-            base,
-            media_dir: dir.join("media"),
-            s3,
-            pg_database,
-            db,
-            client,
-            _scratch: scratch,
-        }
-    }
-
-    /// Takes the database away from under the running app (PostgreSQL only): every
-    /// connection is ended and no new one can be made.
-    pub async fn lose_database(&self) {
-        let name = self
-            .pg_database
-            .as_deref()
-            .expect("lose_database needs PostgreSQL");
-        let admin = Database::connect(admin_url())
-            .await
-            .expect("admin connection");
-        admin
-            .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
-            .await
-            .expect("drop the test database");
+        Self { base, client }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -335,19 +193,6 @@ impl TestApp {
         browser
     }
 
-    pub async fn user(&self, name: &str, role: Role) -> i32 {
-        domain::accounts::create_user(
-            &self.db,
-            &Username::parse(name).expect("username"),
-            &Email::parse(&format!("{name}@example.org")).expect("email"),
-            &Password::parse(PASSWORD).expect("password"),
-            role,
-        )
-        .await
-        .expect("user")
-        .id
-    }
-
     /// A browser logged in as `name` (made with [`TestApp::user`]).
     pub async fn login(&self, name: &str) -> Browser {
         let mut browser = Browser::default();
@@ -417,6 +262,179 @@ impl TestApp {
             req = req.header(header::COOKIE, browser.header());
         }
         req.send().await.expect("upload")
+    }
+}
+
+pub struct TestApp {
+    site: Site,
+    /// The app's media folder (objects, and uploads in `.incoming` while they arrive).
+    pub media_dir: PathBuf,
+    /// The bucket, when the app keeps media in S3.
+    pub s3: Option<domain::store::S3Settings>,
+    /// The PostgreSQL database of this test, when it runs on PostgreSQL.
+    pg_database: Option<String>,
+    pub db: DatabaseConnection,
+    _scratch: Vec<Scratch>,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Site;
+    fn deref(&self) -> &Site {
+        &self.site
+    }
+}
+
+/// A browser's cookies and the token its forms carry.
+#[derive(Debug, Clone, Default)]
+pub struct Browser {
+    pub cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    pub fn header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Takes the cookies a response sets (a `Max-Age=0` cookie removes one).
+    pub fn absorb(&mut self, res: &Response) {
+        for set in res.headers().get_all(header::SET_COOKIE) {
+            let Ok(set) = set.to_str() else { continue };
+            let Some((name, rest)) = set.split_once('=') else {
+                continue;
+            };
+            let value = rest.split(';').next().unwrap_or_default().to_string();
+            self.cookies.retain(|(k, _)| k != name);
+            if !set.contains("Max-Age=0") {
+                self.cookies.push((name.to_string(), value));
+            }
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    use rand::Rng;
+    format!("{:016x}", rand::thread_rng().r#gen::<u64>())
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, None).await
+    }
+
+    /// An app whose media store is this S3 bucket instead of a folder.
+    pub async fn spawn_with(backend: Backend, s3: Option<domain::store::S3Settings>) -> Self {
+        let mut scratch = Vec::new();
+        let mut pg_database = None;
+        let dir = std::env::temp_dir().join(format!("ambisonia-test-{}", random_suffix()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        scratch.push(Scratch::Dir(dir.clone()));
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}/test.db", dir.display()),
+            Backend::Postgres => {
+                let name = format!("ambisonia_test_{}", random_suffix());
+                let admin = Database::connect(admin_url()).await.expect(
+                    "PostgreSQL is not reachable: run the tests with scripts/test, which starts it",
+                );
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
+                scratch.push(Scratch::PgDatabase(name.clone()));
+                pg_database = Some(name.clone());
+                let base = admin_url();
+                let server = base
+                    .rsplit_once('/')
+                    .map(|(s, _)| s.to_string())
+                    .unwrap_or(base);
+                format!("{server}/{name}")
+            }
+        };
+        let config = AppConfig {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            db: DatabaseConfig {
+                database_url: database_url.clone(),
+            },
+            media_dir: dir.join("media"),
+            public_url: "http://127.0.0.1".into(),
+            page_ttl_s: 60,
+            proxies: Default::default(),
+            shutdown_grace_s: 1,
+            max_upload_mb: 64,
+            direct_upload_from_mb: 64,
+            s3: server::config::S3Config {
+                s3_bucket: s3.as_ref().map(|s| s.bucket.clone()),
+                s3_region: s3
+                    .as_ref()
+                    .map_or_else(|| "us-east-1".into(), |s| s.region.clone()),
+                s3_endpoint: s3.as_ref().and_then(|s| s.endpoint_url.clone()),
+                s3_path_style: s3.as_ref().is_some_and(|s| s.path_style),
+                access_key_id: s3
+                    .as_ref()
+                    .map(|s| s.access_key_id.clone())
+                    .unwrap_or_default(),
+                secret_access_key: s3
+                    .as_ref()
+                    .map(|s| s.secret_access_key.clone())
+                    .unwrap_or_default(),
+            },
+        };
+        if std::env::var_os("TEST_LOG").is_some() {
+            server::telemetry::init(server::config::LogFormat::Text);
+        }
+        let app = Application::build(&config).await.expect("app starts");
+        let base = format!("http://{}", app.local_addr());
+        tokio::spawn(app.run_until(std::future::pending()));
+        let db = domain::db::connect(&database_url)
+            .await
+            .expect("test connection");
+        TestApp {
+            site: Site::new(base, reqwest::Client::builder()),
+            media_dir: dir.join("media"),
+            s3,
+            pg_database,
+            db,
+            _scratch: scratch,
+        }
+    }
+
+    /// Takes the database away from under the running app (PostgreSQL only): every
+    /// connection is ended and no new one can be made.
+    pub async fn lose_database(&self) {
+        let name = self
+            .pg_database
+            .as_deref()
+            .expect("lose_database needs PostgreSQL");
+        let admin = Database::connect(admin_url())
+            .await
+            .expect("admin connection");
+        admin
+            .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+            .await
+            .expect("drop the test database");
+    }
+
+    pub async fn user(&self, name: &str, role: Role) -> i32 {
+        domain::accounts::create_user(
+            &self.db,
+            &Username::parse(name).expect("username"),
+            &Email::parse(&format!("{name}@example.org")).expect("email"),
+            &Password::parse(PASSWORD).expect("password"),
+            role,
+        )
+        .await
+        .expect("user")
+        .id
     }
 
     /// Makes an uploader trusted: their uploads are published at once.

@@ -15,6 +15,7 @@ mod cache;
 mod catalog;
 mod catalog_scale;
 mod csrf;
+mod front_door;
 mod interactions;
 mod listening;
 mod media;

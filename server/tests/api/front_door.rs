@@ -1,0 +1,93 @@
+//! The app behind the balancer, as the README runs them: visitors keep their own addresses
+//! (the balancer adds the peer to `X-Forwarded-For`, the app believes its loopback
+//! neighbour), so one visitor's failed logins throttle that visitor alone. Clients connect
+//! from different loopback addresses (127.0.0.2, 127.0.0.3), as two machines would.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use domain::Role;
+use reqwest::StatusCode;
+
+use crate::{
+    both_backends,
+    helpers::{Backend, Browser, PASSWORD, Site, TestApp},
+};
+
+/// A balancer in front of `app` on a free port (no trusted proxies of its own: whatever
+/// `X-Forwarded-For` a client sends is replaced by the client's address); its address.
+async fn balancer_in_front_of(app: &TestApp) -> String {
+    let upstream = app.base.trim_start_matches("http://");
+    let toml = format!(
+        "[pools.app]\nupstreams = [\"{upstream}\"]\n\n[[routes]]\nprefix = \"/\"\npool = \"app\"\n"
+    );
+    let any = "127.0.0.1:0".parse().expect("address");
+    let settings = balancer::Settings::from_toml(&toml, any, any).expect("balancer settings");
+    let front = balancer::Balancer::bind(settings)
+        .await
+        .expect("balancer starts");
+    let base = format!("http://{}", front.local_addr());
+    tokio::spawn(front.run_until(std::future::pending()));
+    base
+}
+
+/// A visitor on its own machine: requests to the balancer from `127.0.0.N`.
+fn visitor(front: &str, n: u8) -> Site {
+    let from = IpAddr::V4(Ipv4Addr::new(127, 0, 0, n));
+    Site::new(
+        front.to_string(),
+        reqwest::Client::builder().local_address(from),
+    )
+}
+
+async fn try_login(site: &Site, username: &str, password: &str) -> StatusCode {
+    let mut browser = Browser::default();
+    let token = site.form_token("/login", &mut browser).await;
+    let fields = [
+        ("csrf", token.as_str()),
+        ("username", username),
+        ("password", password),
+        ("next", "/"),
+    ];
+    // A forged address in the request: the balancer replaces it with the real one.
+    site.post_script("/api/login", &fields, &browser, "203.0.113.66")
+        .await
+        .status()
+}
+
+async fn one_visitors_failed_logins_throttle_that_visitor_alone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("olga", Role::Listener).await;
+    app.user("piotr", Role::Listener).await;
+    let front = balancer_in_front_of(&app).await;
+    let (guesser, owner) = (visitor(&front, 2), visitor(&front, 3));
+
+    // 10 wrong passwords for olga from one address: that address is refused for olga …
+    for n in 0..10 {
+        let status = try_login(&guesser, "olga", "not her password").await;
+        let want = if n < 5 {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(status, want, "guess {n}");
+    }
+    // … and olga, from her own address, logs in.
+    assert_eq!(try_login(&owner, "olga", PASSWORD).await, StatusCode::OK);
+
+    // 25 failed logins from one address (many names) stop that address …
+    for n in 0..25 {
+        let status = try_login(&guesser, &format!("someone{n}"), "guess").await;
+        assert!(
+            status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS,
+            "{status}"
+        );
+    }
+    assert_eq!(
+        try_login(&guesser, "piotr", PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // … and nobody else.
+    assert_eq!(try_login(&owner, "piotr", PASSWORD).await, StatusCode::OK);
+}
+
+both_backends!(one_visitors_failed_logins_throttle_that_visitor_alone);
