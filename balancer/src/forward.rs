@@ -83,7 +83,8 @@ pub struct Peer {
 }
 
 /// Sets `X-Forwarded-For/-Proto/-Host` and `Forwarded` for a request whose headers came
-/// from `peer`. From an untrusted peer, incoming values are replaced, never extended.
+/// from `peer` for `host` (`host[:port]`, as the client sent it). From an untrusted peer,
+/// incoming values are replaced, never extended.
 pub fn set_forwarded(headers: &mut HeaderMap, peer: &Peer, host: &str) {
     let ip = peer.ip.to_string();
     let proto = if peer.tls { "https" } else { "http" };

@@ -140,7 +140,11 @@ struct Ctx {
     close: bool,
     http1: bool,
     peer: Peer,
+    /// The host the client asked for, without port: what routes and cache keys use.
     host: String,
+    /// The `Host` as the client sent it (with its port): what `X-Forwarded-Host` carries, so
+    /// the app can tell its own origin (`http://127.0.0.1:8080`) from another site's.
+    authority: String,
 }
 
 pub async fn handle(
@@ -172,6 +176,7 @@ pub async fn handle(
             tls: conn.tls,
         },
         host: request_host(&req),
+        authority: request_authority(&req),
     };
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -294,7 +299,7 @@ impl Target<'_> {
         {
             h.insert(header::HOST, a);
         }
-        forward::set_forwarded(&mut h, &ctx.peer, &ctx.host);
+        forward::set_forwarded(&mut h, &ctx.peer, &ctx.authority);
         h.insert(&X_REQUEST_ID, ctx.request_id.clone());
         Outgoing {
             method,
@@ -773,17 +778,25 @@ fn is_personal(headers: &HeaderMap, session_cookie: &str) -> bool {
             })
 }
 
-/// The host the client asked for, lower case, without port.
-fn request_host(req: &Request<Incoming>) -> String {
-    let raw = req
-        .uri()
-        .host()
+/// The authority the client asked for (`host[:port]`), lower case: an absolute URI's, else
+/// the `Host` header's.
+fn request_authority(req: &Request<Incoming>) -> String {
+    req.uri()
+        .authority()
+        .map(|a| a.as_str().rsplit('@').next().unwrap_or_default())
         .or_else(|| {
             req.headers()
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok())
         })
-        .unwrap_or("");
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// The host the client asked for, lower case, without port.
+fn request_host(req: &Request<Incoming>) -> String {
+    let raw = request_authority(req);
+    let raw = raw.as_str();
     let without_port = match raw.rsplit_once(':') {
         Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !h.is_empty() => h,
         _ => raw,

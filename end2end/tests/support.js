@@ -9,7 +9,7 @@ import { chromium } from 'playwright-core';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const targetDir = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(root, 'target');
-const serverBin = process.env.AMBISONIA_SERVER_BIN ?? join(targetDir, 'debug', 'server');
+export const serverBin = process.env.AMBISONIA_SERVER_BIN ?? join(targetDir, 'debug', 'server');
 
 export const DEMO_PASSWORD = 'listen-in-the-round';
 export const DESKTOP = { width: 1280, height: 900 };
@@ -27,7 +27,7 @@ function freePort() {
   });
 }
 
-async function waitFor(url, deadlineMs) {
+export async function waitFor(url, deadlineMs) {
   const until = Date.now() + deadlineMs;
   while (Date.now() < until) {
     try {

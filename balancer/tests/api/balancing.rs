@@ -319,7 +319,18 @@ async fn forwarded_headers_are_set_and_hop_by_hop_ones_dropped() {
         "an untrusted client cannot choose its address"
     );
     assert_eq!(h("x-forwarded-proto"), "http");
-    assert_eq!(h("forwarded"), "for=127.0.0.1;proto=http;host=127.0.0.1");
+    // The Host as received, port and all (RFC 7239 §5.3): the app compares it with the
+    // browser's Origin.
+    let authority = lb
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    assert_eq!(h("x-forwarded-host"), authority);
+    assert_eq!(
+        h("forwarded"),
+        format!("for=127.0.0.1;proto=http;host=\"{authority}\"")
+    );
     assert_eq!(h("x-request-id"), id);
     assert_eq!(h("x-client-hop"), "");
 }
