@@ -37,6 +37,8 @@ pub const STYLE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The document around every page.
 pub fn shell() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -52,6 +54,23 @@ pub fn shell() -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// This render's Content-Security-Policy, naming the nonce Leptos gave its inline scripts.
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    use leptos_axum::ResponseOptions;
+    let (Some(res), Some(nonce)) = (use_context::<ResponseOptions>(), leptos::nonce::use_nonce())
+    else {
+        return;
+    };
+    let origin = ssr::state::state()
+        .ok()
+        .and_then(|s| s.settings.media_origin.clone());
+    let policy = ssr::headers::content_security_policy(Some(&nonce), origin.as_deref());
+    if let Ok(v) = http::HeaderValue::from_str(&policy) {
+        res.insert_header(http::header::CONTENT_SECURITY_POLICY, v);
     }
 }
 

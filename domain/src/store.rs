@@ -185,6 +185,19 @@ impl MediaStore {
         }
     }
 
+    /// Where browsers are sent for objects (`scheme://host[:port]` of a presigned link),
+    /// for the pages' Content-Security-Policy; `None` when this site serves them itself.
+    /// Presigning is local work: this asks nothing of the store.
+    pub async fn link_origin(&self) -> Option<String> {
+        let url = self
+            .presigned_get("originals/origin-probe", Duration::from_secs(60), "")
+            .await
+            .ok()??;
+        let (scheme, rest) = url.split_once("://")?;
+        let authority = rest.split(['/', '?']).next()?;
+        Some(format!("{scheme}://{authority}"))
+    }
+
     fn s3_backend(&self) -> Result<&S3Store, StoreError> {
         match self {
             Self::S3(s) => Ok(s),

@@ -6,5 +6,6 @@
 pub mod cache;
 pub mod cookies;
 pub mod errors;
+pub mod headers;
 pub mod request;
 pub mod state;

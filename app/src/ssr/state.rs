@@ -16,6 +16,9 @@ pub struct Settings {
     /// The media store is S3: the upload form may send files of this many bytes and more
     /// straight to it. `None`: no direct uploads.
     pub direct_upload_from: Option<u64>,
+    /// Where the media store's presigned links point (`https://bucket.s3.…`), for the
+    /// Content-Security-Policy; `None` for the local folder (served by this site).
+    pub media_origin: Option<String>,
 }
 
 impl Settings {

@@ -9,6 +9,7 @@ mod downloads;
 mod feeds;
 mod health;
 mod media_state;
+mod page_headers;
 mod refusal;
 mod request_log;
 mod security;
@@ -55,6 +56,9 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let store = config.s3.store(&config.media_dir);
+        tracing::info!(store = %store.describe(), "media store");
+        let media_origin = store.link_origin().await;
         let state = AppState {
             db,
             settings: Arc::new(Settings {
@@ -64,10 +68,9 @@ impl Application {
                     .s3
                     .settings()
                     .map(|_| config.direct_upload_from_mb.saturating_mul(1024 * 1024)),
+                media_origin,
             }),
         };
-        let store = config.s3.store(&config.media_dir);
-        tracing::info!(store = %store.describe(), "media store");
         let store = Arc::new(store);
         let wake = Arc::new(tokio::sync::Notify::new());
         let worker = worker::Worker {
@@ -153,6 +156,10 @@ fn router(state: AppState, media_state: MediaState, config: &AppConfig) -> Route
     };
     let not_found = render_app_async_with_context(context.clone(), shell);
 
+    let page_headers = page_headers::PageHeaders::new(
+        state.settings.secure_cookies(),
+        state.settings.media_origin.as_deref(),
+    );
     let security = security::SecurityState {
         db: state.db.clone(),
         public_url: state.settings.public_url.clone(),
@@ -217,6 +224,10 @@ fn router(state: AppState, media_state: MediaState, config: &AppConfig) -> Route
                 .with_state(api_state),
         )
         .merge(pages)
+        .layer(middleware::from_fn_with_state(
+            page_headers,
+            page_headers::apply,
+        ))
         .layer(middleware::from_fn(request_log::log))
 }
 

@@ -90,4 +90,76 @@ async fn one_visitors_failed_logins_throttle_that_visitor_alone(backend: Backend
     assert_eq!(try_login(&owner, "piotr", PASSWORD).await, StatusCode::OK);
 }
 
-both_backends!(one_visitors_failed_logins_throttle_that_visitor_alone);
+/// Every HTML page — rendered by Leptos, a refusal, a plain 404 — carries the security
+/// headers, and a page's inline scripts all carry the nonce its policy names.
+async fn every_page_carries_the_security_headers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let uploader = app.user("quentin", Role::Uploader).await;
+    let (_, slug) = app
+        .recording(crate::helpers::sample("Headers", uploader))
+        .await;
+    let mut pages: Vec<(String, reqwest::Response)> = Vec::new();
+    for path in [
+        "/".to_string(),
+        "/catalog?q=head".to_string(),
+        format!("/recordings/{slug}"),
+        "/login".to_string(),
+        "/register".to_string(),
+        "/no/such/page".to_string(),
+        format!("/recordings/{slug}/download?format=nonsense"),
+    ] {
+        let res = app.get(&path, &Browser::default()).await;
+        pages.push((path, res));
+    }
+    let refused = reqwest::Client::new()
+        .post(app.url("/api/logout"))
+        .header("origin", "https://elsewhere.example")
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    pages.push(("a refused form".into(), refused));
+    for (what, res) in pages {
+        let h = |n: &str| crate::helpers::header_of(&res, n);
+        assert!(h("content-type").starts_with("text/html"), "{what}");
+        assert_eq!(h("x-content-type-options"), "nosniff", "{what}");
+        assert_eq!(h("x-frame-options"), "DENY", "{what}");
+        assert_eq!(
+            h("referrer-policy"),
+            "strict-origin-when-cross-origin",
+            "{what}"
+        );
+        assert!(
+            h("strict-transport-security").is_empty(),
+            "{what}: http here, no HSTS"
+        );
+        let csp = h("content-security-policy");
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"),
+            "{what}: {csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{what}: {csp}");
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .map(str::to_owned);
+        let body = res.text().await.unwrap_or_default();
+        for script in body.split("<script").skip(1) {
+            let tag = script.split('>').next().unwrap_or_default();
+            if tag.contains("src=") {
+                continue;
+            }
+            let want = nonce.as_deref().map(|n| format!("nonce=\"{n}\""));
+            assert!(
+                want.as_deref().is_some_and(|w| tag.contains(w)),
+                "{what}: an inline script without the policy's nonce: <script{tag}> ({csp})"
+            );
+        }
+    }
+}
+
+both_backends!(
+    one_visitors_failed_logins_throttle_that_visitor_alone,
+    every_page_carries_the_security_headers,
+);

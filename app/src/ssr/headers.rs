@@ -1,0 +1,35 @@
+//! The security headers every page carries (the `server` crate's `page_headers` middleware
+//! sets them on every response; the shell adds the Content-Security-Policy with the nonce
+//! of this render's inline scripts). One policy, written here.
+
+/// The Content-Security-Policy of an HTML page: scripts only from this site and inline ones
+/// carrying this render's `nonce`; styles, fonts, forms and frames of this site only; no
+/// plug-ins; nobody may frame the site. `media_origin` is where the media store's presigned
+/// links point (an S3 bucket), which pictures, players and direct uploads must reach.
+pub fn content_security_policy(nonce: Option<&str>, media_origin: Option<&str>) -> String {
+    let nonce = nonce.map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
+    let media = media_origin.map(|o| format!(" {o}")).unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self'{nonce}; style-src 'self'; \
+         img-src 'self' data:{media}; media-src 'self'{media}; connect-src 'self'{media}; \
+         font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+         frame-ancestors 'none'"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_security_policy;
+
+    #[test]
+    fn inline_script_needs_the_nonce_and_the_bucket_is_named_where_media_goes() {
+        let p = content_security_policy(Some("abc"), Some("https://b.s3.example"));
+        assert!(p.contains("script-src 'self' 'nonce-abc';"), "{p}");
+        assert!(!p.contains("unsafe-inline"));
+        assert!(p.contains("media-src 'self' https://b.s3.example;"));
+        assert!(p.contains("connect-src 'self' https://b.s3.example;"));
+        assert!(p.contains("frame-ancestors 'none'"));
+        let plain = content_security_policy(None, None);
+        assert!(plain.contains("script-src 'self';") && plain.contains("img-src 'self' data:;"));
+    }
+}
