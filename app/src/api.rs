@@ -251,11 +251,13 @@ pub async fn delete_recording(slug: String) -> Result<(), AppError> {
 }
 
 #[server(endpoint = "create-token")]
-pub async fn create_token(name: String) -> Result<(), AppError> {
+pub async fn create_token(name: String, password: String) -> Result<(), AppError> {
     finish(
         async {
             let me = require_viewer()?;
             let st = state()?;
+            // A token uploads as this account: whoever makes one must know its password.
+            accounts::confirmed(&st.db, me.user_id, &password).await?;
             let token = domain::tokens::create(&st.db, me.user_id, &name).await?;
             // Shown once on the account page; the database keeps only its hash.
             set_cookie(cookies::new_token_cookie(

@@ -193,16 +193,32 @@ pub async fn change_password(
     current: &str,
     new: &Password,
 ) -> Result<(), ServiceError> {
-    let user = find(db, user_id).await?;
-    if !verify_password(current, &user.password_hash) {
-        return Err(ServiceError::Forbidden(
-            "Your current password is not right.".into(),
-        ));
-    }
+    let user = confirmed(db, user_id, current).await?;
+    let txn = crate::db::begin_write(db).await?;
     let mut active = user.into_active_model();
     active.password_hash = Set(hash_password(new)?);
-    active.update(db).await?;
+    active.update(&txn).await?;
+    // A new password says the old one may be known: the API tokens go with it.
+    crate::tokens::revoke_all(&txn, user_id).await?;
+    txn.commit().await?;
     Ok(())
+}
+
+/// The account, once `password` is its own: what changing the email or the password and
+/// making an API token ask for first.
+pub async fn confirmed(
+    db: &DatabaseConnection,
+    user_id: i32,
+    password: &str,
+) -> Result<users::Model, ServiceError> {
+    let user = find(db, user_id).await?;
+    if verify_password(password, &user.password_hash) {
+        Ok(user)
+    } else {
+        Err(ServiceError::Forbidden(
+            "Your password is not right.".into(),
+        ))
+    }
 }
 
 #[tracing::instrument(skip_all, fields(user = user_id))]
@@ -212,12 +228,7 @@ pub async fn change_email(
     password: &str,
     email: &Email,
 ) -> Result<(), ServiceError> {
-    let user = find(db, user_id).await?;
-    if !verify_password(password, &user.password_hash) {
-        return Err(ServiceError::Forbidden(
-            "Your password is not right.".into(),
-        ));
-    }
+    let user = confirmed(db, user_id, password).await?;
     let mut active = user.into_active_model();
     active.email = Set(email.as_str().to_string());
     match active.update(db).await {

@@ -372,7 +372,7 @@ pub async fn catalog(
             .await?,
         );
         let prev = (page > 1).then(|| query.with_page(page - 1));
-        let next = more.then(|| query.with_page(page + 1));
+        let next = more.then(|| query.with_page(page.saturating_add(1)));
         (rows, prev, next)
     } else if let (Some(c), false) = (&query.after, sort == Sort::Relevance) {
         let (rows, more) = page_of(
@@ -475,7 +475,7 @@ fn next_after(
     rows: &[recordings::Model],
 ) -> Option<CatalogQuery> {
     if sort == Sort::Relevance {
-        Some(query.with_page(page + 1))
+        Some(query.with_page(page.saturating_add(1)))
     } else {
         rows.last().map(|r| query.with_after(cursor(sort, r)))
     }

@@ -86,6 +86,18 @@ pub async fn revoke(
     Ok(())
 }
 
+/// Revokes every live token of an account (its password changed).
+pub async fn revoke_all(db: &impl ConnectionTrait, user_id: i32) -> Result<u64, ServiceError> {
+    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+    let done = api_tokens::Entity::update_many()
+        .col_expr(api_tokens::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(api_tokens::Column::UserId.eq(user_id))
+        .filter(api_tokens::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected)
+}
+
 /// Who a bearer token belongs to: `(user id, role, trusted)`, or `None` for an unknown or
 /// revoked token.
 pub async fn authenticate(

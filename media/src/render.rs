@@ -27,6 +27,9 @@ use crate::{
 
 /// Columns of the waveform picture.
 const WAVEFORM_COLUMNS: usize = 600;
+/// Dots of the direction picture at most (two per column of its 600): a long recording's
+/// windows grow instead, so the picture stays the same size however long it is.
+const DOA_DOTS: u64 = 1_200;
 /// Frames handed to the encoder at once.
 const BLOCK: usize = 4096;
 
@@ -75,7 +78,7 @@ pub fn render<R: Read + Seek, W: Write, S: Write>(
     let per_column = frames_total.div_ceil(WAVEFORM_COLUMNS).max(1);
     let mut peaks: Vec<(f32, f32)> = Vec::with_capacity(WAVEFORM_COLUMNS);
     let (mut lo, mut hi, mut in_column) = (0f32, 0f32, 0usize);
-    let mut analyser = Analyser::new((spec.sample_rate / 10).max(1) as usize);
+    let mut analyser = Analyser::new(doa_window(spec.sample_rate, found.frames));
     let mut arrivals = Vec::new();
 
     let mut raw = vec![0u8; block_align * BLOCK];
@@ -167,6 +170,13 @@ pub fn render<R: Read + Seek, W: Write, S: Write>(
         doa_svg: spatial.then(|| doa_svg(&arrivals, found.duration_s)),
         spatial,
     })
+}
+
+/// Frames per window of the direction picture: 100 ms, or longer so that a recording of
+/// any length gives at most [`DOA_DOTS`] windows.
+fn doa_window(sample_rate: u32, frames: u64) -> usize {
+    let tenth = u64::from(sample_rate / 10).max(1);
+    usize::try_from(tenth.max(frames.div_ceil(DOA_DOTS))).unwrap_or(usize::MAX)
 }
 
 fn encoder<W: Write>(
@@ -469,6 +479,24 @@ mod tests {
         let (stereo, spatial, pictures) = previews(&bytes, Convention::Stereo);
         assert!(!pictures.spatial && spatial.is_empty() && pictures.doa_svg.is_none());
         assert_eq!(decoded_power(&stereo).0, 2);
+    }
+
+    #[test]
+    fn the_direction_picture_stays_bounded_however_long_the_recording() {
+        assert_eq!(
+            doa_window(48_000, 48_000 * 60),
+            4_800,
+            "100 ms windows for a minute"
+        );
+        let day = 48_000 * 86_400;
+        let window = doa_window(48_000, day) as u64;
+        assert!(
+            day.div_ceil(window) <= DOA_DOTS,
+            "a day of sound: {window} frames a window"
+        );
+        assert_eq!(doa_window(0, 0), 1);
+        let windows = u64::MAX.div_ceil(doa_window(192_000, u64::MAX) as u64);
+        assert!(windows <= DOA_DOTS);
     }
 
     #[test]

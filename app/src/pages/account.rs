@@ -11,7 +11,7 @@ use domain::model::TokenView;
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let saved = use_query_map().with_untracked(|q| match q.get_str("saved") {
-        Some("password") => Some("Your password has been changed."),
+        Some("password") => Some("Your password has been changed; your other logins have ended and your API tokens are revoked."),
         Some("email") => Some("Your email address has been changed."),
         _ => None,
     });
@@ -46,6 +46,7 @@ pub fn AccountPage() -> impl IntoView {
                                             <label for="p-new">"New password"</label>
                                             <input id="p-new" name="new_password" type="password" autocomplete="new-password" minlength="10" required=true/>
                                         </div>
+                                        <p class="hint">"Your other logins end, and your API tokens are revoked: make new ones for your computers afterwards."</p>
                                         <FormError path=ChangePassword::PATH/>
                                         <button type="submit">"Change password"</button>
                                     </ActionForm>
@@ -110,6 +111,10 @@ fn Tokens(tokens: Vec<TokenView>, new_token: Option<String>) -> impl IntoView {
                 <div class="field">
                     <label for="t-name">"Token name"</label>
                     <input id="t-name" name="name" type="text" maxlength="80" placeholder="studio laptop" required=true/>
+                </div>
+                <div class="field">
+                    <label for="t-pass">"Your password"</label>
+                    <input id="t-pass" name="password" type="password" autocomplete="current-password" required=true/>
                 </div>
                 <FormError path=CreateToken::PATH/>
                 <button type="submit">"Make a token"</button>

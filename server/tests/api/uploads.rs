@@ -8,7 +8,7 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 
 use crate::{
     both_backends,
-    helpers::{Backend, Browser, TestApp, header_of, location},
+    helpers::{Backend, Browser, PASSWORD, TestApp, header_of, location},
 };
 
 /// A short B-format file: FuMa first order, 24-bit, 48 kHz, `frames` frames of a ramp.
@@ -560,7 +560,7 @@ async fn make_token(app: &TestApp, browser: &Browser, name: &str) -> String {
         .post_form(
             "/api/create-token",
             "/account",
-            &[("csrf", &token), ("name", name)],
+            &[("csrf", &token), ("name", name), ("password", PASSWORD)],
             &mut b,
         )
         .await;
@@ -582,6 +582,67 @@ async fn make_token(app: &TestApp, browser: &Browser, name: &str) -> String {
         .to_owned();
     assert!(token.starts_with("amb_"), "{token}");
     token
+}
+
+async fn a_token_needs_the_password_and_a_new_password_revokes_every_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut paul = uploader(&app, "paul", Role::Uploader).await;
+    let count_tokens = || async {
+        domain::entities::api_tokens::Entity::find()
+            .count(&app.db)
+            .await
+            .expect("count")
+    };
+    for password in ["", "not the password"] {
+        let token = app.form_token("/account", &mut paul).await;
+        let res = app
+            .post_form(
+                "/api/create-token",
+                "/account",
+                &[("csrf", &token), ("name", "laptop"), ("password", password)],
+                &mut paul,
+            )
+            .await;
+        assert!(
+            crate::helpers::redirect_error(&res).is_some(),
+            "refused without the password ({password:?})"
+        );
+    }
+    assert_eq!(count_tokens().await, 0, "no token was made");
+    let first = make_token(&app, &paul, "laptop").await;
+    let second = make_token(&app, &paul, "studio").await;
+    assert_eq!(
+        api_upload(&app, &first, "title=Before", fuma_file(4800))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+
+    let token = app.form_token("/account", &mut paul).await;
+    let res = app
+        .post_form(
+            "/api/change-password",
+            "/account",
+            &[
+                ("csrf", &token),
+                ("current", PASSWORD),
+                ("new_password", "another long password"),
+            ],
+            &mut paul,
+        )
+        .await;
+    assert_eq!(location(&res), "/account?saved=password");
+    let (_, page) = app.get_text("/account?saved=password", &paul).await;
+    assert!(page.contains("API tokens are revoked"), "the page says so");
+    for token in [first, second] {
+        assert_eq!(
+            api_upload(&app, &token, "title=After", fuma_file(4801))
+                .await
+                .status(),
+            StatusCode::UNAUTHORIZED,
+            "a token made before the new password no longer uploads"
+        );
+    }
 }
 
 async fn api_upload(app: &TestApp, token: &str, query: &str, file: Vec<u8>) -> reqwest::Response {
@@ -840,6 +901,7 @@ both_backends!(
     a_job_left_running_by_a_replica_that_died_is_done_by_another,
     the_uploader_describes_a_recording_after_uploading_and_again_after_a_rejection,
     the_uploader_api_takes_a_personal_token_and_refuses_a_revoked_one,
+    a_token_needs_the_password_and_a_new_password_revokes_every_token,
     processing_makes_a_preview_a_waveform_and_a_direction_picture,
     an_uploader_sends_a_recording_and_an_editor_publishes_it,
     bad_files_are_refused_and_leave_nothing_behind,
