@@ -25,36 +25,58 @@ pub async fn process(
     job: Claimed,
 ) -> Result<JobState, ServiceError> {
     let started = std::time::Instant::now();
-    let outcome = make(db, store, scratch, job.recording_id).await;
-    match &outcome {
-        Ok(()) => tracing::info!(
-            duration_ms = started.elapsed().as_millis() as u64,
-            "recording processed"
-        ),
-        Err(e) => tracing::warn!(error = %e, "processing failed"),
-    }
+    let outcome = match make(db, store, scratch, job.recording_id).await {
+        Ok(()) => {
+            tracing::info!(
+                duration_ms = started.elapsed().as_millis() as u64,
+                "recording processed"
+            );
+            Ok(())
+        }
+        Err(f) => {
+            tracing::warn!(error = %f.detail, shown = %f.shown, "processing failed");
+            Err(f.shown)
+        }
+    };
     jobs::finish(db, job, &outcome).await
 }
 
-/// The reasons below are shown to the recording's uploader: plain sentences, with the
-/// technical detail in the log line above.
+/// Why processing failed: a plain sentence for the recording's uploader, and the technical
+/// detail (I/O, S3 or database text) for the log only.
+struct Failure {
+    shown: String,
+    detail: String,
+}
+
+/// Maps an error to a failure the uploader reads as `shown`.
+fn failed<E: std::fmt::Display>(shown: &'static str) -> impl FnOnce(E) -> Failure {
+    move |e| Failure {
+        shown: shown.to_owned(),
+        detail: e.to_string(),
+    }
+}
+
+const STORE_FAILED: &str = "The media store could not be reached to keep the previews.";
+const CATALOG_FAILED: &str = "The catalog could not be reached.";
+const WORK_FAILED: &str = "This server had no room to work on the recording.";
+
 async fn make(
     db: &DatabaseConnection,
     store: &MediaStore,
     scratch: &Path,
     recording_id: i32,
-) -> jobs::Outcome {
+) -> Result<(), Failure> {
     let row = recordings::Entity::find_by_id(recording_id)
         .one(db)
         .await
-        .map_err(|e| format!("the catalog could not be read ({e})"))?
-        .ok_or("the recording is gone")?;
+        .map_err(failed(CATALOG_FAILED))?
+        .ok_or_else(|| failed::<&str>("The recording was deleted.")("the row is gone"))?;
     let Some(key) = row.media_key.clone() else {
         return Ok(());
     };
     tokio::fs::create_dir_all(scratch)
         .await
-        .map_err(|e| format!("no room to work in ({e})"))?;
+        .map_err(failed(WORK_FAILED))?;
     let original = TempFile::new(scratch, "original");
     let preview = TempFile::new(scratch, "ogg");
     let spatial = TempFile::new(scratch, "spatial.ogg");
@@ -64,7 +86,9 @@ async fn make(
     store
         .download_to(&key, original.path())
         .await
-        .map_err(|e| format!("the original cannot be read: {e}"))?;
+        .map_err(failed(
+            "The uploaded file could not be read back from the media store.",
+        ))?;
 
     let convention = row.convention();
     let (src, out, out_spatial) = (
@@ -72,15 +96,19 @@ async fn make(
         preview.path().to_path_buf(),
         spatial.path().to_path_buf(),
     );
-    let pictures = tokio::task::spawn_blocking(move || -> Result<_, String> {
-        let open = |p: &Path| std::fs::File::open(p).map_err(|e| e.to_string());
+    let pictures = tokio::task::spawn_blocking(move || -> Result<_, Failure> {
+        let open = |p: &Path| std::fs::File::open(p).map_err(failed(WORK_FAILED));
         let create = |p: &Path| {
             std::fs::File::create(p)
                 .map(std::io::BufWriter::new)
-                .map_err(|e| e.to_string())
+                .map_err(failed(WORK_FAILED))
         };
-        let found = media::inspect::inspect(std::io::BufReader::new(open(&src)?))
-            .map_err(|e| e.to_string())?;
+        // The inspector's refusals are written for uploaders already.
+        let found =
+            media::inspect::inspect(std::io::BufReader::new(open(&src)?)).map_err(|e| Failure {
+                shown: e.to_string(),
+                detail: e.to_string(),
+            })?;
         let input = std::io::BufReader::new(open(&src)?);
         media::render::render(
             input,
@@ -89,10 +117,10 @@ async fn make(
             create(&out)?,
             create(&out_spatial)?,
         )
-        .map_err(|e| e.to_string())
+        .map_err(failed("The previews could not be made from this file."))
     })
     .await
-    .map_err(|e| e.to_string())??;
+    .map_err(failed(WORK_FAILED))??;
 
     let sha = row.sha256.clone().unwrap_or_else(|| format!("r{}", row.id));
     let base = format!("{}/{sha}", sha.get(..2).unwrap_or("00"));
@@ -102,21 +130,21 @@ async fn make(
     let doa_key = format!("pictures/{base}-doa.svg");
     tokio::fs::write(waveform.path(), pictures.waveform_svg.as_bytes())
         .await
-        .map_err(|e| e.to_string())?;
-    let store_err = |e: StoreError| format!("the media store refused: {e}");
+        .map_err(failed(WORK_FAILED))?;
+    let store_err = failed::<StoreError>(STORE_FAILED);
     store
         .put_file(&preview_key, preview.path())
         .await
         .map_err(store_err)?;
     let preview_bytes = tokio::fs::metadata(preview.path())
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(failed(WORK_FAILED))?
         .len();
     let spatial_key = if pictures.spatial {
         store
             .put_file(&spatial_key, spatial.path())
             .await
-            .map_err(store_err)?;
+            .map_err(failed(STORE_FAILED))?;
         Some(spatial_key)
     } else {
         None
@@ -124,16 +152,16 @@ async fn make(
     store
         .put_file(&waveform_key, waveform.path())
         .await
-        .map_err(store_err)?;
+        .map_err(failed(STORE_FAILED))?;
     let doa_key = match &pictures.doa_svg {
         Some(svg) => {
             tokio::fs::write(doa.path(), svg.as_bytes())
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(failed(WORK_FAILED))?;
             store
                 .put_file(&doa_key, doa.path())
                 .await
-                .map_err(store_err)?;
+                .map_err(failed(STORE_FAILED))?;
             Some(doa_key)
         }
         None => None,
@@ -149,6 +177,6 @@ async fn make(
     }
     .update(db)
     .await
-    .map_err(|e| format!("the catalog could not be updated ({e})"))?;
+    .map_err(failed(CATALOG_FAILED))?;
     Ok(())
 }

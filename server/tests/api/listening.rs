@@ -233,7 +233,53 @@ async fn recordings_processed_before_spatial_previews_are_processed_again(backen
     }
 }
 
+/// A failure is told to the uploader in a plain sentence; the I/O text stays in the log.
+async fn a_processing_failure_reads_as_a_sentence(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let paul = trusted(&app, "paul").await;
+    let row = published_upload(&app, &paul, "Vanishing", "gone.amb", fuma_file(4_800)).await;
+    // The original disappears from the media folder, then processing runs again.
+    let original = app
+        .media_dir
+        .join(row.media_key.as_deref().expect("stored"));
+    std::fs::remove_file(&original).expect("the original was in the folder");
+    recordings::ActiveModel {
+        id: Set(row.id),
+        preview_bytes: Set(None),
+        ..Default::default()
+    }
+    .update(&app.db)
+    .await
+    .expect("aged");
+    assert_eq!(
+        domain::jobs::queue_missing_previews(&app.db).await.ok(),
+        Some(1)
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let shown = loop {
+        let now = recordings::Entity::find_by_id(row.id)
+            .one(&app.db)
+            .await
+            .ok()
+            .flatten()
+            .expect("row");
+        if !now.processing_error.is_empty() {
+            break now.processing_error;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the failure is recorded within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        shown,
+        "The uploaded file could not be read back from the media store."
+    );
+}
+
 both_backends!(
+    a_processing_failure_reads_as_a_sentence,
     a_sound_field_gets_a_spatial_preview_and_every_rendition,
     recordings_processed_before_spatial_previews_are_processed_again,
     feeds_carry_published_recordings_with_their_previews,
