@@ -549,7 +549,9 @@ pub fn url_key(host: &str, path: &str, query: Option<&str>) -> String {
     key.push_str(path);
     if let Some(q) = query.filter(|q| !q.is_empty()) {
         let mut params: Vec<&str> = q.split('&').filter(|p| !p.is_empty()).collect();
-        params.sort_unstable();
+        // By name only, and stable: `?b=1&a=2` is `?a=2&b=1`, but a name given twice keeps
+        // its values in order (`?q=b&q=a` is another page than `?q=a&q=b`).
+        params.sort_by_key(|p| p.split_once('=').map_or(*p, |(name, _)| name));
         if !params.is_empty() {
             key.push('?');
             key.push_str(&params.join("&"));
@@ -639,12 +641,21 @@ mod tests {
     }
 
     #[test]
-    fn query_order_does_not_matter() {
+    fn the_order_of_names_does_not_matter_but_a_repeated_name_keeps_its_order() {
         assert_eq!(
             url_key("h", "/c", Some("b=2&a=1")),
             url_key("h", "/c", Some("a=1&b=2&"))
         );
         assert_eq!(url_key("h", "/c", Some("")), "h/c");
+        assert_ne!(
+            url_key("h", "/c", Some("q=b&q=a")),
+            url_key("h", "/c", Some("q=a&q=b")),
+            "two different pages"
+        );
+        assert_eq!(
+            url_key("h", "/c", Some("q=b&x=1&q=a")),
+            url_key("h", "/c", Some("x=1&q=b&q=a"))
+        );
     }
 
     #[test]

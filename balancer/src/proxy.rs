@@ -222,6 +222,12 @@ async fn life(
     if req.method().as_str() == "PURGE" {
         return purge(shared, live, ctx, &req);
     }
+    // The host names the cache key and the upstream's Host: it must be a host name (or
+    // address) and an optional port, and agree with an absolute URI's authority.
+    if !valid_authority(&ctx.authority) || !host_agrees(&req) {
+        ctx.close = true;
+        return pages::error(StatusCode::BAD_REQUEST, None);
+    }
     // RFC 9112 §6.1: a request framed by Transfer-Encoding may have carried a conflicting
     // Content-Length (hyper keeps only the chunked framing); never reuse such a connection.
     if req.headers().contains_key(header::TRANSFER_ENCODING) {
@@ -292,10 +298,10 @@ impl Target<'_> {
         };
         let mut h = headers.clone();
         forward::strip_hop_by_hop(&mut h);
-        if !h.contains_key(header::HOST)
-            && let Some(a) = uri
-                .authority()
-                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        // The upstream sees the host the cache key used (an absolute URI's authority wins
+        // over a Host header, RFC 9112 §3.2.2).
+        if let Ok(a) = HeaderValue::from_str(&ctx.authority)
+            && !ctx.authority.is_empty()
         {
             h.insert(header::HOST, a);
         }
@@ -793,6 +799,55 @@ fn request_authority(req: &Request<Incoming>) -> String {
         .to_ascii_lowercase()
 }
 
+/// `host[:port]` where host is a DNS name, an IPv4 address or a bracketed IPv6 address
+/// (empty: an HTTP/1.0 request without Host, which routes by path alone).
+fn valid_authority(authority: &str) -> bool {
+    if authority.is_empty() {
+        return true;
+    }
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let Some((v6, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if v6.parse::<std::net::Ipv6Addr>().is_err() {
+            return false;
+        }
+        match after {
+            "" => return true,
+            p => match p.strip_prefix(':') {
+                Some(port) => ("v6", Some(port)),
+                None => return false,
+            },
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    port_ok && host_ok
+}
+
+/// An absolute-form request's authority and its Host header name the same host.
+fn host_agrees(req: &Request<Incoming>) -> bool {
+    let (Some(uri), Some(host)) = (req.uri().authority(), req.headers().get(header::HOST)) else {
+        return true;
+    };
+    host.to_str()
+        .is_ok_and(|h| h.eq_ignore_ascii_case(uri.as_str().rsplit('@').next().unwrap_or_default()))
+}
+
 /// The host the client asked for, lower case, without port.
 fn request_host(req: &Request<Incoming>) -> String {
     let raw = request_authority(req);
@@ -854,6 +909,36 @@ fn purge(shared: &Shared, live: &Live, ctx: &mut Ctx, req: &Request<Incoming>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_is_a_name_or_address_and_an_optional_port() {
+        for ok in [
+            "site.example",
+            "site.example:8080",
+            "127.0.0.1:3000",
+            "[::1]:443",
+            "[::1]",
+            "localhost",
+            "",
+        ] {
+            assert!(valid_authority(ok), "{ok}");
+        }
+        for bad in [
+            "site.example/users",
+            "site.example:80/x",
+            "a..b",
+            "site.example:",
+            "site.example:123456",
+            "evil.example?x",
+            "[::1",
+            "[zz]:80",
+            "[::1]x",
+            "user@site.example",
+            "site example",
+        ] {
+            assert!(!valid_authority(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn only_the_session_cookie_or_authorization_makes_a_request_personal() {

@@ -187,3 +187,36 @@ async fn an_idle_keep_alive_connection_is_closed() {
         "closed for idleness, not by our patience"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_is_no_host_or_disagrees_with_the_uri_gets_400() {
+    let origin = Origin::spawn(|_| Reply::ok("ok")).await;
+    let lb = balancer(&origin).await;
+    for request in [
+        // A path smuggled into Host would file the page under another URL's key.
+        "GET /catalog HTTP/1.1\r\nHost: site.example/users\r\n\r\n",
+        "GET /catalog HTTP/1.1\r\nHost: site.example:80x\r\n\r\n",
+        // An absolute URI naming another host than Host: which one is the key?
+        "GET http://a.example/catalog HTTP/1.1\r\nHost: b.example\r\n\r\n",
+    ] {
+        let answer = exchange(&lb, request.as_bytes()).await;
+        assert!(
+            status_line(&answer).contains("400"),
+            "{request:?}: {answer}"
+        );
+    }
+    assert!(origin.seen().is_empty(), "nothing reached the origin");
+    // Agreeing absolute-form: the upstream gets the host the key used.
+    let answer = exchange(
+        &lb,
+        b"GET http://a.example/catalog HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(status_line(&answer).contains("200"), "{answer}");
+    let seen = &origin.seen()[0];
+    assert_eq!(
+        seen.headers.get("host").and_then(|v| v.to_str().ok()),
+        Some("a.example")
+    );
+    still_serves(&lb).await;
+}
