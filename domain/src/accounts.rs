@@ -193,7 +193,12 @@ pub async fn change_password(
     current: &str,
     new: &Password,
 ) -> Result<(), ServiceError> {
-    let user = confirmed(db, user_id, current).await?;
+    let user = confirmed(db, user_id, current).await.map_err(|e| match e {
+        ServiceError::Forbidden(_) => {
+            ServiceError::Forbidden("Your current password is not right.".into())
+        }
+        e => e,
+    })?;
     let txn = crate::db::begin_write(db).await?;
     let mut active = user.into_active_model();
     active.password_hash = Set(hash_password(new)?);
