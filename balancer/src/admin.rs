@@ -1,6 +1,8 @@
 //! The admin listener (loopback by default): `/metrics` for Prometheus, `/upstreams` to see
 //! the pools, and `POST /upstreams/HOST:PORT/drain` (or `/undrain`) to take a replica out of
-//! rotation before restarting it: it gets no new requests and finishes what it has.
+//! rotation before restarting it: it gets no new requests and finishes what it has. Drain
+//! and undrain ask for `Authorization: Bearer $AMBISONIA_ADMIN_TOKEN` when that is set, and
+//! it must be set for an admin listener that is not on loopback.
 
 use std::{convert::Infallible, sync::Arc};
 
@@ -40,7 +42,8 @@ pub async fn handle(
             pages::text(StatusCode::OK, "text/plain; charset=utf-8", out)
         }
         (&Method::POST, p) if p.starts_with("/upstreams/") => {
-            let allowed = match &live.settings.purge_token {
+            // Without a token the listener is loopback (settings refuse otherwise).
+            let allowed = match &live.settings.admin_token {
                 None => true,
                 Some(t) => t.admits(req.headers()),
             };

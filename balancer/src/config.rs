@@ -76,6 +76,9 @@ pub struct Settings {
     pub session_cookie: String,
     /// From `AMBISONIA_PURGE_TOKEN` only: a secret does not belong in a file or on `ps`.
     pub purge_token: Option<BearerToken>,
+    /// From `AMBISONIA_ADMIN_TOKEN` only: what drain and undrain on the admin listener ask
+    /// for. Without it they are open — allowed only while the admin listener is loopback.
+    pub admin_token: Option<BearerToken>,
     pub trusted_proxies: Vec<Cidr>,
     pub limits: Limits,
     pub cache: CacheSettings,
@@ -378,7 +381,7 @@ impl Settings {
             PoolSettings::new(flags.upstreams.clone(), flags.balance),
         );
         check_cookie_name(&flags.session_cookie)?;
-        Ok(Self {
+        Self {
             listen,
             admin_listen: flags.admin_listen,
             tls: flags
@@ -387,14 +390,28 @@ impl Settings {
                 .zip(flags.tls_key.clone())
                 .map(|(cert, key)| TlsFiles { cert, key }),
             session_cookie: flags.session_cookie.clone(),
-            purge_token: purge_token_from_env(),
+            purge_token: token_from_env("AMBISONIA_PURGE_TOKEN"),
+            admin_token: token_from_env("AMBISONIA_ADMIN_TOKEN"),
             trusted_proxies,
             limits: Limits::default(),
             cache: CacheSettings::with_size(mib(flags.cache_mb)),
             pools,
             routes: vec![RouteSettings::everything_to("app")],
             shutdown_grace: Duration::from_secs(20),
-        })
+        }
+        .checked()
+    }
+
+    /// Refuses an admin listener other machines can reach while drain needs no token.
+    fn checked(self) -> Result<Self, String> {
+        if !self.admin_listen.ip().is_loopback() && self.admin_token.is_none() {
+            return Err(format!(
+                "the admin listener {} is reachable from other machines: set AMBISONIA_ADMIN_TOKEN \
+                 (drain and undrain then ask for it), or keep it on loopback",
+                self.admin_listen
+            ));
+        }
+        Ok(self)
     }
 
     /// Settings from the flags, or from the file they name. Used at start and on SIGHUP.
@@ -547,7 +564,7 @@ impl Settings {
             hit_for_miss: Duration::from_secs(c.hit_for_miss_s),
         };
 
-        Ok(Self {
+        Self {
             listen: file.listen.unwrap_or(listen),
             admin_listen: file.admin_listen.unwrap_or(admin_listen),
             tls: file.tls.map(|t| TlsFiles {
@@ -555,21 +572,21 @@ impl Settings {
                 key: t.key,
             }),
             session_cookie: file.session_cookie,
-            purge_token: purge_token_from_env(),
+            purge_token: token_from_env("AMBISONIA_PURGE_TOKEN"),
+            admin_token: token_from_env("AMBISONIA_ADMIN_TOKEN"),
             trusted_proxies,
             limits,
             cache,
             pools,
             routes,
             shutdown_grace: Duration::from_secs(file.shutdown_grace_s),
-        })
+        }
+        .checked()
     }
 }
 
-fn purge_token_from_env() -> Option<BearerToken> {
-    std::env::var("AMBISONIA_PURGE_TOKEN")
-        .ok()
-        .and_then(BearerToken::new)
+fn token_from_env(var: &str) -> Option<BearerToken> {
+    std::env::var(var).ok().and_then(BearerToken::new)
 }
 
 fn check_upstream(s: &str) -> Result<(), String> {
@@ -817,6 +834,14 @@ mod tests {
             none.client_address(ip("127.0.0.1"), ["9.9.9.9"]),
             ip("127.0.0.1")
         );
+    }
+
+    #[test]
+    fn an_admin_listener_other_machines_reach_needs_a_token() {
+        let text = "admin_listen = \"0.0.0.0:9901\"\n[pools.app]\nupstreams = [\"127.0.0.1:3001\"]\n\n[[routes]]\nprefix = \"/\"\npool = \"app\"\n";
+        let e = parse(text).err().unwrap_or_default();
+        assert!(e.contains("AMBISONIA_ADMIN_TOKEN"), "{e}");
+        assert!(parse(&text.replace("0.0.0.0", "127.0.0.1")).is_ok());
     }
 
     #[test]

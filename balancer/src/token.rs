@@ -1,4 +1,4 @@
-//! The purge token (`AMBISONIA_PURGE_TOKEN`): a secret that never prints itself, checked in
+//! The purge and admin tokens (`AMBISONIA_PURGE_TOKEN`, `AMBISONIA_ADMIN_TOKEN`): a secret that never prints itself, checked in
 //! time that does not depend on where a guess differs.
 
 use std::fmt;

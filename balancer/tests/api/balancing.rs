@@ -257,6 +257,26 @@ async fn beyond_the_connection_limit_and_the_queue_clients_get_503_with_retry_af
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_admin_token_drain_asks_for_it_and_the_purge_token_will_not_do() {
+    let a = Origin::spawn(|_| Reply::ok("a")).await;
+    let mut settings = super::settings(&passing(&[&a], ""));
+    settings.admin_token = balancer::token::BearerToken::new("admin-secret".into());
+    settings.purge_token = balancer::token::BearerToken::new("purge-secret".into());
+    let lb = TestBalancer::with(settings).await;
+    let drain = |token: Option<&'static str>| {
+        let mut req =
+            reqwest::Client::new().post(format!("http://{}/upstreams/{}/drain", lb.admin, a.addr));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move { req.send().await.expect("admin answers").status() }
+    };
+    assert_eq!(drain(None).await, 403);
+    assert_eq!(drain(Some("purge-secret")).await, 403);
+    assert_eq!(drain(Some("admin-secret")).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drained_replica_finishes_its_work_and_gets_no_more() {
     let a = Origin::spawn(|_| Reply::ok("a")).await;
     let b = Origin::spawn(|_| Reply::ok("b")).await;
