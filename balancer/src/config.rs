@@ -126,7 +126,14 @@ pub struct PoolSettings {
     pub connect_timeout: Duration,
     pub health: HealthSettings,
     pub eject: EjectSettings,
+    /// Below this share of healthy upstreams (not counting draining ones) the pool routes
+    /// to all of them anyway, as Envoy's panic threshold does: checks that all fail at once
+    /// more likely say something about the checks than about every replica. 0 turns it off.
+    pub panic_below_percent: u8,
 }
+
+/// The panic threshold's default, for flags and files alike.
+pub const DEFAULT_PANIC_BELOW_PERCENT: u8 = 50;
 
 #[derive(Debug, Clone)]
 pub struct HealthSettings {
@@ -341,6 +348,7 @@ impl PoolSettings {
             connect_timeout: Duration::from_secs(1),
             health: HealthSettings::default(),
             eject: EjectSettings::default(),
+            panic_below_percent: DEFAULT_PANIC_BELOW_PERCENT,
         }
     }
 }
@@ -491,6 +499,10 @@ impl Settings {
                         backoff: ms(p.eject.backoff_ms),
                         max_backoff: ms(p.eject.max_backoff_ms),
                     },
+                    panic_below_percent: p
+                        .panic_below_percent
+                        .unwrap_or(DEFAULT_PANIC_BELOW_PERCENT)
+                        .min(100),
                 },
             );
         }
@@ -720,6 +732,7 @@ struct FilePool {
     health: FileHealth,
     #[serde(default)]
     eject: FileEject,
+    panic_below_percent: Option<u8>,
 }
 
 fn least_busy() -> Balance {

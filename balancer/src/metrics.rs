@@ -102,6 +102,25 @@ impl Metrics {
             self.retries.load(Relaxed)
         );
 
+        let pools: Vec<&Pool> = pools.into_iter().collect();
+        out.push_str("# TYPE balancer_pool_panic gauge\n");
+        for pool in &pools {
+            let _ = writeln!(
+                out,
+                "balancer_pool_panic{{pool=\"{}\"}} {}",
+                pool.name,
+                u64::from(pool.is_panicking())
+            );
+        }
+        out.push_str("# TYPE balancer_pool_panic_routed_total counter\n");
+        for pool in &pools {
+            let _ = writeln!(
+                out,
+                "balancer_pool_panic_routed_total{{pool=\"{}\"}} {}",
+                pool.name,
+                pool.panic_routed.load(Relaxed)
+            );
+        }
         // Prometheus wants every line of one metric together: one buffer per metric.
         let names = [
             ("balancer_upstream_in_flight", "gauge"),

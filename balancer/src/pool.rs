@@ -226,6 +226,10 @@ pub struct Pool {
     pub settings: PoolSettings,
     pub upstreams: Vec<Arc<Upstream>>,
     next: AtomicUsize,
+    /// Below the panic threshold now (said once in the log when it changes).
+    panicking: AtomicBool,
+    /// Requests routed regardless of health while panicking.
+    pub panic_routed: AtomicU64,
 }
 
 impl Pool {
@@ -254,13 +258,47 @@ impl Pool {
             settings,
             upstreams,
             next: AtomicUsize::new(0),
+            panicking: AtomicBool::new(false),
+            panic_routed: AtomicU64::new(0),
         }
     }
 
-    /// Chooses a ready upstream other than `avoid` and counts the request on it.
+    pub fn is_panicking(&self) -> bool {
+        self.panicking.load(Relaxed)
+    }
+
+    /// Whether too few of the upstreams not draining are healthy (and not ejected): then
+    /// health is ignored. Logged when it changes.
+    fn panic_mode(&self) -> bool {
+        let in_service = self.upstreams.iter().filter(|u| !u.is_draining());
+        let (mut total, mut healthy) = (0usize, 0usize);
+        for u in in_service {
+            total += 1;
+            healthy += usize::from(u.is_healthy() && !u.is_ejected());
+        }
+        let threshold = usize::from(self.settings.panic_below_percent);
+        let panic = total > 0 && healthy * 100 < threshold * total;
+        if self.panicking.swap(panic, Relaxed) != panic {
+            if panic {
+                tracing::warn!(pool = %self.name, healthy, total, "below the panic threshold: routing to every upstream, healthy or not");
+            } else {
+                tracing::info!(pool = %self.name, healthy, total, "above the panic threshold again: routing by health");
+            }
+        }
+        panic
+    }
+
+    /// Chooses a ready upstream other than `avoid` and counts the request on it; below the
+    /// panic threshold, any upstream that is not draining.
     pub fn pick(&self, avoid: Option<&Upstream>) -> Result<InFlight, Refused> {
-        let eligible =
-            |u: &&Arc<Upstream>| u.is_ready() && avoid.is_none_or(|a| !std::ptr::eq(a, u.as_ref()));
+        let panic = self.panic_mode();
+        let eligible = |u: &&Arc<Upstream>| {
+            (if panic {
+                !u.is_draining()
+            } else {
+                u.is_ready()
+            }) && avoid.is_none_or(|a| !std::ptr::eq(a, u.as_ref()))
+        };
         let chosen = match self.settings.balance {
             Balance::RoundRobin => {
                 let n = self.upstreams.len();
@@ -274,6 +312,9 @@ impl Pool {
             }),
             Balance::PeakEwma => cheapest(self.upstreams.iter().filter(eligible), Upstream::cost),
         };
+        if panic && chosen.is_some() {
+            self.panic_routed.fetch_add(1, Relaxed);
+        }
         chosen
             .map(|u| InFlight::new(Arc::clone(u)))
             .ok_or(Refused::NoneReady)
@@ -382,7 +423,13 @@ mod tests {
             let c = p.pick(None).unwrap_or_else(|_| panic!("none ready"));
             assert_eq!(c.upstream.authority, "c:1");
         }
+        // c drained too: the one upstream in service is unhealthy, below the panic
+        // threshold, so it is used anyway; draining is the operator's word and stays.
         p.upstreams[2].set_draining(true);
+        let c = p.pick(None).unwrap_or_else(|_| panic!("panic mode routes to b"));
+        assert_eq!(c.upstream.authority, "b:1");
+        assert!(p.is_panicking());
+        p.upstreams[1].set_draining(true);
         assert!(matches!(p.pick(None), Err(Refused::NoneReady)));
     }
 

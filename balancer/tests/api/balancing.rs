@@ -67,6 +67,78 @@ async fn a_slow_replica_gets_fewer_requests_than_a_fast_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_every_health_check_fails_the_pool_panics_and_routes_to_all() {
+    // Both replicas answer pages but fail their health path: a broken check, not two dead
+    // replicas. Below the panic threshold (half) the pool routes to both anyway.
+    let sick = |name: &'static str| {
+        Origin::spawn(move |s| {
+            if s.path == "/health" {
+                Reply::ok("no").status(503)
+            } else {
+                Reply::ok(name)
+            }
+        })
+    };
+    let (a, b) = (sick("a").await, sick("b").await);
+    let toml = passing(
+        &[&a, &b],
+        "[pools.app.health]\npath = \"/health\"\ninterval_ms = 30\ntimeout_ms = 200\nrise = 2\nfall = 2",
+    );
+    let lb = TestBalancer::start(&toml).await;
+    let pool = || {
+        lb.shared
+            .live()
+            .pools
+            .get("app")
+            .map(Arc::clone)
+            .expect("pool app")
+    };
+    eventually(
+        "both replicas fail their checks",
+        Duration::from_secs(5),
+        || async { pool().upstreams.iter().all(|u| !u.is_healthy()) },
+    )
+    .await;
+    let mut bodies = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        let r = lb.get("/").await;
+        assert_eq!(r.status(), 200, "answered in panic mode");
+        bodies.insert(r.text().await.unwrap_or_default());
+    }
+    assert_eq!(bodies.len(), 2, "both replicas take requests: {bodies:?}");
+    let metrics = lb.metrics().await;
+    assert!(
+        metrics.contains("balancer_pool_panic{pool=\"app\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("balancer_pool_panic_routed_total{pool=\"app\"} 20\n"),
+        "counted"
+    );
+
+    // With the threshold off, the same pool refuses instead.
+    let off = passing(
+        &[&a, &b],
+        "panic_below_percent = 0\n[pools.app.health]\npath = \"/health\"\ninterval_ms = 30\ntimeout_ms = 200\nrise = 2\nfall = 2",
+    );
+    let strict = TestBalancer::start(&off).await;
+    let strict_pool = || {
+        strict
+            .shared
+            .live()
+            .pools
+            .get("app")
+            .map(Arc::clone)
+            .expect("pool app")
+    };
+    eventually("both fail again", Duration::from_secs(5), || async {
+        strict_pool().upstreams.iter().all(|u| !u.is_healthy())
+    })
+    .await;
+    assert_ne!(strict.get("/").await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_health_check_takes_a_replica_out_and_passing_ones_bring_it_back() {
     let ready = Arc::new(AtomicBool::new(true));
     let well = Origin::spawn(|_| Reply::ok("well")).await;
