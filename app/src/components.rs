@@ -157,11 +157,32 @@ pub fn CardGrid(cards: Vec<RecordingCard>) -> impl IntoView {
 pub fn FormError(path: &'static str) -> impl IntoView {
     let query = use_query_map();
     let message = query.with_untracked(|q| {
-        (q.get_str("__path") == Some(path))
-            .then(|| q.get_str("__err").map(decode_error))
-            .flatten()
+        let err = q
+            .get_str("__err")
+            .filter(|_| q.get_str("__path") == Some(path))?;
+        signed_by_this_site(path, err, q.get_str("__sig")?).then(|| decode_error(err))
     });
     message.map(|m| view! { <p class="form-error" role="alert" data-testid="form-error">{m}</p> })
+}
+
+/// Whether the server signed this error (`server`'s form-error middleware): a link anyone
+/// can write (`?__err=…`) must not put words in the site's mouth.
+fn signed_by_this_site(path: &str, err: &str, signature: &str) -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        crate::ssr::state::state().is_ok_and(|s| {
+            domain::signing::verify(
+                &s.settings.form_error_key,
+                &domain::signing::form_error_message(path, err),
+                signature,
+            )
+        })
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let _ = (path, err, signature);
+        false
+    }
 }
 
 fn decode_error(encoded: &str) -> String {

@@ -426,7 +426,9 @@ mod tests {
         // c drained too: the one upstream in service is unhealthy, below the panic
         // threshold, so it is used anyway; draining is the operator's word and stays.
         p.upstreams[2].set_draining(true);
-        let c = p.pick(None).unwrap_or_else(|_| panic!("panic mode routes to b"));
+        let c = p
+            .pick(None)
+            .unwrap_or_else(|_| panic!("panic mode routes to b"));
         assert_eq!(c.upstream.authority, "b:1");
         assert!(p.is_panicking());
         p.upstreams[1].set_draining(true);

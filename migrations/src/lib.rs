@@ -13,6 +13,7 @@ mod m20261126_000005_direct_uploads;
 mod m20261202_000006_catalog_scale;
 mod m20261202_000007_search_published;
 mod m20261203_000008_spatial_preview;
+mod m20261203_000009_site_keys;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_catalog_scale::Migration),
             Box::new(m20261202_000007_search_published::Migration),
             Box::new(m20261203_000008_spatial_preview::Migration),
+            Box::new(m20261203_000009_site_keys::Migration),
         ]
     }
 }

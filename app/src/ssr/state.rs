@@ -19,6 +19,8 @@ pub struct Settings {
     /// Where the media store's presigned links point (`https://bucket.s3.…`), for the
     /// Content-Security-Policy; `None` for the local folder (served by this site).
     pub media_origin: Option<String>,
+    /// Signs the form errors a redirect carries (`__err`), so a page shows only this site's.
+    pub form_error_key: domain::Secret,
 }
 
 impl Settings {

@@ -10,5 +10,6 @@ pub mod ratings;
 pub mod recording_tags;
 pub mod recordings;
 pub mod sessions;
+pub mod site_keys;
 pub mod tags;
 pub mod users;

@@ -7,6 +7,7 @@ mod cache_policy;
 mod direct;
 mod downloads;
 mod feeds;
+mod form_errors;
 mod health;
 mod media_state;
 mod page_headers;
@@ -59,6 +60,9 @@ impl Application {
         let store = config.s3.store(&config.media_dir);
         tracing::info!(store = %store.describe(), "media store");
         let media_origin = store.link_origin().await;
+        let form_error_key = domain::signing::form_error_key(&db)
+            .await
+            .map_err(|e| format!("cannot read the site's signing key: {}", e.for_operator()))?;
         let state = AppState {
             db,
             settings: Arc::new(Settings {
@@ -69,6 +73,7 @@ impl Application {
                     .settings()
                     .map(|_| config.direct_upload_from_mb.saturating_mul(1024 * 1024)),
                 media_origin,
+                form_error_key,
             }),
         };
         let store = Arc::new(store);
@@ -203,6 +208,10 @@ fn router(state: AppState, media_state: MediaState, config: &AppConfig) -> Route
         .merge(feeds::routes(state.clone()))
         .leptos_routes_with_context(&leptos_options, routes, context, shell)
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.settings.form_error_key.clone(),
+            form_errors::sign,
+        ))
         .layer(middleware::from_fn_with_state(security, security::resolve))
         .layer(middleware::from_fn(cache_policy::apply))
         .with_state(leptos_options);

@@ -94,7 +94,7 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
 }
 
 /// `application/x-www-form-urlencoded` pairs, decoded.
-fn url_decode_pairs(body: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
+pub(crate) fn url_decode_pairs(body: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
     body.split(|b| *b == b'&').filter_map(|pair| {
         let mut it = pair.splitn(2, |b| *b == b'=');
         let key = percent_decode(it.next()?);

@@ -105,6 +105,21 @@ async fn wrong_password_is_refused_with_a_message(backend: Backend) {
         html.contains("Wrong username or password."),
         "the login page shows the error"
     );
+
+    // Only errors this site signed are shown: the same link without its signature, with
+    // another's, or with the error moved to another form shows nothing.
+    let (unsigned, signature) = path.rsplit_once("&__sig=").expect("a signed error");
+    let forged_sig = format!("{unsigned}&__sig={}", "0".repeat(signature.len()));
+    let other_form = path
+        .replace("__path=%2Fapi%2Flogin", "__path=%2Fapi%2Fregister")
+        .replace("/login?", "/register?");
+    for link in [unsigned.to_string(), forged_sig, other_form] {
+        let (_, html) = app.get_text(&link, &browser).await;
+        assert!(
+            !html.contains("Wrong username or password."),
+            "{link} shows an error the site did not sign for it"
+        );
+    }
 }
 
 async fn registration_rules(backend: Backend) {
