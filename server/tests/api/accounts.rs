@@ -254,18 +254,8 @@ async fn changing_the_password_ends_other_sessions(backend: Backend) {
         StatusCode::OK
     );
 
-    let token = app.form_token("/account", &mut here).await;
     let res = app
-        .post_form(
-            "/api/change-password",
-            "/account",
-            &[
-                ("csrf", &token),
-                ("current", PASSWORD),
-                ("new_password", "an even longer password"),
-            ],
-            &mut here,
-        )
+        .change_password(&mut here, PASSWORD, "an even longer password")
         .await;
     assert_eq!(location(&res), "/account?saved=password");
     assert_eq!(app.get("/account", &here).await.status(), StatusCode::OK);
@@ -275,16 +265,7 @@ async fn changing_the_password_ends_other_sessions(backend: Backend) {
     );
 
     let res = app
-        .post_form(
-            "/api/change-password",
-            "/account",
-            &[
-                ("csrf", &token),
-                ("current", "wrong"),
-                ("new_password", "yet another password"),
-            ],
-            &mut here,
-        )
+        .change_password(&mut here, "wrong", "yet another password")
         .await;
     assert!(
         redirect_error(&res)

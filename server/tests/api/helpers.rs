@@ -214,6 +214,27 @@ impl Site {
         browser
     }
 
+    /// Changes the password on the account page as a browser would; the answer.
+    pub async fn change_password(
+        &self,
+        browser: &mut Browser,
+        current: &str,
+        new: &str,
+    ) -> Response {
+        let token = self.form_token("/account", browser).await;
+        self.post_form(
+            "/api/change-password",
+            "/account",
+            &[
+                ("csrf", &token),
+                ("current", current),
+                ("new_password", new),
+            ],
+            browser,
+        )
+        .await
+    }
+
     /// Sends the upload form as a browser would (multipart, token in the action's query).
     pub async fn upload(
         &self,

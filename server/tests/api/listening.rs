@@ -338,6 +338,19 @@ struct Item {
     enclosure: Option<(String, u64, String)>,
 }
 
+/// An enclosure's address (in attribute `url_attribute`), length and type.
+fn enclosure(node: roxmltree::Node<'_, '_>, url_attribute: &str) -> (String, u64, String) {
+    (
+        node.attribute(url_attribute)
+            .unwrap_or_default()
+            .to_string(),
+        node.attribute("length")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+        node.attribute("type").unwrap_or_default().to_string(),
+    )
+}
+
 fn atom_entries(xml: &str) -> Vec<Item> {
     const ATOM: &str = "http://www.w3.org/2005/Atom";
     let doc = roxmltree::Document::parse(xml).expect("XML");
@@ -375,15 +388,7 @@ fn atom_entries(xml: &str) -> Vec<Item> {
                     .and_then(|l| l.attribute("href"))
                     .unwrap_or_default()
                     .to_string(),
-                enclosure: link("enclosure").map(|l| {
-                    (
-                        l.attribute("href").unwrap_or_default().to_string(),
-                        l.attribute("length")
-                            .and_then(|n| n.parse().ok())
-                            .unwrap_or(0),
-                        l.attribute("type").unwrap_or_default().to_string(),
-                    )
-                }),
+                enclosure: link("enclosure").map(|l| enclosure(l, "href")),
             }
         })
         .collect()
@@ -420,15 +425,7 @@ fn rss_items(xml: &str) -> Vec<Item> {
                 enclosure: item
                     .children()
                     .find(|c| c.has_tag_name("enclosure"))
-                    .map(|l| {
-                        (
-                            l.attribute("url").unwrap_or_default().to_string(),
-                            l.attribute("length")
-                                .and_then(|n| n.parse().ok())
-                                .unwrap_or(0),
-                            l.attribute("type").unwrap_or_default().to_string(),
-                        )
-                    }),
+                    .map(|l| enclosure(l, "url")),
             }
         })
         .collect()

@@ -618,18 +618,8 @@ async fn a_token_needs_the_password_and_a_new_password_revokes_every_token(backe
         StatusCode::CREATED
     );
 
-    let token = app.form_token("/account", &mut paul).await;
     let res = app
-        .post_form(
-            "/api/change-password",
-            "/account",
-            &[
-                ("csrf", &token),
-                ("current", PASSWORD),
-                ("new_password", "another long password"),
-            ],
-            &mut paul,
-        )
+        .change_password(&mut paul, PASSWORD, "another long password")
         .await;
     assert_eq!(location(&res), "/account?saved=password");
     let (_, page) = app.get_text("/account?saved=password", &paul).await;
