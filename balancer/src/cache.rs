@@ -130,11 +130,16 @@ impl Object {
     pub fn may_serve_on_error(&self, now: Instant) -> bool {
         self.age(now) < self.lifetime.fresh + self.lifetime.stale_if_error
     }
+    /// Expired, but the origin cannot be reached and did not forbid stale.
+    pub fn may_serve_when_unreachable(&self, now: Instant) -> bool {
+        self.age(now) < self.lifetime.fresh + self.lifetime.stale_if_unreachable
+    }
     fn is_dead(&self, now: Instant) -> bool {
         let keep = self
             .lifetime
             .stale_while_revalidate
-            .max(self.lifetime.stale_if_error);
+            .max(self.lifetime.stale_if_error)
+            .max(self.lifetime.stale_if_unreachable);
         self.age(now) >= self.lifetime.fresh + keep
     }
     /// Claims the one background revalidation; false if another request has it.
@@ -186,6 +191,7 @@ impl Object {
         &self,
         update: &HeaderMap,
         lifetime_of: impl FnOnce(&HeaderMap) -> Option<Lifetime>,
+        initial_age: Duration,
         now: Instant,
     ) -> Option<Self> {
         let mut headers = self.headers.clone();
@@ -203,7 +209,7 @@ impl Object {
             self.status,
             headers,
             self.body.clone(),
-            super::freshness::initial_age(update),
+            initial_age,
             lifetime,
             now,
         );
@@ -622,6 +628,7 @@ mod tests {
             fresh: Duration::from_secs(secs),
             stale_while_revalidate: Duration::ZERO,
             stale_if_error: Duration::ZERO,
+            stale_if_unreachable: Duration::ZERO,
         }
     }
 

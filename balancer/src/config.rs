@@ -107,9 +107,13 @@ pub struct CacheSettings {
     pub max_object_bytes: usize,
     /// Freshness for cacheable statuses that carry no freshness header; `None` = store nothing.
     pub default_ttl: Option<Duration>,
-    /// Serve stale while one request revalidates, when the origin did not forbid it.
+    /// Serve stale while one request revalidates when the origin said nothing about it.
+    /// 0 by default: RFC 9111 §4.2.4 lets a cache serve stale only when the origin allows
+    /// it (`stale-while-revalidate`) or the cache cannot reach the origin.
     pub grace: Duration,
-    /// Serve stale when the origin is down or failing, when the origin did not forbid it.
+    /// Serve stale while the origin cannot be reached (refused, reset, timed out), unless it
+    /// said `must-revalidate`/`proxy-revalidate`; an answering origin's 5xx gets stale only
+    /// within its own `stale-if-error`.
     pub stale_if_error: Duration,
     /// After a response that could not be stored, requests for that URL stop waiting on one
     /// another for this long (Varnish's hit-for-miss).
@@ -330,7 +334,7 @@ impl CacheSettings {
             size_bytes,
             max_object_bytes: 8 * MIB,
             default_ttl: None,
-            grace: Duration::from_secs(10),
+            grace: Duration::ZERO,
             stale_if_error: Duration::from_secs(300),
             hit_for_miss: Duration::from_secs(10),
         }

@@ -27,6 +27,111 @@ pub struct Directives {
     pub stale_if_error: Option<u64>,
 }
 
+/// `name[=token|"quoted string"]` items separated by commas (RFC 9110 §5.6): a comma or an
+/// `=` inside a quoted string belongs to the string, so `private="x, max-age=100"` is one
+/// directive, not two.
+fn items(value: &str) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    let mut chars = value.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return out;
+        }
+        let mut name = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c == ',' {
+                break;
+            }
+            name.push(c);
+            chars.next();
+        }
+        let mut arg = None;
+        if chars.peek() == Some(&'=') {
+            chars.next();
+            let mut a = String::new();
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => a.extend(chars.next()),
+                        '"' => break,
+                        c => a.push(c),
+                    }
+                }
+                while chars.peek().is_some_and(|c| *c != ',') {
+                    chars.next();
+                }
+            } else {
+                while let Some(&c) = chars.peek() {
+                    if c == ',' {
+                        break;
+                    }
+                    a.push(c);
+                    chars.next();
+                }
+            }
+            arg = Some(a.trim().to_owned());
+        }
+        out.push((name.trim().to_ascii_lowercase(), arg));
+    }
+}
+
+/// Whether a field value is a Structured Field Dictionary (RFC 8941 §3.2) — what
+/// `CDN-Cache-Control` must be, or be ignored (RFC 9213 §2.1). Inner lists are not
+/// accepted: no cache directive uses them.
+pub fn is_sf_dictionary(value: &str) -> bool {
+    fn key(s: &str) -> bool {
+        let mut b = s.bytes();
+        b.next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == b'*')
+            && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_-.*".contains(&c))
+    }
+    fn bare_item(s: &str) -> bool {
+        let b = s.as_bytes();
+        match b.first() {
+            Some(b'"') => {
+                s.len() >= 2
+                    && s.ends_with('"')
+                    && s[1..s.len() - 1].bytes().all(|c| (0x20..0x7f).contains(&c))
+            }
+            Some(b'?') => s == "?0" || s == "?1",
+            Some(b':') => s.len() >= 2 && s.ends_with(':'),
+            Some(c) if c.is_ascii_digit() || *c == b'-' => {
+                let digits = s.trim_start_matches('-');
+                let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+                !int.is_empty()
+                    && int.len() <= 15
+                    && int.bytes().all(|c| c.is_ascii_digit())
+                    && frac.len() <= 3
+                    && frac.bytes().all(|c| c.is_ascii_digit())
+                    && (frac.is_empty() || !digits.ends_with('.'))
+            }
+            Some(c) if c.is_ascii_alphabetic() || *c == b'*' => s
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~:/".contains(&c)),
+            _ => false,
+        }
+    }
+    fn param_or_member(s: &str) -> bool {
+        match s.split_once('=') {
+            Some((k, v)) => key(k) && bare_item(v),
+            None => key(s),
+        }
+    }
+    if value.trim().is_empty() {
+        return false;
+    }
+    value.split(',').all(|member| {
+        let member = member.trim_matches([' ', '\t']);
+        let mut parts = member.split(';');
+        parts.next().is_some_and(param_or_member)
+            && parts.all(|p| param_or_member(p.trim_start_matches(' ')))
+    })
+}
+
 impl Directives {
     pub fn parse<'a>(values: impl Iterator<Item = &'a HeaderValue>) -> Self {
         let mut d = Self::default();
@@ -36,13 +141,10 @@ impl Directives {
                 d.no_store = true;
                 continue;
             };
-            for item in value.split(',') {
-                let (name, arg) = match item.split_once('=') {
-                    Some((n, a)) => (n.trim(), Some(a.trim().trim_matches('"'))),
-                    None => (item.trim(), None),
-                };
+            for (name, arg) in items(value) {
+                let arg = arg.as_deref();
                 let seconds = || arg.and_then(|a| a.parse::<u64>().ok());
-                match name.to_ascii_lowercase().as_str() {
+                match name.as_str() {
                     "no-store" => d.no_store = true,
                     // Qualified forms (`private="set-cookie"`) are treated as unqualified:
                     // stricter, and never wrong.
@@ -68,7 +170,11 @@ impl Directives {
 pub struct Lifetime {
     pub fresh: Duration,
     pub stale_while_revalidate: Duration,
+    /// Stale allowed when the origin answers 5xx: only what it said (`stale-if-error`).
     pub stale_if_error: Duration,
+    /// Stale allowed while the origin cannot be reached at all (RFC 9111 §4.2.4's
+    /// "disconnected"): its `stale-if-error`, or the configured grace.
+    pub stale_if_unreachable: Duration,
 }
 
 /// Statuses a cache may store without explicit freshness (RFC 9110 §15.1).
@@ -121,9 +227,15 @@ pub fn lifetime(
     {
         return Err(NotStored::Status);
     }
-    // A targeted field, when present, replaces Cache-Control for this cache (RFC 9213 §2.1).
-    let d = if headers.contains_key(&CDN_CACHE_CONTROL) {
-        Directives::parse(headers.get_all(&CDN_CACHE_CONTROL).iter())
+    // A targeted field, when present and valid, replaces Cache-Control for this cache
+    // (RFC 9213 §2.1); one that is not a Structured Field Dictionary is ignored.
+    let targeted = headers.get_all(&CDN_CACHE_CONTROL);
+    let valid_targeted = targeted.iter().next().is_some()
+        && targeted
+            .iter()
+            .all(|v| v.to_str().is_ok_and(is_sf_dictionary));
+    let d = if valid_targeted {
+        Directives::parse(targeted.iter())
     } else {
         Directives::parse(headers.get_all(header::CACHE_CONTROL).iter())
     };
@@ -158,11 +270,7 @@ pub fn lifetime(
                 .to_str()
                 .ok()
                 .and_then(|e| httpdate::parse_http_date(e).ok());
-            let date = headers
-                .get(header::DATE)
-                .and_then(|d| d.to_str().ok())
-                .and_then(|d| httpdate::parse_http_date(d).ok())
-                .unwrap_or(now);
+            let date = date_of(headers).unwrap_or(now);
             Some(
                 expires
                     .and_then(|e| e.duration_since(date).ok())
@@ -179,35 +287,64 @@ pub fn lifetime(
     if fresh.is_zero() {
         return Err(NotStored::NoLifetime);
     }
-    // s-maxage carries proxy-revalidate for a shared cache (RFC 9111 §5.2.2.10): then only
-    // the origin's explicit stale-* directives allow serving stale.
-    let may_go_stale = !(d.must_revalidate || d.proxy_revalidate || d.s_maxage.is_some());
+    // must-revalidate (and proxy-revalidate, for a shared cache) always revalidates, even
+    // with the origin unreachable (RFC 9111 §5.2.2.2). s-maxage carries proxy-revalidate's
+    // meaning (§5.2.2.10) for the defaults: then only explicit stale-* directives count.
+    let never_stale = d.must_revalidate || d.proxy_revalidate;
+    let defaults_apply = !never_stale && d.s_maxage.is_none();
     let window = |explicit: Option<u64>, default: Duration| {
+        if never_stale {
+            return Duration::ZERO;
+        }
         explicit
             .map(Duration::from_secs)
-            .unwrap_or(if may_go_stale {
+            .unwrap_or(if defaults_apply {
                 default
             } else {
                 Duration::ZERO
             })
             .min(MAX_STALE)
     };
+    // Disconnected, a cache may serve stale unless a directive forbids it (§4.2.4) — and
+    // must-revalidate, proxy-revalidate and s-maxage each do, leaving only stale-if-error.
+    let unreachable = window(d.stale_if_error, settings.stale_if_error);
     Ok(Lifetime {
         fresh,
         stale_while_revalidate: window(d.stale_while_revalidate, settings.grace),
-        stale_if_error: window(d.stale_if_error, settings.stale_if_error),
+        stale_if_error: window(d.stale_if_error, Duration::ZERO),
+        stale_if_unreachable: unreachable,
     })
 }
 
-/// The `Age` an arriving response already has (RFC 9111 §4.2.3, without clock-skew terms).
-pub fn initial_age(headers: &HeaderMap) -> Duration {
+fn date_of(headers: &HeaderMap) -> Option<SystemTime> {
     headers
-        .get(header::AGE)
-        .and_then(|a| a.to_str().ok())
-        .and_then(|a| a.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
-        .unwrap_or_default()
+        .get(header::DATE)
+        .and_then(|d| d.to_str().ok())
+        .and_then(|d| httpdate::parse_http_date(d).ok())
 }
+
+/// The age an arriving response already has: its `Age` (RFC 9111 §4.2.3). An `Age` that is
+/// not one non-negative integer makes it stale at once (§5.1). The apparent age
+/// (now − `Date`) is left out, as Varnish does: `Date` has whole seconds and the origin's
+/// clock is not ours, so it would age every response by skew; `Expires` is read against
+/// the response's own `Date` instead, which no skew changes.
+pub fn initial_age(headers: &HeaderMap) -> Duration {
+    let mut ages = headers.get_all(header::AGE).iter();
+    let age = match (ages.next(), ages.next()) {
+        (None, _) => Duration::ZERO,
+        (Some(a), None) => match a.to_str().ok().map(str::trim) {
+            Some(a) if !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()) => {
+                Duration::from_secs(a.parse::<u64>().unwrap_or(u64::from(u32::MAX)))
+            }
+            _ => STALE_AGE,
+        },
+        (Some(_), Some(_)) => STALE_AGE,
+    };
+    age
+}
+
+/// An age past any lifetime this cache grants.
+const STALE_AGE: Duration = Duration::from_secs(u32::MAX as u64);
 
 #[cfg(test)]
 mod tests {
@@ -338,14 +475,151 @@ mod tests {
         );
     }
 
+    /// (stale-while-revalidate, stale-if-error on a 5xx, stale while unreachable).
+    fn windows(pairs: &[(&str, &str)]) -> Option<(Duration, Duration, Duration)> {
+        life(200, pairs).ok().map(|l| {
+            (
+                l.stale_while_revalidate,
+                l.stale_if_error,
+                l.stale_if_unreachable,
+            )
+        })
+    }
+
+    #[test]
+    fn nothing_stale_unless_the_origin_allows_it_or_is_unreachable() {
+        let secs = Duration::from_secs;
+        // Origin silent: the configured grace while revalidating (0 unless set), nothing on
+        // its own 5xx, the configured stale-if-error only while it cannot be reached.
+        assert_eq!(
+            windows(&[("cache-control", "max-age=60")]),
+            Some((secs(10), secs(0), secs(300)))
+        );
+        // s-maxage means proxy-revalidate: no stale at all but what it says.
+        assert_eq!(
+            windows(&[("cache-control", "s-maxage=60")]),
+            Some((secs(0), secs(0), secs(0)))
+        );
+        assert_eq!(
+            windows(&[("cache-control", "s-maxage=60, stale-if-error=600")]),
+            Some((secs(0), secs(600), secs(600)))
+        );
+        // must-revalidate always revalidates, whatever else it says, reachable or not.
+        for cc in [
+            "max-age=60, must-revalidate, stale-while-revalidate=30, stale-if-error=600",
+            "max-age=60, proxy-revalidate",
+        ] {
+            assert_eq!(
+                windows(&[("cache-control", cc)]),
+                Some((secs(0), secs(0), secs(0))),
+                "{cc}"
+            );
+        }
+        // The shipped default grace serves no stale to a conforming client.
+        let shipped = super::super::config::Settings::from_toml(
+            "[pools.app]\nupstreams = [\"127.0.0.1:1\"]\n[[routes]]\nprefix = \"/\"\npool = \"app\"\n",
+            "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
+            "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
+        )
+        .map(|s| s.cache.grace);
+        assert_eq!(shipped, Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn quoted_strings_hold_no_directives() {
+        for cc in [
+            "private=\"x, max-age=100\", max-age=5",
+            "max-age=5, no-cache=\"a, s-maxage=900\"",
+            "community=\"s-maxage=900\\\", max-age=900\", max-age=5",
+        ] {
+            let d = Directives::parse(std::iter::once(&HeaderValue::from_static(cc)));
+            assert_eq!((d.max_age, d.s_maxage), (Some(5), None), "{cc}");
+        }
+    }
+
+    #[test]
+    fn an_age_that_is_not_one_integer_makes_the_response_stale() {
+        let age = |pairs: &[(&str, &str)]| initial_age(&headers(pairs));
+        assert_eq!(age(&[("age", "30")]), Duration::from_secs(30));
+        assert_eq!(age(&[]), Duration::ZERO);
+        for bad in ["-1", "1.5", "ten", "", "30, 40"] {
+            assert!(age(&[("age", bad)]) >= STALE_AGE, "Age: {bad:?}");
+        }
+        assert!(
+            age(&[("age", "1"), ("age", "2")]) >= STALE_AGE,
+            "two Age fields"
+        );
+    }
+
+    #[test]
+    fn expires_minus_date_holds_whatever_the_origin_clock_and_age_counts() {
+        // The origin's clock 100 s slow or fast: Expires − Date is 120 s either way, and an
+        // Age of 100 leaves 20 of them.
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(4_000_000_000);
+        let at = |offset: i64| {
+            httpdate::fmt_http_date(if offset < 0 {
+                now - Duration::from_secs(offset.unsigned_abs())
+            } else {
+                now + Duration::from_secs(offset.unsigned_abs())
+            })
+        };
+        for skew in [-100, 100] {
+            let h = headers(&[
+                ("date", &at(skew)),
+                ("expires", &at(skew + 120)),
+                ("age", "100"),
+            ]);
+            let l = lifetime(StatusCode::OK, &h, &settings(), now)
+                .ok()
+                .map(|l| l.fresh);
+            assert_eq!(l, Some(Duration::from_secs(120)), "Date {skew} s off");
+            assert_eq!(initial_age(&h), Duration::from_secs(100), "20 s remain");
+        }
+    }
+
+    #[test]
+    fn interim_responses_are_never_stored() {
+        for status in [100, 101, 103] {
+            assert_eq!(
+                life(status, &[("cache-control", "s-maxage=60")]),
+                Err(NotStored::Status)
+            );
+        }
+    }
+
+    #[test]
+    fn a_shorter_cdn_max_age_wins_and_an_invalid_one_is_ignored() {
+        let fresh = |pairs: &[(&str, &str)]| life(200, pairs).ok().map(|l| l.fresh.as_secs());
+        assert_eq!(
+            fresh(&[
+                ("cache-control", "s-maxage=600"),
+                ("cdn-cache-control", "max-age=10")
+            ]),
+            Some(10)
+        );
+        for invalid in [
+            "max-age=10, MaxAge=5",
+            "max-age=\"10",
+            "max-age=1.2345",
+            "max-age=10,,",
+            "Max-Age=10",
+        ] {
+            assert_eq!(
+                fresh(&[
+                    ("cache-control", "s-maxage=600"),
+                    ("cdn-cache-control", invalid)
+                ]),
+                Some(600),
+                "{invalid} is not a Structured Field: Cache-Control applies"
+            );
+        }
+        assert!(is_sf_dictionary(
+            "max-age=10, stale-if-error=60, private, foo=?1;a=\"b\""
+        ));
+    }
+
     #[test]
     fn stale_windows_follow_the_origin() {
-        // s-maxage implies proxy-revalidate: no stale unless the origin says so.
-        let l = life(200, &[("cache-control", "s-maxage=60")]).ok();
-        assert_eq!(
-            l.map(|l| (l.stale_while_revalidate, l.stale_if_error)),
-            Some((Duration::ZERO, Duration::ZERO))
-        );
         let l = life(
             200,
             &[(
@@ -357,11 +631,6 @@ mod tests {
         assert_eq!(
             l.map(|l| (l.stale_while_revalidate, l.stale_if_error)),
             Some((Duration::from_secs(30), Duration::from_secs(600)))
-        );
-        let l = life(200, &[("cache-control", "max-age=60")]).ok();
-        assert_eq!(
-            l.map(|l| (l.stale_while_revalidate, l.stale_if_error)),
-            Some((Duration::from_secs(10), Duration::from_secs(300)))
         );
     }
 }

@@ -453,11 +453,19 @@ impl Target<'_> {
                 l.finish(outcome);
             }
         };
-        let stale_on_error = |ctx: &mut Ctx| {
+        // Stale for an origin that answered 5xx (only what it allowed), or one that could not
+        // be reached (also the configured grace, unless it said must-revalidate).
+        let stale_on_error = |ctx: &mut Ctx, unreachable: bool| {
             let now = cache.clock().now();
             stale
                 .as_ref()
-                .filter(|o| o.may_serve_on_error(now))
+                .filter(|o| {
+                    if unreachable {
+                        o.may_serve_when_unreachable(now)
+                    } else {
+                        o.may_serve_on_error(now)
+                    }
+                })
                 .map(|o| {
                     ctx.cache = CacheStatus::Stale;
                     serve(o, req.headers(), head, now)
@@ -471,13 +479,13 @@ impl Target<'_> {
             Err(e) => {
                 let status = forward_status(&e);
                 finish(leader, FillOutcome::Failed(status));
-                return stale_on_error(ctx).unwrap_or_else(|| forward_error(ctx, e));
+                return stale_on_error(ctx, true).unwrap_or_else(|| forward_error(ctx, e));
             }
         };
         ctx.upstream = Some(answer.claim.upstream.authority.clone());
         let status = answer.response.status();
         if status.is_server_error()
-            && let Some(resp) = stale_on_error(ctx)
+            && let Some(resp) = stale_on_error(ctx, false)
         {
             finish(leader, FillOutcome::Failed(status));
             return resp;
@@ -565,7 +573,8 @@ impl Target<'_> {
             }
             Collected::Failed => {
                 finish(leader, FillOutcome::Failed(StatusCode::BAD_GATEWAY));
-                stale_on_error(ctx).unwrap_or_else(|| pages::error(StatusCode::BAD_GATEWAY, None))
+                stale_on_error(ctx, true)
+                    .unwrap_or_else(|| pages::error(StatusCode::BAD_GATEWAY, None))
             }
         }
     }
@@ -618,6 +627,7 @@ impl Target<'_> {
                             )
                             .ok()
                         },
+                        freshness::initial_age(&h),
                         cache.clock().now(),
                     );
                     match refreshed {
