@@ -330,7 +330,7 @@ fn date_of(headers: &HeaderMap) -> Option<SystemTime> {
 /// the response's own `Date` instead, which no skew changes.
 pub fn initial_age(headers: &HeaderMap) -> Duration {
     let mut ages = headers.get_all(header::AGE).iter();
-    let age = match (ages.next(), ages.next()) {
+    match (ages.next(), ages.next()) {
         (None, _) => Duration::ZERO,
         (Some(a), None) => match a.to_str().ok().map(str::trim) {
             Some(a) if !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()) => {
@@ -339,8 +339,7 @@ pub fn initial_age(headers: &HeaderMap) -> Duration {
             _ => STALE_AGE,
         },
         (Some(_), Some(_)) => STALE_AGE,
-    };
-    age
+    }
 }
 
 /// An age past any lifetime this cache grants.
