@@ -11,6 +11,10 @@ use super::{
     pool::Pool,
 };
 
+/// Log lines dropped because the log writer fell behind (the process's one log queue, which
+/// the binary's telemetry owns; counted here so /metrics can say it).
+pub static LOG_LINES_DROPPED: AtomicU64 = AtomicU64::new(0);
+
 pub struct Metrics {
     /// Responses by status code, 100..=599.
     statuses: Box<[AtomicU64]>,
@@ -100,6 +104,11 @@ impl Metrics {
             out,
             "# TYPE balancer_retries_total counter\nbalancer_retries_total {}",
             self.retries.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE balancer_log_lines_dropped_total counter\nbalancer_log_lines_dropped_total {}",
+            LOG_LINES_DROPPED.load(Relaxed)
         );
 
         let pools: Vec<&Pool> = pools.into_iter().collect();

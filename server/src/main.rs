@@ -28,6 +28,7 @@ async fn main() -> ExitCode {
             }
         },
     };
+    telemetry::flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
