@@ -48,8 +48,10 @@ pub fn init(format: LogFormat) {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     let queued = Queued::to_stdout();
     let _ = QUEUE.set(queued.tx.clone());
+    // Colour codes only for a person at a terminal, not into a file or a collector.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_writer(queued);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
