@@ -14,6 +14,19 @@ use super::{Origin, Reply, TestBalancer, eventually, header, one_pool};
 const NO_CACHE_ROUTE: &str = "cache = false";
 
 /// `one_pool` with caching off, so every request is a balancing decision.
+/// Health checks on `/health` every 30 ms, two results to change state.
+const CHECKS_EVERY_30MS: &str = "[pools.app.health]\npath = \"/health\"\ninterval_ms = 30\ntimeout_ms = 200\nrise = 2\nfall = 2";
+
+/// The balancer's live pool named `app`.
+fn app_pool(lb: &TestBalancer) -> Arc<balancer::pool::Pool> {
+    lb.shared
+        .live()
+        .pools
+        .get("app")
+        .map(Arc::clone)
+        .expect("pool app")
+}
+
 fn passing(origins: &[&Origin], pool_extra: &str) -> String {
     format!("{}{NO_CACHE_ROUTE}\n", one_pool(origins, pool_extra))
 }
@@ -80,19 +93,9 @@ async fn when_every_health_check_fails_the_pool_panics_and_routes_to_all() {
         })
     };
     let (a, b) = (sick("a").await, sick("b").await);
-    let toml = passing(
-        &[&a, &b],
-        "[pools.app.health]\npath = \"/health\"\ninterval_ms = 30\ntimeout_ms = 200\nrise = 2\nfall = 2",
-    );
+    let toml = passing(&[&a, &b], CHECKS_EVERY_30MS);
     let lb = TestBalancer::start(&toml).await;
-    let pool = || {
-        lb.shared
-            .live()
-            .pools
-            .get("app")
-            .map(Arc::clone)
-            .expect("pool app")
-    };
+    let pool = || app_pool(&lb);
     eventually(
         "both replicas fail their checks",
         Duration::from_secs(5),
@@ -119,18 +122,10 @@ async fn when_every_health_check_fails_the_pool_panics_and_routes_to_all() {
     // With the threshold off, the same pool refuses instead.
     let off = passing(
         &[&a, &b],
-        "panic_below_percent = 0\n[pools.app.health]\npath = \"/health\"\ninterval_ms = 30\ntimeout_ms = 200\nrise = 2\nfall = 2",
+        &format!("panic_below_percent = 0\n{CHECKS_EVERY_30MS}"),
     );
     let strict = TestBalancer::start(&off).await;
-    let strict_pool = || {
-        strict
-            .shared
-            .live()
-            .pools
-            .get("app")
-            .map(Arc::clone)
-            .expect("pool app")
-    };
+    let strict_pool = || app_pool(&strict);
     eventually("both fail again", Duration::from_secs(5), || async {
         strict_pool().upstreams.iter().all(|u| !u.is_healthy())
     })
@@ -152,19 +147,9 @@ async fn a_failing_health_check_takes_a_replica_out_and_passing_ones_bring_it_ba
         }
     })
     .await;
-    let toml = passing(
-        &[&gate, &well],
-        "[pools.app.health]\npath = \"/health\"\ninterval_ms = 30\ntimeout_ms = 200\nrise = 2\nfall = 2",
-    );
+    let toml = passing(&[&gate, &well], CHECKS_EVERY_30MS);
     let lb = TestBalancer::start(&toml).await;
-    let pool = || {
-        lb.shared
-            .live()
-            .pools
-            .get("app")
-            .map(Arc::clone)
-            .expect("pool app")
-    };
+    let pool = || app_pool(&lb);
     let gate_up = || {
         pool()
             .find(&gate.addr.to_string())

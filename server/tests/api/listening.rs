@@ -45,6 +45,51 @@ async fn published_upload(
     row
 }
 
+/// Makes a processed recording look processed before spatial previews existed (no preview
+/// size; unless `keep_spatial`, no spatial preview either) and has the worker queue it again.
+async fn processed_long_ago(app: &TestApp, id: i32, keep_spatial: bool) {
+    recordings::ActiveModel {
+        id: Set(id),
+        preview_bytes: Set(None),
+        spatial_key: if keep_spatial {
+            sea_orm::ActiveValue::NotSet
+        } else {
+            Set(None)
+        },
+        ..Default::default()
+    }
+    .update(&app.db)
+    .await
+    .expect("aged");
+    assert_eq!(
+        domain::jobs::queue_missing_previews(&app.db).await.ok(),
+        Some(1)
+    );
+}
+
+/// The recording's row once `ready` holds (30 s at most, saying `what` if not).
+async fn row_once(
+    app: &TestApp,
+    id: i32,
+    what: &str,
+    ready: impl Fn(&recordings::Model) -> bool,
+) -> recordings::Model {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let row = recordings::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .ok()
+            .flatten()
+            .expect("row");
+        if ready(&row) {
+            return row;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what} within 30 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 async fn trusted(app: &TestApp, name: &str) -> Browser {
     let browser = uploader(app, name, Role::Uploader).await;
     app.trust(app.user_id(name).await).await;
@@ -196,41 +241,16 @@ async fn recordings_processed_before_spatial_previews_are_processed_again(backen
     let paul = trusted(&app, "paul").await;
     let row = published_upload(&app, &paul, "Old Harbour", "old.amb", fuma_file(4_800)).await;
     // As it was before: a preview, but neither its size nor a spatial preview.
-    recordings::ActiveModel {
-        id: Set(row.id),
-        spatial_key: Set(None),
-        preview_bytes: Set(None),
-        ..Default::default()
-    }
-    .update(&app.db)
-    .await
-    .expect("aged");
-    assert_eq!(
-        domain::jobs::queue_missing_previews(&app.db).await.ok(),
-        Some(1)
-    );
+    processed_long_ago(&app, row.id, false).await;
     assert_eq!(
         domain::jobs::queue_missing_previews(&app.db).await.ok(),
         Some(0),
         "not twice while its job waits"
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let now = recordings::Entity::find_by_id(row.id)
-            .one(&app.db)
-            .await
-            .ok()
-            .flatten()
-            .expect("row");
-        if now.spatial_key.is_some() && now.preview_bytes.is_some() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "processed again within 30 s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    row_once(&app, row.id, "processed again", |r| {
+        r.spatial_key.is_some() && r.preview_bytes.is_some()
+    })
+    .await;
 }
 
 /// A failure is told to the uploader in a plain sentence; the I/O text stays in the log.
@@ -243,35 +263,12 @@ async fn a_processing_failure_reads_as_a_sentence(backend: Backend) {
         .media_dir
         .join(row.media_key.as_deref().expect("stored"));
     std::fs::remove_file(&original).expect("the original was in the folder");
-    recordings::ActiveModel {
-        id: Set(row.id),
-        preview_bytes: Set(None),
-        ..Default::default()
-    }
-    .update(&app.db)
+    processed_long_ago(&app, row.id, true).await;
+    let shown = row_once(&app, row.id, "the failure is recorded", |r| {
+        !r.processing_error.is_empty()
+    })
     .await
-    .expect("aged");
-    assert_eq!(
-        domain::jobs::queue_missing_previews(&app.db).await.ok(),
-        Some(1)
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let shown = loop {
-        let now = recordings::Entity::find_by_id(row.id)
-            .one(&app.db)
-            .await
-            .ok()
-            .flatten()
-            .expect("row");
-        if !now.processing_error.is_empty() {
-            break now.processing_error;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the failure is recorded within 30 s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    .processing_error;
     assert_eq!(
         shown,
         "The uploaded file could not be read back from the media store."
