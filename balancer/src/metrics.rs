@@ -111,26 +111,26 @@ impl Metrics {
             LOG_LINES_DROPPED.load(Relaxed)
         );
 
-        let pools: Vec<&Pool> = pools.into_iter().collect();
-        out.push_str("# TYPE balancer_pool_panic gauge\n");
-        for pool in &pools {
-            let _ = writeln!(
-                out,
-                "balancer_pool_panic{{pool=\"{}\"}} {}",
-                pool.name,
-                u64::from(pool.is_panicking())
-            );
-        }
-        out.push_str("# TYPE balancer_pool_panic_routed_total counter\n");
-        for pool in &pools {
-            let _ = writeln!(
-                out,
-                "balancer_pool_panic_routed_total{{pool=\"{}\"}} {}",
-                pool.name,
-                pool.panic_routed.load(Relaxed)
-            );
-        }
         // Prometheus wants every line of one metric together: one buffer per metric.
+        let pool_names = [
+            ("balancer_pool_panic", "gauge"),
+            ("balancer_pool_panic_routed_total", "counter"),
+        ];
+        let mut per_pool: Vec<String> = pool_names.iter().map(|_| String::new()).collect();
+        let pools: Vec<&Pool> = pools.into_iter().collect();
+        for pool in &pools {
+            let values = [
+                u64::from(pool.is_panicking()),
+                pool.panic_routed.load(Relaxed),
+            ];
+            for (((name, _), buf), v) in pool_names.iter().zip(&mut per_pool).zip(values) {
+                let _ = writeln!(buf, "{name}{{pool=\"{}\"}} {v}", pool.name);
+            }
+        }
+        for ((name, kind), buf) in pool_names.iter().zip(per_pool) {
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            out.push_str(&buf);
+        }
         let names = [
             ("balancer_upstream_in_flight", "gauge"),
             ("balancer_upstream_healthy", "gauge"),

@@ -70,7 +70,10 @@ async fn make(
         .one(db)
         .await
         .map_err(failed(CATALOG_FAILED))?
-        .ok_or_else(|| failed::<&str>("The recording was deleted.")("the row is gone"))?;
+        .ok_or_else(|| Failure {
+            shown: "The recording was deleted.".into(),
+            detail: "the recording's row is gone".into(),
+        })?;
     let Some(key) = row.media_key.clone() else {
         return Ok(());
     };
