@@ -19,9 +19,11 @@ pub async fn handle(
     let path = req.uri().path();
     let resp = match (req.method(), path) {
         (&Method::GET, "/metrics") => {
-            let body = shared
-                .metrics
-                .render(&shared.cache, live.pools.values().map(Arc::as_ref));
+            let body = shared.metrics.render(
+                &shared.cache,
+                &shared.clients,
+                live.pools.values().map(Arc::as_ref),
+            );
             pages::text(StatusCode::OK, "text/plain; version=0.0.4", body)
         }
         (&Method::GET, "/upstreams") => {

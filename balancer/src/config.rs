@@ -79,7 +79,7 @@ pub struct Settings {
     /// From `AMBISONIA_ADMIN_TOKEN` only: what drain and undrain on the admin listener ask
     /// for. Without it they are open — allowed only while the admin listener is loopback.
     pub admin_token: Option<BearerToken>,
-    pub trusted_proxies: Vec<Cidr>,
+    pub trusted_proxies: TrustedProxies,
     pub limits: Limits,
     pub cache: CacheSettings,
     pub pools: BTreeMap<String, PoolSettings>,
@@ -93,12 +93,29 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// What one client may cost the balancer and the replicas behind it (the defaults are in
+/// `Limits::default`; 0 turns a cap or a rate off).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_header_bytes: usize,
     pub max_headers: usize,
+    /// Open connections from one client address (trusted proxies are not counted: every
+    /// client behind them shares their address).
+    pub max_connections_per_client: usize,
+    /// Requests from one client address that hold an upstream at once (passes, personal
+    /// pages, cache misses); more wait up to `client_queue_timeout`, then get 429.
+    pub max_upstream_per_client: usize,
+    pub client_queue_timeout: Duration,
+    /// Request bodies up to this size are read whole before an upstream is chosen
+    /// (nginx's `proxy_request_buffering`); larger ones stream.
+    pub request_buffer_bytes: usize,
+    /// A request body must arrive at least this fast, a response be read at least this
+    /// fast, measured over `rate_window`; slower clients are cut off (408 / closed).
+    pub min_request_bytes_per_s: u64,
+    pub min_response_bytes_per_s: u64,
+    pub rate_window: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -302,6 +319,14 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(60),
             max_header_bytes: 16 * KIB,
             max_headers: 100,
+            // Generous: a carrier-grade NAT puts many people behind one address.
+            max_connections_per_client: 128,
+            max_upstream_per_client: 32,
+            client_queue_timeout: Duration::from_secs(2),
+            request_buffer_bytes: MIB,
+            min_request_bytes_per_s: 1024,
+            min_response_bytes_per_s: 1024,
+            rate_window: Duration::from_secs(10),
         }
     }
 }
@@ -386,7 +411,7 @@ impl Settings {
         for u in &flags.upstreams {
             check_upstream(u)?;
         }
-        let trusted_proxies = proxies.list.clone();
+        let trusted_proxies = proxies.clone();
         let mut pools = BTreeMap::new();
         pools.insert(
             "app".to_string(),
@@ -560,7 +585,8 @@ impl Settings {
             .map(|s| {
                 Cidr::parse(s.get_ref()).map_err(|m| at(s.span(), format!("trusted_proxies: {m}")))
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, _>>()
+            .map(|list| TrustedProxies { list })?;
         check_cookie_name(&file.session_cookie)?;
 
         let limits = Limits {
@@ -568,6 +594,13 @@ impl Settings {
             idle_timeout: ms(file.limits.idle_timeout_ms),
             max_header_bytes: file.limits.max_header_kb.saturating_mul(1024).max(8 * KIB),
             max_headers: file.limits.max_headers.max(8),
+            max_connections_per_client: file.limits.max_connections_per_client,
+            max_upstream_per_client: file.limits.max_upstream_per_client,
+            client_queue_timeout: ms(file.limits.client_queue_timeout_ms),
+            request_buffer_bytes: file.limits.request_buffer_kb.saturating_mul(KIB),
+            min_request_bytes_per_s: file.limits.min_request_bytes_per_s,
+            min_response_bytes_per_s: file.limits.min_response_bytes_per_s,
+            rate_window: ms(file.limits.rate_window_ms.max(1000)),
         };
         let c = file.cache;
         let cache = CacheSettings {
@@ -681,6 +714,13 @@ struct FileLimits {
     idle_timeout_ms: u64,
     max_header_kb: usize,
     max_headers: usize,
+    max_connections_per_client: usize,
+    max_upstream_per_client: usize,
+    client_queue_timeout_ms: u64,
+    request_buffer_kb: usize,
+    min_request_bytes_per_s: u64,
+    min_response_bytes_per_s: u64,
+    rate_window_ms: u64,
 }
 
 impl Default for FileLimits {
@@ -691,6 +731,13 @@ impl Default for FileLimits {
             idle_timeout_ms: l.idle_timeout.as_millis() as u64,
             max_header_kb: l.max_header_bytes / KIB,
             max_headers: l.max_headers,
+            max_connections_per_client: l.max_connections_per_client,
+            max_upstream_per_client: l.max_upstream_per_client,
+            client_queue_timeout_ms: l.client_queue_timeout.as_millis() as u64,
+            request_buffer_kb: l.request_buffer_bytes / KIB,
+            min_request_bytes_per_s: l.min_request_bytes_per_s,
+            min_response_bytes_per_s: l.min_response_bytes_per_s,
+            rate_window_ms: l.rate_window.as_millis() as u64,
         }
     }
 }

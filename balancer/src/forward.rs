@@ -11,7 +11,7 @@ use std::{
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri, header};
-use http_body_util::{BodyExt, Empty, Limited, combinators::BoxBody};
+use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
 use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
@@ -20,8 +20,10 @@ use hyper_util::{
 
 use super::{
     body::BoxError,
+    clients::UpstreamSlot,
     config::PoolSettings,
     pool::{InFlight, Pool, Refused},
+    request_body::{BodyRefused, RequestBody},
 };
 
 pub type UpstreamBody = BoxBody<Bytes, BoxError>;
@@ -135,7 +137,9 @@ pub enum ForwardError {
     Overloaded,
     Timeout,
     Unreachable,
-    BodyTooLarge,
+    /// The client's own body failed (too slow, too large, broken off): not the upstream's
+    /// fault, and not counted against it.
+    ClientBody(BodyRefused),
 }
 
 /// A request ready to go upstream, minus the upstream.
@@ -143,9 +147,10 @@ pub struct Outgoing {
     pub method: Method,
     pub path_and_query: String,
     pub headers: HeaderMap,
-    pub body: Option<Incoming>,
-    pub max_body_bytes: u64,
+    pub body: RequestBody,
     pub timeout: Duration,
+    /// The client's upstream slot, handed to the claim of the attempt that answers.
+    pub client_slot: Option<UpstreamSlot>,
 }
 
 impl Outgoing {
@@ -153,15 +158,13 @@ impl Outgoing {
         matches!(
             self.method,
             Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
-        ) && self
-            .body
-            .as_ref()
-            .is_none_or(http_body::Body::is_end_stream)
+        ) && self.body.repeatable()
     }
 }
 
 pub struct Answer {
     pub response: Response<Incoming>,
+    /// Holds the upstream (and the client's slot) until the answer's last byte is sent.
     pub claim: InFlight,
 }
 
@@ -188,13 +191,7 @@ pub async fn send(
         let upstream = Arc::clone(&claim.upstream);
         upstream.requests.fetch_add(1, Relaxed);
 
-        let body: UpstreamBody = match out.body.take() {
-            Some(b) if !http_body::Body::is_end_stream(&b) => {
-                let limit = usize::try_from(out.max_body_bytes).unwrap_or(usize::MAX);
-                Limited::new(b, limit).boxed()
-            }
-            _ => Empty::new().map_err(|never| match never {}).boxed(),
-        };
+        let body = out.body.for_attempt();
         let uri: Uri = format!("http://{}{}", upstream.authority, out.path_and_query)
             .parse()
             .map_err(|_| ForwardError::Unreachable)?;
@@ -209,11 +206,12 @@ pub async fn send(
                 upstream.latency.observe(started.elapsed());
                 upstream.observe_rtt(started.elapsed());
                 upstream.record_success();
+                claim.client = out.client_slot.take();
                 return Ok(Answer { response, claim });
             }
             Ok(Err(e)) => {
-                if is_body_too_large(&e) {
-                    return Err(ForwardError::BodyTooLarge);
+                if let Some(refused) = BodyRefused::in_chain(&e) {
+                    return Err(ForwardError::ClientBody(refused));
                 }
                 // A failure is as bad as waiting the whole timeout, for peak-EWMA's purposes.
                 upstream.observe_rtt(out.timeout);
@@ -235,17 +233,6 @@ pub async fn send(
         }
     }
     Err(ForwardError::Unreachable)
-}
-
-fn is_body_too_large(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = source {
-        if s.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = s.source();
-    }
-    false
 }
 
 #[cfg(test)]

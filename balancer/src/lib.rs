@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod body;
 pub mod cache;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod forward;
@@ -20,6 +21,7 @@ pub mod metrics;
 pub mod pages;
 pub mod pool;
 pub mod proxy;
+pub mod request_body;
 pub mod router;
 mod tls;
 pub mod token;
@@ -36,6 +38,7 @@ use tokio::{
     sync::{mpsc, watch},
 };
 
+use clients::ConnectionSlot;
 pub use clock::Clock;
 pub use config::{BalancerFlags, Settings, TrustedProxies};
 use idle::{Activity, IdleIo};
@@ -60,8 +63,7 @@ impl Balancer {
             Some(files) => Some(tls::acceptor(files)?),
             None => None,
         };
-        let listener = TcpListener::bind(settings.listen)
-            .await
+        let listener = listen(settings.listen)
             .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
         let admin = TcpListener::bind(settings.admin_listen)
             .await
@@ -123,11 +125,28 @@ impl Balancer {
                         }
                     };
                     let _ = stream.set_nodelay(true);
+                    // Clients behind a trusted proxy share its address: not counted.
+                    let slot = {
+                        let live = shared.live();
+                        let limits = &live.settings.limits;
+                        if live.settings.trusted_proxies.trusts(peer.ip()) {
+                            None
+                        } else {
+                            match shared.clients.connect(peer.ip(), limits) {
+                                Some(s) => Some(s),
+                                None => {
+                                    tokio::spawn(refuse(stream, tls.is_some()));
+                                    continue;
+                                }
+                            }
+                        }
+                    };
                     let conn = ConnectionTask {
                         shared: Arc::clone(&shared),
                         builder: Arc::clone(&builder),
                         stop: stop_rx.clone(),
                         _alive: alive_tx.clone(),
+                        _slot: slot,
                         peer,
                     };
                     let tls = tls.clone();
@@ -164,6 +183,20 @@ impl Balancer {
     }
 }
 
+/// The public listener, with a deep accept queue: a flood of connections waits there for
+/// the accept loop (and its per-client caps) instead of being dropped by the kernel. Linux
+/// caps the depth at `net.core.somaxconn` (4096 by default).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
 fn http_builder(settings: &Settings) -> auto::Builder<TokioExecutor> {
     let limits = settings.limits;
     let mut b = auto::Builder::new(TokioExecutor::new());
@@ -179,20 +212,36 @@ fn http_builder(settings: &Settings) -> auto::Builder<TokioExecutor> {
     b
 }
 
+/// A connection over its client's cap: told so (in plain HTTP/1.1 when it is not TLS),
+/// then closed.
+async fn refuse(mut stream: tokio::net::TcpStream, tls: bool) {
+    use tokio::io::AsyncWriteExt;
+    if !tls {
+        let answer = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n\
+            Content-Type: text/plain\r\nContent-Length: 41\r\nConnection: close\r\n\r\n\
+            Too many connections from your address.\r\n";
+        let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(answer)).await;
+    }
+    let _ = stream.shutdown().await;
+}
+
 struct ConnectionTask {
     shared: Arc<Shared>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     stop: watch::Receiver<bool>,
     _alive: mpsc::Sender<()>,
+    /// Counts against its address's connections until the task ends.
+    _slot: Option<ConnectionSlot>,
     peer: SocketAddr,
 }
 
 impl ConnectionTask {
     async fn serve<IO>(mut self, io: IO, tls: bool)
     where
-        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + idle::Reset + Unpin + Send + 'static,
     {
-        let idle_timeout = self.shared.live().settings.limits.idle_timeout;
+        let limits = self.shared.live().settings.limits;
+        let idle_timeout = limits.idle_timeout;
         let activity = Activity::new();
         let io = TokioIo::new(IdleIo::new(io, Arc::clone(&activity)));
         let info = Arc::new(Connection {
@@ -207,6 +256,11 @@ impl ConnectionTask {
         if closing {
             conn.as_mut().graceful_shutdown();
         }
+        // The slow-reader watch: a sample a second, a window's worth kept.
+        let watch_reads = limits.min_response_bytes_per_s > 0;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut samples = std::collections::VecDeque::new();
         loop {
             let idle_for = activity.idle_for();
             tokio::select! {
@@ -223,6 +277,29 @@ impl ConnectionTask {
                         closing = true;
                         conn.as_mut().graceful_shutdown();
                     }
+                }
+                _ = tick.tick(), if watch_reads => {
+                    let now = activity.sample();
+                    let from = now.at.saturating_sub(limits.rate_window);
+                    while samples.len() >= 2 && samples.get(1).is_some_and(|s: &idle::WriteSample| s.at <= from) {
+                        samples.pop_front();
+                    }
+                    let slow = samples.front().is_some_and(|then: &idle::WriteSample| {
+                        then.at <= from
+                            && idle::reads_too_slowly(*then, now, limits.min_response_bytes_per_s)
+                    });
+                    if slow {
+                        // Dropping the connection drops the answer and its upstream slot; a
+                        // reset drops what the kernel still holds for it.
+                        activity.reset_on_close();
+                        self.shared
+                            .metrics
+                            .slow_readers_closed
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::info!(client = %self.peer.ip(), "closed a client reading below the minimum rate");
+                        break;
+                    }
+                    samples.push_back(now);
                 }
             }
         }

@@ -8,7 +8,9 @@ use std::{
 
 use super::{
     cache::{Cache, CacheStatus},
+    clients::Clients,
     pool::Pool,
+    request_body::BodyRefused,
 };
 
 /// Log lines dropped because the log writer fell behind (the process's one log queue, which
@@ -21,6 +23,10 @@ pub struct Metrics {
     cache: [AtomicU64; 5],
     pub retries: AtomicU64,
     pub purged: AtomicU64,
+    /// Request bodies refused, by [`BodyRefused`].
+    bodies_refused: [AtomicU64; 3],
+    /// Connections closed because the client read the response below the minimum rate.
+    pub slow_readers_closed: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -30,6 +36,8 @@ impl Default for Metrics {
             cache: Default::default(),
             retries: AtomicU64::new(0),
             purged: AtomicU64::new(0),
+            bodies_refused: Default::default(),
+            slow_readers_closed: AtomicU64::new(0),
         }
     }
 }
@@ -50,11 +58,20 @@ impl Metrics {
         self.cache[cache as usize].fetch_add(1, Relaxed);
     }
 
+    pub fn count_body_refused(&self, why: BodyRefused) {
+        self.bodies_refused[why as usize].fetch_add(1, Relaxed);
+    }
+
     pub fn cache_count(&self, status: CacheStatus) -> u64 {
         self.cache[status as usize].load(Relaxed)
     }
 
-    pub fn render<'a>(&self, cache: &Cache, pools: impl Iterator<Item = &'a Pool>) -> String {
+    pub fn render<'a>(
+        &self,
+        cache: &Cache,
+        clients: &Clients,
+        pools: impl Iterator<Item = &'a Pool>,
+    ) -> String {
         let (cache_bytes, cache_objects) = cache.usage();
         let cache_capacity = cache.capacity();
         let mut out = String::with_capacity(4096);
@@ -110,6 +127,44 @@ impl Metrics {
             "# TYPE balancer_log_lines_dropped_total counter\nbalancer_log_lines_dropped_total {}",
             LOG_LINES_DROPPED.load(Relaxed)
         );
+
+        out.push_str("# TYPE balancer_request_bodies_refused_total counter\n");
+        for why in [
+            BodyRefused::TooSlow,
+            BodyRefused::TooLarge,
+            BodyRefused::Broken,
+        ] {
+            let _ = writeln!(
+                out,
+                "balancer_request_bodies_refused_total{{reason=\"{}\"}} {}",
+                why.as_str(),
+                self.bodies_refused[why as usize].load(Relaxed)
+            );
+        }
+        for (name, kind, v) in [
+            (
+                "balancer_slow_readers_closed_total",
+                "counter",
+                self.slow_readers_closed.load(Relaxed),
+            ),
+            (
+                "balancer_client_connections_refused_total",
+                "counter",
+                clients.connections_refused.load(Relaxed),
+            ),
+            (
+                "balancer_client_requests_refused_total",
+                "counter",
+                clients.requests_refused.load(Relaxed),
+            ),
+            (
+                "balancer_clients_tracked",
+                "gauge",
+                clients.tracked() as u64,
+            ),
+        ] {
+            let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {v}");
+        }
 
         // Prometheus wants every line of one metric together: one buffer per metric.
         let pool_names = [

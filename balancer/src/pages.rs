@@ -14,6 +14,14 @@ pub fn error(status: StatusCode, retry_after_s: Option<u32>) -> Response<Body> {
             "Method not allowed",
             "This address does not accept that method.",
         ),
+        408 => (
+            "Request timeout",
+            "The request arrived too slowly. Please try again.",
+        ),
+        429 => (
+            "Too many requests",
+            "Too many requests from your address at once. Please try again in a moment.",
+        ),
         413 => (
             "Request too large",
             "The request body is larger than this address accepts.",

@@ -19,6 +19,7 @@ use rand::Rng;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{
+    clients::UpstreamSlot,
     config::{Balance, HealthSettings, PoolSettings},
     histogram::Histogram,
 };
@@ -195,6 +196,8 @@ impl Upstream {
 pub struct InFlight {
     pub upstream: Arc<Upstream>,
     permit: Option<OwnedSemaphorePermit>,
+    /// The client's own slot (clients.rs), released with the upstream's.
+    pub client: Option<UpstreamSlot>,
 }
 
 impl InFlight {
@@ -203,6 +206,7 @@ impl InFlight {
         Self {
             upstream,
             permit: None,
+            client: None,
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::{
     collections::HashMap,
     convert::Infallible,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     sync::{Arc, RwLock},
     time::Instant,
 };
@@ -22,13 +22,17 @@ use super::{
         Cache, CacheStatus, Fill, FillLeader, FillOutcome, Object, SURROGATE_CONTROL,
         SURROGATE_KEY, url_key,
     },
+    clients::{self, Clients, UpstreamSlot},
     clock::Clock,
     config::{RouteSettings, Settings},
-    forward::{self, Answer, ForwardError, HttpClient, Outgoing, Peer, X_REQUEST_ID},
+    forward::{
+        self, Answer, ForwardError, HttpClient, Outgoing, Peer, X_FORWARDED_FOR, X_REQUEST_ID,
+    },
     freshness,
     metrics::Metrics,
     pages,
     pool::Pool,
+    request_body::{BodyRefused, RequestBody},
     router::{Router, upstream_path},
 };
 
@@ -78,6 +82,8 @@ pub struct Shared {
     live: RwLock<Arc<Live>>,
     pub cache: Arc<Cache>,
     pub metrics: Metrics,
+    /// What each client address holds now (kept across reloads).
+    pub clients: Arc<Clients>,
 }
 
 impl Shared {
@@ -97,6 +103,7 @@ impl Shared {
             live: RwLock::new(Arc::new(live)),
             cache,
             metrics: Metrics::default(),
+            clients: Arc::default(),
         })
     }
 
@@ -140,6 +147,8 @@ struct Ctx {
     close: bool,
     http1: bool,
     peer: Peer,
+    /// The client's address: the peer, or behind a trusted proxy the address it reports.
+    client: IpAddr,
     /// The host the client asked for, without port: what routes and cache keys use.
     host: String,
     /// The `Host` as the client sent it (with its port): what `X-Forwarded-Host` carries, so
@@ -156,7 +165,14 @@ pub async fn handle(
     let live = shared.live();
     let settings = &live.settings;
     let peer_ip = conn.peer.ip();
-    let trusted = settings.trusted_proxies.iter().any(|c| c.contains(peer_ip));
+    let trusted = settings.trusted_proxies.trusts(peer_ip);
+    let client = settings.trusted_proxies.client_address(
+        peer_ip,
+        req.headers()
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
     let request_id = req
         .headers()
         .get(&X_REQUEST_ID)
@@ -175,6 +191,7 @@ pub async fn handle(
             trusted,
             tls: conn.tls,
         },
+        client,
         host: request_host(&req),
         authority: request_authority(&req),
     };
@@ -207,7 +224,7 @@ pub async fn handle(
         upstream = ctx.upstream.as_deref().unwrap_or("-"),
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
         request_id = ctx.request_id.to_str().unwrap_or("-"),
-        client = %peer_ip,
+        client = %ctx.client,
     );
     Ok(resp)
 }
@@ -289,7 +306,8 @@ impl Target<'_> {
         method: Method,
         uri: &http::Uri,
         headers: &HeaderMap,
-        body: Option<Incoming>,
+        body: RequestBody,
+        client_slot: Option<UpstreamSlot>,
     ) -> Outgoing {
         let path = upstream_path(self.route, uri.path());
         let path_and_query = match uri.query() {
@@ -312,8 +330,8 @@ impl Target<'_> {
             path_and_query,
             headers: h,
             body,
-            max_body_bytes: self.route.max_body_bytes,
             timeout: self.route.timeout,
+            client_slot,
         }
     }
 
@@ -321,14 +339,44 @@ impl Target<'_> {
         forward::send(self.pool, self.client, out, &self.shared.metrics.retries).await
     }
 
-    /// Not cacheable or personal: straight through, streamed both ways.
+    /// One of the client's upstream slots (clients.rs), or the 429 that says it has too
+    /// many requests in flight already.
+    async fn client_slot(&self, ctx: &Ctx) -> Result<UpstreamSlot, Response<Body>> {
+        let limits = &self.live.settings.limits;
+        match self.shared.clients.go_upstream(ctx.client, limits).await {
+            Some(slot) => Ok(slot),
+            None => Err(pages::error(
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(clients::RETRY_AFTER.as_secs() as u32),
+            )),
+        }
+    }
+
+    /// Not cacheable or personal: the body read first (up to the buffer size, at the
+    /// minimum rate) so no upstream waits on a slow client, then straight through.
     async fn pass(&self, ctx: &mut Ctx, req: Request<Incoming>) -> Response<Body> {
         let (parts, body) = req.into_parts();
         let unsafe_method = !matches!(
             parts.method,
             Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
         );
-        let out = self.outgoing(ctx, parts.method, &parts.uri, &parts.headers, Some(body));
+        let limits = &self.live.settings.limits;
+        let body = match RequestBody::read(body, limits, self.route.max_body_bytes).await {
+            Ok(b) => b,
+            Err(refused) => return body_refused(&self.shared.metrics, ctx, refused),
+        };
+        let slot = match self.client_slot(ctx).await {
+            Ok(s) => s,
+            Err(resp) => return resp,
+        };
+        let out = self.outgoing(
+            ctx,
+            parts.method,
+            &parts.uri,
+            &parts.headers,
+            body,
+            Some(slot),
+        );
         match self.send(out).await {
             Ok(answer) => {
                 let status = answer.response.status();
@@ -337,7 +385,7 @@ impl Target<'_> {
                 }
                 stream(ctx, answer, None)
             }
-            Err(e) => forward_error(ctx, e),
+            Err(e) => forward_error(&self.shared.metrics, ctx, e),
         }
     }
 
@@ -473,13 +521,29 @@ impl Target<'_> {
         };
 
         let headers = lookup_headers(req.headers());
-        let out = self.outgoing(ctx, Method::GET, req.uri(), &headers, None);
+        let slot = match self.client_slot(ctx).await {
+            Ok(s) => s,
+            Err(resp) => {
+                // The waiters are not this client: let one of them lead.
+                drop(leader);
+                return resp;
+            }
+        };
+        let out = self.outgoing(
+            ctx,
+            Method::GET,
+            req.uri(),
+            &headers,
+            RequestBody::Empty,
+            Some(slot),
+        );
         let answer = match self.send(out).await {
             Ok(a) => a,
             Err(e) => {
                 let status = forward_status(&e);
                 finish(leader, FillOutcome::Failed(status));
-                return stale_on_error(ctx, true).unwrap_or_else(|| forward_error(ctx, e));
+                return stale_on_error(ctx, true)
+                    .unwrap_or_else(|| forward_error(&self.shared.metrics, ctx, e));
             }
         };
         ctx.upstream = Some(answer.claim.upstream.authority.clone());
@@ -596,7 +660,14 @@ impl Target<'_> {
         if let Some(m) = modified {
             headers.insert(header::IF_MODIFIED_SINCE, m.clone());
         }
-        let out = self.outgoing(ctx, Method::GET, req.uri(), &headers, None);
+        let out = self.outgoing(
+            ctx,
+            Method::GET,
+            req.uri(),
+            &headers,
+            RequestBody::Empty,
+            None,
+        );
         let (shared, live) = (Arc::clone(self.shared), Arc::clone(self.live));
         let pool_name = self.route.pool.clone();
         tokio::spawn(async move {
@@ -758,23 +829,35 @@ fn forward_status(e: &ForwardError) -> StatusCode {
         ForwardError::NoneReady | ForwardError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         ForwardError::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ForwardError::Unreachable => StatusCode::BAD_GATEWAY,
-        ForwardError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ForwardError::ClientBody(r) => refused_status(*r),
     }
+}
+
+fn refused_status(r: BodyRefused) -> StatusCode {
+    match r {
+        BodyRefused::TooSlow => StatusCode::REQUEST_TIMEOUT,
+        BodyRefused::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        BodyRefused::Broken => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// The client's body was refused: say why and close (what else it sent is unread).
+fn body_refused(metrics: &Metrics, ctx: &mut Ctx, r: BodyRefused) -> Response<Body> {
+    metrics.count_body_refused(r);
+    ctx.close = true;
+    pages::error(refused_status(r), None)
 }
 
 fn retry_after(status: StatusCode) -> Option<u32> {
     (status == StatusCode::SERVICE_UNAVAILABLE).then_some(1)
 }
 
-fn forward_error(ctx: &mut Ctx, e: ForwardError) -> Response<Body> {
+fn forward_error(metrics: &Metrics, ctx: &mut Ctx, e: ForwardError) -> Response<Body> {
     let status = forward_status(&e);
     match e {
         ForwardError::NoneReady => pages::error(status, Some(5)),
         ForwardError::Overloaded => pages::error(status, Some(1)),
-        ForwardError::BodyTooLarge => {
-            ctx.close = true;
-            pages::error(status, None)
-        }
+        ForwardError::ClientBody(r) => body_refused(metrics, ctx, r),
         ForwardError::Timeout | ForwardError::Unreachable => pages::error(status, None),
     }
 }

@@ -212,7 +212,12 @@ async fn a_thousand_concurrent_requests_for_a_cold_page_reach_the_origin_once() 
             .after(Duration::from_millis(300))
     })
     .await;
-    let lb = Arc::new(TestBalancer::start(&one_pool(&[&origin], "")).await);
+    // A thousand visitors, here all on one address: no per-address connection cap.
+    let toml = format!(
+        "{}\n[limits]\nmax_connections_per_client = 0\n",
+        one_pool(&[&origin], "")
+    );
+    let lb = Arc::new(TestBalancer::start(&toml).await);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..1000 {
         let lb = Arc::clone(&lb);

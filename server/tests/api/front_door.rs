@@ -16,9 +16,16 @@ use crate::{
 /// A balancer in front of `app` on a free port (no trusted proxies of its own: whatever
 /// `X-Forwarded-For` a client sends is replaced by the client's address); its address.
 async fn balancer_in_front_of(app: &TestApp) -> String {
+    let (front, _) = balancer_with(app, "").await;
+    front
+}
+
+/// [`balancer_in_front_of`] with more of its TOML (`[limits]` …); its address and its
+/// admin listener's.
+pub async fn balancer_with(app: &TestApp, extra: &str) -> (String, std::net::SocketAddr) {
     let upstream = app.base.trim_start_matches("http://");
     let toml = format!(
-        "[pools.app]\nupstreams = [\"{upstream}\"]\n\n[[routes]]\nprefix = \"/\"\npool = \"app\"\n"
+        "[pools.app]\nupstreams = [\"{upstream}\"]\n\n[[routes]]\nprefix = \"/\"\npool = \"app\"\n\n{extra}"
     );
     let any = "127.0.0.1:0".parse().expect("address");
     let settings = balancer::Settings::from_toml(&toml, any, any).expect("balancer settings");
@@ -26,12 +33,13 @@ async fn balancer_in_front_of(app: &TestApp) -> String {
         .await
         .expect("balancer starts");
     let base = format!("http://{}", front.local_addr());
+    let admin = front.admin_addr();
     tokio::spawn(front.run_until(std::future::pending()));
-    base
+    (base, admin)
 }
 
 /// A visitor on its own machine: requests to the balancer from `127.0.0.N`.
-fn visitor(front: &str, n: u8) -> Site {
+pub fn visitor(front: &str, n: u8) -> Site {
     let from = IpAddr::V4(Ipv4Addr::new(127, 0, 0, n));
     Site::new(
         front.to_string(),

@@ -16,6 +16,7 @@ mod catalog;
 mod catalog_scale;
 mod csrf;
 mod front_door;
+mod hostile_clients;
 mod interactions;
 mod listening;
 mod media;
