@@ -190,6 +190,8 @@ pub async fn send(
             .map_err(|_| ForwardError::Overloaded)?;
         let upstream = Arc::clone(&claim.upstream);
         upstream.requests.fetch_add(1, Relaxed);
+        // How many requests this one shares the upstream with, itself included.
+        let sharing = upstream.in_flight();
 
         let body = out.body.for_attempt();
         let uri: Uri = format!("http://{}{}", upstream.authority, out.path_and_query)
@@ -204,7 +206,7 @@ pub async fn send(
         match tokio::time::timeout(out.timeout, client.request(req)).await {
             Ok(Ok(response)) => {
                 upstream.latency.observe(started.elapsed());
-                upstream.observe_rtt(started.elapsed());
+                upstream.observe_rtt(started.elapsed(), sharing);
                 upstream.record_success();
                 claim.client = out.client_slot.take();
                 return Ok(Answer { response, claim });
@@ -214,7 +216,7 @@ pub async fn send(
                     return Err(ForwardError::ClientBody(refused));
                 }
                 // A failure is as bad as waiting the whole timeout, for peak-EWMA's purposes.
-                upstream.observe_rtt(out.timeout);
+                upstream.observe_rtt(out.timeout, 1);
                 if let Some(backoff) = upstream.record_failure(&pool.settings) {
                     tracing::warn!(pool = %pool.name, upstream = %upstream.authority, backoff_ms = backoff.as_millis() as u64, "upstream ejected after repeated failures");
                 }
@@ -227,7 +229,7 @@ pub async fn send(
             }
             Err(_) => {
                 upstream.latency.observe(started.elapsed());
-                upstream.observe_rtt(started.elapsed());
+                upstream.observe_rtt(started.elapsed(), sharing);
                 return Err(ForwardError::Timeout);
             }
         }

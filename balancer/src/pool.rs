@@ -145,11 +145,17 @@ impl Upstream {
         Some(backoff)
     }
 
-    /// One more response-time sample. Peaks count at once; lower samples pull the estimate
+    /// One more response-time sample, from a request that shared the upstream with
+    /// `sharing` in flight (itself included). The estimate is kept per request in flight —
+    /// the response time divided by how many shared it — so that [`Upstream::cost`], which
+    /// multiplies by the requests in flight now, predicts the response time a new request
+    /// would see: a replica whose response time grew because it was busier is not counted
+    /// busy twice (once in the time, once in the count), and a replica that is slow at any
+    /// load keeps its whole delay. Peaks count at once; lower samples pull the estimate
     /// down by how much time has passed since the last one (`RTT_DECAY`), so the estimate
     /// follows time, not request counts.
-    pub fn observe_rtt(&self, d: Duration) {
-        let sample = (d.as_micros() as u64).max(1);
+    pub fn observe_rtt(&self, d: Duration, sharing: usize) {
+        let sample = ((d.as_micros() as u64) / sharing.max(1) as u64).max(1);
         let now = self.now_ms();
         let prev = self.rtt_us.load(Relaxed);
         let next = if prev == 0 || sample >= prev {
@@ -163,9 +169,9 @@ impl Upstream {
         self.rtt_at_ms.store(now, Relaxed);
     }
 
-    /// Expected wait for one more request: the response-time estimate, decayed while no
-    /// sample arrives (so an idle, once-slow replica is tried again now and then), times the
-    /// requests it would have in flight.
+    /// Expected response time for one more request: the per-request estimate, decayed while
+    /// no sample arrives (so an idle, once-slow replica is tried again now and then), times
+    /// the requests it would then have in flight.
     fn cost(&self) -> f64 {
         let rtt = match self.rtt_us.load(Relaxed) {
             0 => DEFAULT_RTT.as_micros() as f64,
@@ -442,8 +448,8 @@ mod tests {
     #[test]
     fn peak_ewma_prefers_the_fast_replica_until_it_is_much_busier() {
         let p = pool(Balance::PeakEwma);
-        p.upstreams[0].observe_rtt(Duration::from_millis(50));
-        p.upstreams[1].observe_rtt(Duration::from_millis(1));
+        p.upstreams[0].observe_rtt(Duration::from_millis(50), 1);
+        p.upstreams[1].observe_rtt(Duration::from_millis(1), 1);
         p.upstreams[2].set_draining(true);
         let claims: Vec<InFlight> = (0..20)
             .map(|_| p.pick(None).unwrap_or_else(|_| panic!("none ready")))
@@ -457,7 +463,7 @@ mod tests {
             "20 in flight on a 1 ms replica still beat one on a 50 ms one"
         );
         // A peak counts at once.
-        p.upstreams[1].observe_rtt(Duration::from_millis(80));
+        p.upstreams[1].observe_rtt(Duration::from_millis(80), 1);
         let next = p.pick(None).unwrap_or_else(|_| panic!("none ready"));
         assert_eq!(next.upstream.authority, "a:1");
     }
