@@ -21,7 +21,7 @@ use crate::ssr::{
     state::state,
 };
 #[cfg(feature = "ssr")]
-use domain::{accounts, catalog, interactions, moderation, sessions};
+use domain::{accounts, catalog, changes::key, interactions, moderation, sessions};
 
 /// For a script (not a browser form), an error should carry its own status code; a browser
 /// form gets the redirect back to the form instead, which a status here would override.
@@ -100,15 +100,15 @@ async fn start_session(user_id: i32) -> Result<(), AppError> {
 #[server(endpoint = "home")]
 pub async fn load_home() -> Result<HomePage, AppError> {
     let page = catalog::home(&state()?.db).await?;
-    cache::public_page(&["catalog".to_string()]);
+    cache::public_page(&[key::CATALOG.to_string()]);
     Ok(page)
 }
 
 #[server(endpoint = "catalog")]
 pub async fn load_catalog(query: CatalogQuery) -> Result<CatalogPage, AppError> {
     let page = catalog::catalog(&state()?.db, &query).await?;
-    let mut keys = vec!["catalog".to_string()];
-    keys.extend(page.items.iter().map(|c| format!("recording:{}", c.id)));
+    let mut keys = vec![key::CATALOG.to_string()];
+    keys.extend(page.items.iter().map(|c| key::recording(c.id)));
     cache::public_page(&keys);
     Ok(page)
 }
@@ -118,10 +118,7 @@ pub async fn load_recording(slug: String) -> Result<RecordingDetail, AppError> {
     let st = state()?;
     let viewer = viewer();
     let (uploader, detail) = catalog::recording(&st.db, &slug, viewer.as_ref()).await?;
-    let keys = [
-        format!("recording:{}", detail.card.id),
-        format!("user:{uploader}"),
-    ];
+    let keys = [key::recording(detail.card.id), key::user(uploader)];
     // While the preview is being made the page will change by itself: keep it briefly.
     let changing =
         detail.has_media && !detail.has_preview && detail.processing != domain::Processing::Failed;
@@ -137,12 +134,8 @@ pub async fn load_recording(slug: String) -> Result<RecordingDetail, AppError> {
 #[server(endpoint = "profile")]
 pub async fn load_profile(username: String) -> Result<ProfilePage, AppError> {
     let (user_id, page) = catalog::profile(&state()?.db, &username).await?;
-    let mut keys = vec![format!("user:{user_id}")];
-    keys.extend(
-        page.recordings
-            .iter()
-            .map(|c| format!("recording:{}", c.id)),
-    );
+    let mut keys = vec![key::user(user_id)];
+    keys.extend(page.recordings.iter().map(|c| key::recording(c.id)));
     cache::public_page(&keys);
     Ok(page)
 }
@@ -150,7 +143,7 @@ pub async fn load_profile(username: String) -> Result<ProfilePage, AppError> {
 #[server(endpoint = "tag")]
 pub async fn load_tag(slug: String) -> Result<TagPage, AppError> {
     let page = catalog::tag(&state()?.db, &slug).await?;
-    cache::public_page(&["catalog".to_string(), format!("tag:{}", page.tag.slug)]);
+    cache::public_page(&[key::CATALOG.to_string(), key::tag(&page.tag.slug)]);
     Ok(page)
 }
 

@@ -50,6 +50,9 @@ impl CacheStatus {
 
 pub static SURROGATE_KEY: HeaderName = HeaderName::from_static("surrogate-key");
 pub static SURROGATE_CONTROL: HeaderName = HeaderName::from_static("surrogate-control");
+/// On an upstream's answer to a write: the surrogate keys the write changed, purged here
+/// before the answer goes on (and never passed to the client).
+pub static PURGE_KEYS: HeaderName = HeaderName::from_static("x-purge-keys");
 
 /// Fixed cost counted per object besides its body and headers (maps, Arc, bookkeeping).
 const OVERHEAD: usize = 256;

@@ -19,7 +19,7 @@ use rand::Rng;
 use super::{
     body::Body,
     cache::{
-        Cache, CacheStatus, Fill, FillLeader, FillOutcome, Object, SURROGATE_CONTROL,
+        Cache, CacheStatus, Fill, FillLeader, FillOutcome, Object, PURGE_KEYS, SURROGATE_CONTROL,
         SURROGATE_KEY, url_key,
     },
     clients::{self, Clients, UpstreamSlot},
@@ -203,6 +203,7 @@ pub async fn handle(
     let h = resp.headers_mut();
     h.remove(&SURROGATE_KEY);
     h.remove(&SURROGATE_CONTROL);
+    h.remove(&PURGE_KEYS);
     h.insert(&X_CACHE, HeaderValue::from_static(ctx.cache.as_str()));
     if !h.contains_key(header::AGE) {
         h.insert(header::AGE, HeaderValue::from_static("0"));
@@ -389,30 +390,24 @@ impl Target<'_> {
         }
     }
 
-    /// A successful POST/PUT/DELETE changed what its URL (and the `Location` or
-    /// `Content-Location` it names on this host) shows: drop them (RFC 9111 §4.4).
+    /// A successful POST/PUT/DELETE changed what its own URL shows (RFC 9111 §4.4), and
+    /// whatever the app names in `X-Purge-Keys`. Nothing else: the `Location` and
+    /// `Content-Location` a write answers with (which §4.4 allows a cache to drop) are left
+    /// alone, so an anonymous `POST /api/logout` answered with `Location: /` cannot empty
+    /// the home page; what a write really changed only the app knows.
     fn invalidate_after_write(&self, ctx: &Ctx, uri: &http::Uri, response: &HeaderMap) {
         let cache = &self.shared.cache;
-        cache.purge_url(&url_key(&ctx.host, uri.path(), uri.query()));
-        for name in [header::LOCATION, header::CONTENT_LOCATION] {
-            // A fragment is for the browser; `http::Uri` does not take one.
-            let Some(target) = response
-                .get(&name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split('#').next())
-            else {
-                continue;
-            };
-            let Ok(target) = target.parse::<http::Uri>() else {
-                continue;
-            };
-            let same_host = target
-                .host()
-                .is_none_or(|h| h.eq_ignore_ascii_case(&ctx.host));
-            if same_host && target.path().starts_with('/') {
-                cache.purge_url(&url_key(&ctx.host, target.path(), target.query()));
-            }
-        }
+        let mut purged = cache.purge_url(&url_key(&ctx.host, uri.path(), uri.query()));
+        let named = response
+            .get_all(&PURGE_KEYS)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(str::split_ascii_whitespace);
+        purged += cache.purge_keys(named);
+        self.shared
+            .metrics
+            .purged
+            .fetch_add(purged as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn through_cache(&self, ctx: &mut Ctx, req: Request<Incoming>) -> Response<Body> {

@@ -10,6 +10,7 @@ use sea_orm::DatabaseConnection;
 use crate::{
     catalog::{self, cards},
     catalog_query::CatalogQuery,
+    changes::key,
     error::ServiceError,
     model::RecordingCard,
 };
@@ -70,7 +71,7 @@ pub async fn feed(db: &DatabaseConnection, scope: &Scope) -> Result<Feed, Servic
             "/catalog".to_string(),
             both("/feed"),
             catalog::latest_rows(db, FEED_SIZE).await?,
-            vec!["catalog".to_string()],
+            vec![key::CATALOG.to_string()],
         ),
         Scope::Tag(slug) => {
             let (tag, rows) = catalog::tag_rows(db, slug, FEED_SIZE).await?;
@@ -79,7 +80,7 @@ pub async fn feed(db: &DatabaseConnection, scope: &Scope) -> Result<Feed, Servic
                 format!("/tags/{}", tag.slug),
                 both(&format!("/tags/{}/feed", tag.slug)),
                 rows,
-                vec!["catalog".to_string(), format!("tag:{}", tag.slug)],
+                vec![key::CATALOG.to_string(), key::tag(&tag.slug)],
             )
         }
         Scope::Uploader(name) => {
@@ -89,7 +90,7 @@ pub async fn feed(db: &DatabaseConnection, scope: &Scope) -> Result<Feed, Servic
                 format!("/users/{}", user.username),
                 both(&format!("/users/{}/feed", user.username)),
                 rows,
-                vec![format!("user:{}", user.id)],
+                vec![key::user(user.id)],
             )
         }
         Scope::Search(query) => {
@@ -102,10 +103,10 @@ pub async fn feed(db: &DatabaseConnection, scope: &Scope) -> Result<Feed, Servic
                 format!("Ambisonia: recordings matching “{}”", query.q)
             };
             let rows = catalog::search_rows(db, &query, FEED_SIZE).await?;
-            (title, page, paths, rows, vec!["catalog".to_string()])
+            (title, page, paths, rows, vec![key::CATALOG.to_string()])
         }
     };
-    keys.extend(rows.iter().map(|r| format!("recording:{}", r.id)));
+    keys.extend(rows.iter().map(|r| key::recording(r.id)));
     let entries = cards(db, rows.clone())
         .await?
         .into_iter()

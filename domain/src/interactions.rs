@@ -56,6 +56,8 @@ pub async fn post_comment(
         .exec(&txn)
         .await?;
     txn.commit().await?;
+    // Its page shows comments and ratings; cards and the rated order show the counts.
+    crate::changes::recording(recording.id, recording.uploader_id);
     Ok(recording.id)
 }
 
@@ -119,5 +121,7 @@ pub async fn rate(
         .exec(&txn)
         .await?;
     txn.commit().await?;
+    // Its page shows comments and ratings; cards and the rated order show the counts.
+    crate::changes::recording(recording.id, recording.uploader_id);
     Ok(recording.id)
 }

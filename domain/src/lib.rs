@@ -12,6 +12,7 @@
 //! say what it changed (the invalidation bus builds on this).
 
 pub mod catalog_query;
+pub mod changes;
 pub mod error;
 pub mod model;
 mod secret;

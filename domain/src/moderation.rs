@@ -74,6 +74,7 @@ pub async fn decide(
         ));
     }
     let before = Facts::of(&txn, &row).await?;
+    let (id, uploader_id) = (row.id, row.uploader_id);
     let mut row: recordings::ActiveModel = row.into();
     let now = Utc::now();
     match decision {
@@ -91,5 +92,8 @@ pub async fn decide(
     let after = row.update(&txn).await?;
     facets::shift(&txn, &before, &Facts::of(&txn, &after).await?).await?;
     txn.commit().await?;
+    if decision == Decision::Publish {
+        crate::changes::recording(id, uploader_id);
+    }
     Ok(())
 }

@@ -349,6 +349,9 @@ pub async fn describe(
     let after = active.update(&txn).await?;
     facets::shift(&txn, &before, &Facts::of(&txn, &after).await?).await?;
     txn.commit().await?;
+    if row.status == Status::Published {
+        crate::changes::recording(row.id, row.uploader_id);
+    }
     Ok(())
 }
 
@@ -389,6 +392,9 @@ pub async fn delete(
         .await?;
     recordings::Entity::delete_by_id(row.id).exec(&txn).await?;
     txn.commit().await?;
+    if row.status == Status::Published {
+        crate::changes::recording(row.id, row.uploader_id);
+    }
     tracing::info!(recording = row.id, "recording deleted");
     Ok(())
 }

@@ -152,6 +152,9 @@ pub(crate) async fn ingest(
     match saved {
         Ok(row) => {
             tracing::info!(recording = row.id, key = %key, bytes = found.size_bytes, status = status.as_str(), "recording ingested");
+            if status == Status::Published {
+                crate::changes::recording(row.id, row.uploader_id);
+            }
             Ok(row)
         }
         Err(e) => {

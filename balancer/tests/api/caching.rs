@@ -375,56 +375,75 @@ async fn the_memory_bound_holds_under_more_pages_than_fit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_successful_write_drops_the_pages_it_changed() {
+async fn a_successful_write_drops_its_own_url_and_what_the_app_names_and_nothing_else() {
     let n = Arc::new(AtomicUsize::new(0));
     let origin = Origin::spawn(move |s| {
         let i = n.fetch_add(1, SeqCst);
         match (s.method.as_str(), s.path.as_str()) {
             ("POST", "/recordings/dawn/comments") => Reply::ok("")
                 .status(303)
-                .with("location", "/recordings/dawn"),
+                .with("location", "/recordings/dawn")
+                .with("x-purge-keys", "recording:1 user:7"),
+            // An anonymous log-out changes nothing cached, whatever it redirects to.
+            ("POST", "/api/logout") => Reply::ok("").status(303).with("location", "/"),
             ("POST", _) => Reply::ok("refused").status(403),
-            _ => Reply::ok(format!("{} #{i}", s.path)).with("cache-control", "public, s-maxage=60"),
+            (_, "/recordings/dawn") => Reply::ok(format!("dawn #{i}"))
+                .with("cache-control", "public, s-maxage=60")
+                .with("surrogate-key", "recording:1 user:7"),
+            (_, "/users/ada") => Reply::ok(format!("ada #{i}"))
+                .with("cache-control", "public, s-maxage=60")
+                .with("surrogate-key", "user:7"),
+            _ => Reply::ok(format!("{} #{i}", s.path))
+                .with("cache-control", "public, s-maxage=60")
+                .with("surrogate-key", "catalog"),
         }
     })
     .await;
     let lb = TestBalancer::start(&one_pool(&[&origin], "")).await;
-    for p in ["/recordings/dawn", "/recordings/dawn/comments", "/catalog"] {
+    let pages = [
+        "/",
+        "/recordings/dawn",
+        "/recordings/dawn/comments",
+        "/users/ada",
+        "/catalog",
+    ];
+    for p in pages {
         lb.get(p).await;
         assert_eq!(header(&lb.get(p).await, "x-cache"), "HIT", "{p}");
     }
-    let refused = lb
-        .http
-        .post(lb.url("/catalog"))
-        .body("x")
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(refused.status(), 403);
-    assert_eq!(
-        header(&lb.get("/catalog").await, "x-cache"),
-        "HIT",
-        "a refused write changes nothing"
-    );
+    let post = |path: &'static str| {
+        let lb = &lb;
+        async move {
+            lb.http
+                .post(lb.url(path))
+                .body("x")
+                .send()
+                .await
+                .expect("answer")
+        }
+    };
+    assert_eq!(post("/catalog").await.status(), 403);
+    assert_eq!(post("/api/logout").await.status(), 303);
+    for p in pages {
+        assert_eq!(
+            header(&lb.get(p).await, "x-cache"),
+            "HIT",
+            "{p}: a refused write, or one that names nothing, changes nothing"
+        );
+    }
 
-    let posted = lb
-        .http
-        .post(lb.url("/recordings/dawn/comments"))
-        .body("lovely")
-        .send()
-        .await
-        .expect("answer");
+    let posted = post("/recordings/dawn/comments").await;
     assert_eq!(posted.status(), 303);
-    assert_eq!(
-        header(&lb.get("/recordings/dawn/comments").await, "x-cache"),
-        "MISS"
-    );
-    assert_eq!(
-        header(&lb.get("/recordings/dawn").await, "x-cache"),
-        "MISS",
-        "the Location it named"
-    );
-    assert_eq!(header(&lb.get("/catalog").await, "x-cache"), "HIT");
+    assert_eq!(header(&posted, "x-purge-keys"), "", "kept from the client");
+    for (p, want) in [
+        ("/recordings/dawn/comments", "MISS"), // its own URL
+        ("/recordings/dawn", "MISS"),          // tagged recording:1
+        ("/users/ada", "MISS"),                // tagged user:7
+        ("/catalog", "HIT"),
+        ("/", "HIT"),
+    ] {
+        assert_eq!(header(&lb.get(p).await, "x-cache"), want, "{p}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

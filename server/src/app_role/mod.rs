@@ -4,6 +4,7 @@
 
 mod assets;
 mod cache_policy;
+mod changed_pages;
 mod direct;
 mod downloads;
 mod feeds;
@@ -237,6 +238,7 @@ fn router(state: AppState, media_state: MediaState, config: &AppConfig) -> Route
             page_headers,
             page_headers::apply,
         ))
+        .layer(middleware::from_fn(changed_pages::name))
         .layer(middleware::from_fn(request_log::log))
 }
 

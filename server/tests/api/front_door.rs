@@ -167,7 +167,65 @@ async fn every_page_carries_the_security_headers(backend: Backend) {
     }
 }
 
+/// Through the balancer as the README runs it: a write purges the cached pages the app
+/// names for it (a comment: the recording's page, its uploader's, the lists), and an
+/// anonymous log-out — answered with a redirect to `/` — purges nothing.
+async fn a_write_purges_what_the_app_names_and_nothing_else(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let uploader = app.user("vera", Role::Uploader).await;
+    app.user("wim", Role::Listener).await;
+    let (_, slug) = app
+        .recording(crate::helpers::sample("Rain on Tin", uploader))
+        .await;
+    let front = balancer_in_front_of(&app).await;
+    let site = visitor(&front, 2);
+    let page = format!("/recordings/{slug}");
+    let cached = |path: String| {
+        let site = &site;
+        async move {
+            let res = site.get(&path, &Browser::default()).await;
+            let x = crate::helpers::header_of(&res, "x-cache");
+            (x, res.text().await.unwrap_or_default())
+        }
+    };
+    for p in ["/".to_string(), page.clone()] {
+        cached(p.clone()).await;
+        assert_eq!(cached(p.clone()).await.0, "HIT", "{p}");
+    }
+
+    let mut anonymous = Browser::default();
+    let token = site.form_token("/login", &mut anonymous).await;
+    let out = site
+        .post_form("/api/logout", "/login", &[("csrf", &token)], &mut anonymous)
+        .await;
+    assert!(out.status().is_redirection(), "{}", out.status());
+    assert_eq!(crate::helpers::location(&out), "/");
+    assert_eq!(
+        cached("/".into()).await.0,
+        "HIT",
+        "a log-out changed nothing"
+    );
+
+    let mut listener = site.login("wim").await;
+    let token = site.form_token(&page, &mut listener).await;
+    let fields = [
+        ("csrf", token.as_str()),
+        ("slug", slug.as_str()),
+        ("title", "Tin roofs"),
+        ("body", "The best rain."),
+    ];
+    let posted = site
+        .post_form("/api/comment", &page, &fields, &mut listener)
+        .await;
+    assert!(posted.status().is_redirection(), "{}", posted.status());
+    let (x, html) = cached(page.clone()).await;
+    assert_eq!(x, "MISS", "the recording's page was purged");
+    assert!(html.contains("Tin roofs"), "and shows the comment");
+    assert_eq!(cached("/".into()).await.0, "MISS", "so were the lists");
+}
+
 both_backends!(
     one_visitors_failed_logins_throttle_that_visitor_alone,
     every_page_carries_the_security_headers,
+    a_write_purges_what_the_app_names_and_nothing_else,
 );
