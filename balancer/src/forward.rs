@@ -1,4 +1,4 @@
-//! Sending a request to an upstream: pick the least busy ready replica, wait for a
+//! Sending a request to an upstream: pick the ready replica that will answer soonest, wait for a
 //! connection slot, rewrite the headers (hop-by-hop out, X-Forwarded-* and Forwarded in),
 //! send over a pooled keep-alive connection, and retry once on another replica when an
 //! idempotent request without a body failed before any response byte.

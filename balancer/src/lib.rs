@@ -1,5 +1,5 @@
 //! The front door as a library (`server --role balancer` runs it). Path router, anonymous page cache and
-//! least-busy load balancer in one process (Apache + Varnish + Pound of the classic site).
+//! latency-aware load balancer in one process (Apache + Varnish + Pound of the classic site).
 //!
 //! This module accepts connections and owns their lifetime: limits on the client side
 //! (header read timeout, header size and count, idle timeout), TLS when configured,

@@ -39,7 +39,7 @@ pub struct Cli {
 pub enum Role {
     /// A stateless replica serving pages, server functions, uploads and downloads.
     App,
-    /// The front door: path router, anonymous page cache, least-busy load balancer.
+    /// The front door: path router, anonymous page cache, latency-aware load balancer.
     Balancer,
 }
 
