@@ -15,6 +15,9 @@ use super::pool::InFlight;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A request body on its way to an upstream (request_body.rs makes them).
+pub type UpstreamBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+
 pub enum Body {
     Bytes(Option<Bytes>),
     Upstream {

@@ -9,9 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri, header};
-use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
 use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
@@ -19,14 +17,13 @@ use hyper_util::{
 };
 
 use super::{
-    body::BoxError,
+    body::UpstreamBody,
     clients::UpstreamSlot,
     config::PoolSettings,
     pool::{InFlight, Pool, Refused},
     request_body::{BodyRefused, RequestBody},
 };
 
-pub type UpstreamBody = BoxBody<Bytes, BoxError>;
 pub type HttpClient = Client<HttpConnector, UpstreamBody>;
 
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");

@@ -18,7 +18,10 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
-use super::{body::BoxError, config::Limits, forward::UpstreamBody};
+use super::{
+    body::{BoxError, UpstreamBody},
+    config::Limits,
+};
 
 /// Why a client's body was not passed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

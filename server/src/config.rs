@@ -50,7 +50,8 @@ impl S3Config {
     }
 }
 
-#[derive(Debug, Clone, Args)]
+/// `Debug` shows the URL without its password (as the log does).
+#[derive(Clone, Args)]
 pub struct DatabaseConfig {
     /// Database URL: `sqlite://FILE` (created on first run) or `postgres://…`.
     #[arg(
@@ -121,7 +122,26 @@ pub enum LogFormat {
     Json,
 }
 
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("database_url", &self.redacted())
+            .finish()
+    }
+}
+
 impl DatabaseConfig {
+    /// The URL as logs and `Debug` show it: the user and password replaced by `…`.
+    pub fn redacted(&self) -> String {
+        let url = &self.database_url;
+        match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+            }
+            _ => url.clone(),
+        }
+    }
+
     /// Opens (and migrates) the database, or says why not.
     pub async fn connect(&self) -> Result<domain::db::Db, String> {
         domain::db::connect(&self.database_url)
@@ -137,5 +157,21 @@ impl S3Config {
             Some(settings) => domain::store::MediaStore::s3(&settings),
             None => domain::store::MediaStore::local(media_dir),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DatabaseConfig;
+
+    #[test]
+    fn database_passwords_stay_out_of_logs_and_debug() {
+        let db = |url: &str| DatabaseConfig {
+            database_url: url.into(),
+        };
+        let pg = db("postgres://u:secret@db:5432/x");
+        assert_eq!(pg.redacted(), "postgres://…@db:5432/x");
+        assert!(!format!("{pg:?}").contains("secret"));
+        assert_eq!(db("sqlite://data/a.db").redacted(), "sqlite://data/a.db");
     }
 }

@@ -245,30 +245,8 @@ fn router(state: AppState, media_state: MediaState, config: &AppConfig) -> Route
 /// Runs the replica until SIGTERM or Ctrl-C.
 pub async fn run(config: AppConfig) -> Result<(), String> {
     let app = Application::build(&config).await?;
-    tracing::info!(address = %app.local_addr(), database = %redact(&config.db.database_url), "app replica listening");
+    tracing::info!(address = %app.local_addr(), database = %config.db.redacted(), "app replica listening");
     app.run_until(crate::shutdown::signal()).await;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// A database URL without its password, for the log.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn database_passwords_stay_out_of_logs() {
-        assert_eq!(
-            super::redact("postgres://u:secret@db:5432/x"),
-            "postgres://…@db:5432/x"
-        );
-        assert_eq!(super::redact("sqlite://data/a.db"), "sqlite://data/a.db");
-    }
 }
