@@ -62,7 +62,7 @@ pub enum Balance {
     LeastBusy,
     /// Requests in flight weighted by each upstream's recent response time per request in
     /// flight (peak EWMA, as Finagle and tower balance): a replica that is slow, not only
-    /// busy, gets less. The default: with one replica 50 ms slower it keeps p99 at 0.43× of
+    /// busy, gets less. The default: with one replica 50 ms slower it keeps p99 at 0.1× of
     /// round-robin's where least-busy's equals it (`scripts/bench-balancer`).
     PeakEwma,
     /// Each upstream in turn (kept to compare against).

@@ -203,7 +203,9 @@ pub async fn send(
         match tokio::time::timeout(out.timeout, client.request(req)).await {
             Ok(Ok(response)) => {
                 upstream.latency.observe(started.elapsed());
-                upstream.observe_rtt(started.elapsed(), sharing);
+                // A request sent while few shared the upstream may have waited behind many
+                // that came after it: count the busier of the two moments.
+                upstream.observe_rtt(started.elapsed(), sharing.max(upstream.in_flight()));
                 upstream.record_success();
                 claim.client = out.client_slot.take();
                 return Ok(Answer { response, claim });

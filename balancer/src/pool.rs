@@ -146,7 +146,8 @@ impl Upstream {
     }
 
     /// One more response-time sample, from a request that shared the upstream with
-    /// `sharing` in flight (itself included). The estimate is kept per request in flight —
+    /// `sharing` in flight (itself included; the caller counts the busier of when it was
+    /// sent and when it was answered). The estimate is kept per request in flight —
     /// the response time divided by how many shared it — so that [`Upstream::cost`], which
     /// multiplies by the requests in flight now, predicts the response time a new request
     /// would see: a replica whose response time grew because it was busier is not counted
