@@ -482,7 +482,7 @@ fn next_after(
 }
 
 /// How many recordings match: from the facet counts when the query is the whole catalog or
-/// one menu choice, else counted — but only up to [`COUNT_BOUND`].
+/// one or two menu choices, else counted — but only up to [`COUNT_BOUND`].
 async fn count(
     db: &DatabaseConnection,
     query: &CatalogQuery,
@@ -500,10 +500,12 @@ async fn count(
     ];
     let chosen: Vec<(Kind, &str)> = single.into_iter().flatten().collect();
     if !text && !ranges {
-        match chosen.as_slice() {
-            [] => return Ok(Count::Exact(facets::published(db).await?)),
-            [(kind, value)] => return Ok(Count::Exact(facets::count_of(db, *kind, value).await?)),
-            _ => {}
+        if chosen.is_empty() {
+            return Ok(Count::Exact(facets::published(db).await?));
+        }
+        // One menu choice or two: counted as the writes went.
+        if let Some(n) = facets::count_all(db, &chosen).await? {
+            return Ok(Count::Exact(n));
         }
     }
     let backend = db.get_database_backend();

@@ -4,7 +4,9 @@
 //! changes what a published recording shows — creating one published, publishing,
 //! an edit of its licence or tags, deleting it — reads the recording's [`Facts`] before
 //! and after, in its transaction, and calls [`shift`] with both. Nothing else writes the
-//! table, so the counts are exact.
+//! table, so the counts are exact. Pairs of facts are counted the same way (a recording's
+//! microphone with its licence, its convention with each of its tags …), so a search with
+//! two filters is counted by one lookup too.
 
 use std::collections::HashMap;
 
@@ -35,6 +37,9 @@ pub enum Kind {
     Tag,
 }
 
+/// The longest value a count row holds (a pair's two values and their `|`).
+const VALUE_MAX: usize = 255;
+
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -48,9 +53,30 @@ impl Kind {
     }
 }
 
-/// What the facets count of one recording: nothing unless it is published.
+/// A count row's key for one fact, or for two (in the order of [`Kind`], which is the
+/// migration's pair order: the kinds joined by `+`, the values by `|`).
+pub fn key(facts: &[(Kind, &str)]) -> Option<(String, String)> {
+    match facts {
+        [(k, v)] => Some((k.as_str().to_owned(), (*v).to_owned())),
+        [a, b] if a.0 != b.0 => {
+            let (a, b) = if (a.0 as u8) < (b.0 as u8) {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            Some((
+                format!("{}+{}", a.0.as_str(), b.0.as_str()),
+                format!("{}|{}", a.1, b.1),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// What the facets count of one recording: nothing unless it is published; each fact alone
+/// and each pair of them (two tags do not pair: a search names one tag).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Facts(Vec<(Kind, String)>);
+pub struct Facts(Vec<(String, String)>);
 
 impl Facts {
     /// The facts of `row` with these tag slugs.
@@ -58,20 +84,28 @@ impl Facts {
         if row.status != Status::Published {
             return Self::default();
         }
-        let mut facts = vec![(Kind::All, String::new())];
+        let order = row.ambi_order.map(|o| o.to_string());
+        let mut single: Vec<(Kind, &str)> = Vec::new();
         if !row.microphone.is_empty() {
-            facts.push((Kind::Microphone, row.microphone.clone()));
+            single.push((Kind::Microphone, &row.microphone));
         }
         if !row.licence.is_empty() {
-            facts.push((Kind::Licence, row.licence.clone()));
+            single.push((Kind::Licence, &row.licence));
         }
         if let Some(c) = row.convention() {
-            facts.push((Kind::Convention, c.as_str().to_owned()));
+            single.push((Kind::Convention, c.as_str()));
         }
-        if let Some(o) = row.ambi_order {
-            facts.push((Kind::Order, o.to_string()));
+        if let Some(o) = &order {
+            single.push((Kind::Order, o));
         }
-        facts.extend(tag_slugs.iter().map(|t| (Kind::Tag, t.clone())));
+        single.extend(tag_slugs.iter().map(|t| (Kind::Tag, t.as_str())));
+        let mut facts: Vec<(String, String)> = vec![(Kind::All.as_str().to_owned(), String::new())];
+        for (i, a) in single.iter().enumerate() {
+            facts.extend(key(&[*a]));
+            for b in &single[i + 1..] {
+                facts.extend(key(&[*a, *b]));
+            }
+        }
         Self(facts)
     }
 
@@ -102,12 +136,12 @@ pub async fn shift(
     before: &Facts,
     after: &Facts,
 ) -> Result<(), ServiceError> {
-    let mut delta: HashMap<(Kind, &str), i64> = HashMap::new();
+    let mut delta: HashMap<(&str, &str), i64> = HashMap::new();
     for (k, v) in &before.0 {
-        *delta.entry((*k, v.as_str())).or_default() -= 1;
+        *delta.entry((k.as_str(), v.as_str())).or_default() -= 1;
     }
     for (k, v) in &after.0 {
-        *delta.entry((*k, v.as_str())).or_default() += 1;
+        *delta.entry((k.as_str(), v.as_str())).or_default() += 1;
     }
     for ((kind, value), d) in delta.into_iter().filter(|(_, d)| *d != 0) {
         add(db, kind, value, d).await?;
@@ -117,14 +151,14 @@ pub async fn shift(
 
 async fn add(
     db: &impl ConnectionTrait,
-    kind: Kind,
+    kind: &str,
     value: &str,
     d: i64,
 ) -> Result<(), ServiceError> {
     use facet_counts::Column as C;
     facet_counts::Entity::insert(facet_counts::ActiveModel {
-        kind: sea_orm::Set(kind.as_str().to_owned()),
-        value: sea_orm::Set(value.chars().take(100).collect()),
+        kind: sea_orm::Set(kind.to_owned()),
+        value: sea_orm::Set(value.chars().take(VALUE_MAX).collect()),
         count: sea_orm::Set(Ord::max(d, 0)),
     })
     .on_conflict(
@@ -148,12 +182,25 @@ pub async fn count_of(
     kind: Kind,
     value: &str,
 ) -> Result<u64, ServiceError> {
-    Ok(
-        facet_counts::Entity::find_by_id((kind.as_str().to_owned(), value.to_owned()))
+    Ok(count_all(db, &[(kind, value)]).await?.unwrap_or(0))
+}
+
+/// How many published recordings have every one of one or two facts; `None` for what is
+/// not counted (more facts, or two of one kind).
+pub async fn count_all(
+    db: &impl ConnectionTrait,
+    facts: &[(Kind, &str)],
+) -> Result<Option<u64>, ServiceError> {
+    let Some((kind, value)) = key(facts) else {
+        return Ok(None);
+    };
+    let value: String = value.chars().take(VALUE_MAX).collect();
+    Ok(Some(
+        facet_counts::Entity::find_by_id((kind, value))
             .one(db)
             .await?
             .map_or(0, |f| u64::try_from(f.count).unwrap_or(0)),
-    )
+    ))
 }
 
 /// The filter menus: every value published recordings have, with how many have it.
@@ -248,7 +295,10 @@ pub async fn recount(db: &impl ConnectionTrait) -> Result<(), ServiceError> {
         format!(
             "INSERT INTO facet_counts (kind, value, count) SELECT 'tag', t.slug, COUNT(*) FROM recording_tags rt JOIN tags t ON t.id = rt.tag_id JOIN recordings r ON r.id = rt.recording_id WHERE r.{published} GROUP BY t.slug"
         ),
-    ] {
+    ]
+    .into_iter()
+    .chain(migrations::pair_count_statements())
+    {
         db.execute_unprepared(&sql).await?;
     }
     Ok(())

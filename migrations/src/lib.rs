@@ -14,6 +14,9 @@ mod m20261202_000006_catalog_scale;
 mod m20261202_000007_search_published;
 mod m20261203_000008_spatial_preview;
 mod m20261203_000009_site_keys;
+mod m20261203_000010_facet_pairs;
+
+pub use m20261203_000010_facet_pairs::pair_count_statements;
 
 pub struct Migrator;
 
@@ -30,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_search_published::Migration),
             Box::new(m20261203_000008_spatial_preview::Migration),
             Box::new(m20261203_000009_site_keys::Migration),
+            Box::new(m20261203_000010_facet_pairs::Migration),
         ]
     }
 }

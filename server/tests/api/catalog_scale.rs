@@ -27,10 +27,32 @@ fn link(html: &str, rel: &str) -> Option<String> {
 /// or the writes did not keep the counts.
 async fn menus_agree_with_a_recount(app: &TestApp) -> Facets {
     let kept = facets::menus(&app.db).await.expect("menus");
+    let kept_rows = count_rows(app).await;
     facets::recount(&app.db).await.expect("recount");
     let counted = facets::menus(&app.db).await.expect("menus");
     assert_eq!(kept, counted, "the kept counts are the counted ones");
+    assert_eq!(
+        kept_rows,
+        count_rows(app).await,
+        "every count, pairs of facts included, is the counted one"
+    );
     kept
+}
+
+/// Every non-zero row of `facet_counts`, in key order.
+async fn count_rows(app: &TestApp) -> Vec<(String, String, i64)> {
+    use domain::entities::facet_counts::{Column as C, Entity};
+    use sea_orm::QueryOrder;
+    Entity::find()
+        .filter(C::Count.gt(0))
+        .order_by_asc(C::Kind)
+        .order_by_asc(C::Value)
+        .all(&app.db)
+        .await
+        .expect("counts")
+        .into_iter()
+        .map(|r| (r.kind, r.value, r.count))
+        .collect()
 }
 
 fn choice(list: &[domain::model::Facet], value: &str) -> u64 {
@@ -116,6 +138,25 @@ async fn facet_counts_follow_publish_reject_edit_and_delete(backend: Backend) {
     )
     .await;
     let m = menus_agree_with_a_recount(&app).await;
+    let both = |a: (Kind, &'static str), b: (Kind, &'static str)| {
+        let db = &app.db;
+        async move {
+            facets::count_all(db, &[a, b])
+                .await
+                .expect("count")
+                .expect("a pair is counted")
+        }
+    };
+    assert_eq!(
+        (
+            both((Kind::Tag, "rain"), (Kind::Microphone, "Zoom H3-VR")).await,
+            both((Kind::Microphone, "TetraMic"), (Kind::Tag, "birds")).await,
+            both((Kind::Licence, "cc0-1.0"), (Kind::Convention, "ambix")).await,
+            both((Kind::Microphone, "TetraMic"), (Kind::Tag, "rain")).await,
+        ),
+        (1, 1, 1, 0),
+        "pairs follow the edit, in either order"
+    );
     assert_eq!(
         (
             choice(&m.microphones, "TetraMic"),
