@@ -90,16 +90,19 @@ impl http_body::Body for Body {
     fn size_hint(&self) -> SizeHint {
         match self {
             Self::Bytes(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            Self::Upstream { prefix, inner, .. } => {
-                let extra = prefix.as_ref().map_or(0, |p| p.len() as u64);
-                let h = inner.size_hint();
-                let mut out = SizeHint::new();
-                out.set_lower(h.lower() + extra);
-                if let Some(u) = h.upper() {
-                    out.set_upper(u + extra);
-                }
-                out
-            }
+            Self::Upstream { prefix, inner, .. } => prefixed(prefix.as_ref(), inner.size_hint()),
         }
     }
+}
+
+/// The size of a body whose first bytes (`prefix`) were already read from one that has
+/// `rest` left.
+pub fn prefixed(prefix: Option<&Bytes>, rest: SizeHint) -> SizeHint {
+    let extra = prefix.map_or(0, |p| p.len() as u64);
+    let mut out = SizeHint::new();
+    out.set_lower(rest.lower() + extra);
+    if let Some(u) = rest.upper() {
+        out.set_upper(u + extra);
+    }
+    out
 }

@@ -4,6 +4,7 @@
 //! time can be cut off (its upstream slot is held until the last byte goes out).
 
 use std::{
+    collections::VecDeque,
     io,
     pin::Pin,
     sync::{
@@ -137,10 +138,43 @@ impl<T: Reset> IdleIo<T> {
     }
 }
 
+/// A connection's write samples over the last window, judged as they come.
+pub struct ReadWatch {
+    samples: VecDeque<WriteSample>,
+    window: Duration,
+    min_per_s: u64,
+}
+
+impl ReadWatch {
+    pub fn new(window: Duration, min_per_s: u64) -> Self {
+        Self {
+            samples: VecDeque::new(),
+            window,
+            min_per_s,
+        }
+    }
+
+    /// Takes the sample of now; whether the client read too slowly over the whole window
+    /// that ends now (never before a window has passed).
+    pub fn too_slow(&mut self, now: WriteSample) -> bool {
+        let from = now.at.saturating_sub(self.window);
+        // Keep the latest sample at least a window old, and what came after it.
+        while self.samples.get(1).is_some_and(|s| s.at <= from) {
+            self.samples.pop_front();
+        }
+        let slow = self
+            .samples
+            .front()
+            .is_some_and(|then| then.at <= from && reads_too_slowly(*then, now, self.min_per_s));
+        self.samples.push_back(now);
+        slow
+    }
+}
+
 /// Over the last `window`, did the client keep writes waiting nearly all the time and yet
 /// take fewer than `min_per_s × window` bytes? (A slow upstream keeps no write waiting, so
 /// it never counts against the client.)
-pub fn reads_too_slowly(then: WriteSample, now: WriteSample, min_per_s: u64) -> bool {
+fn reads_too_slowly(then: WriteSample, now: WriteSample, min_per_s: u64) -> bool {
     let span = now.at.saturating_sub(then.at);
     if span.is_zero() {
         return false;
@@ -225,5 +259,28 @@ mod tests {
             at(15, 10_000_000, 10),
             1024
         ));
+    }
+
+    #[test]
+    fn the_watch_judges_only_whole_windows_and_forgets_what_is_older() {
+        let mut w = ReadWatch::new(Duration::from_secs(3), 1024);
+        // Fast for three seconds, then stalled with writes waiting.
+        let fast = [
+            at(0, 0, 0),
+            at(1, 1 << 20, 0),
+            at(2, 2 << 20, 0),
+            at(3, 3 << 20, 0),
+        ];
+        assert!(fast.into_iter().all(|s| !w.too_slow(s)));
+        assert!(
+            !w.too_slow(at(4, 3 << 20, 1)),
+            "the window holds fast seconds"
+        );
+        assert!(!w.too_slow(at(5, 3 << 20, 2)));
+        assert!(
+            w.too_slow(at(6, 3 << 20, 3)),
+            "three seconds waiting, nothing taken"
+        );
+        assert!(w.samples.len() <= 5, "older samples are dropped");
     }
 }

@@ -256,11 +256,11 @@ impl ConnectionTask {
         if closing {
             conn.as_mut().graceful_shutdown();
         }
-        // The slow-reader watch: a sample a second, a window's worth kept.
+        // The slow-reader watch: a sample a second.
         let watch_reads = limits.min_response_bytes_per_s > 0;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut samples = std::collections::VecDeque::new();
+        let mut reads = idle::ReadWatch::new(limits.rate_window, limits.min_response_bytes_per_s);
         loop {
             let idle_for = activity.idle_for();
             tokio::select! {
@@ -279,16 +279,7 @@ impl ConnectionTask {
                     }
                 }
                 _ = tick.tick(), if watch_reads => {
-                    let now = activity.sample();
-                    let from = now.at.saturating_sub(limits.rate_window);
-                    while samples.len() >= 2 && samples.get(1).is_some_and(|s: &idle::WriteSample| s.at <= from) {
-                        samples.pop_front();
-                    }
-                    let slow = samples.front().is_some_and(|then: &idle::WriteSample| {
-                        then.at <= from
-                            && idle::reads_too_slowly(*then, now, limits.min_response_bytes_per_s)
-                    });
-                    if slow {
+                    if reads.too_slow(activity.sample()) {
                         // Dropping the connection drops the answer and its upstream slot; a
                         // reset drops what the kernel still holds for it.
                         activity.reset_on_close();
@@ -299,7 +290,6 @@ impl ConnectionTask {
                         tracing::info!(client = %self.peer.ip(), "closed a client reading below the minimum rate");
                         break;
                     }
-                    samples.push_back(now);
                 }
             }
         }

@@ -19,7 +19,7 @@ use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
 use super::{
-    body::{BoxError, UpstreamBody},
+    body::{BoxError, UpstreamBody, prefixed},
     config::Limits,
 };
 
@@ -152,14 +152,7 @@ impl http_body::Body for ClientBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        let extra = self.prefix.as_ref().map_or(0, |p| p.len() as u64);
-        let h = self.inner.size_hint();
-        let mut out = SizeHint::new();
-        out.set_lower(h.lower() + extra);
-        if let Some(u) = h.upper() {
-            out.set_upper(u + extra);
-        }
-        out
+        prefixed(self.prefix.as_ref(), self.inner.size_hint())
     }
 }
 

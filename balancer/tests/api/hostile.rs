@@ -220,3 +220,35 @@ async fn a_host_that_is_no_host_or_disagrees_with_the_uri_gets_400() {
     );
     still_serves(&lb).await;
 }
+
+/// A body too big to hold is streamed to the upstream; when the client then stalls, the
+/// balancer gives up on it (408) without blaming the upstream, which stays in the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_body_that_stalls_gets_408_and_the_upstream_is_not_blamed() {
+    let origin = Origin::spawn(|_| Reply::ok("ok")).await;
+    let toml = format!(
+        "{}\n[limits]\nrequest_buffer_kb = 1\nmin_request_bytes_per_s = 8192\nrate_window_ms = 1000\n",
+        one_pool(&[&origin], "")
+    );
+    let lb = TestBalancer::start(&toml).await;
+    let mut s = TcpStream::connect(lb.addr).await.expect("connects");
+    let head = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
+    s.write_all(head.as_bytes()).await.expect("head");
+    // Past the buffer at once (so it streams), then nothing more.
+    s.write_all(&[b'a'; 4096]).await.expect("first bytes");
+    let answer = read_until_closed(&mut s).await;
+    assert!(status_line(&answer).contains("408"), "{answer}");
+    let metrics = lb.metrics().await;
+    assert!(
+        metrics.contains("balancer_request_bodies_refused_total{reason=\"too_slow\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("balancer_upstream_failures_total"))
+            .all(|l| l.ends_with(" 0")),
+        "{metrics}"
+    );
+    still_serves(&lb).await;
+}
