@@ -10,7 +10,8 @@ use crate::error::AppError;
 use domain::{
     catalog_query::CatalogQuery,
     model::{
-        AccountPage, CatalogPage, HomePage, PendingItem, ProfilePage, RecordingDetail, TagPage,
+        AccountPage, CatalogPage, HomePage, Membership, PendingItem, PremiumPage, ProfilePage,
+        RecordingDetail, TagPage,
     },
 };
 
@@ -117,7 +118,10 @@ pub async fn load_catalog(query: CatalogQuery) -> Result<CatalogPage, AppError> 
 pub async fn load_recording(slug: String) -> Result<RecordingDetail, AppError> {
     let st = state()?;
     let viewer = viewer();
-    let (uploader, detail) = catalog::recording(&st.db, &slug, viewer.as_ref()).await?;
+    let (uploader, mut detail) = catalog::recording(&st.db, &slug, viewer.as_ref()).await?;
+    if st.payments.is_on() {
+        detail.tip_currency = Some(st.payments.tip_currency().to_owned());
+    }
     let keys = [key::recording(detail.card.id), key::user(uploader)];
     // While the preview is being made the page will change by itself: keep it briefly.
     let changing =
@@ -169,7 +173,39 @@ pub async fn load_account() -> Result<AccountPage, AppError> {
         joined: user.created_at,
         tokens: domain::tokens::list(&st.db, &me).await?,
         new_token,
+        membership: domain::payments::membership(&st.db, me.user_id).await?,
+        payments_on: st.payments.is_on(),
+        earnings: domain::payments::earnings(&st.db, me.user_id).await?,
     })
+}
+
+/// The plans (with Stripe's prices) and, for a logged-in visitor, where they stand.
+#[server(endpoint = "premium")]
+pub async fn load_premium() -> Result<PremiumPage, AppError> {
+    let st = state()?;
+    let membership = match viewer() {
+        Some(me) => Some(domain::payments::membership(&st.db, me.user_id).await?),
+        None => None,
+    };
+    // The same for every anonymous visitor (prices change rarely; no surrogate key).
+    cache::public_page(&[]);
+    Ok(PremiumPage {
+        payments_on: st.payments.is_on(),
+        plans: st.payments.offers().await,
+        membership,
+    })
+}
+
+/// Stripe Checkout's way back: the session is read from Stripe, so premium works at once
+/// even when the webhook is late.
+#[server(endpoint = "premium-welcome")]
+pub async fn load_premium_welcome(session_id: String) -> Result<Membership, AppError> {
+    let me = require_viewer()?;
+    let st = state()?;
+    Ok(st
+        .payments
+        .confirm_checkout(&st.db, me.user_id, &session_id)
+        .await?)
 }
 
 /// The upload form's token, for an account that may upload, and whether large files may go
@@ -285,6 +321,57 @@ pub async fn retry_processing(slug: String) -> Result<(), AppError> {
             let me = require_viewer()?;
             domain::jobs::retry(&state()?.db, &me, &slug).await?;
             leptos_axum::redirect(&format!("/recordings/{slug}"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "subscribe")]
+pub async fn subscribe(plan: String) -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            let plan = domain::billing::Plan::parse(&plan)
+                .ok_or_else(|| AppError::Invalid("Choose one of the plans.".into()))?;
+            let st = state()?;
+            let url = st
+                .payments
+                .subscribe(&st.db, me.user_id, plan, &st.settings.public_url)
+                .await?;
+            leptos_axum::redirect(&url);
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "manage-billing")]
+pub async fn manage_billing() -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            let st = state()?;
+            let back = format!("{}/account", st.settings.public_url);
+            let url = st.payments.portal(&st.db, me.user_id, &back).await?;
+            leptos_axum::redirect(&url);
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "tip")]
+pub async fn tip(slug: String, amount: String) -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            let st = state()?;
+            let url = st
+                .payments
+                .tip(&st.db, &me, &slug, &amount, &st.settings.public_url)
+                .await?;
+            leptos_axum::redirect(&url);
             Ok(())
         }
         .await,

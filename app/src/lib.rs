@@ -26,6 +26,7 @@ use crate::pages::{
     errors::NotFound,
     home::HomePage,
     moderation::ModerationPage,
+    premium::{PremiumPage, PremiumWelcomePage},
     profile::ProfilePage,
     recording::RecordingPage,
     tag::TagPage,
@@ -65,10 +66,12 @@ fn content_security_policy() {
     else {
         return;
     };
-    let origin = ssr::state::state()
-        .ok()
-        .and_then(|s| s.settings.media_origin.clone());
-    let policy = ssr::headers::content_security_policy(Some(&nonce), origin.as_deref());
+    let settings = ssr::state::state().ok().map(|s| s.settings);
+    let policy = ssr::headers::content_security_policy(
+        Some(&nonce),
+        settings.as_ref().and_then(|s| s.media_origin.as_deref()),
+        settings.as_ref().and_then(|s| s.payment_origins.as_deref()),
+    );
     if let Ok(v) = http::HeaderValue::from_str(&policy) {
         res.insert_header(http::header::CONTENT_SECURITY_POLICY, v);
     }
@@ -95,6 +98,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/upload") view=UploadPage ssr=SsrMode::Async/>
                     <Route path=path!("/moderation") view=ModerationPage ssr=SsrMode::Async/>
+                    <Route path=path!("/premium") view=PremiumPage ssr=SsrMode::Async/>
+                    <Route path=path!("/premium/welcome") view=PremiumWelcomePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <components::Footer/>

@@ -641,6 +641,7 @@ pub async fn recording(
         comments,
         my_rating,
         card: cards(db, vec![row]).await?.remove(0),
+        tip_currency: None,
     };
     Ok((uploader_id, detail))
 }

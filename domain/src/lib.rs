@@ -11,6 +11,7 @@
 //! **Every write goes through a function of this crate**, so that each committed write can
 //! say what it changed (the invalidation bus builds on this).
 
+pub mod billing;
 pub mod catalog_query;
 pub mod changes;
 pub mod error;
@@ -49,6 +50,8 @@ pub mod interactions;
 pub mod jobs;
 #[cfg(feature = "server")]
 pub mod moderation;
+#[cfg(feature = "server")]
+pub mod payments;
 #[cfg(feature = "server")]
 pub mod processing;
 #[cfg(feature = "server")]

@@ -4,7 +4,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Processing, Role, Status, catalog_query::CatalogQuery};
+use crate::{
+    Processing, Role, Status,
+    billing::{LedgerEntry, Money, Plan, SubscriptionStatus},
+    catalog_query::CatalogQuery,
+};
 
 /// The logged-in person looking at a page, resolved from the session cookie once per
 /// request. `csrf` goes into every form they can post.
@@ -160,6 +164,8 @@ pub struct RecordingDetail {
     pub comments: Vec<CommentView>,
     /// The viewer's own rating, when logged in and rated.
     pub my_rating: Option<u8>,
+    /// Tips are on: the currency they are paid in (set by the page's loader).
+    pub tip_currency: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,6 +192,71 @@ pub struct AccountPage {
     pub tokens: Vec<TokenView>,
     /// A token made a moment ago, shown this once.
     pub new_token: Option<String>,
+    pub membership: Membership,
+    /// Payments are configured: the page offers "Manage billing" and plans.
+    pub payments_on: bool,
+    /// Tips to this account's recordings (empty for someone never tipped).
+    pub earnings: Earnings,
+}
+
+/// Whether someone is premium, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Membership {
+    pub premium: bool,
+    pub subscription: Option<SubscriptionView>,
+    /// Premium given by an admin, until then.
+    pub granted_until: Option<DateTime<Utc>>,
+}
+
+impl Membership {
+    /// The card failed and Stripe is retrying: still premium, but the page asks to fix it.
+    pub fn card_needs_fixing(&self) -> bool {
+        self.subscription
+            .as_ref()
+            .is_some_and(|s| s.status == SubscriptionStatus::PastDue)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionView {
+    pub plan: Option<Plan>,
+    pub price: Option<Money>,
+    pub interval_months: Option<i32>,
+    pub status: SubscriptionStatus,
+    pub current_period_end: Option<DateTime<Utc>>,
+    pub cancel_at_period_end: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanOffer {
+    pub plan: Plan,
+    /// From Stripe's price; `None` when Stripe could not be asked just now.
+    pub price: Option<Money>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PremiumPage {
+    pub payments_on: bool,
+    pub plans: Vec<PlanOffer>,
+    /// `None` for a visitor who is not logged in.
+    pub membership: Option<Membership>,
+}
+
+/// An uploader's tips: what they are owed per currency, and the lines behind it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Earnings {
+    pub owed: Vec<Money>,
+    pub lines: Vec<LedgerLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerLine {
+    pub entry: LedgerEntry,
+    pub recording: Option<(String, String)>,
+    pub gross: Money,
+    pub fee: Money,
+    pub share: Money,
+    pub at: DateTime<Utc>,
 }
 
 /// A personal API token as its owner sees it (never the token itself).

@@ -15,6 +15,7 @@ mod m20261202_000007_search_published;
 mod m20261203_000008_spatial_preview;
 mod m20261203_000009_site_keys;
 mod m20261203_000010_facet_pairs;
+mod m20261203_000011_premium;
 
 pub use m20261203_000010_facet_pairs::pair_count_statements;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000008_spatial_preview::Migration),
             Box::new(m20261203_000009_site_keys::Migration),
             Box::new(m20261203_000010_facet_pairs::Migration),
+            Box::new(m20261203_000011_premium::Migration),
         ]
     }
 }

@@ -107,6 +107,80 @@ pub struct AppConfig {
     /// Media in an S3 bucket instead of the media folder.
     #[command(flatten)]
     pub s3: S3Config,
+
+    /// Premium subscriptions and tips through Stripe (off without STRIPE_SECRET_KEY).
+    #[command(flatten)]
+    pub stripe: StripeConfig,
+}
+
+/// Stripe. The two secrets come from the environment only (a flag shows in `ps`); with no
+/// secret key, payments are off and premium is granted by `server admin grant-premium`.
+#[derive(Debug, Clone, Args)]
+pub struct StripeConfig {
+    #[arg(skip = Secret::new(std::env::var("STRIPE_SECRET_KEY").unwrap_or_default()))]
+    pub secret_key: Secret,
+    #[arg(skip = Secret::new(std::env::var("STRIPE_WEBHOOK_SECRET").unwrap_or_default()))]
+    pub webhook_secret: Secret,
+    /// Where Stripe's API is (another base URL for a test stand-in).
+    #[arg(long, env = "AMBISONIA_STRIPE_API_BASE", default_value = domain::payments::STRIPE_API_BASE)]
+    pub stripe_api_base: String,
+    /// The Stripe price (price_…) of the monthly plan; a plan without a price is not offered.
+    #[arg(long, env = "STRIPE_PRICE_MONTHLY")]
+    pub stripe_price_monthly: Option<String>,
+    /// The Stripe price of the three-month plan.
+    #[arg(long, env = "STRIPE_PRICE_QUARTERLY")]
+    pub stripe_price_quarterly: Option<String>,
+    /// The Stripe price of the yearly plan.
+    #[arg(long, env = "STRIPE_PRICE_YEARLY")]
+    pub stripe_price_yearly: Option<String>,
+    /// The currency tips are paid in (ISO 4217).
+    #[arg(long, env = "AMBISONIA_TIP_CURRENCY", default_value = "usd")]
+    pub tip_currency: String,
+}
+
+/// Where Stripe sends browsers when its API is Stripe's own.
+const STRIPE_PAGES: &str = "https://checkout.stripe.com https://billing.stripe.com";
+
+impl StripeConfig {
+    /// Payments as configured: on with a secret key, else off.
+    pub fn payments(&self) -> Result<domain::payments::Payments, String> {
+        use domain::{billing::Plan, payments};
+        if self.secret_key.is_empty() {
+            return Ok(payments::Payments::off(&self.tip_currency));
+        }
+        let prices = [
+            (Plan::Monthly, &self.stripe_price_monthly),
+            (Plan::Quarterly, &self.stripe_price_quarterly),
+            (Plan::Yearly, &self.stripe_price_yearly),
+        ]
+        .into_iter()
+        .filter_map(|(plan, price)| Some((plan, price.clone().filter(|p| !p.is_empty())?)))
+        .collect();
+        payments::Payments::stripe(
+            payments::StripeSettings {
+                secret_key: self.secret_key.clone(),
+                webhook_secret: self.webhook_secret.clone(),
+                api_base: self.stripe_api_base.clone(),
+                prices,
+            },
+            &self.tip_currency,
+        )
+    }
+
+    /// Where payment forms lead, for the pages' `form-action`: Stripe's pages, or the
+    /// origin of a stand-in that serves its own.
+    pub fn payment_origins(&self) -> Option<String> {
+        if self.secret_key.is_empty() {
+            return None;
+        }
+        let base = self.stripe_api_base.trim_end_matches('/');
+        if base == domain::payments::STRIPE_API_BASE.trim_end_matches('/') {
+            return Some(STRIPE_PAGES.to_owned());
+        }
+        let (scheme, rest) = base.split_once("://")?;
+        let authority = rest.split('/').next()?;
+        Some(format!("{scheme}://{authority}"))
+    }
 }
 
 #[derive(Debug, Clone, Args)]

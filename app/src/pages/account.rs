@@ -3,10 +3,11 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::{ChangeEmail, ChangePassword, CreateToken, RevokeToken, load_account},
+    api::{ChangeEmail, ChangePassword, CreateToken, ManageBilling, RevokeToken, load_account},
     components::{CsrfField, ErrorView, FormError},
+    pages::premium::Standing,
 };
-use domain::model::TokenView;
+use domain::model::{Earnings, Membership, TokenView};
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -65,6 +66,8 @@ pub fn AccountPage() -> impl IntoView {
                                         <button type="submit">"Change email"</button>
                                     </ActionForm>
                                 </div>
+                                <Premium m=a.membership.clone() payments_on=a.payments_on/>
+                                {(!a.earnings.lines.is_empty()).then(|| view! { <EarningsTable e=a.earnings.clone()/> })}
                                 <Tokens tokens=a.tokens.clone() new_token=a.new_token.clone()/>
                             </section>
                         }.into_any()
@@ -73,6 +76,63 @@ pub fn AccountPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// Premium: where the account stands, and the way to Stripe's Customer Portal.
+#[component]
+fn Premium(m: Membership, payments_on: bool) -> impl IntoView {
+    let subscribed = m.subscription.is_some();
+    view! {
+        <section class="premium-account" id="premium" data-testid="account-premium">
+            <h2>"Premium"</h2>
+            <Standing m=m.clone()/>
+            {match (payments_on, subscribed, m.premium) {
+                (true, true, _) => view! {
+                    <form method="post" action=ManageBilling::PATH>
+                        <CsrfField/>
+                        <FormError path=ManageBilling::PATH/>
+                        <button type="submit" data-testid="manage-billing">"Manage billing"</button>
+                        <span class="hint">" Change your card, cancel or resume, and see your invoices, at Stripe."</span>
+                    </form>
+                }.into_any(),
+                (true, false, false) => view! { <p><a class="button" href="/premium">"Become premium"</a></p> }.into_any(),
+                _ => ().into_any(),
+            }}
+        </section>
+    }
+}
+
+/// Tips to this account's recordings, and what the site owes for them.
+#[component]
+fn EarningsTable(e: Earnings) -> impl IntoView {
+    let owed = e
+        .owed
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" + ");
+    view! {
+        <section class="earnings" id="earnings" data-testid="earnings">
+            <h2>"Tips"</h2>
+            <p>"Owed to you: "<strong data-testid="owed">{owed}</strong>
+                {format!(" ({}% of each tip after the card fee; refunds and disputes take their part back).", domain::billing::UPLOADER_SHARE_PERCENT)}</p>
+            <table class="ledger">
+                <thead><tr><th>"Date"</th><th>"What"</th><th>"Recording"</th><th>"Amount"</th><th>"Fee"</th><th>"Yours"</th></tr></thead>
+                <tbody>
+                    {e.lines.into_iter().map(|l| view! {
+                        <tr data-testid="ledger-line">
+                            <td>{l.at.format("%-d %b %Y").to_string()}</td>
+                            <td>{l.entry.as_str()}</td>
+                            <td>{l.recording.map(|(slug, title)| view! { <a href=format!("/recordings/{slug}")>{title}</a> })}</td>
+                            <td>{l.gross.to_string()}</td>
+                            <td>{l.fee.to_string()}</td>
+                            <td>{l.share.to_string()}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
     }
 }
 

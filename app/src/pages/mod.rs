@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod errors;
 pub mod home;
 pub mod moderation;
+pub mod premium;
 pub mod profile;
 pub mod recording;
 pub mod tag;

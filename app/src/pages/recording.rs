@@ -1,6 +1,6 @@
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::{
     api::{DeleteRecording, DescribeRecording, PostComment, Rate, RetryProcessing, load_recording},
@@ -129,6 +129,9 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
                     }.into_any()
                 }}
             </section>
+            {(rec.status == Status::Published).then(|| rec.tip_currency.clone()).flatten().map(|currency| view! {
+                <Tip slug=card.slug.clone() uploader=card.uploader.clone() currency/>
+            })}
 
             <div class="recording-body">
                 <section class="description">
@@ -289,20 +292,68 @@ fn Downloads(base: String, card: domain::model::RecordingCard) -> impl IntoView 
         .and_then(|c| u16::try_from(c).ok())
         .unwrap_or(0);
     let offered = Rendition::offered(convention, channels);
+    // A premium download may be refused with a page that says why: no `download`
+    // attribute, so the browser shows that page (a file still arrives as an attachment).
+    let premium = card.is_premium;
+    let download = (!premium).then_some("");
     view! {
         <div class="downloads">
+            {premium.then(|| view! {
+                <p class="premium-note" data-testid="premium-note">
+                    <span class="premium">"Premium"</span>
+                    " The original and its other formats are for "<a href="/premium">"premium members"</a>
+                    "; the previews are free for everyone."
+                </p>
+            })}
             <p>
-                <a class="button" href=format!("{base}/download") data-testid="download" download="">"Download the original"</a>
+                <a class="button" href=format!("{base}/download") data-testid="download" download=download>"Download the original"</a>
             </p>
             {(!offered.is_empty()).then(|| view! {
                 <p class="renditions">"Or as: "
                     {offered.into_iter().enumerate().map(|(i, r)| view! {
                         {(i > 0).then_some(" · ")}
-                        <a href=format!("{base}/download?format={}", r.as_str()) data-testid=format!("download-{}", r.as_str()) download="">{r.label()}</a>
+                        <a href=format!("{base}/download?format={}", r.as_str()) data-testid=format!("download-{}", r.as_str()) download=download>{r.label()}</a>
                     }).collect_view()}
                 </p>
             })}
         </div>
+    }
+}
+
+/// Tipping the recordist through Stripe Checkout (70 % of it after Stripe's fee is theirs).
+#[component]
+fn Tip(slug: String, uploader: String, currency: String) -> impl IntoView {
+    let tipped = use_query_map().with_untracked(|q| q.get_str("tipped") == Some("1"));
+    let viewer = current_viewer();
+    let own = viewer.as_ref().is_some_and(|v| v.username == uploader);
+    view! {
+        <section class="tip" id="tip" data-testid="tip">
+            <h2>"Tip the recordist"</h2>
+            {tipped.then(|| view! {
+                <p class="notice" role="status" data-testid="tip-thanks">
+                    "Thank you: your tip is on its way to "{uploader.clone()}"."
+                </p>
+            })}
+            {match (viewer.is_some(), own) {
+                (_, true) => view! { <p class="hint">"Listeners can tip you here; what you earn is on your account page."</p> }.into_any(),
+                (false, _) => view! {
+                    <p><a href=format!("/login?next=/recordings/{slug}%23tip")>"Log in"</a>" to tip "{uploader.clone()}"."</p>
+                }.into_any(),
+                (true, _) => view! {
+                    <form method="post" action=crate::api::Tip::PATH class="tip-form">
+                        <CsrfField/>
+                        <input type="hidden" name="slug" value=slug.clone()/>
+                        <div class="field">
+                            <label for="tip-amount">{format!("Amount ({})", currency.to_uppercase())}</label>
+                            <input id="tip-amount" name="amount" type="text" inputmode="decimal" value="5" pattern="[0-9]+([.][0-9]{1,2})?" required=true/>
+                        </div>
+                        <p class="hint">{format!("{}% of your tip, after the card fee, goes to {uploader}.", domain::billing::UPLOADER_SHARE_PERCENT)}</p>
+                        <FormError path=crate::api::Tip::PATH/>
+                        <button type="submit" data-testid="tip-button">"Tip with card"</button>
+                    </form>
+                }.into_any(),
+            }}
+        </section>
     }
 }
 

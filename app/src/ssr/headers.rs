@@ -6,13 +6,20 @@
 /// carrying this render's `nonce`; styles, fonts, forms and frames of this site only; no
 /// plug-ins; nobody may frame the site. `media_origin` is where the media store's presigned
 /// links point (an S3 bucket), which pictures, players and direct uploads must reach.
-pub fn content_security_policy(nonce: Option<&str>, media_origin: Option<&str>) -> String {
+/// `payment_origins` are where a form may lead (Stripe Checkout and the Customer Portal:
+/// a form posts here and is redirected there, and `form-action` covers redirects).
+pub fn content_security_policy(
+    nonce: Option<&str>,
+    media_origin: Option<&str>,
+    payment_origins: Option<&str>,
+) -> String {
     let nonce = nonce.map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
     let media = media_origin.map(|o| format!(" {o}")).unwrap_or_default();
+    let pay = payment_origins.map(|o| format!(" {o}")).unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self'{nonce}; style-src 'self'; \
          img-src 'self' data:{media}; media-src 'self'{media}; connect-src 'self'{media}; \
-         font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+         font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'{pay}; \
          frame-ancestors 'none'"
     )
 }
@@ -23,13 +30,19 @@ mod tests {
 
     #[test]
     fn inline_script_needs_the_nonce_and_the_bucket_is_named_where_media_goes() {
-        let p = content_security_policy(Some("abc"), Some("https://b.s3.example"));
+        let p = content_security_policy(
+            Some("abc"),
+            Some("https://b.s3.example"),
+            Some("https://checkout.stripe.com"),
+        );
         assert!(p.contains("script-src 'self' 'nonce-abc';"), "{p}");
         assert!(!p.contains("unsafe-inline"));
         assert!(p.contains("media-src 'self' https://b.s3.example;"));
         assert!(p.contains("connect-src 'self' https://b.s3.example;"));
         assert!(p.contains("frame-ancestors 'none'"));
-        let plain = content_security_policy(None, None);
+        assert!(p.contains("form-action 'self' https://checkout.stripe.com;"));
+        let plain = content_security_policy(None, None, None);
         assert!(plain.contains("script-src 'self';") && plain.contains("img-src 'self' data:;"));
+        assert!(plain.contains("form-action 'self';"));
     }
 }

@@ -21,6 +21,9 @@ pub struct Settings {
     pub media_origin: Option<String>,
     /// Signs the form errors a redirect carries (`__err`), so a page shows only this site's.
     pub form_error_key: domain::Secret,
+    /// Where payment forms lead (Stripe Checkout, the Customer Portal), for `form-action`;
+    /// `None` when payments are off.
+    pub payment_origins: Option<String>,
 }
 
 impl Settings {
@@ -33,6 +36,8 @@ impl Settings {
 pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
+    /// Stripe, or payments off.
+    pub payments: Arc<domain::payments::Payments>,
 }
 
 /// The state provided to every Leptos render and server function.

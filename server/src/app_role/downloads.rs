@@ -16,6 +16,7 @@ use axum::{
 };
 use domain::{
     Rendition, ServiceError, Status,
+    payments::DownloadGate,
     store::{MediaStore, StoreError},
 };
 use media::{inspect::inspect_header, rendition::Plan};
@@ -46,6 +47,12 @@ pub async fn download(
     let Some(key) = row.media_key.clone() else {
         return not_found();
     };
+    // Before anything is counted or signed: premium recordings are for premium members.
+    match domain::payments::download_gate(&s.db, &row, ctx.viewer.as_ref()).await {
+        Ok(DownloadGate::Open) => {}
+        Ok(gate) => return Refusal::premium_page(gate, &row.slug),
+        Err(e) => return Refusal::from(e).download_page(),
+    }
     let ext = key.rsplit('.').next().unwrap_or("wav");
     let filename = format!("{}.{ext}", row.slug);
     let wanted = q.get("format").map(String::as_str);

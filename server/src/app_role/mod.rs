@@ -15,6 +15,7 @@ mod page_headers;
 mod refusal;
 mod request_log;
 mod security;
+mod stripe_webhook;
 mod uploads;
 mod worker;
 
@@ -64,8 +65,11 @@ impl Application {
         let form_error_key = domain::signing::form_error_key(&db)
             .await
             .map_err(|e| format!("cannot read the site's signing key: {}", e.for_operator()))?;
+        let payments = Arc::new(config.stripe.payments()?);
+        tracing::info!(payments = ?payments, "payments");
         let state = AppState {
             db,
+            payments,
             settings: Arc::new(Settings {
                 public_url: config.public_url.trim_end_matches('/').to_string(),
                 page_ttl_s: config.page_ttl_s,
@@ -75,6 +79,7 @@ impl Application {
                     .map(|_| config.direct_upload_from_mb.saturating_mul(1024 * 1024)),
                 media_origin,
                 form_error_key,
+                payment_origins: config.stripe.payment_origins(),
             }),
         };
         let store = Arc::new(store);
@@ -165,6 +170,7 @@ fn router(state: AppState, media_state: MediaState, config: &AppConfig) -> Route
     let page_headers = page_headers::PageHeaders::new(
         state.settings.secure_cookies(),
         state.settings.media_origin.as_deref(),
+        state.settings.payment_origins.as_deref(),
     );
     let security = security::SecurityState {
         db: state.db.clone(),
@@ -232,6 +238,13 @@ fn router(state: AppState, media_state: MediaState, config: &AppConfig) -> Route
             post(uploads::api)
                 .layer(DefaultBodyLimit::disable())
                 .with_state(api_state),
+        )
+        // Signed by Stripe, not by a session: outside the session and form-token middleware.
+        .route(
+            "/stripe/webhook",
+            post(stripe_webhook::receive)
+                .layer(DefaultBodyLimit::max(stripe_webhook::MAX_EVENT_BYTES))
+                .with_state(state.clone()),
         )
         .merge(pages)
         .layer(middleware::from_fn_with_state(

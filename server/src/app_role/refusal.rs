@@ -9,7 +9,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
-use domain::ServiceError;
+use domain::{ServiceError, payments::DownloadGate};
 
 pub struct Refusal {
     status: StatusCode,
@@ -64,6 +64,34 @@ impl Refusal {
             "download-error",
             ("/catalog", "Back to the catalog"),
         )
+    }
+
+    /// The page a premium download refused: why, and where to become premium.
+    pub fn premium_page(gate: DownloadGate, slug: &str) -> Response {
+        let slug = html_escape(slug);
+        let premium = "<a href=\"/premium\" data-testid=\"premium-link\">See the premium plans</a>";
+        let (status, why, next) = match gate {
+            DownloadGate::NeedsLogin => (
+                StatusCode::UNAUTHORIZED,
+                "This is a premium recording: its original and its other formats are for premium members. Its preview and page stay free.",
+                format!(
+                    "<a href=\"/login?next=/recordings/{slug}\">Log in</a> if you are a member, or {}.",
+                    premium.replacen("See", "see", 1)
+                ),
+            ),
+            _ => (
+                StatusCode::FORBIDDEN,
+                "This is a premium recording: its original and its other formats are for premium members, and your account is not premium (or no longer is). Its preview and page stay free.",
+                format!("{premium}: a premium membership downloads everything, in any format."),
+            ),
+        };
+        let body = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Premium download — Ambisonia</title>\
+             <link rel=\"stylesheet\" href=\"/style/main.css\"></head><body><main class=\"page premium-refusal\">\
+             <h1>A premium download</h1><p data-testid=\"download-error\">{why}</p><p>{next}</p>\
+             <p><a href=\"/recordings/{slug}\">Back to the recording</a></p></main></body></html>"
+        );
+        finish((status, Html(body)).into_response(), None)
     }
 
     fn render(self, heading: &str, testid: &str, (back, back_text): (&str, &str)) -> Response {

@@ -1,11 +1,11 @@
 //! `server admin …`: accounts from the server side (create one, change its role, make a
-//! personal API token). Passwords come from the environment or standard input, never a
+//! personal API token, give or take premium by hand) and the tips owed to uploaders. Passwords come from the environment or standard input, never a
 //! flag (which `ps` shows).
 
 use std::io::BufRead;
 
 use clap::{Subcommand, ValueEnum};
-use domain::{Email, Password, Username, accounts};
+use domain::{Email, Password, Username, accounts, billing::Money, payments};
 
 use crate::config::DatabaseConfig;
 
@@ -43,6 +43,26 @@ pub enum AdminTask {
         username: String,
         #[arg(long, value_enum)]
         role: RoleArg,
+    },
+    /// Make an account premium by hand, through the end of DATE (UTC), beside any
+    /// subscription (works with payments off).
+    GrantPremium {
+        #[arg(long)]
+        username: String,
+        /// The last day of premium, as YYYY-MM-DD.
+        #[arg(long)]
+        until: chrono::NaiveDate,
+    },
+    /// End a premium given by hand (a subscription is cancelled in Stripe).
+    RevokePremium {
+        #[arg(long)]
+        username: String,
+    },
+    /// What the site owes each uploader for tips, per currency.
+    Payouts {
+        /// As CSV (amounts in minor units and in major units), for a spreadsheet or a bank.
+        #[arg(long)]
+        csv: bool,
     },
 }
 
@@ -117,6 +137,105 @@ pub async fn run(args: Args) -> Result<(), String> {
             // The token alone on standard output, for scripts; it is not shown again.
             println!("{token}");
         }
+        AdminTask::GrantPremium { username, until } => {
+            let user = accounts::by_username(&db, &username)
+                .await
+                .map_err(|e| e.for_operator())?;
+            let end = until
+                .succ_opt()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+                .ok_or("that date is out of range")?;
+            payments::grant(&db, user.id, end)
+                .await
+                .map_err(|e| e.for_operator())?;
+            println!("{} is premium through {until} (UTC).", user.username);
+        }
+        AdminTask::RevokePremium { username } => {
+            let user = accounts::by_username(&db, &username)
+                .await
+                .map_err(|e| e.for_operator())?;
+            payments::revoke(&db, user.id)
+                .await
+                .map_err(|e| e.for_operator())?;
+            println!("{} no longer has premium given by hand.", user.username);
+        }
+        AdminTask::Payouts { csv } => {
+            let lines = payments::payouts(&db).await.map_err(|e| e.for_operator())?;
+            print!("{}", payouts_text(&lines, csv));
+        }
     }
     Ok(())
+}
+
+/// The payouts as CSV or as a table for a person.
+pub fn payouts_text(lines: &[payments::PayoutLine], csv: bool) -> String {
+    let mut out = String::new();
+    if csv {
+        out.push_str("username,email,currency,tips,gross_minor,fees_minor,owed_minor,owed\n");
+        for l in lines {
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{},{}\n",
+                csv_field(&l.username),
+                csv_field(&l.email),
+                l.currency,
+                l.tips,
+                l.gross,
+                l.fees,
+                l.share,
+                Money::new(l.share, &l.currency).plain()
+            ));
+        }
+    } else if lines.is_empty() {
+        out.push_str("No tips yet.\n");
+    } else {
+        for l in lines {
+            out.push_str(&format!(
+                "{:<24} {:>4} tips  owed {}\n",
+                l.username,
+                l.tips,
+                Money::new(l.share, &l.currency)
+            ));
+        }
+    }
+    out
+}
+
+/// A CSV field, quoted when it needs to be; a leading `=`, `+`, `-` or `@` is defused so
+/// that a spreadsheet does not run it as a formula.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payouts_csv_is_integer_minor_units_and_safe_for_spreadsheets() {
+        let lines = vec![payments::PayoutLine {
+            username: "ana".into(),
+            email: "=cmd@x.org".into(),
+            currency: "usd".into(),
+            tips: 2,
+            gross: 1000,
+            fees: 90,
+            share: 478,
+        }];
+        assert_eq!(
+            payouts_text(&lines, true),
+            "username,email,currency,tips,gross_minor,fees_minor,owed_minor,owed\n\
+             ana,'=cmd@x.org,usd,2,1000,90,478,4.78\n"
+        );
+        assert!(payouts_text(&lines, false).contains("owed $4.78"));
+    }
 }

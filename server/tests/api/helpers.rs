@@ -355,6 +355,29 @@ impl TestApp {
 
     /// An app whose media store is this S3 bucket instead of a folder.
     pub async fn spawn_with(backend: Backend, s3: Option<domain::store::S3Settings>) -> Self {
+        Self::spawn_configured(backend, s3, None).await
+    }
+
+    /// An app with payments on, its Stripe being the stand-in at `api_base` whose events
+    /// are signed with `webhook_secret`.
+    pub async fn spawn_paid(backend: Backend, api_base: &str, webhook_secret: &str) -> Self {
+        let stripe = server::config::StripeConfig {
+            secret_key: domain::Secret::new("sk_test_standin"),
+            webhook_secret: domain::Secret::new(webhook_secret),
+            stripe_api_base: api_base.to_owned(),
+            stripe_price_monthly: Some("price_monthly".into()),
+            stripe_price_quarterly: Some("price_quarterly".into()),
+            stripe_price_yearly: Some("price_yearly".into()),
+            tip_currency: "usd".into(),
+        };
+        Self::spawn_configured(backend, None, Some(stripe)).await
+    }
+
+    async fn spawn_configured(
+        backend: Backend,
+        s3: Option<domain::store::S3Settings>,
+        stripe: Option<server::config::StripeConfig>,
+    ) -> Self {
         let mut scratch = Vec::new();
         let mut pg_database = None;
         let dir = std::env::temp_dir().join(format!("ambisonia-test-{}", random_suffix()));
@@ -409,6 +432,15 @@ impl TestApp {
                     .map(|s| s.secret_access_key.clone())
                     .unwrap_or_default(),
             },
+            stripe: stripe.unwrap_or_else(|| server::config::StripeConfig {
+                secret_key: domain::Secret::default(),
+                webhook_secret: domain::Secret::default(),
+                stripe_api_base: domain::payments::STRIPE_API_BASE.into(),
+                stripe_price_monthly: None,
+                stripe_price_quarterly: None,
+                stripe_price_yearly: None,
+                tip_currency: "usd".into(),
+            }),
         };
         if std::env::var_os("TEST_LOG").is_some() {
             server::telemetry::init(server::config::LogFormat::Text);

@@ -21,4 +21,5 @@ mod interactions;
 mod listening;
 mod media;
 mod media_store;
+mod premium;
 mod uploads;
