@@ -69,13 +69,13 @@ impl Plan {
     }
 }
 
-/// "a month", "three months", "a year": how often a price of `months` renews.
+/// "a month", "every three months", "a year": how often a price of `months` renews.
 pub fn period_words(months: u32) -> String {
     match months {
         1 => "a month".into(),
-        3 => "three months".into(),
+        3 => "every three months".into(),
         12 => "a year".into(),
-        n => format!("{n} months"),
+        n => format!("every {n} months"),
     }
 }
 

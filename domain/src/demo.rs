@@ -392,6 +392,7 @@ pub async fn fill(db: &DatabaseConnection) -> Result<usize, ServiceError> {
 
 /// The synthesised recordings (`media::synth`), ingested exactly as uploads are, by the
 /// demo sound recordist; `scratch` holds each file while it is ingested. Returns how many.
+/// The last one is premium, so that the download gate has something to show.
 pub async fn sounds(
     db: &DatabaseConnection,
     store: &crate::store::MediaStore,
@@ -405,7 +406,9 @@ pub async fn sounds(
     std::fs::create_dir_all(scratch)
         .map_err(|e| ServiceError::internal("creating the scratch folder", e))?;
     let mut made = 0;
-    for sample in media::synth::all() {
+    let samples = media::synth::all();
+    let last = samples.len().saturating_sub(1);
+    for (i, sample) in samples.into_iter().enumerate() {
         let file = crate::store::TempFile::new(scratch, "amb");
         std::fs::write(file.path(), &sample.file)
             .map_err(|e| ServiceError::internal("writing demo sound", e))?;
@@ -417,6 +420,7 @@ pub async fn sounds(
             microphone: "Synthesised (first-order encoder)".into(),
             tags: sample.tags.iter().map(|t| (*t).to_string()).collect(),
             uploader_id: uploader.id,
+            is_premium: i == last,
             ..Default::default()
         };
         crate::uploads::ingest(db, store, file.path(), None, meta, Status::Published).await?;

@@ -10,6 +10,8 @@ import { chromium } from 'playwright-core';
 const root = resolve(import.meta.dirname, '..', '..');
 const targetDir = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(root, 'target');
 export const serverBin = process.env.AMBISONIA_SERVER_BIN ?? join(targetDir, 'debug', 'server');
+/** The stand-in for Stripe's API (the `stripe-standin` crate), for payments. */
+export const standinBin = join(targetDir, 'debug', 'stripe-standin');
 
 export const DEMO_PASSWORD = 'listen-in-the-round';
 export const DESKTOP = { width: 1280, height: 900 };
@@ -43,7 +45,7 @@ export async function waitFor(url, deadlineMs) {
  * Starts a site with demo data; returns { baseURL, address, stop }. `publicURL` is the
  * address visitors use when something (the balancer) stands in front of it.
  */
-export async function startSite({ publicURL, s3 = false, directFromMb } = {}) {
+export async function startSite({ publicURL, s3 = false, directFromMb, stripe = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'ambisonia-e2e-'));
   const port = await freePort();
   const baseURL = `http://127.0.0.1:${port}`;
@@ -67,6 +69,23 @@ export async function startSite({ publicURL, s3 = false, directFromMb } = {}) {
     execFileSync(serverBin, ['media', 'prepare-bucket', '--cors-origin', publicURL ?? baseURL], { env, stdio: 'ignore' });
   }
   if (directFromMb !== undefined) env.AMBISONIA_DIRECT_UPLOAD_FROM_MB = String(directFromMb);
+  let standin;
+  if (stripe) {
+    // Payments on, with the stand-in as Stripe: it serves the checkout and portal pages and
+    // posts signed events to the site's webhook.
+    const stripePort = await freePort();
+    Object.assign(env, {
+      STRIPE_SECRET_KEY: 'sk_test_e2e',
+      STRIPE_WEBHOOK_SECRET: 'whsec_e2e',
+      AMBISONIA_STRIPE_API_BASE: `http://127.0.0.1:${stripePort}`,
+      STRIPE_PRICE_MONTHLY: 'price_monthly',
+      STRIPE_PRICE_QUARTERLY: 'price_quarterly',
+      STRIPE_PRICE_YEARLY: 'price_yearly',
+    });
+    standin = spawn(standinBin, ['--port', String(stripePort), '--webhook-url', `${baseURL}/stripe/webhook`], {
+      env, stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
   execFileSync(serverBin, ['demo-data'], { env, stdio: 'ignore' });
   const child = spawn(serverBin, [], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   await waitFor(`${baseURL}/readyz`, 20_000);
@@ -80,6 +99,10 @@ export async function startSite({ publicURL, s3 = false, directFromMb } = {}) {
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
+      if (standin) {
+        standin.kill('SIGINT');
+        await new Promise((r) => standin.once('exit', r));
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -248,4 +248,23 @@ mod tests {
         assert!(!format!("{pg:?}").contains("secret"));
         assert_eq!(db("sqlite://data/a.db").redacted(), "sqlite://data/a.db");
     }
+
+    #[test]
+    fn stripe_secrets_stay_out_of_debug() {
+        let stripe = super::StripeConfig {
+            secret_key: domain::Secret::new("sk_live_verysecret"),
+            webhook_secret: domain::Secret::new("whsec_verysecret"),
+            stripe_api_base: domain::payments::STRIPE_API_BASE.into(),
+            stripe_price_monthly: Some("price_1".into()),
+            stripe_price_quarterly: None,
+            stripe_price_yearly: None,
+            tip_currency: "usd".into(),
+        };
+        let shown = format!("{stripe:?} {:?}", stripe.payments());
+        assert!(!shown.contains("verysecret"), "{shown}");
+        assert_eq!(
+            stripe.payment_origins().as_deref(),
+            Some("https://checkout.stripe.com https://billing.stripe.com")
+        );
+    }
 }
