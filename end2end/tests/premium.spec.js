@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DESKTOP, SCREENSHOTS, launchBrowser, startSite } from './support.js';
+import { DEMO_PASSWORD, DESKTOP, SCREENSHOTS, launchBrowser, startSite } from './support.js';
 
 const RECORDING = '/recordings/beech-wood-at-dusk';
 
@@ -80,5 +80,29 @@ test('a listener is refused a premium download, subscribes, and downloads it', a
   await page.getByTestId('portal-return').click();
   await page.waitForURL(`${site.baseURL}/account`);
   assert.match(await page.getByTestId('renewal').textContent(), /Cancelled: ends on/);
+  await context.close();
+});
+
+test("the README's grant-premium command lets `listener` download a premium recording", async () => {
+  const out = site.cli(['admin', 'grant-premium', '--username', 'listener', '--until', '2027-12-31']);
+  assert.match(out, /listener is premium through 2027-12-31/);
+  const context = await chrome.browser.newContext({ baseURL: site.baseURL, javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto('/login');
+  await page.getByLabel('Username').fill('listener');
+  await page.getByLabel('Password').fill(DEMO_PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(`${site.baseURL}/`);
+  await page.goto('/account');
+  assert.match(await page.getByTestId('granted').textContent(), /through 31 December 2027/);
+  await page.goto(RECORDING);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByTestId('download').click(),
+  ]);
+  assert.equal(download.suggestedFilename(), 'beech-wood-at-dusk.amb');
+  site.cli(['admin', 'revoke-premium', '--username', 'listener']);
+  const refused = await page.goto(`${RECORDING}/download?format=binaural`);
+  assert.equal(refused.status(), 403);
   await context.close();
 });

@@ -126,7 +126,8 @@ pub fn Standing(m: Membership) -> impl IntoView {
                 }
             })}
             {m.granted_until.map(|u| view! {
-                <p data-testid="granted">{format!("Premium given by the site until {}.", u.format("%-d %B %Y"))}</p>
+                // Granted through a day: until the midnight after it.
+                <p data-testid="granted">{format!("Premium given by the site through {}.", (u - chrono::Duration::seconds(1)).format("%-d %B %Y"))}</p>
             })}
         </div>
     }
