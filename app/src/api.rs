@@ -100,17 +100,41 @@ async fn start_session(user_id: i32) -> Result<(), AppError> {
 
 #[server(endpoint = "home")]
 pub async fn load_home() -> Result<HomePage, AppError> {
-    let page = catalog::home(&state()?.db).await?;
-    cache::public_page(&[key::CATALOG.to_string()]);
+    let st = state()?;
+    let keys = vec![key::CATALOG.to_string()];
+    let page = st
+        .bus
+        .cached("home".into(), || async {
+            Ok((catalog::home(&st.db).await?, keys.clone()))
+        })
+        .await?;
+    cache::public_page(&keys);
     Ok(page)
 }
 
 #[server(endpoint = "catalog")]
 pub async fn load_catalog(query: CatalogQuery) -> Result<CatalogPage, AppError> {
-    let page = catalog::catalog(&state()?.db, &query).await?;
-    let mut keys = vec![key::CATALOG.to_string()];
-    keys.extend(page.items.iter().map(|c| key::recording(c.id)));
-    cache::public_page(&keys);
+    let st = state()?;
+    let page_keys = |page: &CatalogPage| {
+        let mut keys = vec![key::CATALOG.to_string()];
+        keys.extend(page.items.iter().map(|c| key::recording(c.id)));
+        keys
+    };
+    let page = st
+        .bus
+        .cached(
+            format!(
+                "catalog?{}",
+                serde_json::to_string(&query).unwrap_or_default()
+            ),
+            || async {
+                let page = catalog::catalog(&st.db, &query).await?;
+                let keys = page_keys(&page);
+                Ok((page, keys))
+            },
+        )
+        .await?;
+    cache::public_page(&page_keys(&page));
     Ok(page)
 }
 
@@ -118,7 +142,19 @@ pub async fn load_catalog(query: CatalogQuery) -> Result<CatalogPage, AppError> 
 pub async fn load_recording(slug: String) -> Result<RecordingDetail, AppError> {
     let st = state()?;
     let viewer = viewer();
-    let (uploader, mut detail) = catalog::recording(&st.db, &slug, viewer.as_ref()).await?;
+    // Anonymous views are the same for everyone: from the read cache.
+    let (uploader, mut detail) = match &viewer {
+        Some(v) => catalog::recording(&st.db, &slug, Some(v)).await?,
+        None => {
+            st.bus
+                .cached(format!("recording/{slug}"), || async {
+                    let (uploader, detail) = catalog::recording(&st.db, &slug, None).await?;
+                    let keys = vec![key::recording(detail.card.id), key::user(uploader)];
+                    Ok(((uploader, detail), keys))
+                })
+                .await?
+        }
+    };
     if st.payments.is_on() {
         detail.tip_currency = Some(st.payments.tip_currency().to_owned());
     }
@@ -146,7 +182,15 @@ pub async fn load_profile(username: String) -> Result<ProfilePage, AppError> {
 
 #[server(endpoint = "tag")]
 pub async fn load_tag(slug: String) -> Result<TagPage, AppError> {
-    let page = catalog::tag(&state()?.db, &slug).await?;
+    let st = state()?;
+    let page = st
+        .bus
+        .cached(format!("tag/{slug}"), || async {
+            let page = catalog::tag(&st.db, &slug).await?;
+            let keys = vec![key::CATALOG.to_string(), key::tag(&page.tag.slug)];
+            Ok((page, keys))
+        })
+        .await?;
     cache::public_page(&[key::CATALOG.to_string(), key::tag(&page.tag.slug)]);
     Ok(page)
 }

@@ -370,6 +370,8 @@ pub async fn fill_to(
         use sea_orm::ConnectionTrait;
         db.execute_unprepared("ANALYZE").await?;
     }
+    // The lists of recordings changed, on every replica following the log.
+    crate::changes::announce(db, [crate::changes::key::CATALOG.to_owned()]).await?;
     Ok(made)
 }
 

@@ -387,6 +387,8 @@ pub async fn fill(db: &DatabaseConnection) -> Result<usize, ServiceError> {
             }
         }
     }
+    // The lists of recordings changed, on every replica following the log.
+    crate::changes::announce(db, [crate::changes::key::CATALOG.to_owned()]).await?;
     Ok(made.len())
 }
 

@@ -55,9 +55,9 @@ pub async fn post_comment(
         .filter(recordings::Column::Id.eq(recording.id))
         .exec(&txn)
         .await?;
-    txn.commit().await?;
     // Its page shows comments and ratings; cards and the rated order show the counts.
-    crate::changes::recording(recording.id, recording.uploader_id);
+    crate::changes::recording(&txn, recording.id, recording.uploader_id).await?;
+    crate::changes::commit(txn).await?;
     Ok(recording.id)
 }
 
@@ -120,8 +120,8 @@ pub async fn rate(
         .filter(recordings::Column::Id.eq(recording.id))
         .exec(&txn)
         .await?;
-    txn.commit().await?;
     // Its page shows comments and ratings; cards and the rated order show the counts.
-    crate::changes::recording(recording.id, recording.uploader_id);
+    crate::changes::recording(&txn, recording.id, recording.uploader_id).await?;
+    crate::changes::commit(txn).await?;
     Ok(recording.id)
 }

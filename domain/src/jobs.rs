@@ -191,6 +191,8 @@ pub async fn finish(
     .update(&txn)
     .await?;
     mark(&txn, job.recording_id, state.processing(), error).await?;
-    txn.commit().await?;
+    // Its page shows the preview, or the failure, now.
+    crate::changes::record(&txn, [crate::changes::key::recording(job.recording_id)]).await?;
+    crate::changes::commit(txn).await?;
     Ok(state)
 }

@@ -29,6 +29,8 @@ pub mod accounts;
 #[cfg(feature = "server")]
 pub mod bulk;
 #[cfg(feature = "server")]
+pub mod bus;
+#[cfg(feature = "server")]
 pub mod catalog;
 #[cfg(feature = "server")]
 pub mod db;

@@ -91,9 +91,9 @@ pub async fn decide(
     row.updated_at = Set(now);
     let after = row.update(&txn).await?;
     facets::shift(&txn, &before, &Facts::of(&txn, &after).await?).await?;
-    txn.commit().await?;
     if decision == Decision::Publish {
-        crate::changes::recording(id, uploader_id);
+        crate::changes::recording(&txn, id, uploader_id).await?;
     }
+    crate::changes::commit(txn).await?;
     Ok(())
 }

@@ -348,10 +348,10 @@ pub async fn describe(
     active.updated_at = Set(Utc::now());
     let after = active.update(&txn).await?;
     facets::shift(&txn, &before, &Facts::of(&txn, &after).await?).await?;
-    txn.commit().await?;
     if row.status == Status::Published {
-        crate::changes::recording(row.id, row.uploader_id);
+        crate::changes::recording(&txn, row.id, row.uploader_id).await?;
     }
+    crate::changes::commit(txn).await?;
     Ok(())
 }
 
@@ -391,10 +391,10 @@ pub async fn delete(
         .exec(&txn)
         .await?;
     recordings::Entity::delete_by_id(row.id).exec(&txn).await?;
-    txn.commit().await?;
     if row.status == Status::Published {
-        crate::changes::recording(row.id, row.uploader_id);
+        crate::changes::recording(&txn, row.id, row.uploader_id).await?;
     }
+    crate::changes::commit(txn).await?;
     tracing::info!(recording = row.id, "recording deleted");
     Ok(())
 }

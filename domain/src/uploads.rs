@@ -145,16 +145,16 @@ pub(crate) async fn ingest(
         let txn = db::begin_write(db).await?;
         let row = create(&txn, new, status, published).await?;
         jobs::enqueue(&txn, row.id).await?;
-        txn.commit().await?;
+        if status == Status::Published {
+            crate::changes::recording(&txn, row.id, row.uploader_id).await?;
+        }
+        crate::changes::commit(txn).await?;
         Ok::<_, ServiceError>(row)
     }
     .await;
     match saved {
         Ok(row) => {
             tracing::info!(recording = row.id, key = %key, bytes = found.size_bytes, status = status.as_str(), "recording ingested");
-            if status == Status::Published {
-                crate::changes::recording(row.id, row.uploader_id);
-            }
             Ok(row)
         }
         Err(e) => {

@@ -16,6 +16,7 @@ mod m20261203_000008_spatial_preview;
 mod m20261203_000009_site_keys;
 mod m20261203_000010_facet_pairs;
 mod m20261203_000011_premium;
+mod m20261203_000012_invalidation_log;
 
 pub use m20261203_000010_facet_pairs::pair_count_statements;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_site_keys::Migration),
             Box::new(m20261203_000010_facet_pairs::Migration),
             Box::new(m20261203_000011_premium::Migration),
+            Box::new(m20261203_000012_invalidation_log::Migration),
         ]
     }
 }

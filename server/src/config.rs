@@ -100,6 +100,10 @@ pub struct AppConfig {
     #[arg(long, env = "AMBISONIA_DIRECT_UPLOAD_FROM_MB", default_value_t = 64)]
     pub direct_upload_from_mb: u64,
 
+    /// Memory for this replica's read cache (hot reads kept between writes), in MiB.
+    #[arg(long, env = "AMBISONIA_READ_CACHE_MB", default_value_t = 64)]
+    pub read_cache_mb: u64,
+
     /// The largest recording an upload may be, in MiB.
     #[arg(long, env = "AMBISONIA_MAX_UPLOAD_MB", default_value_t = 4096)]
     pub max_upload_mb: u64,

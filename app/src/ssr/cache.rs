@@ -28,7 +28,9 @@ pub fn public_page_for(keys: &[String], ttl: u32) {
     let Some(res) = use_context::<ResponseOptions>() else {
         return;
     };
-    if viewer().is_some() {
+    // A replica whose lease on the bus has lapsed may be behind: nobody may keep its page.
+    let behind = state().is_ok_and(|s| !s.bus.current());
+    if viewer().is_some() || behind {
         res.insert_header(CACHE_CONTROL, HeaderValue::from_static(PRIVATE));
         return;
     }

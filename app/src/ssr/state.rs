@@ -38,6 +38,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Stripe, or payments off.
     pub payments: Arc<domain::payments::Payments>,
+    /// This replica's place on the invalidation bus, and its read cache.
+    pub bus: Arc<domain::bus::Bus>,
 }
 
 /// The state provided to every Leptos render and server function.

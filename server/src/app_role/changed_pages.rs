@@ -2,15 +2,31 @@
 //! `X-Purge-Keys`: the balancer in front purges them before the answer goes on. The keys
 //! come from the writes themselves (`domain::changes`), so every way in — forms, the upload
 //! API, direct uploads — names what it changed without knowing the pages.
+//!
+//! Before the answer goes, this replica also applies the invalidation log up to its own
+//! write, so that the visitor's next request here (the page the form redirects to) never
+//! comes from a read cache older than what they just wrote.
 
-use axum::{extract::Request, http::HeaderValue, middleware::Next, response::Response};
+use std::sync::Arc;
+
+use axum::{
+    extract::{Request, State},
+    http::HeaderValue,
+    middleware::Next,
+    response::Response,
+};
 use balancer::cache::PURGE_KEYS;
+use domain::bus::Bus;
 
-pub async fn name(req: Request, next: Next) -> Response {
+pub async fn name(State(bus): State<Arc<Bus>>, req: Request, next: Next) -> Response {
     let (mut res, changed) = domain::changes::collecting(next.run(req)).await;
-    if !changed.is_empty()
-        && let Ok(keys) = HeaderValue::from_str(&changed.join(" "))
-    {
+    if changed.is_empty() {
+        return res;
+    }
+    if let Err(e) = bus.catch_up().await {
+        tracing::warn!(error = %e, "the invalidation log could not be read after a write");
+    }
+    if let Ok(keys) = HeaderValue::from_str(&changed.join(" ")) {
         res.headers_mut().insert(&PURGE_KEYS, keys);
     }
     res

@@ -19,7 +19,15 @@ mod stripe_webhook;
 mod uploads;
 mod worker;
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use app::{
     App, shell,
@@ -40,6 +48,8 @@ use media_state::MediaState;
 
 pub struct Application {
     listener: TcpListener,
+    statements: Arc<AtomicU64>,
+    bus: Arc<domain::bus::Bus>,
     router: Router,
     worker: worker::Worker,
     shutdown_grace: Duration,
@@ -49,7 +59,24 @@ impl Application {
     /// Opens the database (migrating it), builds the routes and binds the listener, so the
     /// address is known before serving (port 0 in tests).
     pub async fn build(config: &AppConfig) -> Result<Self, String> {
-        let db = config.db.connect().await?;
+        let mut db = config.db.connect().await?;
+        // The bus follower and the job worker use their own handle: what is counted is
+        // what serving requests sends (a warm cache sends nothing for an anonymous page).
+        let background = db.clone();
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&statements);
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        let bus = domain::bus::Bus::start(
+            background.clone(),
+            domain::bus::ReadCache::new(
+                config.read_cache_mb.saturating_mul(1024 * 1024),
+                Duration::from_secs(u64::from(config.page_ttl_s.max(1))),
+            ),
+        )
+        .await
+        .map_err(|e| format!("cannot follow the invalidation log: {e}"))?;
         std::fs::create_dir_all(&config.media_dir).map_err(|e| {
             format!(
                 "cannot create the media folder {}: {e}",
@@ -70,6 +97,7 @@ impl Application {
         let state = AppState {
             db,
             payments,
+            bus: Arc::clone(&bus),
             settings: Arc::new(Settings {
                 public_url: config.public_url.trim_end_matches('/').to_string(),
                 page_ttl_s: config.page_ttl_s,
@@ -85,7 +113,7 @@ impl Application {
         let store = Arc::new(store);
         let wake = Arc::new(tokio::sync::Notify::new());
         let worker = worker::Worker {
-            db: state.db.clone(),
+            db: background,
             store: Arc::clone(&store),
             scratch: config.media_dir.join(".work"),
             wake: Arc::clone(&wake),
@@ -100,10 +128,22 @@ impl Application {
         let router = router(state, media, config);
         Ok(Self {
             listener,
+            statements,
+            bus,
             router,
             worker,
             shutdown_grace: Duration::from_secs(config.shutdown_grace_s),
         })
+    }
+
+    /// How many statements serving requests has sent to the database so far.
+    pub fn statements(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.statements)
+    }
+
+    /// This replica's place on the invalidation bus.
+    pub fn bus(&self) -> Arc<domain::bus::Bus> {
+        Arc::clone(&self.bus)
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -155,6 +195,7 @@ impl Drop for AbortOnDrop {
 }
 
 fn router(state: AppState, media_state: MediaState, config: &AppConfig) -> Router {
+    let state_bus = Arc::clone(&state.bus);
     let api_state = media_state.clone();
     let leptos_options = LeptosOptions::builder()
         .output_name("ambisonia")
@@ -251,7 +292,10 @@ fn router(state: AppState, media_state: MediaState, config: &AppConfig) -> Route
             page_headers,
             page_headers::apply,
         ))
-        .layer(middleware::from_fn(changed_pages::name))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state_bus),
+            changed_pages::name,
+        ))
         .layer(middleware::from_fn(request_log::log))
 }
 

@@ -288,6 +288,10 @@ impl Site {
 
 pub struct TestApp {
     site: Site,
+    /// Statements the replica sent while serving requests.
+    pub statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub bus: std::sync::Arc<domain::bus::Bus>,
+    config: AppConfig,
     /// The app's media folder (objects, and uploads in `.incoming` while they arrive).
     pub media_dir: PathBuf,
     /// The bucket, when the app keeps media in S3.
@@ -302,6 +306,18 @@ impl std::ops::Deref for TestApp {
     type Target = Site;
     fn deref(&self) -> &Site {
         &self.site
+    }
+}
+
+/// A second replica of a test's app.
+pub struct Replica {
+    pub site: Site,
+    pub statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Replica {
+    pub fn statement_count(&self) -> u64 {
+        self.statements.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -415,6 +431,7 @@ impl TestApp {
             proxies: Default::default(),
             shutdown_grace_s: 1,
             max_upload_mb: 64,
+            read_cache_mb: 64,
             direct_upload_from_mb: 64,
             s3: server::config::S3Config {
                 s3_bucket: s3.as_ref().map(|s| s.bucket.clone()),
@@ -447,18 +464,41 @@ impl TestApp {
         }
         let app = Application::build(&config).await.expect("app starts");
         let base = format!("http://{}", app.local_addr());
+        let (statements, bus) = (app.statements(), app.bus());
         tokio::spawn(app.run_until(std::future::pending()));
         let db = domain::db::connect(&database_url)
             .await
             .expect("test connection");
         TestApp {
             site: Site::new(base, reqwest::Client::builder()),
+            statements,
+            bus,
+            config,
             media_dir: dir.join("media"),
             s3,
             pg_database,
             db,
             _scratch: scratch,
         }
+    }
+
+    /// Another replica on the same database and media (it lives as long as the test).
+    pub async fn replica(&self) -> Replica {
+        let app = Application::build(&self.config)
+            .await
+            .expect("replica starts");
+        let base = format!("http://{}", app.local_addr());
+        let replica = Replica {
+            site: Site::new(base, reqwest::Client::builder()),
+            statements: app.statements(),
+        };
+        tokio::spawn(app.run_until(std::future::pending()));
+        replica
+    }
+
+    /// Statements sent while serving requests so far.
+    pub fn statement_count(&self) -> u64 {
+        self.statements.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Takes the database away from under the running app (PostgreSQL only): every

@@ -11,6 +11,7 @@ mod helpers;
 
 mod accounts;
 
+mod bus;
 mod cache;
 mod catalog;
 mod catalog_scale;

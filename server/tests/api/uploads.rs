@@ -1489,23 +1489,27 @@ async fn a_page_whose_preview_is_being_made_is_shared_only_briefly() {
             )
         }
     };
-    set(Processing::Running, None)
-        .update(&app.db)
-        .await
-        .expect("row");
+    // Each change as the worker makes it: written, and logged for the read cache.
+    let save = |row: domain::entities::recordings::ActiveModel| {
+        let app = &app;
+        async move {
+            let txn = domain::db::begin_write(&app.db).await.expect("txn");
+            row.update(&txn).await.expect("row");
+            domain::changes::record(&txn, [domain::changes::key::recording(id)])
+                .await
+                .expect("logged");
+            domain::changes::commit(txn).await.expect("commit");
+            app.bus.catch_up().await.expect("caught up");
+        }
+    };
+    save(set(Processing::Running, None)).await;
     assert!(
         cache_control(slug.clone()).await.contains("s-maxage=5,"),
         "the player is about to appear"
     );
-    set(Processing::Done, Some("previews/00/gulls.ogg"))
-        .update(&app.db)
-        .await
-        .expect("row");
+    save(set(Processing::Done, Some("previews/00/gulls.ogg"))).await;
     assert!(cache_control(slug.clone()).await.contains("s-maxage=60,"));
-    set(Processing::Failed, None)
-        .update(&app.db)
-        .await
-        .expect("row");
+    save(set(Processing::Failed, None)).await;
     assert!(
         cache_control(slug).await.contains("s-maxage=60,"),
         "a failure does not change by itself"

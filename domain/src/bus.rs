@@ -1,0 +1,459 @@
+//! The invalidation bus, ZEO's rule for many replicas on one database: each replica keeps
+//! hot reads in memory (`ReadCache`) and never serves them stale after a write anywhere.
+//!
+//! Every logged write (`changes::record`) leaves its surrogate keys in the invalidation log
+//! with a number that follows commit order. Each replica's follower reads the log from its
+//! cursor — woken at once by PostgreSQL's `NOTIFY` (sent at commit) or, in one process, by
+//! the committing task, and in any case every `HEARTBEAT` — and drops the cache entries
+//! named. The log is the truth and the wake-ups only make it fast: a lost notification
+//! delays an invalidation by one heartbeat at most. A follower that finds the log no
+//! longer reaches back to its cursor (trimmed while it was away) drops its whole cache
+//! before serving from it again. Each successful read of the log renews a lease; while the
+//! lease has lapsed (the database unreachable from the follower) the replica reads through
+//! to the database and marks pages uncacheable, until it has caught up.
+
+use std::{
+    any::Any,
+    collections::{HashMap, HashSet},
+    future::Future,
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use serde::Serialize;
+
+use crate::{ServiceError, changes};
+
+/// How often the follower reads the log when nothing wakes it (also its heartbeat).
+pub const HEARTBEAT: Duration = Duration::from_millis(500);
+/// How long a replica trusts its cache after the last successful read of the log.
+pub const LEASE: Duration = Duration::from_secs(3);
+/// How long the log keeps an entry.
+pub const RETAIN: Duration = Duration::from_secs(3600);
+/// How often a replica trims the log.
+const TRIM_EVERY: Duration = Duration::from_secs(60);
+/// Log rows read at a time.
+const BATCH: i64 = 1000;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+struct Entry {
+    value: Arc<dyn Any + Send + Sync>,
+    keys: Vec<String>,
+    /// Its size in bytes, roughly (what the byte bound counts).
+    weight: u32,
+}
+
+/// Hot reads kept in memory, bounded in bytes, each entry filed under the surrogate keys
+/// of what it shows; an invalidation of a key drops every entry filed under it.
+pub struct ReadCache {
+    entries: moka::sync::Cache<String, Arc<Entry>>,
+    index: Arc<Mutex<HashMap<String, HashSet<String>>>>,
+    /// The last invalidation of each key (its log number), to refuse an entry read before
+    /// it; only invalidations after `floor` are remembered.
+    invalidated: Mutex<HashMap<String, u64>>,
+    /// Entries read before the log reached this number are refused (a flush, or
+    /// forgotten history).
+    floor: AtomicU64,
+}
+
+/// How many invalidated keys to remember before forgetting the oldest half.
+const REMEMBERED: usize = 100_000;
+
+impl ReadCache {
+    pub fn new(max_bytes: u64, ttl: Duration) -> Self {
+        let index: Arc<Mutex<HashMap<String, HashSet<String>>>> = Arc::default();
+        let on_evict = Arc::clone(&index);
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|_: &String, e: &Arc<Entry>| e.weight)
+            .time_to_live(ttl)
+            .eviction_listener(move |key: Arc<String>, e: Arc<Entry>, _| {
+                let mut index = lock(&on_evict);
+                for k in &e.keys {
+                    if let Some(set) = index.get_mut(k) {
+                        set.remove(key.as_str());
+                        if set.is_empty() {
+                            index.remove(k);
+                        }
+                    }
+                }
+            })
+            .build();
+        Self {
+            entries,
+            index,
+            invalidated: Mutex::default(),
+            floor: AtomicU64::new(0),
+        }
+    }
+
+    pub fn get<T: Clone + 'static>(&self, key: &str) -> Option<T> {
+        self.entries
+            .get(key)
+            .and_then(|e| e.value.downcast_ref::<T>().cloned())
+    }
+
+    /// Keeps `value`, read from the database when the log stood at `read_at`, under
+    /// `keys` — unless one of them was invalidated after that (the read may be older than
+    /// the write), or the cache was flushed since. `bytes` is its size, roughly.
+    pub fn insert<T: Send + Sync + 'static>(
+        &self,
+        key: String,
+        value: T,
+        keys: Vec<String>,
+        read_at: u64,
+        bytes: usize,
+    ) -> bool {
+        if read_at < self.floor.load(Ordering::Acquire) {
+            return false;
+        }
+        {
+            let invalidated = lock(&self.invalidated);
+            if keys
+                .iter()
+                .any(|k| invalidated.get(k).is_some_and(|&at| at > read_at))
+            {
+                return false;
+            }
+            let mut index = lock(&self.index);
+            for k in &keys {
+                index.entry(k.clone()).or_default().insert(key.clone());
+            }
+        }
+        let weight = key.len() + bytes + keys.iter().map(String::len).sum::<usize>();
+        self.entries.insert(
+            key,
+            Arc::new(Entry {
+                value: Arc::new(value),
+                keys,
+                weight: u32::try_from(weight).unwrap_or(u32::MAX),
+            }),
+        );
+        true
+    }
+
+    /// The write numbered `seq` changed `keys`: every entry filed under one goes.
+    pub fn invalidate(&self, keys: &[&str], seq: u64) {
+        let doomed: Vec<String> = {
+            let mut invalidated = lock(&self.invalidated);
+            for k in keys {
+                invalidated.insert((*k).to_owned(), seq);
+            }
+            if invalidated.len() > REMEMBERED {
+                // Forget the older half; entries read before that are refused from now on.
+                let mut seqs: Vec<u64> = invalidated.values().copied().collect();
+                seqs.sort_unstable();
+                let cut = seqs[seqs.len() / 2];
+                invalidated.retain(|_, at| *at > cut);
+                self.floor.fetch_max(cut, Ordering::AcqRel);
+            }
+            let mut index = lock(&self.index);
+            keys.iter()
+                .filter_map(|k| index.remove(*k))
+                .flatten()
+                .collect()
+        };
+        for key in doomed {
+            self.entries.invalidate(&key);
+        }
+    }
+
+    /// Everything goes, and nothing read before the log reached `seq` comes back.
+    pub fn flush(&self, seq: u64) {
+        self.floor.fetch_max(seq, Ordering::AcqRel);
+        lock(&self.invalidated).clear();
+        self.entries.invalidate_all();
+        lock(&self.index).clear();
+    }
+
+    pub fn len(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.entry_count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// This replica's place in the invalidation log, and its read cache.
+pub struct Bus {
+    db: DatabaseConnection,
+    cache: ReadCache,
+    cursor: AtomicU64,
+    /// One reader of the log at a time (the follower, or a request after its write).
+    reading: tokio::sync::Mutex<()>,
+    /// When the log was last read successfully.
+    last_ok: Mutex<Option<Instant>>,
+    flushes: AtomicU64,
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus")
+            .field("cursor", &self.cursor())
+            .field("current", &self.current())
+            .finish()
+    }
+}
+
+impl Bus {
+    /// Starts following the log from where it stands now (the cache starts empty).
+    pub async fn start(db: DatabaseConnection, cache: ReadCache) -> Result<Arc<Self>, DbErr> {
+        let head = head(&db).await?;
+        let bus = Arc::new(Self {
+            db,
+            cache,
+            cursor: AtomicU64::new(head),
+            reading: tokio::sync::Mutex::new(()),
+            last_ok: Mutex::new(Some(Instant::now())),
+            flushes: AtomicU64::new(0),
+        });
+        tokio::spawn(Arc::clone(&bus).follow());
+        if bus.db.get_database_backend() == DbBackend::Postgres {
+            tokio::spawn(listen(bus.db.clone()));
+        }
+        Ok(bus)
+    }
+
+    /// The number of the last write this replica has applied.
+    pub fn cursor(&self) -> u64 {
+        self.cursor.load(Ordering::Acquire)
+    }
+
+    /// Whether the lease holds: the log was read successfully within `LEASE`.
+    pub fn current(&self) -> bool {
+        lock(&self.last_ok).is_some_and(|at| at.elapsed() < LEASE)
+    }
+
+    /// How many times the whole cache was dropped because the log no longer reached back.
+    pub fn flushes(&self) -> u64 {
+        self.flushes.load(Ordering::Relaxed)
+    }
+
+    pub fn cache(&self) -> &ReadCache {
+        &self.cache
+    }
+
+    /// `load`'s answer from the cache when the lease holds and it is there; else loaded
+    /// (and kept, filed under the keys `load` names, when the lease holds).
+    pub async fn cached<T, F, Fut>(&self, key: String, load: F) -> Result<T, ServiceError>
+    where
+        T: Clone + Serialize + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(T, Vec<String>), ServiceError>>,
+    {
+        if !self.current() {
+            return load().await.map(|(v, _)| v);
+        }
+        if let Some(v) = self.cache.get::<T>(&key) {
+            return Ok(v);
+        }
+        let read_at = self.cursor();
+        let (value, keys) = load().await?;
+        let bytes = serde_json::to_vec(&value).map_or(1024, |b| b.len());
+        self.cache.insert(key, value.clone(), keys, read_at, bytes);
+        Ok(value)
+    }
+
+    /// Reads the log until woken, every heartbeat, forever; trims it now and then.
+    async fn follow(self: Arc<Self>) {
+        let mut trimmed = Instant::now();
+        loop {
+            tokio::select! {
+                _ = changes::wake().notified() => {}
+                _ = tokio::time::sleep(HEARTBEAT) => {}
+            }
+            match self.catch_up().await {
+                Ok(()) => *lock(&self.last_ok) = Some(Instant::now()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the invalidation log could not be read; the cache is not trusted until it can")
+                }
+            }
+            if trimmed.elapsed() > TRIM_EVERY {
+                trimmed = Instant::now();
+                if let Err(e) = trim(&self.db, RETAIN).await {
+                    tracing::warn!(error = %e, "the invalidation log could not be trimmed");
+                }
+            }
+        }
+    }
+
+    /// Applies every logged write after the cursor.
+    pub async fn catch_up(&self) -> Result<(), DbErr> {
+        let _one = self.reading.lock().await;
+        loop {
+            let cursor = self.cursor();
+            let head = head(&self.db).await?;
+            if head <= cursor {
+                return Ok(());
+            }
+            let rows = since(&self.db, cursor).await?;
+            if rows.first().is_none_or(|(seq, _)| *seq != cursor + 1) {
+                // The log was trimmed past our cursor: what changed meanwhile is unknown.
+                tracing::warn!(
+                    cursor,
+                    head,
+                    "the invalidation log no longer reaches this replica's cursor: the read cache is dropped"
+                );
+                self.cache.flush(head);
+                self.flushes.fetch_add(1, Ordering::Relaxed);
+                self.cursor.store(head, Ordering::Release);
+                return Ok(());
+            }
+            for (seq, keys) in &rows {
+                let keys: Vec<&str> = keys.split(' ').filter(|k| !k.is_empty()).collect();
+                self.cache.invalidate(&keys, *seq);
+                self.cursor.store(*seq, Ordering::Release);
+            }
+            if (rows.len() as i64) < BATCH {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The number of the last logged write.
+pub async fn head(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT seq FROM invalidation_seq WHERE id = 1",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("the invalidation counter is missing".into()))?;
+    let seq: i64 = row.try_get("", "seq")?;
+    Ok(u64::try_from(seq).unwrap_or(0))
+}
+
+async fn since(db: &DatabaseConnection, cursor: u64) -> Result<Vec<(u64, String)>, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT seq, keys FROM invalidations WHERE seq > $1 ORDER BY seq LIMIT $2"
+        }
+        _ => "SELECT seq, keys FROM invalidations WHERE seq > ? ORDER BY seq LIMIT ?",
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [(cursor as i64).into(), BATCH.into()],
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            let seq: i64 = r.try_get("", "seq")?;
+            Ok((u64::try_from(seq).unwrap_or(0), r.try_get("", "keys")?))
+        })
+        .collect()
+}
+
+/// Drops log entries older than `retain`; how many.
+pub async fn trim(db: &impl ConnectionTrait, retain: Duration) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let before = Utc::now() - chrono::Duration::from_std(retain).unwrap_or_default();
+    let sql = match backend {
+        DbBackend::Postgres => "DELETE FROM invalidations WHERE created_at < $1",
+        _ => "DELETE FROM invalidations WHERE created_at < ?",
+    };
+    let done = db
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [before.into()],
+        ))
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// PostgreSQL: `LISTEN`s for new log numbers and wakes the follower. A lost connection is
+/// a gap too: the follower is woken to read the log (which it does anyway every heartbeat).
+async fn listen(db: DatabaseConnection) {
+    use sqlx::postgres::PgListener;
+    loop {
+        let listener = async {
+            let mut l = PgListener::connect_with(db.get_postgres_connection_pool()).await?;
+            l.listen(changes::CHANNEL).await?;
+            Ok::<_, sqlx::Error>(l)
+        }
+        .await;
+        let mut listener = match listener {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot LISTEN for invalidations; following the log by heartbeat");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(_)) => changes::wake().notify_waiters(),
+                Ok(None) => {
+                    // The connection was lost (and is being remade): read the log now.
+                    changes::wake().notify_waiters();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the LISTEN connection failed");
+                    changes::wake().notify_waiters();
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache() -> ReadCache {
+        ReadCache::new(1 << 20, Duration::from_secs(60))
+    }
+
+    #[test]
+    fn an_invalidation_drops_what_is_filed_under_its_keys() {
+        let c = cache();
+        assert!(c.insert(
+            "page/a".into(),
+            1u32,
+            vec!["recording:1".into(), "catalog".into()],
+            5,
+            10
+        ));
+        assert!(c.insert("page/b".into(), 2u32, vec!["recording:2".into()], 5, 10));
+        c.invalidate(&["catalog"], 6);
+        assert_eq!(c.get::<u32>("page/a"), None);
+        assert_eq!(c.get::<u32>("page/b"), Some(2));
+    }
+
+    #[test]
+    fn a_read_older_than_an_invalidation_is_refused() {
+        let c = cache();
+        c.invalidate(&["recording:1"], 7);
+        // Read when the replica had applied up to 6: it may predate write 7.
+        assert!(!c.insert("page/a".into(), 1u32, vec!["recording:1".into()], 6, 10));
+        assert_eq!(c.get::<u32>("page/a"), None);
+        assert!(c.insert("page/a".into(), 1u32, vec!["recording:1".into()], 7, 10));
+        assert_eq!(c.get::<u32>("page/a"), Some(1));
+    }
+
+    #[test]
+    fn a_flush_drops_everything_and_refuses_older_reads() {
+        let c = cache();
+        assert!(c.insert("page/a".into(), 1u32, vec!["catalog".into()], 3, 10));
+        c.flush(10);
+        assert_eq!(c.get::<u32>("page/a"), None);
+        assert!(!c.insert("page/a".into(), 1u32, vec!["catalog".into()], 9, 10));
+        assert!(c.insert("page/a".into(), 1u32, vec!["catalog".into()], 10, 10));
+    }
+}

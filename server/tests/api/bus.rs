@@ -1,0 +1,189 @@
+//! The invalidation bus and the read cache against real replicas: a warm replica answers
+//! anonymous views without a statement to the database; a write through one replica
+//! reaches another replica's cache within moments (also with its LISTEN connection cut);
+//! a replica whose log was trimmed past its cursor drops its cache; a replica that cannot
+//! read the log stops trusting its cache within the lease.
+
+use std::time::{Duration, Instant};
+
+use domain::{Role, changes};
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Statement};
+
+use crate::{
+    both_backends,
+    helpers::{Backend, Browser, Site, TestApp, sample},
+};
+
+async fn published(app: &TestApp) -> String {
+    let paul = app.user("paul", Role::Uploader).await;
+    let mut new = sample("Harbour at dawn", paul);
+    new.tags = vec!["birds".into()];
+    app.recording(new).await.1
+}
+
+async fn view_all(site: &Site, slug: &str) {
+    let anyone = Browser::default();
+    for path in [
+        "/".to_owned(),
+        "/catalog".to_owned(),
+        "/catalog?q=harbour".to_owned(),
+        format!("/recordings/{slug}"),
+        "/tags/birds".to_owned(),
+    ] {
+        let (status, _) = site.get_text(&path, &anyone).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+}
+
+async fn a_warm_replica_answers_anonymous_views_without_the_database(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = published(&app).await;
+    view_all(&app, &slug).await;
+    let warm = app.statement_count();
+    for _ in 0..3 {
+        view_all(&app, &slug).await;
+    }
+    assert_eq!(
+        app.statement_count() - warm,
+        0,
+        "anonymous home, catalog, search, recording and tag views from the read cache"
+    );
+    // A logged-in listener's views are their own: read from the database.
+    app.user("lena", Role::Listener).await;
+    let lena = app.login("lena").await;
+    let before = app.statement_count();
+    let (status, _) = app.get_text(&format!("/recordings/{slug}"), &lena).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(app.statement_count() > before);
+}
+
+/// Waits until `check` holds, for 10 s at most; how long it took.
+async fn within_seconds(what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{what} within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn a_write_through_one_replica_reaches_another_replicas_cache(backend: Backend) {
+    let a = TestApp::spawn(backend).await;
+    let b = a.replica().await;
+    let slug = published(&a).await;
+    let page = format!("/recordings/{slug}");
+    view_all(&b.site, &slug).await;
+    let warm = b.statement_count();
+    view_all(&b.site, &slug).await;
+    assert_eq!(b.statement_count(), warm, "replica B is warm");
+
+    a.user("lena", Role::Listener).await;
+    let mut lena = a.login("lena").await;
+    let anyone = Browser::default();
+    for (i, cut_listen) in [false, true].into_iter().enumerate() {
+        if cut_listen && matches!(backend, Backend::Postgres) {
+            // The LISTEN connections go; the log is still read every heartbeat.
+            a.db.execute_raw(Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+            ))
+            .await
+            .expect("cut LISTEN");
+        }
+        let text = format!("Heard from replica A, take {i}.");
+        let token = a.form_token(&page, &mut lena).await;
+        let res = a
+            .post_form(
+                "/api/comment",
+                &page,
+                &[
+                    ("csrf", &token),
+                    ("slug", &slug),
+                    ("title", ""),
+                    ("body", &text),
+                ],
+                &mut lena,
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let took = within_seconds("the comment on replica B", async || {
+            b.site.get_text(&page, &anyone).await.1.contains(&text)
+        })
+        .await;
+        eprintln!("comment {i} (LISTEN cut: {cut_listen}) visible on B after {took:?}");
+    }
+    // And B is warm again afterwards.
+    view_all(&b.site, &slug).await;
+    let warm = b.statement_count();
+    view_all(&b.site, &slug).await;
+    assert_eq!(b.statement_count(), warm);
+}
+
+async fn a_replica_whose_log_was_trimmed_past_its_cursor_drops_its_cache(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = published(&app).await;
+    view_all(&app, &slug).await;
+    let flushes = app.bus.flushes();
+    // Writes logged and trimmed away before this replica could read them.
+    let txn = domain::db::begin_write(&app.db).await.expect("txn");
+    for i in 0..3 {
+        changes::record(&txn, [format!("recording:{}", 1000 + i)])
+            .await
+            .expect("record");
+    }
+    txn.execute_unprepared("DELETE FROM invalidations")
+        .await
+        .expect("trim");
+    txn.commit().await.expect("commit");
+    within_seconds("the flush", async || app.bus.flushes() > flushes).await;
+    assert_eq!(
+        app.bus.cursor(),
+        domain::bus::head(&app.db).await.expect("head")
+    );
+    // The next views read the database again, then the cache is warm again.
+    let before = app.statement_count();
+    view_all(&app, &slug).await;
+    assert!(app.statement_count() > before, "the cache was dropped");
+    let warm = app.statement_count();
+    view_all(&app, &slug).await;
+    assert_eq!(app.statement_count(), warm);
+}
+
+/// PostgreSQL gone: within the lease the cache still answers; after it, nothing is
+/// answered from a cache that can no longer be checked.
+async fn a_replica_that_cannot_read_the_log_stops_trusting_its_cache(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = published(&app).await;
+    view_all(&app, &slug).await;
+    assert!(app.bus.current());
+    app.lose_database().await;
+    tokio::time::sleep(domain::bus::LEASE + Duration::from_secs(1)).await;
+    assert!(!app.bus.current(), "the lease lapsed");
+    let (status, _) = app
+        .get_text(&format!("/recordings/{slug}"), &Browser::default())
+        .await;
+    assert_ne!(status, StatusCode::OK, "not served from an unchecked cache");
+}
+
+both_backends!(
+    a_warm_replica_answers_anonymous_views_without_the_database,
+    a_write_through_one_replica_reaches_another_replicas_cache,
+    a_replica_whose_log_was_trimmed_past_its_cursor_drops_its_cache,
+);
+
+mod postgres_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_replica_that_cannot_read_the_log_stops_trusting_its_cache() {
+        super::a_replica_that_cannot_read_the_log_stops_trusting_its_cache(
+            crate::helpers::Backend::Postgres,
+        )
+        .await
+    }
+}
