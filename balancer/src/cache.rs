@@ -53,6 +53,31 @@ pub static SURROGATE_CONTROL: HeaderName = HeaderName::from_static("surrogate-co
 /// On an upstream's answer to a write: the surrogate keys the write changed, purged here
 /// before the answer goes on (and never passed to the client).
 pub static PURGE_KEYS: HeaderName = HeaderName::from_static("x-purge-keys");
+/// On an upstream's answer: the invalidation-log number the replica had applied when it
+/// began the answer. A page older than the last purge of one of its keys by the bus is
+/// not stored (it may have been read before the write that purged).
+pub static BUS_SEQ: HeaderName = HeaderName::from_static("x-bus-seq");
+
+/// How many purged keys to remember before forgetting them all (and refusing pages made
+/// before the newest of them).
+const REMEMBERED_PURGES: usize = 100_000;
+
+#[derive(Default)]
+struct Purges {
+    /// Key → the log number of its last purge by the bus.
+    at: HashMap<String, u64>,
+    /// Pages made before this number are not stored.
+    floor: u64,
+}
+
+impl Purges {
+    fn refuses(&self, made_at: u64, keys: &[String]) -> bool {
+        made_at < self.floor
+            || keys
+                .iter()
+                .any(|k| self.at.get(k).is_some_and(|&p| p > made_at))
+    }
+}
 
 /// Fixed cost counted per object besides its body and headers (maps, Arc, bookkeeping).
 const OVERHEAD: usize = 256;
@@ -311,6 +336,7 @@ pub struct Cache {
     fills: Mutex<HashMap<String, watch::Sender<Option<FillOutcome>>>>,
     /// URLs whose last response could not be stored: their misses are not coalesced.
     hit_for_miss: Mutex<HashMap<String, Instant>>,
+    purges: Mutex<Purges>,
     pub evicted: AtomicU64,
     time: Clock,
 }
@@ -325,6 +351,7 @@ impl Cache {
             clock: AtomicU64::new(1),
             fills: Mutex::default(),
             hit_for_miss: Mutex::default(),
+            purges: Mutex::default(),
             evicted: AtomicU64::new(0),
         }
     }
@@ -386,6 +413,19 @@ impl Cache {
     ) -> Option<Arc<Object>> {
         let capacity = self.capacity();
         if object.body.len() > self.max_object() || object.size + url.len() > capacity / 2 {
+            return None;
+        }
+        let made_at = object
+            .headers
+            .get(&BUS_SEQ)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(made_at) = made_at
+            && self
+                .purges
+                .lock()
+                .is_ok_and(|p| p.refuses(made_at, &object.surrogate_keys))
+        {
             return None;
         }
         let vary = vary_names(&object.headers);
@@ -497,6 +537,40 @@ impl Cache {
             .flat_map(|urls| urls.iter().cloned())
             .collect();
         urls.iter().map(|u| store.remove_url(u)).sum()
+    }
+
+    /// The bus says write `seq` changed `keys`: they are purged, and pages made before it
+    /// are not stored under them from now on.
+    pub fn purge_keys_at(&self, keys: &[&str], seq: u64) -> usize {
+        if let Ok(mut p) = self.purges.lock() {
+            for k in keys {
+                p.at.insert((*k).to_owned(), seq);
+            }
+            if p.at.len() > REMEMBERED_PURGES {
+                let newest = p.at.values().copied().max().unwrap_or(seq);
+                p.at.clear();
+                p.floor = p.floor.max(newest);
+            }
+        }
+        self.purge_keys(keys.iter().copied())
+    }
+
+    /// The bus lost track up to `seq`: everything goes, and nothing made before it is
+    /// stored again.
+    pub fn purge_all_at(&self, seq: u64) -> usize {
+        if let Ok(mut p) = self.purges.lock() {
+            p.at.clear();
+            p.floor = p.floor.max(seq);
+        }
+        self.purge_all()
+    }
+
+    /// Removes everything; returns how many objects went.
+    pub fn purge_all(&self) -> usize {
+        let Ok(mut store) = self.store.write() else {
+            return 0;
+        };
+        std::mem::take(&mut *store).objects
     }
 
     /// Joins the fetch in progress for `url`, or becomes the one that fetches.
@@ -751,6 +825,37 @@ mod tests {
         assert_eq!(cache.purge_keys(["catalog", "nothing"].into_iter()), 1);
         assert_eq!(cache.purge_url("h/c"), 1);
         assert_eq!(cache.usage(), (0, 0));
+    }
+
+    #[test]
+    fn a_page_made_before_a_bus_purge_of_its_keys_is_not_stored() {
+        let cache = Cache::new(1 << 20, 1 << 16, Clock::system());
+        let none = HeaderMap::new();
+        let page = |seq: &'static str| {
+            object(
+                b"p",
+                &[("surrogate-key", "recording:1 catalog"), ("x-bus-seq", seq)],
+            )
+        };
+        assert_eq!(cache.purge_keys_at(&["recording:1"], 7), 0);
+        // Made when the replica had applied up to 6: it may predate write 7.
+        assert!(cache.insert("h/p", &none, page("6")).is_none());
+        assert!(cache.insert("h/p", &none, page("7")).is_some());
+        assert_eq!(cache.purge_keys_at(&["catalog"], 9), 1);
+        assert!(cache.insert("h/p", &none, page("8")).is_none());
+        // Lost track: everything goes, nothing older comes back.
+        assert!(cache.insert("h/p", &none, page("9")).is_some());
+        assert_eq!(cache.purge_all_at(12), 1);
+        assert!(
+            cache
+                .insert("h/q", &none, object(b"q", &[("x-bus-seq", "11")]))
+                .is_none()
+        );
+        assert!(
+            cache
+                .insert("h/q", &none, object(b"q", &[("x-bus-seq", "12")]))
+                .is_some()
+        );
     }
 
     #[test]

@@ -332,15 +332,18 @@ pub fn reload(shared: &Shared, settings: Settings) {
 }
 
 /// `server --role balancer`: runs until `shutdown` resolves (the binary passes SIGTERM or
-/// Ctrl-C); SIGHUP reloads the settings.
+/// Ctrl-C); SIGHUP reloads the settings. `started` is handed the live state once bound
+/// (the binary puts the cache on the invalidation bus).
 pub async fn run(
     listen: SocketAddr,
     flags: BalancerFlags,
     proxies: TrustedProxies,
     shutdown: impl Future<Output = ()>,
+    started: impl FnOnce(Arc<Shared>),
 ) -> Result<(), String> {
     let settings = Settings::load(listen, &flags, &proxies)?;
     let balancer = Balancer::bind(settings).await?;
+    started(balancer.shared());
     tracing::info!(
         listen = %balancer.local_addr(),
         admin = %balancer.admin_addr(),

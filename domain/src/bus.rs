@@ -51,6 +51,14 @@ struct Entry {
     weight: u32,
 }
 
+/// What follows the log: told which keys each write changed, or to drop everything.
+pub trait Sink: Send + Sync + 'static {
+    /// The write numbered `seq` changed `keys`.
+    fn invalidate(&self, keys: &[&str], seq: u64);
+    /// What changed up to `seq` is unknown: drop everything.
+    fn flush(&self, seq: u64);
+}
+
 /// Hot reads kept in memory, bounded in bytes, each entry filed under the surrogate keys
 /// of what it shows; an invalidation of a key drops every entry filed under it.
 pub struct ReadCache {
@@ -141,7 +149,7 @@ impl ReadCache {
     }
 
     /// The write numbered `seq` changed `keys`: every entry filed under one goes.
-    pub fn invalidate(&self, keys: &[&str], seq: u64) {
+    fn drop_keys(&self, keys: &[&str], seq: u64) {
         let doomed: Vec<String> = {
             let mut invalidated = lock(&self.invalidated);
             for k in keys {
@@ -167,7 +175,7 @@ impl ReadCache {
     }
 
     /// Everything goes, and nothing read before the log reached `seq` comes back.
-    pub fn flush(&self, seq: u64) {
+    fn drop_all(&self, seq: u64) {
         self.floor.fetch_max(seq, Ordering::AcqRel);
         lock(&self.invalidated).clear();
         self.entries.invalidate_all();
@@ -184,10 +192,21 @@ impl ReadCache {
     }
 }
 
-/// This replica's place in the invalidation log, and its read cache.
-pub struct Bus {
+impl Sink for ReadCache {
+    fn invalidate(&self, keys: &[&str], seq: u64) {
+        self.drop_keys(keys, seq);
+    }
+
+    fn flush(&self, seq: u64) {
+        self.drop_all(seq);
+    }
+}
+
+/// A follower's place in the invalidation log, and what it tells (an app replica's read
+/// cache, a balancer's page cache).
+pub struct Bus<S: Sink = ReadCache> {
     db: DatabaseConnection,
-    cache: ReadCache,
+    cache: S,
     cursor: AtomicU64,
     /// One reader of the log at a time (the follower, or a request after its write).
     reading: tokio::sync::Mutex<()>,
@@ -196,7 +215,7 @@ pub struct Bus {
     flushes: AtomicU64,
 }
 
-impl std::fmt::Debug for Bus {
+impl<S: Sink> std::fmt::Debug for Bus<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bus")
             .field("cursor", &self.cursor())
@@ -205,9 +224,9 @@ impl std::fmt::Debug for Bus {
     }
 }
 
-impl Bus {
+impl<S: Sink> Bus<S> {
     /// Starts following the log from where it stands now (the cache starts empty).
-    pub async fn start(db: DatabaseConnection, cache: ReadCache) -> Result<Arc<Self>, DbErr> {
+    pub async fn start(db: DatabaseConnection, cache: S) -> Result<Arc<Self>, DbErr> {
         let head = head(&db).await?;
         let bus = Arc::new(Self {
             db,
@@ -239,29 +258,8 @@ impl Bus {
         self.flushes.load(Ordering::Relaxed)
     }
 
-    pub fn cache(&self) -> &ReadCache {
+    pub fn cache(&self) -> &S {
         &self.cache
-    }
-
-    /// `load`'s answer from the cache when the lease holds and it is there; else loaded
-    /// (and kept, filed under the keys `load` names, when the lease holds).
-    pub async fn cached<T, F, Fut>(&self, key: String, load: F) -> Result<T, ServiceError>
-    where
-        T: Clone + Serialize + Send + Sync + 'static,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<(T, Vec<String>), ServiceError>>,
-    {
-        if !self.current() {
-            return load().await.map(|(v, _)| v);
-        }
-        if let Some(v) = self.cache.get::<T>(&key) {
-            return Ok(v);
-        }
-        let read_at = self.cursor();
-        let (value, keys) = load().await?;
-        let bytes = serde_json::to_vec(&value).map_or(1024, |b| b.len());
-        self.cache.insert(key, value.clone(), keys, read_at, bytes);
-        Ok(value)
     }
 
     /// Reads the log until woken, every heartbeat, forever; trims it now and then.
@@ -318,6 +316,29 @@ impl Bus {
                 return Ok(());
             }
         }
+    }
+}
+
+impl Bus<ReadCache> {
+    /// `load`'s answer from the cache when the lease holds and it is there; else loaded
+    /// (and kept, filed under the keys `load` names, when the lease holds).
+    pub async fn cached<T, F, Fut>(&self, key: String, load: F) -> Result<T, ServiceError>
+    where
+        T: Clone + Serialize + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(T, Vec<String>), ServiceError>>,
+    {
+        if !self.current() {
+            return load().await.map(|(v, _)| v);
+        }
+        if let Some(v) = self.cache.get::<T>(&key) {
+            return Ok(v);
+        }
+        let read_at = self.cursor();
+        let (value, keys) = load().await?;
+        let bytes = serde_json::to_vec(&value).map_or(1024, |b| b.len());
+        self.cache.insert(key, value.clone(), keys, read_at, bytes);
+        Ok(value)
     }
 }
 

@@ -208,16 +208,40 @@ impl std::fmt::Debug for DatabaseConfig {
     }
 }
 
+/// A database URL as logs and `Debug` show it: the user and password replaced by `…`.
+pub fn redacted_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The balancer's place on the invalidation bus. `Debug` hides the password.
+#[derive(Clone, Args)]
+pub struct BusConfig {
+    /// Balancer: follow the invalidation log of this database (the app replicas'), so that
+    /// a write through any replica purges this balancer's pages too.
+    #[arg(long, env = "AMBISONIA_BUS_DATABASE_URL", hide_env_values = true)]
+    pub bus_database_url: Option<String>,
+}
+
+impl std::fmt::Debug for BusConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BusConfig")
+            .field(
+                "bus_database_url",
+                &self.bus_database_url.as_deref().map(redacted_url),
+            )
+            .finish()
+    }
+}
+
 impl DatabaseConfig {
     /// The URL as logs and `Debug` show it: the user and password replaced by `…`.
     pub fn redacted(&self) -> String {
-        let url = &self.database_url;
-        match (url.find("://"), url.rfind('@')) {
-            (Some(scheme), Some(at)) if at > scheme => {
-                format!("{}://…@{}", &url[..scheme], &url[at + 1..])
-            }
-            _ => url.clone(),
-        }
+        redacted_url(&self.database_url)
     }
 
     /// Opens (and migrates) the database, or says why not.

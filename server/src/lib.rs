@@ -4,6 +4,7 @@
 //! `balancer`.
 
 pub mod app_role;
+pub mod balancer_role;
 pub mod cli;
 pub mod config;
 pub mod shutdown;

@@ -4,9 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use server::{
-    app_role,
+    app_role, balancer_role,
     cli::{Cli, Role},
-    shutdown, telemetry,
+    telemetry,
 };
 
 #[tokio::main]
@@ -18,11 +18,11 @@ async fn main() -> ExitCode {
         None => match cli.role {
             Role::App => app_role::run(cli.app).await,
             Role::Balancer => {
-                balancer::run(
+                balancer_role::run(
                     cli.app.listen,
                     cli.balancer,
                     cli.app.proxies,
-                    shutdown::signal(),
+                    cli.bus.bus_database_url,
                 )
                 .await
             }

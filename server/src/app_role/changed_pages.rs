@@ -3,7 +3,8 @@
 //! come from the writes themselves (`domain::changes`), so every way in — forms, the upload
 //! API, direct uploads — names what it changed without knowing the pages.
 //!
-//! Before the answer goes, this replica also applies the invalidation log up to its own
+//! Every answer says where the log stood when it began (`X-Bus-Seq`). Before an answer
+//! to a write goes, this replica also applies the invalidation log up to its own
 //! write, so that the visitor's next request here (the page the form redirects to) never
 //! comes from a read cache older than what they just wrote.
 
@@ -15,11 +16,15 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use balancer::cache::PURGE_KEYS;
+use balancer::cache::{BUS_SEQ, PURGE_KEYS};
 use domain::bus::Bus;
 
 pub async fn name(State(bus): State<Arc<Bus>>, req: Request, next: Next) -> Response {
+    // Where the log stood before anything was read for this answer: a balancer on the
+    // bus will not keep the answer under a key purged after that.
+    let made_at = HeaderValue::from(bus.cursor());
     let (mut res, changed) = domain::changes::collecting(next.run(req)).await;
+    res.headers_mut().insert(&BUS_SEQ, made_at);
     if changed.is_empty() {
         return res;
     }

@@ -172,7 +172,98 @@ async fn a_replica_that_cannot_read_the_log_stops_trusting_its_cache(backend: Ba
     assert_ne!(status, StatusCode::OK, "not served from an unchecked cache");
 }
 
+/// Replica A behind balancer 1, replica B behind balancer 2 (on the bus): `n` comments
+/// posted through balancer 1, each waited for on the recording page through balancer 2
+/// and on replica B; how long each took to show on both.
+async fn writes_seen_through_the_other_balancer(backend: Backend, n: usize) -> Vec<Duration> {
+    let a = TestApp::spawn(backend).await;
+    let b = a.replica().await;
+    let (front1, _, _) = crate::front_door::balancer_for(&a.base, "").await;
+    let (front2, _, shared2) = crate::front_door::balancer_for(&b.site.base, "").await;
+    let bus_db = domain::db::connect(&a.database_url())
+        .await
+        .expect("bus database");
+    domain::bus::Bus::start(
+        bus_db,
+        server::balancer_role::PageCache(std::sync::Arc::clone(&shared2.cache)),
+    )
+    .await
+    .expect("balancer 2 on the bus");
+    let slug = published(&a).await;
+    let page = format!("/recordings/{slug}");
+    let through1 = Site::new(front1, reqwest::Client::builder());
+    let through2 = Site::new(front2, reqwest::Client::builder());
+    let anyone = Browser::default();
+    through2.get_text(&page, &anyone).await;
+    let res = through2.get(&page, &anyone).await;
+    assert_eq!(
+        crate::helpers::header_of(&res, "x-cache"),
+        "HIT",
+        "balancer 2 keeps the page"
+    );
+
+    a.user("lena", Role::Listener).await;
+    let mut lena = through1.login("lena").await;
+    let token = through1.form_token(&page, &mut lena).await;
+    let mut took = Vec::with_capacity(n);
+    for i in 0..n {
+        let text = format!("Comment number {i} through balancer 1.");
+        let res = through1
+            .post_form(
+                "/api/comment",
+                &page,
+                &[
+                    ("csrf", &token),
+                    ("slug", &slug),
+                    ("title", ""),
+                    ("body", &text),
+                ],
+                &mut lena,
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let written = Instant::now();
+        within_seconds(&format!("comment {i} through balancer 2"), async || {
+            through2.get_text(&page, &anyone).await.1.contains(&text)
+        })
+        .await;
+        within_seconds("the comment on replica B", async || {
+            b.site.get_text(&page, &anyone).await.1.contains(&text)
+        })
+        .await;
+        took.push(written.elapsed());
+    }
+    took
+}
+
+async fn a_write_through_balancer_1_purges_balancer_2(backend: Backend) {
+    let took = writes_seen_through_the_other_balancer(backend, 3).await;
+    assert_eq!(took.len(), 3);
+}
+
+/// `scripts/bench-cluster`: 1,000 writes, the time until each shows through the other
+/// balancer and replica, as percentiles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: scripts/bench-cluster runs it"]
+async fn bench_write_visibility() {
+    let n: usize = std::env::var("BENCH_WRITES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let mut took = writes_seen_through_the_other_balancer(Backend::Postgres, n).await;
+    took.sort();
+    let at = |p: f64| took[((took.len() as f64 * p) as usize).min(took.len() - 1)];
+    println!(
+        "bench-cluster: {n} writes through replica A / balancer 1, visible through balancer 2 and on replica B after: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.9).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        took.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+}
+
 both_backends!(
+    a_write_through_balancer_1_purges_balancer_2,
     a_warm_replica_answers_anonymous_views_without_the_database,
     a_write_through_one_replica_reaches_another_replicas_cache,
     a_replica_whose_log_was_trimmed_past_its_cursor_drops_its_cache,

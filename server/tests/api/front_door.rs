@@ -23,7 +23,21 @@ async fn balancer_in_front_of(app: &TestApp) -> String {
 /// [`balancer_in_front_of`] with more of its TOML (`[limits]` …); its address and its
 /// admin listener's.
 pub async fn balancer_with(app: &TestApp, extra: &str) -> (String, std::net::SocketAddr) {
-    let upstream = app.base.trim_start_matches("http://");
+    let (base, admin, _) = balancer_for(&app.base, extra).await;
+    (base, admin)
+}
+
+/// A balancer in front of the replica at `upstream_base` (`http://host:port`): its address,
+/// its admin listener's, and its live state.
+pub async fn balancer_for(
+    upstream_base: &str,
+    extra: &str,
+) -> (
+    String,
+    std::net::SocketAddr,
+    std::sync::Arc<balancer::proxy::Shared>,
+) {
+    let upstream = upstream_base.trim_start_matches("http://");
     let toml = format!(
         "[pools.app]\nupstreams = [\"{upstream}\"]\n\n[[routes]]\nprefix = \"/\"\npool = \"app\"\n\n{extra}"
     );
@@ -34,8 +48,9 @@ pub async fn balancer_with(app: &TestApp, extra: &str) -> (String, std::net::Soc
         .expect("balancer starts");
     let base = format!("http://{}", front.local_addr());
     let admin = front.admin_addr();
+    let shared = front.shared();
     tokio::spawn(front.run_until(std::future::pending()));
-    (base, admin)
+    (base, admin, shared)
 }
 
 /// A visitor on its own machine: requests to the balancer from `127.0.0.N`.

@@ -496,6 +496,11 @@ impl TestApp {
         replica
     }
 
+    /// The database URL the app uses.
+    pub fn database_url(&self) -> String {
+        self.config.db.database_url.clone()
+    }
+
     /// Statements sent while serving requests so far.
     pub fn statement_count(&self) -> u64 {
         self.statements.load(std::sync::atomic::Ordering::Relaxed)
