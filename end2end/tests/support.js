@@ -56,6 +56,8 @@ export async function startSite({ publicURL, s3 = false, directFromMb, stripe = 
     AMBISONIA_LISTEN: `127.0.0.1:${port}`,
     AMBISONIA_PUBLIC_URL: publicURL ?? baseURL,
     RUST_LOG: 'warn',
+    // Nothing balances these sites: no need to drain before stopping.
+    AMBISONIA_DRAIN_S: '0',
   };
   if (s3) {
     // Media in a fresh bucket on the test S3 server (moto, started by scripts/test).

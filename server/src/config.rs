@@ -91,7 +91,12 @@ pub struct AppConfig {
     #[command(flatten)]
     pub proxies: balancer::TrustedProxies,
 
-    /// On SIGTERM, how long in-flight requests may take to finish, in seconds.
+    /// On SIGTERM, how long to keep serving while `/readyz` fails (so that balancers stop
+    /// sending new requests first), in seconds: their health interval × fall + a margin.
+    #[arg(long, env = "AMBISONIA_DRAIN_S", default_value_t = 7)]
+    pub drain_s: u64,
+
+    /// On SIGTERM, after the drain, how long in-flight requests may take to finish, in seconds.
     #[arg(long, env = "AMBISONIA_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace_s: u64,
 

@@ -1,17 +1,58 @@
-//! `/healthz`: the process answers. `/readyz`: it can also reach its database, so a
-//! balancer may send it requests.
+//! `/healthz`: the process answers. `/readyz`: it can also reach its database, is current
+//! on the invalidation bus, and is not draining — so a balancer may send it requests. On
+//! SIGTERM a replica fails `/readyz` first and keeps serving (each answer saying
+//! `Connection: close`) while balancers notice, then stops.
 
-use axum::{extract::State, http::StatusCode};
-use domain::db::Db;
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::Response,
+};
+use domain::{bus::Bus, db::Db};
+
+#[derive(Clone)]
+pub struct Readiness {
+    pub db: Db,
+    pub bus: Arc<Bus>,
+    pub draining: Arc<AtomicBool>,
+}
 
 pub async fn live() -> &'static str {
     "ok"
 }
 
-pub async fn ready(State(db): State<Db>) -> (StatusCode, &'static str) {
-    if domain::db::ping(&db).await {
-        (StatusCode::OK, "ready")
-    } else {
+pub async fn ready(State(r): State<Readiness>) -> (StatusCode, &'static str) {
+    if r.draining.load(Ordering::Relaxed) {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining")
+    } else if !domain::db::ping(&r.db).await {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+    } else if !r.bus.current() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "behind on the invalidation bus",
+        )
+    } else {
+        (StatusCode::OK, "ready")
     }
+}
+
+/// While draining, every answer closes its connection, so that clients (the balancer's
+/// pool) open their next one to another replica.
+pub async fn close_while_draining(
+    State(draining): State<Arc<AtomicBool>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut res = next.run(req).await;
+    if draining.load(Ordering::Relaxed) {
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    res
 }

@@ -24,7 +24,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -48,6 +48,8 @@ use media_state::MediaState;
 
 pub struct Application {
     listener: TcpListener,
+    draining: Arc<AtomicBool>,
+    drain: Duration,
     statements: Arc<AtomicU64>,
     bus: Arc<domain::bus::Bus>,
     router: Router,
@@ -125,9 +127,12 @@ impl Application {
             incoming: config.media_dir.join(".incoming"),
             max_upload_bytes: config.max_upload_mb.saturating_mul(1024 * 1024),
         };
-        let router = router(state, media, config);
+        let draining = Arc::new(AtomicBool::new(false));
+        let router = router(state, media, config, Arc::clone(&draining));
         Ok(Self {
             listener,
+            draining,
+            drain: Duration::from_secs(config.drain_s),
             statements,
             bus,
             router,
@@ -152,10 +157,21 @@ impl Application {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and lets requests in flight
-    /// finish, for at most the grace period.
+    /// Serves until `shutdown` resolves; then drains (fails `/readyz`, closes each
+    /// connection after its answer, for the drain period), stops accepting and lets
+    /// requests in flight finish, for at most the grace period.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let (draining, drain) = (Arc::clone(&self.draining), self.drain);
+        let shutdown = async move {
+            shutdown.await;
+            draining.store(true, Ordering::Relaxed);
+            tracing::info!(
+                drain_s = drain.as_secs(),
+                "draining: /readyz fails while balancers notice"
+            );
+            tokio::time::sleep(drain).await;
+        };
         let serve = axum::serve(
             self.listener,
             self.router
@@ -194,7 +210,12 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn router(state: AppState, media_state: MediaState, config: &AppConfig) -> Router {
+fn router(
+    state: AppState,
+    media_state: MediaState,
+    config: &AppConfig,
+    draining: Arc<AtomicBool>,
+) -> Router {
     let state_bus = Arc::clone(&state.bus);
     let api_state = media_state.clone();
     let leptos_options = LeptosOptions::builder()
@@ -266,7 +287,14 @@ fn router(state: AppState, media_state: MediaState, config: &AppConfig) -> Route
 
     Router::new()
         .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready).with_state(state.db.clone()))
+        .route(
+            "/readyz",
+            get(health::ready).with_state(health::Readiness {
+                db: state.db.clone(),
+                bus: Arc::clone(&state.bus),
+                draining: Arc::clone(&draining),
+            }),
+        )
         .route("/style/main.css", get(assets::stylesheet))
         .route("/favicon.svg", get(assets::favicon))
         .route("/upload.js", get(assets::upload_js))
@@ -297,6 +325,10 @@ fn router(state: AppState, media_state: MediaState, config: &AppConfig) -> Route
             changed_pages::name,
         ))
         .layer(middleware::from_fn(request_log::log))
+        .layer(middleware::from_fn_with_state(
+            draining,
+            health::close_while_draining,
+        ))
 }
 
 /// Runs the replica until SIGTERM or Ctrl-C.

@@ -430,6 +430,7 @@ impl TestApp {
             page_ttl_s: 60,
             proxies: Default::default(),
             shutdown_grace_s: 1,
+            drain_s: 0,
             max_upload_mb: 64,
             read_cache_mb: 64,
             direct_upload_from_mb: 64,

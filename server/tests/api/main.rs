@@ -23,4 +23,5 @@ mod listening;
 mod media;
 mod media_store;
 mod premium;
+mod restarts;
 mod uploads;
