@@ -82,7 +82,7 @@ fn load(
         while !stop.load(Ordering::Relaxed) {
             i += 1;
             sent.fetch_add(1, Ordering::Relaxed);
-            let status = if i % 10 == 0 {
+            let status = if i.is_multiple_of(10) {
                 let body = format!("Still here, {i}.");
                 front
                     .post_form(
@@ -196,12 +196,12 @@ async fn kill_9_fails_no_get_and_a_rolling_restart_fails_no_request() {
         Arc::clone(&stop),
         Arc::clone(&sent),
     );
-    for i in 0..replicas.len() {
+    for (i, replica) in replicas.iter_mut().enumerate() {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        signal(&replicas[i].child, "-TERM");
-        let exited = replicas[i].child.wait().expect("exit");
+        signal(&replica.child, "-TERM");
+        let exited = replica.child.wait().expect("exit");
         assert!(exited.success(), "replica {i} stopped cleanly: {exited}");
-        replicas[i] = start(&app, replicas[i].port, &media).await;
+        *replica = start(&app, replica.port, &media).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);
