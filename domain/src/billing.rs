@@ -193,10 +193,9 @@ impl Money {
         if d == 0 {
             return self.minor.to_string();
         }
-        let unit = 10_i64.pow(d);
+        let unit = 10_u64.pow(d);
         let sign = if self.minor < 0 { "-" } else { "" };
         let abs = self.minor.unsigned_abs();
-        let unit = unit.unsigned_abs();
         format!(
             "{sign}{}.{:0width$}",
             abs / unit,

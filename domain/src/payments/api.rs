@@ -132,19 +132,17 @@ impl Api {
         };
         let session = CreateCheckoutSession::new()
             .mode(CheckoutSessionMode::Subscription)
-            .customer(customer)
-            .client_reference_id(user_id.to_string())
-            .line_items(vec![line])
-            .subscription_data(subscription_data)
-            .metadata(metadata)
-            .success_url(success_url)
-            .cancel_url(cancel_url)
-            .send(&self.client)
-            .await
-            .map_err(|e| failed("creating a checkout session", e))?;
-        session
-            .url
-            .ok_or_else(|| failed("creating a checkout session", "no URL in the answer"))
+            .subscription_data(subscription_data);
+        self.open_checkout(
+            session,
+            customer,
+            user_id,
+            line,
+            metadata,
+            success_url,
+            cancel_url,
+        )
+        .await
     }
 
     /// A Checkout Session for a one-off payment of `amount` (a tip); its URL.
@@ -176,10 +174,36 @@ impl Api {
         };
         let session = CreateCheckoutSession::new()
             .mode(CheckoutSessionMode::Payment)
+            .payment_intent_data(payment_intent_data);
+        self.open_checkout(
+            session,
+            customer,
+            user_id,
+            line,
+            metadata,
+            success_url,
+            cancel_url,
+        )
+        .await
+    }
+
+    /// What every Checkout Session of ours has: our customer and user, one line, our
+    /// metadata, the ways back; its URL.
+    #[allow(clippy::too_many_arguments)]
+    async fn open_checkout(
+        &self,
+        session: CreateCheckoutSession,
+        customer: &str,
+        user_id: i32,
+        line: CreateCheckoutSessionLineItems,
+        metadata: HashMap<String, String>,
+        success_url: &str,
+        cancel_url: &str,
+    ) -> Result<String, ServiceError> {
+        let session = session
             .customer(customer)
             .client_reference_id(user_id.to_string())
             .line_items(vec![line])
-            .payment_intent_data(payment_intent_data)
             .metadata(metadata)
             .success_url(success_url)
             .cancel_url(cancel_url)

@@ -46,6 +46,7 @@ pub struct StripeSettings {
 pub struct Payments {
     stripe: Option<Stripe>,
     tip_currency: String,
+    /// The offers as last asked, until when they are kept.
     offers: RwLock<Option<(Instant, Vec<PlanOffer>)>>,
 }
 
@@ -57,6 +58,9 @@ struct Stripe {
 
 /// Prices change rarely; the premium page asks Stripe at most this often per replica.
 const OFFERS_TTL: Duration = Duration::from_secs(600);
+/// When Stripe could not say, the page shows plans without prices for this long before
+/// asking again (so that a Stripe outage does not hold up every view of the page).
+const OFFERS_RETRY: Duration = Duration::from_secs(30);
 
 impl std::fmt::Debug for Payments {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -115,8 +119,8 @@ impl Payments {
         let Some(stripe) = &self.stripe else {
             return Vec::new();
         };
-        if let Some((at, offers)) = &*self.offers.read().await
-            && at.elapsed() < OFFERS_TTL
+        if let Some((until, offers)) = &*self.offers.read().await
+            && Instant::now() < *until
         {
             return offers.clone();
         }
@@ -133,9 +137,8 @@ impl Payments {
             };
             offers.push(PlanOffer { plan: *plan, price });
         }
-        if complete {
-            *self.offers.write().await = Some((Instant::now(), offers.clone()));
-        }
+        let keep = if complete { OFFERS_TTL } else { OFFERS_RETRY };
+        *self.offers.write().await = Some((Instant::now() + keep, offers.clone()));
         offers
     }
 

@@ -85,22 +85,25 @@ impl Refusal {
                 format!("{premium}: a premium membership downloads everything, in any format."),
             ),
         };
-        let body = format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Premium download — Ambisonia</title>\
-             <link rel=\"stylesheet\" href=\"/style/main.css\"></head><body><main class=\"page premium-refusal\">\
-             <h1>A premium download</h1><p data-testid=\"download-error\">{why}</p><p>{next}</p>\
-             <p><a href=\"/recordings/{slug}\">Back to the recording</a></p></main></body></html>"
+        let body = page(
+            "A premium download",
+            "premium-refusal",
+            &format!(
+                "<p data-testid=\"download-error\">{why}</p><p>{next}</p>\
+                 <p><a href=\"/recordings/{slug}\">Back to the recording</a></p>"
+            ),
         );
         finish((status, Html(body)).into_response(), None)
     }
 
     fn render(self, heading: &str, testid: &str, (back, back_text): (&str, &str)) -> Response {
-        let body = format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{heading} — Ambisonia</title>\
-             <link rel=\"stylesheet\" href=\"/style/main.css\"></head><body><main class=\"page\">\
-             <h1>{heading}</h1><p data-testid=\"{testid}\">{}</p><p><a href=\"{back}\">{back_text}</a></p>\
-             </main></body></html>",
-            html_escape(&self.message)
+        let body = page(
+            heading,
+            "",
+            &format!(
+                "<p data-testid=\"{testid}\">{}</p><p><a href=\"{back}\">{back_text}</a></p>",
+                html_escape(&self.message)
+            ),
         );
         let (status, cause) = (self.status, self.cause);
         finish((status, Html(body)).into_response(), cause)
@@ -135,6 +138,15 @@ fn finish(mut resp: Response, cause: Option<String>) -> Response {
         resp.extensions_mut().insert(slot);
     }
     resp
+}
+
+/// The document around a refusal: `heading`, then `inner` (HTML, already escaped).
+fn page(heading: &str, class: &str, inner: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{heading} — Ambisonia</title>\
+         <link rel=\"stylesheet\" href=\"/style/main.css\"></head><body><main class=\"page {class}\">\
+         <h1>{heading}</h1>{inner}</main></body></html>"
+    )
 }
 
 pub fn html_escape(s: &str) -> String {

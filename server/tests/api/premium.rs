@@ -121,7 +121,7 @@ async fn subscribing_makes_premium_at_once_and_events_keep_it_true(backend: Back
     );
 
     // Someone else's session on the success page shows nothing of it.
-    let mut other = app.register("nosy").await;
+    let other = app.register("nosy").await;
     let (status, _) = app.get_text(&back, &other).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("Renews on"), "the renewal date is shown");
@@ -210,7 +210,6 @@ async fn subscribing_makes_premium_at_once_and_events_keep_it_true(backend: Back
     // And then subscribing again is allowed, with the same customer.
     start_checkout(&app, &stripe, &mut browser, "quarterly").await;
     assert_eq!(stripe.customers().len(), 1, "lena's, made once");
-    let _ = &mut other;
 }
 
 async fn a_failed_card_keeps_premium_with_a_banner_until_stripe_gives_up(backend: Backend) {
@@ -614,7 +613,46 @@ async fn tips_refunds_and_disputes_are_ledger_lines_in_minor_units(backend: Back
     );
 }
 
+/// Stripe unreachable: the plans still show (without prices), and subscribing says our
+/// side failed, sends nobody anywhere and stores nothing.
+async fn with_stripe_down_the_site_says_so_and_keeps_nothing(backend: Backend) {
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let app = TestApp::spawn_paid(backend, &format!("http://{closed}"), SECRET).await;
+    let lena = app.user("lena", Role::Listener).await;
+    let mut browser = app.login("lena").await;
+    let (status, html) = app.get_text("/premium", &browser).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Price shown at checkout"), "{html}");
+    let token = app.form_token("/premium", &mut browser).await;
+    let res = app
+        .post_form(
+            "/api/subscribe",
+            "/premium",
+            &[("csrf", &token), ("plan", "monthly")],
+            &mut browser,
+        )
+        .await;
+    assert!(
+        redirect_error(&res).is_some_and(|e| e.contains("went wrong on our side")),
+        "{}",
+        location(&res)
+    );
+    assert!(
+        entitlements::Entity::find_by_id(lena)
+            .one(&app.db)
+            .await
+            .expect("read")
+            .is_none(),
+        "no customer stored"
+    );
+    assert!(!premium(&app, lena).await);
+}
+
 both_backends!(
+    with_stripe_down_the_site_says_so_and_keeps_nothing,
     subscribing_makes_premium_at_once_and_events_keep_it_true,
     a_failed_card_keeps_premium_with_a_banner_until_stripe_gives_up,
     events_in_any_order_or_twice_end_in_the_same_state,
