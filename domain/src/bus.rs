@@ -3,14 +3,21 @@
 //!
 //! Every logged write (`changes::record`) leaves its surrogate keys in the invalidation log
 //! with a number that follows commit order. Each replica's follower reads the log from its
-//! cursor — woken at once by PostgreSQL's `NOTIFY` (sent at commit) or, in one process, by
-//! the committing task, and in any case every `HEARTBEAT` — and drops the cache entries
-//! named. The log is the truth and the wake-ups only make it fast: a lost notification
-//! delays an invalidation by one heartbeat at most. A follower that finds the log no
-//! longer reaches back to its cursor (trimmed while it was away) drops its whole cache
-//! before serving from it again. Each successful read of the log renews a lease; while the
-//! lease has lapsed (the database unreachable from the follower) the replica reads through
-//! to the database and marks pages uncacheable, until it has caught up.
+//! cursor — woken at once by the transport (`Transport`: a Redis stream, else PostgreSQL's
+//! `NOTIFY` sent at commit, else, in one process, the committing task), and in any case
+//! every `HEARTBEAT` — and drops the cache entries named. The log is the truth and the
+//! wake-ups only make it fast: a lost notification delays an invalidation by one heartbeat
+//! at most. A follower that finds the log no longer reaches back to its cursor (trimmed
+//! while it was away) drops its whole cache before serving from it again.
+//!
+//! The cache is trusted only under a lease: the log read within `LEASE` *and* the
+//! transport alive (the Redis stream answered within `LEASE`; the `LISTEN` connection
+//! up). While it has lapsed the replica reads through to the database and marks pages
+//! uncacheable, until both are back.
+
+mod stream;
+
+pub use stream::RedisStream;
 
 use std::{
     any::Any,
@@ -26,6 +33,8 @@ use std::{
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use serde::Serialize;
+
+use tokio::sync::Notify;
 
 use crate::{ServiceError, changes};
 
@@ -207,6 +216,9 @@ impl Sink for ReadCache {
 pub struct Bus<S: Sink = ReadCache> {
     db: DatabaseConnection,
     cache: S,
+    link: Link,
+    /// Woken by the transport (a stored permit: a nudge while reading is not lost).
+    nudge: Arc<Notify>,
     cursor: AtomicU64,
     /// One reader of the log at a time (the follower, or a request after its write).
     reading: tokio::sync::Mutex<()>,
@@ -224,22 +236,79 @@ impl<S: Sink> std::fmt::Debug for Bus<S> {
     }
 }
 
+/// What carries new log numbers to followers. The log itself is always read from the
+/// database.
+#[derive(Debug, Clone, Default)]
+pub enum Transport {
+    /// PostgreSQL's `LISTEN`/`NOTIFY`; on SQLite (one process) the committing task.
+    #[default]
+    Database,
+    /// A Redis stream (`--redis-url`).
+    Redis(Arc<RedisStream>),
+}
+
+impl Transport {
+    /// Redis when a URL is given, else the database.
+    pub fn from_redis_url(url: Option<&str>) -> Result<Self, String> {
+        match url.filter(|u| !u.is_empty()) {
+            Some(url) => Ok(Self::Redis(Arc::new(RedisStream::open(url)?))),
+            None => Ok(Self::Database),
+        }
+    }
+}
+
+/// The transport as the lease sees it.
+enum Link {
+    InProcess,
+    /// Whether the `LISTEN` connection is up.
+    Listen(Arc<std::sync::atomic::AtomicBool>),
+    Redis(Arc<RedisStream>),
+}
+
+impl Link {
+    fn alive(&self) -> bool {
+        match self {
+            Self::InProcess => true,
+            Self::Listen(up) => up.load(Ordering::Acquire),
+            Self::Redis(stream) => stream.alive(),
+        }
+    }
+}
+
 impl<S: Sink> Bus<S> {
-    /// Starts following the log from where it stands now (the cache starts empty).
-    pub async fn start(db: DatabaseConnection, cache: S) -> Result<Arc<Self>, DbErr> {
+    /// Starts following the log from where it stands now (the cache starts empty), woken
+    /// by `transport`; with Redis, this process's commits are published on it too.
+    pub async fn start(
+        db: DatabaseConnection,
+        cache: S,
+        transport: Transport,
+    ) -> Result<Arc<Self>, DbErr> {
         let head = head(&db).await?;
+        let nudge = Arc::new(Notify::new());
+        let link = match transport {
+            Transport::Redis(stream) => {
+                tokio::spawn(Arc::clone(&stream).publish());
+                tokio::spawn(Arc::clone(&stream).follow(Arc::clone(&nudge)));
+                Link::Redis(stream)
+            }
+            Transport::Database if db.get_database_backend() == DbBackend::Postgres => {
+                let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                tokio::spawn(listen(db.clone(), Arc::clone(&up), Arc::clone(&nudge)));
+                Link::Listen(up)
+            }
+            Transport::Database => Link::InProcess,
+        };
         let bus = Arc::new(Self {
             db,
             cache,
+            link,
+            nudge,
             cursor: AtomicU64::new(head),
             reading: tokio::sync::Mutex::new(()),
             last_ok: Mutex::new(Some(Instant::now())),
             flushes: AtomicU64::new(0),
         });
         tokio::spawn(Arc::clone(&bus).follow());
-        if bus.db.get_database_backend() == DbBackend::Postgres {
-            tokio::spawn(listen(bus.db.clone()));
-        }
         Ok(bus)
     }
 
@@ -248,9 +317,21 @@ impl<S: Sink> Bus<S> {
         self.cursor.load(Ordering::Acquire)
     }
 
-    /// Whether the lease holds: the log was read successfully within `LEASE`.
+    /// Whether the lease holds: the log was read within `LEASE` and the transport is
+    /// alive. Only then is the cache trusted.
     pub fn current(&self) -> bool {
+        self.caught_up() && self.link.alive()
+    }
+
+    /// Whether the log was read within `LEASE` (a replica is ready only then; without the
+    /// transport it still answers, from the database).
+    pub fn caught_up(&self) -> bool {
         lock(&self.last_ok).is_some_and(|at| at.elapsed() < LEASE)
+    }
+
+    /// Whether the transport is alive (Redis answers; the `LISTEN` connection is up).
+    pub fn transport_alive(&self) -> bool {
+        self.link.alive()
     }
 
     /// How many times the whole cache was dropped because the log no longer reached back.
@@ -265,9 +346,11 @@ impl<S: Sink> Bus<S> {
     /// Reads the log until woken, every heartbeat, forever; trims it now and then.
     async fn follow(self: Arc<Self>) {
         let mut trimmed = Instant::now();
+        let mut committed = changes::committed();
         loop {
             tokio::select! {
-                _ = changes::wake().notified() => {}
+                _ = committed.changed() => {}
+                _ = self.nudge.notified() => {}
                 _ = tokio::time::sleep(HEARTBEAT) => {}
             }
             match self.catch_up().await {
@@ -396,9 +479,14 @@ pub async fn trim(db: &impl ConnectionTrait, retain: Duration) -> Result<u64, Db
     Ok(done.rows_affected())
 }
 
-/// PostgreSQL: `LISTEN`s for new log numbers and wakes the follower. A lost connection is
-/// a gap too: the follower is woken to read the log (which it does anyway every heartbeat).
-async fn listen(db: DatabaseConnection) {
+/// PostgreSQL: `LISTEN`s for new log numbers and nudges the follower; `up` says whether
+/// the connection is. A lost connection is a gap too: the follower is nudged to read the
+/// log (which it does anyway every heartbeat).
+async fn listen(
+    db: DatabaseConnection,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    nudge: Arc<Notify>,
+) {
     use sqlx::postgres::PgListener;
     loop {
         let listener = async {
@@ -410,25 +498,37 @@ async fn listen(db: DatabaseConnection) {
         let mut listener = match listener {
             Ok(l) => l,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot LISTEN for invalidations; following the log by heartbeat");
+                up.store(false, Ordering::Release);
+                tracing::warn!(error = %e, "cannot LISTEN for invalidations; the read cache is not trusted until it can");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
+        up.store(true, Ordering::Release);
+        nudge.notify_one();
         loop {
             match listener.try_recv().await {
-                Ok(Some(_)) => changes::wake().notify_waiters(),
+                Ok(Some(_)) => nudge.notify_one(),
                 Ok(None) => {
-                    // The connection was lost (and is being remade): read the log now.
-                    changes::wake().notify_waiters();
+                    // The connection was lost; the next `try_recv` remakes it (and LISTENs
+                    // again). What was sent meanwhile is read from the log.
+                    up.store(false, Ordering::Release);
+                    tracing::warn!("the LISTEN connection was lost; reconnecting");
+                    nudge.notify_one();
+                    if let Err(e) = listener.listen(changes::CHANNEL).await {
+                        tracing::warn!(error = %e, "cannot LISTEN again");
+                        break;
+                    }
+                    up.store(true, Ordering::Release);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "the LISTEN connection failed");
-                    changes::wake().notify_waiters();
                     break;
                 }
             }
         }
+        up.store(false, Ordering::Release);
+        nudge.notify_one();
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

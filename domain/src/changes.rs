@@ -29,11 +29,14 @@ pub mod key {
 #[cfg(feature = "server")]
 pub use collect::collecting;
 #[cfg(feature = "server")]
-pub use log::{CHANNEL, announce, commit, record, recording, wake};
+pub use log::{CHANNEL, announce, commit, committed, record, recording};
 
 #[cfg(feature = "server")]
 mod log {
-    use std::sync::LazyLock;
+    use std::sync::{
+        LazyLock,
+        atomic::{AtomicU64, Ordering},
+    };
 
     use chrono::Utc;
     use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
@@ -41,12 +44,18 @@ mod log {
     /// The PostgreSQL channel new sequence numbers are announced on (at commit).
     pub const CHANNEL: &str = "ambisonia_invalidations";
 
-    /// Wakes this process's bus follower after a commit (SQLite has no NOTIFY; on
-    /// PostgreSQL it only shortens the wait for the notification).
-    static WAKE: LazyLock<tokio::sync::Notify> = LazyLock::new(tokio::sync::Notify::new);
+    /// The highest log number a transaction of this process took.
+    static RECORDED: AtomicU64 = AtomicU64::new(0);
+    /// The highest log number this process has committed (at least): each follower and
+    /// Redis publisher in the process watches it. A watch, not a `Notify`: a follower busy
+    /// reading the log when a commit lands still sees it changed afterwards.
+    static COMMITTED: LazyLock<tokio::sync::watch::Sender<u64>> =
+        LazyLock::new(|| tokio::sync::watch::channel(0).0);
 
-    pub fn wake() -> &'static tokio::sync::Notify {
-        &WAKE
+    /// Tells of this process's commits (SQLite has no NOTIFY; on PostgreSQL it only
+    /// shortens the wait for the notification; with Redis it is what gets published).
+    pub fn committed() -> tokio::sync::watch::Receiver<u64> {
+        COMMITTED.subscribe()
     }
 
     /// Writes that `keys` changed into the invalidation log, in `txn`, and tells whoever
@@ -71,6 +80,7 @@ mod log {
             .await?
             .ok_or_else(|| DbErr::Custom("the invalidation counter is missing".into()))?;
         let seq: i64 = row.try_get("", "seq")?;
+        RECORDED.fetch_max(u64::try_from(seq).unwrap_or(0), Ordering::AcqRel);
         let placeholder = |n: usize| match backend {
             DbBackend::Postgres => format!("${n}"),
             _ => "?".to_owned(),
@@ -97,10 +107,11 @@ mod log {
         Ok(())
     }
 
-    /// Commits a transaction that `record`ed, and wakes this process's follower.
+    /// Commits a transaction that `record`ed, and tells this process's followers (and
+    /// its Redis publisher).
     pub async fn commit(txn: DatabaseTransaction) -> Result<(), DbErr> {
         txn.commit().await?;
-        WAKE.notify_waiters();
+        COMMITTED.send_replace(RECORDED.load(Ordering::Acquire));
         Ok(())
     }
 

@@ -105,6 +105,10 @@ pub struct AppConfig {
     #[arg(long, env = "AMBISONIA_DIRECT_UPLOAD_FROM_MB", default_value_t = 64)]
     pub direct_upload_from_mb: u64,
 
+    /// The invalidation bus: Redis as its transport; for a balancer, the log to follow.
+    #[command(flatten)]
+    pub bus: BusConfig,
+
     /// Memory for this replica's read cache (hot reads kept between writes), in MiB.
     #[arg(long, env = "AMBISONIA_READ_CACHE_MB", default_value_t = 64)]
     pub read_cache_mb: u64,
@@ -223,13 +227,25 @@ pub fn redacted_url(url: &str) -> String {
     }
 }
 
-/// The balancer's place on the invalidation bus. `Debug` hides the password.
-#[derive(Clone, Args)]
+/// The invalidation bus. `Debug` hides passwords.
+#[derive(Clone, Default, Args)]
 pub struct BusConfig {
     /// Balancer: follow the invalidation log of this database (the app replicas'), so that
     /// a write through any replica purges this balancer's pages too.
     #[arg(long, env = "AMBISONIA_BUS_DATABASE_URL", hide_env_values = true)]
     pub bus_database_url: Option<String>,
+
+    /// Carry the bus on this Redis (a stream) instead of PostgreSQL's LISTEN/NOTIFY; give
+    /// every replica and balancer the same one.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+}
+
+impl BusConfig {
+    /// The transport these settings name: Redis when a URL is given, else the database.
+    pub fn transport(&self) -> Result<domain::bus::Transport, String> {
+        domain::bus::Transport::from_redis_url(self.redis_url.as_deref())
+    }
 }
 
 impl std::fmt::Debug for BusConfig {
@@ -239,6 +255,7 @@ impl std::fmt::Debug for BusConfig {
                 "bus_database_url",
                 &self.bus_database_url.as_deref().map(redacted_url),
             )
+            .field("redis_url", &self.redis_url.as_deref().map(redacted_url))
             .finish()
     }
 }

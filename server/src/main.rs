@@ -18,13 +18,7 @@ async fn main() -> ExitCode {
         None => match cli.role {
             Role::App => app_role::run(cli.app).await,
             Role::Balancer => {
-                balancer_role::run(
-                    cli.app.listen,
-                    cli.balancer,
-                    cli.app.proxies,
-                    cli.bus.bus_database_url,
-                )
-                .await
+                balancer_role::run(cli.app.listen, cli.balancer, cli.app.proxies, cli.app.bus).await
             }
         },
     };

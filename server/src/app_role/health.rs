@@ -1,5 +1,6 @@
-//! `/healthz`: the process answers. `/readyz`: it can also reach its database, is current
-//! on the invalidation bus, and is not draining — so a balancer may send it requests. On
+//! `/healthz`: the process answers. `/readyz`: it can also reach its database, has read
+//! the invalidation log lately (a Redis outage alone does not fail it: the replica then
+//! answers from the database), and is not draining — so a balancer may send it requests. On
 //! SIGTERM a replica fails `/readyz` first and keeps serving (each answer saying
 //! `Connection: close`) while balancers notice, then stops.
 
@@ -32,7 +33,7 @@ pub async fn ready(State(r): State<Readiness>) -> (StatusCode, &'static str) {
         (StatusCode::SERVICE_UNAVAILABLE, "draining")
     } else if !domain::db::ping(&r.db).await {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
-    } else if !r.bus.current() {
+    } else if !r.bus.caught_up() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             "behind on the invalidation bus",

@@ -76,6 +76,7 @@ impl Application {
                 config.read_cache_mb.saturating_mul(1024 * 1024),
                 Duration::from_secs(u64::from(config.page_ttl_s.max(1))),
             ),
+            config.bus.transport()?,
         )
         .await
         .map_err(|e| format!("cannot follow the invalidation log: {e}"))?;

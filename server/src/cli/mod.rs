@@ -32,9 +32,6 @@ pub struct Cli {
     pub balancer: balancer::BalancerFlags,
 
     #[command(flatten)]
-    pub bus: crate::config::BusConfig,
-
-    #[command(flatten)]
     pub log: LogConfig,
 }
 

@@ -2,7 +2,8 @@
 //! anonymous views without a statement to the database; a write through one replica
 //! reaches another replica's cache within moments (also with its LISTEN connection cut);
 //! a replica whose log was trimmed past its cursor drops its cache; a replica that cannot
-//! read the log stops trusting its cache within the lease.
+//! read the log stops trusting its cache within the lease; with the bus on Redis, an outage
+//! of Redis costs the cache (not the answers) until Redis is back.
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::{
     both_backends,
-    helpers::{Backend, Browser, Site, TestApp, sample},
+    helpers::{Backend, Browser, Site, TestApp, TestRedis, sample},
 };
 
 async fn published(app: &TestApp) -> String {
@@ -92,7 +93,8 @@ async fn a_write_through_one_replica_reaches_another_replicas_cache(backend: Bac
             a.db.execute_raw(Statement::from_string(
                 sea_orm::DbBackend::Postgres,
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                 WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+                 WHERE query LIKE 'LISTEN%' AND datname = current_database() \
+                   AND pid <> pg_backend_pid()",
             ))
             .await
             .expect("cut LISTEN");
@@ -118,6 +120,7 @@ async fn a_write_through_one_replica_reaches_another_replicas_cache(backend: Bac
         })
         .await;
         eprintln!("comment {i} (LISTEN cut: {cut_listen}) visible on B after {took:?}");
+        within_seconds("B LISTENs again", async || b.bus.transport_alive()).await;
     }
     // And B is warm again afterwards.
     view_all(&b.site, &slug).await;
@@ -172,6 +175,91 @@ async fn a_replica_that_cannot_read_the_log_stops_trusting_its_cache(backend: Ba
     assert_ne!(status, StatusCode::OK, "not served from an unchecked cache");
 }
 
+/// Posts a comment through `site` as `who`; the page it is on.
+async fn comment(site: &Site, who: &mut Browser, slug: &str, text: &str) {
+    let page = format!("/recordings/{slug}");
+    let token = site.form_token(&page, who).await;
+    let res = site
+        .post_form(
+            "/api/comment",
+            &page,
+            &[
+                ("csrf", &token),
+                ("slug", slug),
+                ("title", ""),
+                ("body", text),
+            ],
+            who,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FOUND, "comment posted");
+}
+
+/// The bus on Redis (a stream): writes through A reach B's cache; Redis killed during
+/// traffic: B stops trusting its cache within the lease but keeps answering, fresh, from
+/// the database (and stays ready); Redis back: B trusts its cache again without a restart,
+/// and nothing stale is served.
+async fn an_outage_of_redis_costs_the_cache_not_the_answers(backend: Backend) {
+    let mut redis = TestRedis::start();
+    let a = TestApp::spawn_on_redis(backend, &redis.url()).await;
+    let b = a.replica().await;
+    let slug = published(&a).await;
+    let page = format!("/recordings/{slug}");
+    within_seconds("B hears the stream", async || b.bus.current()).await;
+    a.user("lena", Role::Listener).await;
+    let mut lena = a.login("lena").await;
+    let anyone = Browser::default();
+    let shows = async |text: &str| b.site.get_text(&page, &anyone).await.1.contains(text);
+
+    view_all(&b.site, &slug).await;
+    comment(&a, &mut lena, &slug, "Before the outage.").await;
+    let took = within_seconds("the comment on B, by the stream", async || {
+        shows("Before the outage.").await
+    })
+    .await;
+    eprintln!("through Redis: visible on B after {took:?}");
+
+    redis.stop();
+    let lapsed = within_seconds("B's lease lapses", async || !b.bus.current()).await;
+    assert!(
+        lapsed <= domain::bus::LEASE + Duration::from_secs(2),
+        "within the lease: {lapsed:?}"
+    );
+    let (status, _) = b.site.get_text("/readyz", &anyone).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "still ready: it answers from the database"
+    );
+    let before = b.statement_count();
+    let res = b.site.get(&page, &anyone).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        crate::helpers::header_of(&res, "cache-control").contains("private"),
+        "nobody may keep a page of a replica off the bus"
+    );
+    assert!(b.statement_count() > before, "read through to the database");
+    comment(&a, &mut lena, &slug, "During the outage.").await;
+    assert!(shows("During the outage.").await, "at once: read through");
+
+    redis.resume();
+    within_seconds("B trusts its cache again", async || b.bus.current()).await;
+    comment(&a, &mut lena, &slug, "After the outage.").await;
+    within_seconds("the next comment on B", async || {
+        shows("After the outage.").await
+    })
+    .await;
+    let (_, body) = b.site.get_text(&page, &anyone).await;
+    assert!(
+        body.contains("During the outage."),
+        "nothing stale afterwards"
+    );
+    view_all(&b.site, &slug).await;
+    let warm = b.statement_count();
+    view_all(&b.site, &slug).await;
+    assert_eq!(b.statement_count(), warm, "B's cache is used again");
+}
+
 /// Replica A behind balancer 1, replica B behind balancer 2 (on the bus): `n` comments
 /// posted through balancer 1, each waited for on the recording page through balancer 2
 /// and on replica B; how long each took to show on both.
@@ -186,6 +274,7 @@ async fn writes_seen_through_the_other_balancer(backend: Backend, n: usize) -> V
     domain::bus::Bus::start(
         bus_db,
         server::balancer_role::PageCache(std::sync::Arc::clone(&shared2.cache)),
+        domain::bus::Transport::Database,
     )
     .await
     .expect("balancer 2 on the bus");
@@ -263,6 +352,7 @@ async fn bench_write_visibility() {
 }
 
 both_backends!(
+    an_outage_of_redis_costs_the_cache_not_the_answers,
     a_write_through_balancer_1_purges_balancer_2,
     a_warm_replica_answers_anonymous_views_without_the_database,
     a_write_through_one_replica_reaches_another_replicas_cache,

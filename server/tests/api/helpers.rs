@@ -313,6 +313,7 @@ impl std::ops::Deref for TestApp {
 pub struct Replica {
     pub site: Site,
     pub statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub bus: std::sync::Arc<domain::bus::Bus>,
 }
 
 impl Replica {
@@ -371,7 +372,16 @@ impl TestApp {
 
     /// An app whose media store is this S3 bucket instead of a folder.
     pub async fn spawn_with(backend: Backend, s3: Option<domain::store::S3Settings>) -> Self {
-        Self::spawn_configured(backend, s3, None).await
+        Self::spawn_configured(backend, s3, None, Default::default()).await
+    }
+
+    /// An app whose invalidation bus is carried by the Redis at `url`.
+    pub async fn spawn_on_redis(backend: Backend, url: &str) -> Self {
+        let bus = server::config::BusConfig {
+            redis_url: Some(url.to_owned()),
+            ..Default::default()
+        };
+        Self::spawn_configured(backend, None, None, bus).await
     }
 
     /// An app with payments on, its Stripe being the stand-in at `api_base` whose events
@@ -386,13 +396,14 @@ impl TestApp {
             stripe_price_yearly: Some("price_yearly".into()),
             tip_currency: "usd".into(),
         };
-        Self::spawn_configured(backend, None, Some(stripe)).await
+        Self::spawn_configured(backend, None, Some(stripe), Default::default()).await
     }
 
     async fn spawn_configured(
         backend: Backend,
         s3: Option<domain::store::S3Settings>,
         stripe: Option<server::config::StripeConfig>,
+        bus: server::config::BusConfig,
     ) -> Self {
         let mut scratch = Vec::new();
         let mut pg_database = None;
@@ -433,6 +444,7 @@ impl TestApp {
             drain_s: 0,
             max_upload_mb: 64,
             read_cache_mb: 64,
+            bus,
             direct_upload_from_mb: 64,
             s3: server::config::S3Config {
                 s3_bucket: s3.as_ref().map(|s| s.bucket.clone()),
@@ -492,6 +504,7 @@ impl TestApp {
         let replica = Replica {
             site: Site::new(base, reqwest::Client::builder()),
             statements: app.statements(),
+            bus: app.bus(),
         };
         tokio::spawn(app.run_until(std::future::pending()));
         replica
@@ -675,4 +688,63 @@ pub fn count(html: &str) -> String {
         .and_then(|(_, s)| s.split('<').next())
         .unwrap_or_default()
         .to_string()
+}
+
+/// A Redis server of the test's own (one that can be stopped and started again on the
+/// same port); `redis-server` must be on the PATH (scripts/test sees to it).
+pub struct TestRedis {
+    pub port: u16,
+    process: Option<std::process::Child>,
+}
+
+impl TestRedis {
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut redis = Self {
+            port,
+            process: None,
+        };
+        redis.resume();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts it (again) on its port, and waits until it answers.
+    pub fn resume(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/test installs it)");
+        self.process = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("redis-server did not start on {}", self.port);
+    }
+
+    /// Kills it (as an outage would).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
