@@ -144,7 +144,7 @@ pub async fn load_recording(slug: String) -> Result<RecordingDetail, AppError> {
     let viewer = viewer();
     // Anonymous views are the same for everyone: from the read cache.
     let (uploader, mut detail) = match &viewer {
-        Some(v) => catalog::recording(&st.db, &slug, Some(v)).await?,
+        Some(v) => catalog::recording(&st.own_reads(), &slug, Some(v)).await?,
         None => {
             st.bus
                 .cached(format!("recording/{slug}"), || async {
@@ -199,7 +199,8 @@ pub async fn load_tag(slug: String) -> Result<TagPage, AppError> {
 pub async fn load_account() -> Result<AccountPage, AppError> {
     let me = require_viewer()?;
     let st = state()?;
-    let user = accounts::find(&st.db, me.user_id).await?;
+    let db = st.own_reads();
+    let user = accounts::find(&db, me.user_id).await?;
     let new_token = use_context::<http::request::Parts>()
         .and_then(|p| {
             cookies::request_cookie(&p.headers, cookies::NEW_TOKEN_COOKIE).map(str::to_string)
@@ -215,11 +216,11 @@ pub async fn load_account() -> Result<AccountPage, AppError> {
         email: user.email,
         role: me.role,
         joined: user.created_at,
-        tokens: domain::tokens::list(&st.db, &me).await?,
+        tokens: domain::tokens::list(&db, &me).await?,
         new_token,
-        membership: domain::payments::membership(&st.db, me.user_id).await?,
+        membership: domain::payments::membership(&db, me.user_id).await?,
         payments_on: st.payments.is_on(),
-        earnings: domain::payments::earnings(&st.db, me.user_id).await?,
+        earnings: domain::payments::earnings(&db, me.user_id).await?,
     })
 }
 
@@ -228,7 +229,7 @@ pub async fn load_account() -> Result<AccountPage, AppError> {
 pub async fn load_premium() -> Result<PremiumPage, AppError> {
     let st = state()?;
     let membership = match viewer() {
-        Some(me) => Some(domain::payments::membership(&st.db, me.user_id).await?),
+        Some(me) => Some(domain::payments::membership(&st.own_reads(), me.user_id).await?),
         None => None,
     };
     // The same for every anonymous visitor (prices change rarely; no surrogate key).
@@ -270,7 +271,7 @@ pub async fn load_moderation() -> Result<Vec<PendingItem>, AppError> {
             "Only editors see the moderation queue.".into(),
         ));
     }
-    Ok(moderation::pending(&state()?.db).await?)
+    Ok(moderation::pending(&state()?.own_reads()).await?)
 }
 
 // ----- actions -------------------------------------------------------------------------

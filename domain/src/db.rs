@@ -16,6 +16,13 @@ pub const SLOW_STATEMENT: Duration = Duration::from_millis(250);
 /// Connects and migrates. A `sqlite:` URL gets `mode=rwc` so that the file is created, and
 /// its folder is created too.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let db = open(url).await?;
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+/// Connects without migrating (a read replica, which cannot be written).
+pub async fn open(url: &str) -> Result<DatabaseConnection, DbErr> {
     let url = prepare_sqlite_url(url)?;
     let mut options = ConnectOptions::new(url.clone());
     options
@@ -33,7 +40,6 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         use sea_orm::ConnectionTrait;
         db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
     }
-    Migrator::up(&db, None).await?;
     Ok(db)
 }
 

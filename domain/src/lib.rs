@@ -59,6 +59,8 @@ pub mod processing;
 #[cfg(feature = "server")]
 pub mod recordings;
 #[cfg(feature = "server")]
+pub mod replica;
+#[cfg(feature = "server")]
 mod search;
 #[cfg(feature = "server")]
 pub mod sessions;

@@ -60,6 +60,11 @@ pub struct DatabaseConfig {
         default_value = "sqlite://data/ambisonia.db"
     )]
     pub database_url: String,
+
+    /// A PostgreSQL streaming replica of it: each visitor's own pages are read there once
+    /// it has replayed their last write (the rest stays on the primary).
+    #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true)]
+    pub database_read_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -213,6 +218,10 @@ impl std::fmt::Debug for DatabaseConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DatabaseConfig")
             .field("database_url", &self.redacted())
+            .field(
+                "database_read_url",
+                &self.database_read_url.as_deref().map(redacted_url),
+            )
             .finish()
     }
 }
@@ -272,6 +281,17 @@ impl DatabaseConfig {
             .await
             .map_err(|e| format!("cannot open the database: {e}"))
     }
+
+    /// Opens the read replica, when one is configured (not migrated: it follows the primary).
+    pub async fn connect_replica(&self) -> Result<Option<domain::db::Db>, String> {
+        match self.database_read_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => domain::db::open(url)
+                .await
+                .map(Some)
+                .map_err(|e| format!("cannot open the read replica: {e}")),
+            None => Ok(None),
+        }
+    }
 }
 
 impl S3Config {
@@ -292,6 +312,7 @@ mod tests {
     fn database_passwords_stay_out_of_logs_and_debug() {
         let db = |url: &str| DatabaseConfig {
             database_url: url.into(),
+            database_read_url: Some("postgres://u:secret@replica:5432/x".into()),
         };
         let pg = db("postgres://u:secret@db:5432/x");
         assert_eq!(pg.redacted(), "postgres://…@db:5432/x");

@@ -1,5 +1,6 @@
 //! The site's cookies: the session (`ambisonia_session`), the anonymous form token
-//! (`ambisonia_csrf`, double submit) and a new API token shown once. All are HttpOnly and
+//! (`ambisonia_csrf`, double submit), a new API token shown once, and where the visitor's
+//! last write stood in the primary's log (`ambisonia_wrote_at`, with a read replica). All are HttpOnly and
 //! SameSite=Lax, and Secure when the public URL is https.
 
 use domain::sessions::SESSION_DAYS;
@@ -35,6 +36,19 @@ pub fn clear_new_token_cookie(secure: bool) -> String {
 
 pub fn csrf_cookie(token: &str, secure: bool) -> String {
     cookie(CSRF_COOKIE, token, 86_400, secure)
+}
+
+/// Where the primary's log stood after this visitor's last write (with a read replica):
+/// their own pages are read from the replica only once it has replayed that far.
+pub const WROTE_AT_COOKIE: &str = "ambisonia_wrote_at";
+
+pub fn wrote_at_cookie(lsn: domain::replica::Lsn, secure: bool) -> String {
+    cookie(
+        WROTE_AT_COOKIE,
+        &lsn.to_string(),
+        i64::from(domain::replica::REMEMBER_S),
+        secure,
+    )
 }
 
 /// The value of cookie `name` in a `Cookie` request header.

@@ -40,6 +40,21 @@ pub struct AppState {
     pub payments: Arc<domain::payments::Payments>,
     /// This replica's place on the invalidation bus, and its read cache.
     pub bus: Arc<domain::bus::Bus>,
+    /// The primary and the read replica, if any.
+    pub reads: Arc<domain::replica::Reads>,
+}
+
+impl AppState {
+    /// The connection for reads only this visitor sees (their own pages): the read replica
+    /// when it has replayed their last write — chosen per request by the server's
+    /// middleware — else the primary. Anything a shared cache may keep is read from the
+    /// primary (`db`), which the invalidation bus follows.
+    pub fn own_reads(&self) -> Db {
+        let from = leptos::prelude::use_context::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<domain::replica::ReadFrom>().copied())
+            .unwrap_or(domain::replica::ReadFrom::OnlyPrimary);
+        self.reads.db(from).clone()
+    }
 }
 
 /// The state provided to every Leptos render and server function.

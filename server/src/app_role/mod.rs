@@ -12,6 +12,7 @@ mod form_errors;
 mod health;
 mod media_state;
 mod page_headers;
+mod read_your_writes;
 mod refusal;
 mod request_log;
 mod security;
@@ -52,6 +53,7 @@ pub struct Application {
     drain: Duration,
     statements: Arc<AtomicU64>,
     bus: Arc<domain::bus::Bus>,
+    replica_statements: Arc<AtomicU64>,
     router: Router,
     worker: worker::Worker,
     shutdown_grace: Duration,
@@ -66,9 +68,26 @@ impl Application {
         // what serving requests sends (a warm cache sends nothing for an anonymous page).
         let background = db.clone();
         let statements = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&statements);
-        db.set_metric_callback(move |_| {
-            counter.fetch_add(1, Ordering::Relaxed);
+        let replica_statements = Arc::new(AtomicU64::new(0));
+        let count = |db: &mut domain::db::Db, also: Option<&Arc<AtomicU64>>| {
+            let (counter, also) = (Arc::clone(&statements), also.cloned());
+            db.set_metric_callback(move |_| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                if let Some(also) = &also {
+                    also.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        };
+        count(&mut db, None);
+        let reads = Arc::new(match config.db.connect_replica().await? {
+            Some(mut replica) => {
+                let watch = replica.clone();
+                count(&mut replica, Some(&replica_statements));
+                domain::replica::Reads::with_replica(db.clone(), replica, background.clone(), watch)
+                    .await
+                    .map_err(|e| format!("cannot read from the replica: {e}"))?
+            }
+            None => domain::replica::Reads::primary_only(db.clone()),
         });
         let bus = domain::bus::Bus::start(
             background.clone(),
@@ -101,6 +120,7 @@ impl Application {
             db,
             payments,
             bus: Arc::clone(&bus),
+            reads,
             settings: Arc::new(Settings {
                 public_url: config.public_url.trim_end_matches('/').to_string(),
                 page_ttl_s: config.page_ttl_s,
@@ -136,15 +156,22 @@ impl Application {
             drain: Duration::from_secs(config.drain_s),
             statements,
             bus,
+            replica_statements,
             router,
             worker,
             shutdown_grace: Duration::from_secs(config.shutdown_grace_s),
         })
     }
 
-    /// How many statements serving requests has sent to the database so far.
+    /// How many statements serving requests has sent to the database (primary and read
+    /// replica) so far.
     pub fn statements(&self) -> Arc<AtomicU64> {
         Arc::clone(&self.statements)
+    }
+
+    /// How many of those went to the read replica.
+    pub fn replica_statements(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.replica_statements)
     }
 
     /// This replica's place on the invalidation bus.
@@ -283,6 +310,13 @@ fn router(
             form_errors::sign,
         ))
         .layer(middleware::from_fn_with_state(security, security::resolve))
+        .layer(middleware::from_fn_with_state(
+            read_your_writes::Routing {
+                reads: Arc::clone(&state.reads),
+                secure_cookies: state.settings.secure_cookies(),
+            },
+            read_your_writes::route,
+        ))
         .layer(middleware::from_fn(cache_policy::apply))
         .with_state(leptos_options);
 

@@ -176,7 +176,7 @@ async fn a_replica_that_cannot_read_the_log_stops_trusting_its_cache(backend: Ba
 }
 
 /// Posts a comment through `site` as `who`; the page it is on.
-async fn comment(site: &Site, who: &mut Browser, slug: &str, text: &str) {
+pub async fn comment(site: &Site, who: &mut Browser, slug: &str, text: &str) {
     let page = format!("/recordings/{slug}");
     let token = site.form_token(&page, who).await;
     let res = site

@@ -42,10 +42,27 @@ fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// The primary of the PostgreSQL pair scripts/test starts (`scripts/pg-pair`), and its
+/// streaming replica.
+pub fn replica_pair_urls() -> (String, String) {
+    let get = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is unset: run the tests with scripts/test, which starts a primary and a streaming replica")
+        })
+    };
+    (get("TEST_PG_PRIMARY_URL"), get("TEST_PG_REPLICA_URL"))
+}
+
+/// `admin`'s server with database `name` instead.
+fn on_server(admin: &str, name: &str) -> String {
+    let server = admin.rsplit_once('/').map_or(admin, |(s, _)| s);
+    format!("{server}/{name}")
+}
+
 /// Drops what a test made when the test ends, even when it fails.
 enum Scratch {
     Dir(PathBuf),
-    PgDatabase(String),
+    PgDatabase { admin: String, name: String },
 }
 
 impl Drop for Scratch {
@@ -54,15 +71,15 @@ impl Drop for Scratch {
             Scratch::Dir(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            Scratch::PgDatabase(name) => {
-                let name = name.clone();
+            Scratch::PgDatabase { admin, name } => {
+                let (admin_url, name) = (admin.clone(), name.clone());
                 let _ = std::thread::spawn(move || {
                     let rt = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build();
                     if let Ok(rt) = rt {
                         rt.block_on(async {
-                            if let Ok(admin) = Database::connect(admin_url()).await {
+                            if let Ok(admin) = Database::connect(admin_url).await {
                                 let _ = admin
                                     .execute_unprepared(&format!(
                                         "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
@@ -286,12 +303,26 @@ impl Site {
     }
 }
 
+/// How a test's app is set up beyond its backend.
+#[derive(Default)]
+struct Setup {
+    s3: Option<domain::store::S3Settings>,
+    stripe: Option<server::config::StripeConfig>,
+    bus: server::config::BusConfig,
+    /// On the PostgreSQL pair, reading own pages from the replica.
+    replica: bool,
+}
+
 pub struct TestApp {
     site: Site,
     /// Statements the replica sent while serving requests.
     pub statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Of those, statements sent to the read replica.
+    pub replica_statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
     pub bus: std::sync::Arc<domain::bus::Bus>,
     config: AppConfig,
+    /// The server the test's PostgreSQL database is on.
+    pg_admin: String,
     /// The app's media folder (objects, and uploads in `.incoming` while they arrive).
     pub media_dir: PathBuf,
     /// The bucket, when the app keeps media in S3.
@@ -372,7 +403,14 @@ impl TestApp {
 
     /// An app whose media store is this S3 bucket instead of a folder.
     pub async fn spawn_with(backend: Backend, s3: Option<domain::store::S3Settings>) -> Self {
-        Self::spawn_configured(backend, s3, None, Default::default()).await
+        Self::spawn_configured(
+            backend,
+            Setup {
+                s3,
+                ..Default::default()
+            },
+        )
+        .await
     }
 
     /// An app whose invalidation bus is carried by the Redis at `url`.
@@ -381,7 +419,27 @@ impl TestApp {
             redis_url: Some(url.to_owned()),
             ..Default::default()
         };
-        Self::spawn_configured(backend, None, None, bus).await
+        Self::spawn_configured(
+            backend,
+            Setup {
+                bus,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// An app on the primary of the PostgreSQL pair, reading its visitors' own pages from
+    /// the streaming replica.
+    pub async fn spawn_with_replica() -> Self {
+        Self::spawn_configured(
+            Backend::Postgres,
+            Setup {
+                replica: true,
+                ..Default::default()
+            },
+        )
+        .await
     }
 
     /// An app with payments on, its Stripe being the stand-in at `api_base` whose events
@@ -396,15 +454,30 @@ impl TestApp {
             stripe_price_yearly: Some("price_yearly".into()),
             tip_currency: "usd".into(),
         };
-        Self::spawn_configured(backend, None, Some(stripe), Default::default()).await
+        Self::spawn_configured(
+            backend,
+            Setup {
+                stripe: Some(stripe),
+                ..Default::default()
+            },
+        )
+        .await
     }
 
-    async fn spawn_configured(
-        backend: Backend,
-        s3: Option<domain::store::S3Settings>,
-        stripe: Option<server::config::StripeConfig>,
-        bus: server::config::BusConfig,
-    ) -> Self {
+    async fn spawn_configured(backend: Backend, setup: Setup) -> Self {
+        let Setup {
+            s3,
+            stripe,
+            bus,
+            replica,
+        } = setup;
+        let (admin, read_admin) = if replica {
+            let (primary, replica) = replica_pair_urls();
+            (primary, Some(replica))
+        } else {
+            (admin_url(), None)
+        };
+        let mut database_read_url = None;
         let mut scratch = Vec::new();
         let mut pg_database = None;
         let dir = std::env::temp_dir().join(format!("ambisonia-test-{}", random_suffix()));
@@ -414,27 +487,37 @@ impl TestApp {
             Backend::Sqlite => format!("sqlite://{}/test.db", dir.display()),
             Backend::Postgres => {
                 let name = format!("ambisonia_test_{}", random_suffix());
-                let admin = Database::connect(admin_url()).await.expect(
+                let admin_db = Database::connect(&admin).await.expect(
                     "PostgreSQL is not reachable: run the tests with scripts/test, which starts it",
                 );
-                admin
+                admin_db
                     .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
                     .await
                     .expect("create test database");
-                scratch.push(Scratch::PgDatabase(name.clone()));
+                scratch.push(Scratch::PgDatabase {
+                    admin: admin.clone(),
+                    name: name.clone(),
+                });
                 pg_database = Some(name.clone());
-                let base = admin_url();
-                let server = base
-                    .rsplit_once('/')
-                    .map(|(s, _)| s.to_string())
-                    .unwrap_or(base);
-                format!("{server}/{name}")
+                if let Some(read_admin) = &read_admin {
+                    // The new database reaches the replica by streaming.
+                    let url = on_server(read_admin, &name);
+                    for _ in 0..100 {
+                        if Database::connect(&url).await.is_ok() {
+                            break;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    database_read_url = Some(url);
+                }
+                on_server(&admin, &name)
             }
         };
         let config = AppConfig {
             listen: "127.0.0.1:0".parse().expect("address"),
             db: DatabaseConfig {
                 database_url: database_url.clone(),
+                database_read_url,
             },
             media_dir: dir.join("media"),
             public_url: "http://127.0.0.1".into(),
@@ -478,6 +561,7 @@ impl TestApp {
         let app = Application::build(&config).await.expect("app starts");
         let base = format!("http://{}", app.local_addr());
         let (statements, bus) = (app.statements(), app.bus());
+        let replica_statements = app.replica_statements();
         tokio::spawn(app.run_until(std::future::pending()));
         let db = domain::db::connect(&database_url)
             .await
@@ -485,8 +569,10 @@ impl TestApp {
         TestApp {
             site: Site::new(base, reqwest::Client::builder()),
             statements,
+            replica_statements,
             bus,
             config,
+            pg_admin: admin,
             media_dir: dir.join("media"),
             s3,
             pg_database,
@@ -527,7 +613,7 @@ impl TestApp {
             .pg_database
             .as_deref()
             .expect("lose_database needs PostgreSQL");
-        let admin = Database::connect(admin_url())
+        let admin = Database::connect(&self.pg_admin)
             .await
             .expect("admin connection");
         admin

@@ -23,5 +23,6 @@ mod listening;
 mod media;
 mod media_store;
 mod premium;
+mod read_replica;
 mod restarts;
 mod uploads;
