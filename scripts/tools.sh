@@ -1,0 +1,61 @@
+# Sourced by scripts/test and deploy/local-cluster: every tool they reuse or install is
+# checked by *version*, not by presence (a machine may carry an old one: the image ships
+# moto 5.2.1, which breaks multipart uploads), and what is too old is upgraded. The
+# minimums are written once, here.
+
+MIN_MOTO=5.2.5          # 5.2.1 breaks CompleteMultipartUpload and response-content-disposition
+MIN_POSTGRES=13         # DROP DATABASE … WITH (FORCE)
+MIN_REDIS=6.2           # streams (XADD MAXLEN ~, XREAD BLOCK)
+MIN_SOX=14.4            # writes WAVE-EX with the B-format GUID for -c 4 … .amb
+MIN_CURL=7.68           # --http2-prior-knowledge and --http2 over TLS, with nghttp2
+MIN_OPENSSL=1.1.1       # req -addext for the test certificate
+MIN_NODE=18             # playwright-core 1.65
+MIN_CHROMIUM=120        # what playwright-core 1.65 drives
+
+say() { printf '\n== %s\n' "$*"; }
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+apt_updated=0
+apt_install() {
+  say "installing $* (apt)"
+  [[ $apt_updated -eq 1 ]] || { as_root apt-get update -qq; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+# at_least HAVE MIN: true when version HAVE >= MIN (dotted numbers; an empty HAVE is too old).
+at_least() { [[ -n "$1" ]] && [[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" == "$2" ]]; }
+# need NAME HAVE MIN: says what was found, and fails when it is still too old.
+need() {
+  if at_least "$2" "$3"; then echo "  $1 $2 (>= $3)"; else
+    echo "$0: $1 ${2:-missing} is older than $3, and could not be upgraded" >&2; exit 1
+  fi
+}
+first_version() { grep -oE '[0-9]+(\.[0-9]+)+' | head -n1; }
+
+# The newest PostgreSQL server binaries (/usr/lib/postgresql/N/bin), installed when missing
+# or too old; sets $pgbin.
+ensure_postgres_server() {
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
+  at_least "$(basename "$(dirname "${pgbin:-/0/x}")")" $MIN_POSTGRES || {
+    apt_install postgresql; pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1); }
+  need postgresql-server "$(basename "$(dirname "$pgbin")")" $MIN_POSTGRES
+}
+
+redis_v() { command -v redis-server >/dev/null && redis-server --version | grep -oE 'v=[0-9.]+' | first_version; }
+ensure_redis() {
+  at_least "$(redis_v || true)" $MIN_REDIS || apt_install redis-server
+  need redis-server "$(redis_v)" $MIN_REDIS
+}
+
+moto_v() { python3 -c 'import moto, flask; print(moto.__version__)' 2>/dev/null || true; }
+ensure_moto() {
+  if ! at_least "$(moto_v)" $MIN_MOTO; then
+    say "installing moto >= $MIN_MOTO (found: $(moto_v))"
+    python3 -m pip install -q --upgrade "moto[server]>=$MIN_MOTO" 2>&1 | grep -v "as the 'root' user" || true
+  fi
+  need moto "$(moto_v)" $MIN_MOTO
+}
+
+# wait_port PORT [TRIES]: until something listens on 127.0.0.1:PORT (0.1 s a try).
+wait_port() {
+  for _ in $(seq "${2:-100}"); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
