@@ -169,13 +169,17 @@ pub async fn set_role(
     user_id: i32,
     role: Role,
 ) -> Result<(), ServiceError> {
+    let txn = crate::db::begin_write(db).await?;
     users::ActiveModel {
         id: Set(user_id),
         role: Set(role),
         ..Default::default()
     }
-    .update(db)
+    .update(&txn)
     .await?;
+    // Their logins carry the role: every replica's cached viewer goes.
+    crate::changes::record(&txn, [crate::changes::key::sessions_of(user_id)]).await?;
+    crate::changes::commit(txn).await?;
     Ok(())
 }
 

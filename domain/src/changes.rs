@@ -24,6 +24,17 @@ pub mod key {
     pub fn tag(slug: &str) -> String {
         format!("tag:{slug}")
     }
+
+    /// One login (by its token's hash): what a replica's read cache keeps of it goes when
+    /// the visitor logs out. Never a page's key (pages with a viewer are never shared).
+    pub fn session(token_hash: &str) -> String {
+        format!("session:{token_hash}")
+    }
+
+    /// Every login of a user: gone from read caches when their password or role changes.
+    pub fn sessions_of(user_id: i32) -> String {
+        format!("sessions:{user_id}")
+    }
 }
 
 #[cfg(feature = "server")]

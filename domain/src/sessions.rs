@@ -1,12 +1,14 @@
 //! Logins that any replica can serve: the session lives in the database (only the SHA-256
 //! of its random token), the browser holds the token in a cookie (`app::ssr::cookies`).
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 
 use crate::{
+    bus::Bus,
+    changes::{self, key},
     entities::{sessions, users},
     error::ServiceError,
     model::Viewer,
@@ -61,54 +63,88 @@ pub async fn create(
     Ok(token)
 }
 
-/// The viewer behind a cookie token, or `None` for an unknown or expired one.
+/// The viewer behind a cookie token, or `None` for an unknown or expired one — from this
+/// replica's read cache when it holds it (filed under the session's key and the user's
+/// sessions key: a log-out, a password or role change anywhere drops it here too).
 pub async fn resolve(
-    db: &impl sea_orm::ConnectionTrait,
+    bus: &Bus,
+    db: &DatabaseConnection,
     token: &str,
 ) -> Result<Option<Viewer>, ServiceError> {
     if !looks_like_token(token) {
         return Ok(None);
     }
+    let hash = hash_token(token);
+    let found: Option<(Viewer, DateTime<Utc>)> = bus
+        .cached(format!("session/{hash}"), || async {
+            let found = lookup(db, &hash).await?;
+            let mut keys = vec![key::session(&hash)];
+            keys.extend(found.iter().map(|(v, _)| key::sessions_of(v.user_id)));
+            Ok((found, keys))
+        })
+        .await?;
+    match found {
+        Some((viewer, expires_at)) if expires_at > Utc::now() => Ok(Some(viewer)),
+        Some(_) => {
+            delete(db, token).await?;
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
+/// The session with this token hash and its user, and when it expires.
+async fn lookup(
+    db: &DatabaseConnection,
+    hash: &str,
+) -> Result<Option<(Viewer, DateTime<Utc>)>, ServiceError> {
     let found = sessions::Entity::find()
-        .filter(sessions::Column::TokenHash.eq(hash_token(token)))
+        .filter(sessions::Column::TokenHash.eq(hash))
         .find_also_related(users::Entity)
         .one(db)
         .await?;
-    let Some((session, Some(user))) = found else {
-        return Ok(None);
-    };
-    if session.expires_at <= Utc::now() {
-        sessions::Entity::delete_by_id(session.id).exec(db).await?;
-        return Ok(None);
-    }
-    Ok(Some(Viewer {
-        user_id: user.id,
-        username: user.username,
-        role: user.role,
-        csrf: session.csrf_token,
-    }))
+    Ok(match found {
+        Some((session, Some(user))) => Some((
+            Viewer {
+                user_id: user.id,
+                username: user.username,
+                role: user.role,
+                csrf: session.csrf_token,
+            },
+            session.expires_at,
+        )),
+        _ => None,
+    })
 }
 
-pub async fn delete(db: &impl sea_orm::ConnectionTrait, token: &str) -> Result<(), ServiceError> {
+/// Ends one login (log-out, or an expired session found).
+pub async fn delete(db: &DatabaseConnection, token: &str) -> Result<(), ServiceError> {
+    let hash = hash_token(token);
+    let txn = crate::db::begin_write(db).await?;
     sessions::Entity::delete_many()
-        .filter(sessions::Column::TokenHash.eq(hash_token(token)))
-        .exec(db)
+        .filter(sessions::Column::TokenHash.eq(&hash))
+        .exec(&txn)
         .await?;
+    changes::record(&txn, [key::session(&hash)]).await?;
+    changes::commit(txn).await?;
     Ok(())
 }
 
 /// Ends every session of a user but `keep` (after a password change).
 #[tracing::instrument(skip_all, fields(user = user_id))]
 pub async fn delete_others(
-    db: &impl sea_orm::ConnectionTrait,
+    db: &DatabaseConnection,
     user_id: i32,
     keep: Option<&str>,
 ) -> Result<(), ServiceError> {
+    let txn = crate::db::begin_write(db).await?;
     let mut query = sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user_id));
     if let Some(token) = keep {
         query = query.filter(sessions::Column::TokenHash.ne(hash_token(token)));
     }
-    query.exec(db).await?;
+    query.exec(&txn).await?;
+    changes::record(&txn, [key::sessions_of(user_id)]).await?;
+    changes::commit(txn).await?;
     Ok(())
 }
 

@@ -264,6 +264,7 @@ fn router(
     );
     let security = security::SecurityState {
         db: state.db.clone(),
+        bus: Arc::clone(&state.bus),
         public_url: state.settings.public_url.clone(),
         secure_cookies: state.settings.secure_cookies(),
         proxies: config.proxies.clone(),

@@ -35,6 +35,8 @@ const MAX_FORM_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct SecurityState {
     pub db: Db,
+    /// Sessions are resolved through this replica's read cache.
+    pub bus: std::sync::Arc<domain::bus::Bus>,
     pub public_url: String,
     pub secure_cookies: bool,
     pub proxies: balancer::TrustedProxies,
@@ -129,7 +131,7 @@ fn percent_decode(raw: &[u8]) -> String {
 pub async fn resolve(State(s): State<SecurityState>, req: Request, next: Next) -> Response {
     let session_token = cookies::request_cookie(req.headers(), SESSION_COOKIE).map(str::to_string);
     let viewer = match &session_token {
-        Some(token) => match sessions::resolve(&s.db, token).await {
+        Some(token) => match sessions::resolve(&s.bus, &s.db, token).await {
             Ok(v) => v,
             Err(_) => {
                 return refuse(

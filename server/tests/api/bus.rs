@@ -260,6 +260,58 @@ async fn an_outage_of_redis_costs_the_cache_not_the_answers(backend: Backend) {
     assert_eq!(b.statement_count(), warm, "B's cache is used again");
 }
 
+/// Sessions in the read cache: a warm replica resolves a login without the database, and
+/// a log-out or a password change through replica A ends the sessions on replica B too.
+async fn a_log_out_or_new_password_through_one_replica_ends_sessions_on_another(backend: Backend) {
+    let a = TestApp::spawn(backend).await;
+    let b = a.replica().await;
+    published(&a).await;
+    a.user("lena", Role::Listener).await;
+    let mut first = a.login("lena").await;
+    let mut second = a.login("lena").await;
+    let third = a.login("lena").await;
+    for who in [&first, &second, &third] {
+        assert_eq!(b.site.get("/account", who).await.status(), StatusCode::OK);
+    }
+    b.site.get_text("/catalog", &second).await;
+    let warm = b.statement_count();
+    let (status, _) = b.site.get_text("/catalog", &second).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        b.statement_count(),
+        warm,
+        "a warm replica resolves the login and the catalog without the database"
+    );
+
+    let copy = first.clone();
+    let token = a.form_token("/account", &mut first).await;
+    a.post_form("/api/logout", "/account", &[("csrf", &token)], &mut first)
+        .await;
+    within_seconds("the logged-out session refused on B", async || {
+        b.site.get("/account", &copy).await.status() == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert_eq!(
+        b.site.get("/account", &second).await.status(),
+        StatusCode::OK
+    );
+
+    a.change_password(
+        &mut second,
+        crate::helpers::PASSWORD,
+        "an even longer password",
+    )
+    .await;
+    within_seconds("the other sessions refused on B", async || {
+        b.site.get("/account", &third).await.status() == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert_eq!(
+        b.site.get("/account", &second).await.status(),
+        StatusCode::OK
+    );
+}
+
 /// Replica A behind balancer 1, replica B behind balancer 2 (on the bus): `n` comments
 /// posted through balancer 1, each waited for on the recording page through balancer 2
 /// and on replica B; how long each took to show on both.
@@ -352,6 +404,7 @@ async fn bench_write_visibility() {
 }
 
 both_backends!(
+    a_log_out_or_new_password_through_one_replica_ends_sessions_on_another,
     an_outage_of_redis_costs_the_cache_not_the_answers,
     a_write_through_balancer_1_purges_balancer_2,
     a_warm_replica_answers_anonymous_views_without_the_database,
