@@ -173,10 +173,21 @@ pub async fn load_recording(slug: String) -> Result<RecordingDetail, AppError> {
 
 #[server(endpoint = "profile")]
 pub async fn load_profile(username: String) -> Result<ProfilePage, AppError> {
-    let (user_id, page) = catalog::profile(&state()?.db, &username).await?;
-    let mut keys = vec![key::user(user_id)];
-    keys.extend(page.recordings.iter().map(|c| key::recording(c.id)));
-    cache::public_page(&keys);
+    let st = state()?;
+    let page_keys = |user_id: i32, page: &ProfilePage| {
+        let mut keys = vec![key::user(user_id)];
+        keys.extend(page.recordings.iter().map(|c| key::recording(c.id)));
+        keys
+    };
+    let (user_id, page) = st
+        .bus
+        .cached(format!("profile/{username}"), || async {
+            let (user_id, page) = catalog::profile(&st.db, &username).await?;
+            let keys = page_keys(user_id, &page);
+            Ok(((user_id, page), keys))
+        })
+        .await?;
+    cache::public_page(&page_keys(user_id, &page));
     Ok(page)
 }
 

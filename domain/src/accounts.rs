@@ -177,8 +177,15 @@ pub async fn set_role(
     }
     .update(&txn)
     .await?;
-    // Their logins carry the role: every replica's cached viewer goes.
-    crate::changes::record(&txn, [crate::changes::key::sessions_of(user_id)]).await?;
+    // Their logins and their profile show the role: every replica drops both.
+    crate::changes::record(
+        &txn,
+        [
+            crate::changes::key::sessions_of(user_id),
+            crate::changes::key::user(user_id),
+        ],
+    )
+    .await?;
     crate::changes::commit(txn).await?;
     Ok(())
 }

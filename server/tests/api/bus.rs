@@ -31,6 +31,7 @@ async fn view_all(site: &Site, slug: &str) {
         "/catalog?q=harbour".to_owned(),
         format!("/recordings/{slug}"),
         "/tags/birds".to_owned(),
+        "/users/paul".to_owned(),
     ] {
         let (status, _) = site.get_text(&path, &anyone).await;
         assert_eq!(status, StatusCode::OK, "{path}");
