@@ -122,6 +122,14 @@ impl RedisStream {
                     continue;
                 }
             };
+            // Answering at once makes the lease hold from the start, not after a first block.
+            match redis::cmd("PING").query_async::<String>(&mut conn).await {
+                Ok(_) => *lock(&self.heard) = Some(Instant::now()),
+                Err(_) => {
+                    tokio::time::sleep(RETRY).await;
+                    continue;
+                }
+            }
             if let Some(since) = gone_since.take() {
                 tracing::info!(
                     after_ms = since.elapsed().as_millis() as u64,

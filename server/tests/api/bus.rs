@@ -316,8 +316,15 @@ async fn a_log_out_or_new_password_through_one_replica_ends_sessions_on_another(
 /// Replica A behind balancer 1, replica B behind balancer 2 (on the bus): `n` comments
 /// posted through balancer 1, each waited for on the recording page through balancer 2
 /// and on replica B; how long each took to show on both.
-async fn writes_seen_through_the_other_balancer(backend: Backend, n: usize) -> Vec<Duration> {
-    let a = TestApp::spawn(backend).await;
+async fn writes_seen_through_the_other_balancer(
+    backend: Backend,
+    n: usize,
+    redis: Option<&TestRedis>,
+) -> Vec<Duration> {
+    let a = match redis {
+        Some(r) => TestApp::spawn_on_redis(backend, &r.url()).await,
+        None => TestApp::spawn(backend).await,
+    };
     let b = a.replica().await;
     let (front1, _, _) = crate::front_door::balancer_for(&a.base, "").await;
     let (front2, _, shared2) = crate::front_door::balancer_for(&b.site.base, "").await;
@@ -327,7 +334,8 @@ async fn writes_seen_through_the_other_balancer(backend: Backend, n: usize) -> V
     domain::bus::Bus::start(
         bus_db,
         server::balancer_role::PageCache(std::sync::Arc::clone(&shared2.cache)),
-        domain::bus::Transport::Database,
+        domain::bus::Transport::from_redis_url(redis.map(TestRedis::url).as_deref())
+            .expect("a transport"),
     )
     .await
     .expect("balancer 2 on the bus");
@@ -379,7 +387,13 @@ async fn writes_seen_through_the_other_balancer(backend: Backend, n: usize) -> V
 }
 
 async fn a_write_through_balancer_1_purges_balancer_2(backend: Backend) {
-    let took = writes_seen_through_the_other_balancer(backend, 3).await;
+    let took = writes_seen_through_the_other_balancer(backend, 3, None).await;
+    assert_eq!(took.len(), 3);
+}
+
+async fn a_write_through_balancer_1_purges_balancer_2_over_redis(backend: Backend) {
+    let redis = TestRedis::start();
+    let took = writes_seen_through_the_other_balancer(backend, 3, Some(&redis)).await;
     assert_eq!(took.len(), 3);
 }
 
@@ -392,11 +406,19 @@ async fn bench_write_visibility() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let mut took = writes_seen_through_the_other_balancer(Backend::Postgres, n).await;
+    // BENCH_TRANSPORT=redis: the bus on a Redis stream instead of LISTEN/NOTIFY.
+    let redis = (std::env::var("BENCH_TRANSPORT").as_deref() == Ok("redis")).then(TestRedis::start);
+    let transport = if redis.is_some() {
+        "Redis"
+    } else {
+        "LISTEN/NOTIFY"
+    };
+    let mut took =
+        writes_seen_through_the_other_balancer(Backend::Postgres, n, redis.as_ref()).await;
     took.sort();
     let at = |p: f64| took[((took.len() as f64 * p) as usize).min(took.len() - 1)];
     println!(
-        "bench-cluster: {n} writes through replica A / balancer 1, visible through balancer 2 and on replica B after: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "bench-cluster: {n} writes through replica A / balancer 1, bus on {transport}, visible through balancer 2 and on replica B after: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         at(0.5).as_secs_f64() * 1e3,
         at(0.9).as_secs_f64() * 1e3,
         at(0.99).as_secs_f64() * 1e3,
@@ -405,6 +427,7 @@ async fn bench_write_visibility() {
 }
 
 both_backends!(
+    a_write_through_balancer_1_purges_balancer_2_over_redis,
     a_log_out_or_new_password_through_one_replica_ends_sessions_on_another,
     an_outage_of_redis_costs_the_cache_not_the_answers,
     a_write_through_balancer_1_purges_balancer_2,
