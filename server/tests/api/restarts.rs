@@ -23,6 +23,15 @@ struct Replica {
     child: Child,
 }
 
+/// A failing test must not leave its replicas running: they would keep the database busy
+/// and hold the test's output pipe open (whoever reads it then waits forever).
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -215,8 +224,4 @@ async fn kill_9_fails_no_get_and_a_rolling_restart_fails_no_request() {
         failures.is_empty(),
         "no request fails in a rolling restart: {failures:?}"
     );
-    for mut r in replicas {
-        let _ = r.child.kill();
-        let _ = r.child.wait();
-    }
 }
