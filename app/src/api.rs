@@ -144,7 +144,7 @@ pub async fn load_recording(slug: String) -> Result<RecordingDetail, AppError> {
     let viewer = viewer();
     // Anonymous views are the same for everyone: from the read cache.
     let (uploader, mut detail) = match &viewer {
-        Some(v) => catalog::recording(&st.own_reads(), &slug, Some(v)).await?,
+        Some(v) => catalog::recording(&st.own_reads().await, &slug, Some(v)).await?,
         None => {
             st.bus
                 .cached(format!("recording/{slug}"), || async {
@@ -210,7 +210,7 @@ pub async fn load_tag(slug: String) -> Result<TagPage, AppError> {
 pub async fn load_account() -> Result<AccountPage, AppError> {
     let me = require_viewer()?;
     let st = state()?;
-    let db = st.own_reads();
+    let db = st.own_reads().await;
     let user = accounts::find(&db, me.user_id).await?;
     let new_token = use_context::<http::request::Parts>()
         .and_then(|p| {
@@ -240,7 +240,7 @@ pub async fn load_account() -> Result<AccountPage, AppError> {
 pub async fn load_premium() -> Result<PremiumPage, AppError> {
     let st = state()?;
     let membership = match viewer() {
-        Some(me) => Some(domain::payments::membership(&st.own_reads(), me.user_id).await?),
+        Some(me) => Some(domain::payments::membership(&st.own_reads().await, me.user_id).await?),
         None => None,
     };
     // The same for every anonymous visitor (prices change rarely; no surrogate key).
@@ -282,7 +282,7 @@ pub async fn load_moderation() -> Result<Vec<PendingItem>, AppError> {
             "Only editors see the moderation queue.".into(),
         ));
     }
-    Ok(moderation::pending(&state()?.own_reads()).await?)
+    Ok(moderation::pending(&state()?.own_reads().await).await?)
 }
 
 // ----- actions -------------------------------------------------------------------------

@@ -542,6 +542,16 @@ mod tests {
     }
 
     #[test]
+    fn a_redis_url_that_is_not_one_is_refused_at_start() {
+        let refused = Transport::from_redis_url(Some("http://127.0.0.1:6379/"));
+        assert!(refused.is_err_and(|e| e.contains("Redis URL")));
+        assert!(matches!(
+            Transport::from_redis_url(Some("")),
+            Ok(Transport::Database)
+        ));
+    }
+
+    #[test]
     fn an_invalidation_drops_what_is_filed_under_its_keys() {
         let c = cache();
         assert!(c.insert(

@@ -12,7 +12,7 @@ use std::{
     collections::VecDeque,
     fmt,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -86,10 +86,6 @@ impl fmt::Debug for Reads {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Reads {
     /// The primary only (SQLite, or PostgreSQL without a replica).
     pub fn primary_only(primary: DatabaseConnection) -> Self {
@@ -127,8 +123,10 @@ impl Reads {
             replayed: AtomicU64::new(0),
             usable: AtomicBool::new(false),
         });
-        sample_once(&watch_primary, &r, &Mutex::new(VecDeque::new())).await;
-        tokio::spawn(sample(watch_primary, Arc::clone(&r)));
+        // One sample now, so that the replica is read from as soon as this returns.
+        let mut history = VecDeque::new();
+        sample_once(&watch_primary, &r, &mut history).await;
+        tokio::spawn(sample(watch_primary, Arc::clone(&r), history));
         Ok(Self {
             primary,
             replica: Some(r),
@@ -174,7 +172,9 @@ impl Reads {
     /// The primary's WAL position now (after a write): what the writer's next reads wait
     /// for. `None` without a replica (nothing to wait for).
     pub async fn written_up_to(&self) -> Option<Lsn> {
-        self.replica.as_ref()?;
+        if !self.has_replica() {
+            return None;
+        }
         let row = self
             .primary
             .query_one_raw(Statement::from_string(
@@ -218,12 +218,16 @@ async fn replay_lsn(db: &DatabaseConnection) -> Result<Option<Lsn>, DbErr> {
         .and_then(|t| Lsn::parse(&t)))
 }
 
-/// Samples the primary's and the replica's positions forever.
-async fn sample(primary: DatabaseConnection, r: Arc<Replica>) {
-    let history = Mutex::new(VecDeque::new());
+/// Samples the primary's and the replica's positions forever (`history`: the primary's,
+/// newest last, as far back as `MAX_LAG`).
+async fn sample(
+    primary: DatabaseConnection,
+    r: Arc<Replica>,
+    mut history: VecDeque<(Instant, Lsn)>,
+) {
     loop {
         tokio::time::sleep(SAMPLE).await;
-        sample_once(&primary, &r, &history).await;
+        sample_once(&primary, &r, &mut history).await;
     }
 }
 
@@ -232,7 +236,7 @@ async fn sample(primary: DatabaseConnection, r: Arc<Replica>) {
 async fn sample_once(
     primary: &DatabaseConnection,
     r: &Replica,
-    history: &Mutex<VecDeque<(Instant, Lsn)>>,
+    history: &mut VecDeque<(Instant, Lsn)>,
 ) {
     let written = primary
         .query_one_raw(Statement::from_string(
@@ -246,24 +250,21 @@ async fn sample_once(
         .and_then(|t| Lsn::parse(&t));
     let replayed = replay_lsn(&r.watch).await.ok().flatten();
     let now = Instant::now();
-    let usable = {
-        let mut history = lock(history);
-        if let Some(w) = written {
-            history.push_back((now, w));
-        }
-        // The newest sample at least MAX_LAG old is what the replica must have by now.
-        while history.len() > 1 && history[1].0 + MAX_LAG <= now {
-            history.pop_front();
-        }
-        let due = history
-            .front()
-            .filter(|(at, _)| *at + MAX_LAG <= now)
-            .map(|(_, lsn)| *lsn);
-        match (replayed, due) {
-            (None, _) => false,
-            (Some(_), None) => true,
-            (Some(at), Some(due)) => at >= due,
-        }
+    if let Some(w) = written {
+        history.push_back((now, w));
+    }
+    // The newest sample at least MAX_LAG old is what the replica must have by now.
+    while history.len() > 1 && history[1].0 + MAX_LAG <= now {
+        history.pop_front();
+    }
+    let due = history
+        .front()
+        .filter(|(at, _)| *at + MAX_LAG <= now)
+        .map(|(_, lsn)| *lsn);
+    let usable = match (replayed, due) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(at), Some(due)) => at >= due,
     };
     if let Some(at) = replayed {
         r.replayed.fetch_max(at.0, Ordering::AcqRel);

@@ -46,13 +46,15 @@ pub struct AppState {
 
 impl AppState {
     /// The connection for reads only this visitor sees (their own pages): the read replica
-    /// when it has replayed their last write — chosen per request by the server's
-    /// middleware — else the primary. Anything a shared cache may keep is read from the
-    /// primary (`db`), which the invalidation bus follows.
-    pub fn own_reads(&self) -> Db {
-        let from = leptos::prelude::use_context::<http::request::Parts>()
-            .and_then(|p| p.extensions.get::<domain::replica::ReadFrom>().copied())
-            .unwrap_or(domain::replica::ReadFrom::OnlyPrimary);
+    /// once it has replayed their last write (the `ambisonia_wrote_at` cookie, waiting a
+    /// few milliseconds for it), else the primary. Anything a shared cache may keep is read
+    /// from the primary (`db`), which the invalidation bus follows.
+    pub async fn own_reads(&self) -> Db {
+        let after = leptos::prelude::use_context::<http::request::Parts>().and_then(|p| {
+            crate::ssr::cookies::request_cookie(&p.headers, crate::ssr::cookies::WROTE_AT_COOKIE)
+                .and_then(domain::replica::Lsn::parse)
+        });
+        let from = self.reads.choose(after).await;
         self.reads.db(from).clone()
     }
 }

@@ -316,7 +316,7 @@ fn router(
                 reads: Arc::clone(&state.reads),
                 secure_cookies: state.settings.secure_cookies(),
             },
-            read_your_writes::route,
+            read_your_writes::remember,
         ))
         .layer(middleware::from_fn(cache_policy::apply))
         .with_state(leptos_options);

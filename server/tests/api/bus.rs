@@ -101,21 +101,7 @@ async fn a_write_through_one_replica_reaches_another_replicas_cache(backend: Bac
             .expect("cut LISTEN");
         }
         let text = format!("Heard from replica A, take {i}.");
-        let token = a.form_token(&page, &mut lena).await;
-        let res = a
-            .post_form(
-                "/api/comment",
-                &page,
-                &[
-                    ("csrf", &token),
-                    ("slug", &slug),
-                    ("title", ""),
-                    ("body", &text),
-                ],
-                &mut lena,
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::FOUND);
+        comment(&a, &mut lena, &slug, &text).await;
         let took = within_seconds("the comment on replica B", async || {
             b.site.get_text(&page, &anyone).await.1.contains(&text)
         })

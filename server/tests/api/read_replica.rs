@@ -121,3 +121,17 @@ async fn own_writes_show_at_once_even_while_the_replica_is_paused() {
     }
     assert_eq!(comments_on_replica(&replica_db, text).await, 1);
 }
+
+/// A read URL that names a primary (a mistake in the settings) is refused at start: its
+/// data would never lag, so the position checks could not protect anyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_url_that_is_not_a_replica_is_refused() {
+    let primary = replica_pair_urls().0;
+    let db = domain::db::open(&primary).await.expect("the primary");
+    let refused =
+        domain::replica::Reads::with_replica(db.clone(), db.clone(), db.clone(), db).await;
+    assert!(
+        refused.is_err_and(|e| e.to_string().contains("not a streaming replica")),
+        "refused with the reason"
+    );
+}
