@@ -11,6 +11,9 @@ MIN_CURL=7.68           # --http2-prior-knowledge and --http2 over TLS, with ngh
 MIN_OPENSSL=1.1.1       # req -addext for the test certificate
 MIN_NODE=18             # playwright-core 1.65
 MIN_CHROMIUM=120        # what playwright-core 1.65 drives
+MIN_SYSTEMD=247         # systemd-analyze verify knows every setting the units use (ProtectProc=)
+MIN_PYYAML=5.1          # check-deploy reads the cloud-init files
+MIN_TERRAFORM=1.5       # deploy/terraform's required_version (fmt only; cannot be installed here)
 
 say() { printf '\n== %s\n' "$*"; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
