@@ -277,7 +277,8 @@ impl Link {
 
 impl<S: Sink> Bus<S> {
     /// Starts following the log from where it stands now (the cache starts empty), woken
-    /// by `transport`; with Redis, this process's commits are published on it too.
+    /// by `transport`; with Redis, this process's commits are published on it too. Returns
+    /// once the transport is up, or after `LEASE` when it is not.
     pub async fn start(
         db: DatabaseConnection,
         cache: S,
@@ -309,6 +310,13 @@ impl<S: Sink> Bus<S> {
             flushes: AtomicU64::new(0),
         });
         tokio::spawn(Arc::clone(&bus).follow());
+        // A replica is trusted from its first request only if its transport is up by then:
+        // wait for the LISTEN connection or Redis' first answer, but no longer than a lease
+        // (with the transport down it starts anyway and reads through until it is back).
+        let until = Instant::now() + LEASE;
+        while !bus.link.alive() && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         Ok(bus)
     }
 
