@@ -22,7 +22,7 @@ use crate::ssr::{
     state::state,
 };
 #[cfg(feature = "ssr")]
-use domain::{accounts, catalog, changes::key, interactions, moderation, sessions};
+use domain::{accounts, catalog, interactions, key, moderation, sessions};
 
 /// For a script (not a browser form), an error should carry its own status code; a browser
 /// form gets the redirect back to the form instead, which a status here would override.
@@ -101,109 +101,93 @@ async fn start_session(user_id: i32) -> Result<(), AppError> {
 #[server(endpoint = "home")]
 pub async fn load_home() -> Result<HomePage, AppError> {
     let st = state()?;
-    let keys = vec![key::CATALOG.to_string()];
-    let page = st
-        .bus
-        .cached("home".into(), || async {
-            Ok((catalog::home(&st.db).await?, keys.clone()))
-        })
-        .await?;
-    cache::public_page(&keys);
-    Ok(page)
+    let page = cache::shared("home".into(), || async {
+        Ok((catalog::home(&st.db).await?, vec![key::CATALOG.to_owned()]))
+    })
+    .await?;
+    Ok(page.public())
 }
 
 #[server(endpoint = "catalog")]
 pub async fn load_catalog(query: CatalogQuery) -> Result<CatalogPage, AppError> {
     let st = state()?;
-    let page_keys = |page: &CatalogPage| {
-        let mut keys = vec![key::CATALOG.to_string()];
+    let cache_key = format!(
+        "catalog?{}",
+        serde_json::to_string(&query).unwrap_or_default()
+    );
+    let page = cache::shared(cache_key, || async {
+        let page = catalog::catalog(&st.db, &query).await?;
+        let mut keys = vec![key::CATALOG.to_owned()];
         keys.extend(page.items.iter().map(|c| key::recording(c.id)));
-        keys
-    };
-    let page = st
-        .bus
-        .cached(
-            format!(
-                "catalog?{}",
-                serde_json::to_string(&query).unwrap_or_default()
-            ),
-            || async {
-                let page = catalog::catalog(&st.db, &query).await?;
-                let keys = page_keys(&page);
-                Ok((page, keys))
-            },
-        )
-        .await?;
-    cache::public_page(&page_keys(&page));
-    Ok(page)
+        Ok((page, keys))
+    })
+    .await?;
+    Ok(page.public())
 }
 
 #[server(endpoint = "recording")]
 pub async fn load_recording(slug: String) -> Result<RecordingDetail, AppError> {
     let st = state()?;
-    let viewer = viewer();
+    let keys = |uploader: i32, detail: &RecordingDetail| {
+        vec![key::recording(detail.card.id), key::user(uploader)]
+    };
     // Anonymous views are the same for everyone: from the read cache.
-    let (uploader, mut detail) = match &viewer {
-        Some(v) => catalog::recording(&st.own_reads().await, &slug, Some(v)).await?,
+    let page = match viewer() {
+        Some(v) => {
+            let (uploader, detail) =
+                catalog::recording(&st.own_reads().await, &slug, Some(&v)).await?;
+            let keys = keys(uploader, &detail);
+            cache::Shared::uncached(detail, keys)
+        }
         None => {
-            st.bus
-                .cached(format!("recording/{slug}"), || async {
-                    let (uploader, detail) = catalog::recording(&st.db, &slug, None).await?;
-                    let keys = vec![key::recording(detail.card.id), key::user(uploader)];
-                    Ok(((uploader, detail), keys))
-                })
-                .await?
+            cache::shared(format!("recording/{slug}"), || async {
+                let (uploader, detail) = catalog::recording(&st.db, &slug, None).await?;
+                let keys = keys(uploader, &detail);
+                Ok((detail, keys))
+            })
+            .await?
         }
     };
+    // While the preview is being made the page will change by itself: keep it briefly.
+    let ttl = {
+        let d = page.value();
+        let changing = d.has_media && !d.has_preview && d.processing != domain::Processing::Failed;
+        if changing {
+            cache::CHANGING_TTL_S
+        } else {
+            st.settings.page_ttl_s
+        }
+    };
+    let mut detail = page.public_for(ttl);
     if st.payments.is_on() {
         detail.tip_currency = Some(st.payments.tip_currency().to_owned());
     }
-    let keys = [key::recording(detail.card.id), key::user(uploader)];
-    // While the preview is being made the page will change by itself: keep it briefly.
-    let changing =
-        detail.has_media && !detail.has_preview && detail.processing != domain::Processing::Failed;
-    let ttl = if changing {
-        cache::CHANGING_TTL_S
-    } else {
-        st.settings.page_ttl_s
-    };
-    cache::public_page_for(&keys, ttl);
     Ok(detail)
 }
 
 #[server(endpoint = "profile")]
 pub async fn load_profile(username: String) -> Result<ProfilePage, AppError> {
     let st = state()?;
-    let page_keys = |user_id: i32, page: &ProfilePage| {
+    let page = cache::shared(format!("profile/{username}"), || async {
+        let (user_id, page) = catalog::profile(&st.db, &username).await?;
         let mut keys = vec![key::user(user_id)];
         keys.extend(page.recordings.iter().map(|c| key::recording(c.id)));
-        keys
-    };
-    let (user_id, page) = st
-        .bus
-        .cached(format!("profile/{username}"), || async {
-            let (user_id, page) = catalog::profile(&st.db, &username).await?;
-            let keys = page_keys(user_id, &page);
-            Ok(((user_id, page), keys))
-        })
-        .await?;
-    cache::public_page(&page_keys(user_id, &page));
-    Ok(page)
+        Ok((page, keys))
+    })
+    .await?;
+    Ok(page.public())
 }
 
 #[server(endpoint = "tag")]
 pub async fn load_tag(slug: String) -> Result<TagPage, AppError> {
     let st = state()?;
-    let page = st
-        .bus
-        .cached(format!("tag/{slug}"), || async {
-            let page = catalog::tag(&st.db, &slug).await?;
-            let keys = vec![key::CATALOG.to_string(), key::tag(&page.tag.slug)];
-            Ok((page, keys))
-        })
-        .await?;
-    cache::public_page(&[key::CATALOG.to_string(), key::tag(&page.tag.slug)]);
-    Ok(page)
+    let page = cache::shared(format!("tag/{slug}"), || async {
+        let page = catalog::tag(&st.db, &slug).await?;
+        let keys = vec![key::CATALOG.to_owned(), key::tag(&page.tag.slug)];
+        Ok((page, keys))
+    })
+    .await?;
+    Ok(page.public())
 }
 
 #[server(endpoint = "account")]
@@ -243,13 +227,13 @@ pub async fn load_premium() -> Result<PremiumPage, AppError> {
         Some(me) => Some(domain::payments::membership(&st.own_reads().await, me.user_id).await?),
         None => None,
     };
-    // The same for every anonymous visitor (prices change rarely; no surrogate key).
-    cache::public_page(&[]);
-    Ok(PremiumPage {
+    let page = PremiumPage {
         payments_on: st.payments.is_on(),
         plans: st.payments.offers().await,
         membership,
-    })
+    };
+    // The same for every anonymous visitor (prices change rarely; no surrogate key).
+    Ok(cache::Shared::uncached(page, Vec::new()).public())
 }
 
 /// Stripe Checkout's way back: the session is read from Stripe, so premium works at once
@@ -275,9 +259,8 @@ pub async fn load_upload_form() -> Result<(String, Option<u64>), AppError> {
 
 #[server(endpoint = "moderation")]
 pub async fn load_moderation() -> Result<Vec<PendingItem>, AppError> {
-    use domain::Role;
     let me = require_viewer()?;
-    if me.role < Role::Editor {
+    if !me.role.moderates() {
         return Err(AppError::Forbidden(
             "Only editors see the moderation queue.".into(),
         ));
@@ -518,10 +501,10 @@ pub async fn change_password(current: String, new_password: String) -> Result<()
             let me = require_viewer()?;
             let new_password = Password::parse(&new_password)?;
             let st = state()?;
-            accounts::change_password(&st.db, me.user_id, &current, &new_password).await?;
             // Every other login of this account ends; this one stays.
             let keep = session_token();
-            sessions::delete_others(&st.db, me.user_id, keep.as_deref()).await?;
+            accounts::change_password(&st.db, me.user_id, &current, &new_password, keep.as_deref())
+                .await?;
             leptos_axum::redirect("/account?saved=password");
             Ok(())
         }

@@ -56,8 +56,8 @@ pub fn Header() -> impl IntoView {
                 <a href="/premium">"Premium"</a>
                 {match viewer {
                     Some(v) => view! {
-                        {(v.role >= domain::Role::Uploader).then(|| view! { <a href="/upload">"Upload"</a> })}
-                        {(v.role >= domain::Role::Editor).then(|| view! { <a href="/moderation">"Moderation"</a> })}
+                        {v.role.uploads().then(|| view! { <a href="/upload">"Upload"</a> })}
+                        {v.role.moderates().then(|| view! { <a href="/moderation">"Moderation"</a> })}
                         <a href="/account" data-testid="account-link">{v.username.clone()}</a>
                         <form method="post" action="/api/logout" class="inline-form">
                             <CsrfField/>

@@ -24,6 +24,9 @@ pub enum AppError {
     /// A uniqueness rule, such as a username that is taken.
     #[error("{0}")]
     Conflict(String),
+    /// More than the site takes (a file over the upload limit).
+    #[error("{0}")]
+    TooLarge(String),
     #[error("Too many attempts. Please wait a few minutes and try again.")]
     TooManyRequests,
     #[error("Something went wrong on our side. Please try again.")]
@@ -38,6 +41,7 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::Invalid(_) => 422,
             AppError::Conflict(_) => 409,
+            AppError::TooLarge(_) => 413,
             AppError::TooManyRequests => 429,
             AppError::Internal => 500,
         }

@@ -16,6 +16,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use contract::header::{BUS_SEQ, SURROGATE_CONTROL, SURROGATE_KEY};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use tokio::sync::watch;
 
@@ -47,16 +48,6 @@ impl CacheStatus {
         }
     }
 }
-
-pub static SURROGATE_KEY: HeaderName = HeaderName::from_static("surrogate-key");
-pub static SURROGATE_CONTROL: HeaderName = HeaderName::from_static("surrogate-control");
-/// On an upstream's answer to a write: the surrogate keys the write changed, purged here
-/// before the answer goes on (and never passed to the client).
-pub static PURGE_KEYS: HeaderName = HeaderName::from_static("x-purge-keys");
-/// On an upstream's answer: the invalidation-log number the replica had applied when it
-/// began the answer. A page older than the last purge of one of its keys by the bus is
-/// not stored (it may have been read before the write that purged).
-pub static BUS_SEQ: HeaderName = HeaderName::from_static("x-bus-seq");
 
 /// How many purged keys to remember before forgetting them all (and refusing pages made
 /// before the newest of them).
@@ -115,7 +106,7 @@ impl Object {
             .get_all(&SURROGATE_KEY)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split_ascii_whitespace())
+            .flat_map(contract::key::split)
             .map(str::to_owned)
             .collect();
         headers.remove(&SURROGATE_KEY);

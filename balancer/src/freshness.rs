@@ -4,11 +4,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use contract::header::CDN_CACHE_CONTROL;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::config::CacheSettings;
-
-pub static CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-control");
 
 /// The longest stale window an origin can ask for; a typo of `stale-if-error=9999999999`
 /// should not pin an object for years.
@@ -363,7 +362,7 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (n, v) in pairs {
-            if let (Ok(n), Ok(v)) = (HeaderName::try_from(*n), HeaderValue::try_from(*v)) {
+            if let (Ok(n), Ok(v)) = (http::HeaderName::try_from(*n), HeaderValue::try_from(*v)) {
                 h.append(n, v);
             }
         }

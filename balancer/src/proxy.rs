@@ -11,6 +11,10 @@ use std::{
 };
 
 use bytes::{Bytes, BytesMut};
+use contract::{
+    header::{PURGE_KEYS, SURROGATE_CONTROL, SURROGATE_KEY, X_CACHE, X_REQUEST_ID},
+    policy::is_personal,
+};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -18,16 +22,11 @@ use rand::Rng;
 
 use super::{
     body::Body,
-    cache::{
-        Cache, CacheStatus, Fill, FillLeader, FillOutcome, Object, PURGE_KEYS, SURROGATE_CONTROL,
-        SURROGATE_KEY, url_key,
-    },
+    cache::{Cache, CacheStatus, Fill, FillLeader, FillOutcome, Object, url_key},
     clients::{self, Clients, UpstreamSlot},
     clock::Clock,
     config::{RouteSettings, Settings},
-    forward::{
-        self, Answer, ForwardError, HttpClient, Outgoing, Peer, X_FORWARDED_FOR, X_REQUEST_ID,
-    },
+    forward::{self, Answer, ForwardError, HttpClient, Outgoing, Peer, X_FORWARDED_FOR},
     freshness,
     metrics::Metrics,
     pages,
@@ -35,8 +34,6 @@ use super::{
     request_body::{BodyRefused, RequestBody},
     router::{Router, upstream_path},
 };
-
-pub static X_CACHE: http::HeaderName = http::HeaderName::from_static("x-cache");
 
 /// One generation of configuration; replaced whole on reload.
 pub struct Live {
@@ -224,7 +221,7 @@ pub async fn handle(
         not_stored = ctx.not_stored.map_or("-", freshness::NotStored::as_str),
         upstream = ctx.upstream.as_deref().unwrap_or("-"),
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-        request_id = ctx.request_id.to_str().unwrap_or("-"),
+        request_id = %ctx.request_id.to_str().unwrap_or("-"),
         client = %ctx.client,
     );
     Ok(resp)
@@ -857,21 +854,6 @@ fn forward_error(metrics: &Metrics, ctx: &mut Ctx, e: ForwardError) -> Response<
     }
 }
 
-/// A request whose answer may be about one person: never from, never into the cache.
-fn is_personal(headers: &HeaderMap, session_cookie: &str) -> bool {
-    headers.contains_key(header::AUTHORIZATION)
-        || headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .any(|pair| {
-                pair.trim()
-                    .split_once('=')
-                    .is_some_and(|(name, _)| name.trim() == session_cookie)
-            })
-}
-
 /// The authority the client asked for (`host[:port]`), lower case: an absolute URI's, else
 /// the `Host` header's.
 fn request_authority(req: &Request<Incoming>) -> String {
@@ -977,7 +959,7 @@ fn purge(shared: &Shared, live: &Live, ctx: &mut Ctx, req: &Request<Incoming>) -
         .get(&SURROGATE_KEY)
         .and_then(|v| v.to_str().ok())
     {
-        Some(keys) => shared.cache.purge_keys(keys.split_ascii_whitespace()),
+        Some(keys) => shared.cache.purge_keys(contract::key::split(keys)),
         None => shared
             .cache
             .purge_url(&url_key(&ctx.host, req.uri().path(), req.uri().query())),
@@ -1026,28 +1008,5 @@ mod tests {
         ] {
             assert!(!valid_authority(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn only_the_session_cookie_or_authorization_makes_a_request_personal() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("ambisonia_csrf=x; theme=dark"),
-        );
-        assert!(!is_personal(&h, "ambisonia_session"));
-        h.append(
-            header::COOKIE,
-            HeaderValue::from_static("ambisonia_session=abc"),
-        );
-        assert!(is_personal(&h, "ambisonia_session"));
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("not_ambisonia_session=abc"),
-        );
-        assert!(!is_personal(&h, "ambisonia_session"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
-        assert!(is_personal(&h, "ambisonia_session"));
     }
 }

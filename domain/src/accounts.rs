@@ -1,23 +1,23 @@
-//! Registering, logging in (with throttling shared by every replica), and changing the
-//! password or email address. Passwords are hashed with argon2id.
+//! The user aggregate: registering, logging in (with throttling shared by every replica),
+//! changing the password or email address, the role, and premium given by hand. This module
+//! owns `users` and `login_failures`; a user's subscription is `payments`'. Passwords are
+//! hashed with argon2id.
 
 use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
     password_hash::{SaltString, rand_core::OsRng},
 };
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    Set,
 };
 
 use crate::{
-    error::ServiceError,
-    {Email, Password, Role, Username},
-    {
-        entities::{login_failures, users},
-        error::is_unique_violation,
-    },
+    Email, Password, Role, Username,
+    entities::{login_failures, users},
+    error::{ServiceError, is_unique_violation},
+    write::{Changed, Write, key},
 };
 
 /// Failed logins allowed within `WINDOW_MIN` against one account from one client address,
@@ -72,13 +72,41 @@ pub async fn create_user(
         created_at: Set(Utc::now()),
         ..Default::default()
     };
-    match model.insert(db).await {
-        Ok(user) => Ok(user),
+    let w = Write::begin(db).await?;
+    match model.insert(&w).await {
+        Ok(user) => {
+            // A new account: no page shows it yet.
+            w.commit(Changed::nothing_shown()).await?;
+            Ok(user)
+        }
         Err(e) if is_unique_violation(&e) => Err(ServiceError::Conflict(
             "That username or email address is already registered.".into(),
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// An account made by a generator (`bulk`'s recordists): trusted uploaders sharing one
+/// password hash. Its id.
+pub async fn create_generated(
+    w: &Write,
+    username: &str,
+    password_hash: &str,
+) -> Result<i32, ServiceError> {
+    Ok(users::ActiveModel {
+        email: Set(format!("{username}@demo.ambisonia.invalid")),
+        username: Set(username.to_owned()),
+        password_hash: Set(password_hash.to_owned()),
+        role: Set(Role::Uploader),
+        bio: Set(String::new()),
+        trusted: Set(true),
+        premium_until: Set(None),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(w)
+    .await?
+    .id)
 }
 
 /// Checks a username and password. Each attempt is written down before the password is
@@ -94,14 +122,17 @@ pub async fn authenticate(
 ) -> Result<users::Model, ServiceError> {
     let name: String = username.trim().to_lowercase().chars().take(32).collect();
     let ip: String = client_ip.chars().take(64).collect();
+    let w = Write::begin(db).await?;
     let attempt = login_failures::ActiveModel {
         username: Set(name.clone()),
         ip: Set(ip.clone()),
         at: Set(Utc::now()),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&w)
     .await?;
+    // Written down before the password is looked at: nothing any page shows.
+    w.commit(Changed::nothing_shown()).await?;
     let since = Utc::now() - Duration::minutes(WINDOW_MIN);
     let recent = || {
         login_failures::Entity::find()
@@ -134,14 +165,16 @@ pub async fn authenticate(
     match user {
         Some(user) if ok => {
             // The owner is back: this address's failures against the account are forgiven.
+            let w = Write::begin(db).await?;
             login_failures::Entity::delete_many()
                 .filter(login_failures::Column::Username.eq(name.as_str()))
                 .filter(login_failures::Column::Ip.eq(ip.as_str()))
-                .exec(db)
+                .exec(&w)
                 .await?;
             login_failures::Entity::delete_by_id(attempt.id)
-                .exec(db)
+                .exec(&w)
                 .await?;
+            w.commit(Changed::nothing_shown()).await?;
             Ok(user)
         }
         _ => Err(ServiceError::Forbidden(
@@ -169,24 +202,20 @@ pub async fn set_role(
     user_id: i32,
     role: Role,
 ) -> Result<(), ServiceError> {
-    let txn = crate::db::begin_write(db).await?;
+    let w = Write::begin(db).await?;
     users::ActiveModel {
         id: Set(user_id),
         role: Set(role),
         ..Default::default()
     }
-    .update(&txn)
+    .update(&w)
     .await?;
     // Their logins and their profile show the role: every replica drops both.
-    crate::changes::record(
-        &txn,
-        [
-            crate::changes::key::sessions_of(user_id),
-            crate::changes::key::user(user_id),
-        ],
-    )
+    w.commit(Changed::keys([
+        key::sessions_of(user_id),
+        key::user(user_id),
+    ]))
     .await?;
-    crate::changes::commit(txn).await?;
     Ok(())
 }
 
@@ -197,12 +226,16 @@ pub async fn find(db: &DatabaseConnection, user_id: i32) -> Result<users::Model,
         .ok_or(ServiceError::Unauthorized)
 }
 
+/// A new password, once the current one is given. A new password says the old one may be
+/// known: in the same write, every API token of the account is revoked and every other
+/// login ends (all but `keep`, the session that asked).
 #[tracing::instrument(skip_all, fields(user = user_id))]
 pub async fn change_password(
     db: &DatabaseConnection,
     user_id: i32,
     current: &str,
     new: &Password,
+    keep: Option<&str>,
 ) -> Result<(), ServiceError> {
     let user = confirmed(db, user_id, current).await.map_err(|e| match e {
         ServiceError::Forbidden(_) => {
@@ -210,13 +243,18 @@ pub async fn change_password(
         }
         e => e,
     })?;
-    let txn = crate::db::begin_write(db).await?;
-    let mut active = user.into_active_model();
-    active.password_hash = Set(hash_password(new)?);
-    active.update(&txn).await?;
-    // A new password says the old one may be known: the API tokens go with it.
-    crate::tokens::revoke_all(&txn, user_id).await?;
-    txn.commit().await?;
+    let hash = hash_password(new)?;
+    let w = Write::begin(db).await?;
+    users::ActiveModel {
+        id: Set(user.id),
+        password_hash: Set(hash),
+        ..Default::default()
+    }
+    .update(&w)
+    .await?;
+    crate::tokens::revoke_all(&w, user_id).await?;
+    let ended = crate::sessions::end_others(&w, user_id, keep).await?;
+    w.commit(ended).await?;
     Ok(())
 }
 
@@ -245,13 +283,52 @@ pub async fn change_email(
     email: &Email,
 ) -> Result<(), ServiceError> {
     let user = confirmed(db, user_id, password).await?;
-    let mut active = user.into_active_model();
-    active.email = Set(email.as_str().to_string());
-    match active.update(db).await {
-        Ok(_) => Ok(()),
+    let w = Write::begin(db).await?;
+    let changed = users::ActiveModel {
+        id: Set(user.id),
+        email: Set(email.as_str().to_string()),
+        ..Default::default()
+    }
+    .update(&w)
+    .await;
+    match changed {
+        // Nobody but its owner sees an address.
+        Ok(_) => Ok(w.commit(Changed::nothing_shown()).await?),
         Err(e) if is_unique_violation(&e) => Err(ServiceError::Conflict(
             "That email address belongs to another account.".into(),
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Premium by hand until `until` (`server admin grant-premium`), beside any subscription.
+pub async fn grant_premium(
+    db: &DatabaseConnection,
+    user_id: i32,
+    until: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    set_premium_until(db, user_id, Some(until)).await
+}
+
+/// Ends a premium given by hand (a subscription is ended in Stripe, not here).
+pub async fn revoke_premium(db: &DatabaseConnection, user_id: i32) -> Result<(), ServiceError> {
+    set_premium_until(db, user_id, None).await
+}
+
+async fn set_premium_until(
+    db: &DatabaseConnection,
+    user_id: i32,
+    until: Option<DateTime<Utc>>,
+) -> Result<(), ServiceError> {
+    let w = Write::begin(db).await?;
+    users::ActiveModel {
+        id: Set(user_id),
+        premium_until: Set(until),
+        ..Default::default()
+    }
+    .update(&w)
+    .await?;
+    // Premium is read where a download is answered, never from a cache.
+    w.commit(Changed::nothing_shown()).await?;
+    Ok(())
 }

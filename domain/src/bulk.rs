@@ -9,17 +9,17 @@
 use chrono::{Duration, TimeZone, Utc};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set,
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
 };
 
 use crate::{
-    Processing, Role, Status,
+    Status, accounts,
     demo::MICS,
-    entities::{recording_tags, recordings, tags, users},
+    entities::{recordings, users},
     error::ServiceError,
     facets,
-    search::search_text,
+    recordings::{Generated, NewRecording, life},
+    write::{Changed, Write},
 };
 
 /// Rows in one INSERT: under SQLite's 32,766 bound parameters at 44 columns a row.
@@ -232,7 +232,6 @@ pub async fn fill_to(
     while made < wanted {
         let n = (wanted - made).min(BATCH as u64) as usize;
         let mut rows = Vec::with_capacity(n);
-        let mut links: Vec<(String, Vec<usize>)> = Vec::with_capacity(n);
         for k in 0..n {
             let serial = first_id + made + k as u64;
             let subject = SUBJECTS[rng.gen_range(0..SUBJECTS.len())];
@@ -265,102 +264,56 @@ pub async fn fill_to(
                 crate::Slug::from_title(&title)
                     .map_or("recording".to_owned(), |s| s.as_str().to_owned())
             );
-            links.push((slug.clone(), chosen));
-            rows.push(recordings::ActiveModel {
-                slug: Set(slug),
-                search_text: Set(search_text(&[&title, &description, place], &names)),
-                title: Set(title),
-                artist: Set(String::new()),
-                composer: Set(String::new()),
-                description: Set(description),
-                location: Set(place.to_owned()),
-                latitude: Set(None),
-                longitude: Set(None),
-                recorded_on: Set(Some(published.date_naive())),
-                microphone: Set(mic.to_owned()),
-                recorder: Set(String::new()),
-                processing_notes: Set(String::new()),
-                licence: Set(LICENCES[rng.gen_range(0..LICENCES.len())].to_owned()),
-                uploader_id: Set(uploaders[rng.gen_range(0..uploaders.len())]),
-                status: Set(Status::Published),
-                convention: Set(Some(convention.as_str().to_owned())),
-                ambi_order: Set(Some(order)),
-                layout: Set(Some(layout.to_owned())),
-                channels: Set(Some(channels)),
-                sample_rate: Set(Some(sample_rate)),
-                bit_depth: Set(Some(bits)),
-                is_float: Set(bits == 32),
-                duration_ms: Set(Some(duration_ms)),
-                size_bytes: Set(Some(
-                    duration_ms
-                        * i64::from(sample_rate)
-                        * i64::from(channels)
-                        * i64::from(bits / 8)
-                        / 1000,
-                )),
-                sha256: Set(None),
-                media_key: Set(None),
-                is_premium: Set(serial % 4 == 3),
-                download_count: Set(downloads),
-                play_count: Set(downloads * 3),
-                comment_count: Set(0),
-                rating_count: Set(ratings),
-                rating_avg: Set(if ratings > 0 {
+            rows.push(Generated {
+                new: NewRecording {
+                    title,
+                    description,
+                    location: place.to_owned(),
+                    recorded_on: Some(published.date_naive()),
+                    microphone: mic.to_owned(),
+                    licence: LICENCES[rng.gen_range(0..LICENCES.len())].to_owned(),
+                    uploader_id: uploaders[rng.gen_range(0..uploaders.len())],
+                    tags: names,
+                    convention: Some(convention),
+                    order: Some(order),
+                    layout: Some(layout.to_owned()),
+                    channels: Some(channels),
+                    sample_rate: Some(sample_rate),
+                    bit_depth: Some(bits),
+                    is_float: bits == 32,
+                    duration_ms: Some(duration_ms),
+                    size_bytes: Some(
+                        duration_ms
+                            * i64::from(sample_rate)
+                            * i64::from(channels)
+                            * i64::from(bits / 8)
+                            / 1000,
+                    ),
+                    is_premium: serial % 4 == 3,
+                    ..NewRecording::default()
+                },
+                slug,
+                published_at: published,
+                downloads,
+                plays: downloads * 3,
+                rating_count: ratings,
+                rating_avg: if ratings > 0 {
                     f64::from(rng.gen_range(20..=50)) / 10.0
                 } else {
                     0.0
-                }),
-                created_at: Set(published),
-                updated_at: Set(published),
-                published_at: Set(Some(published)),
-                moderation_note: Set(String::new()),
-                preview_key: Set(None),
-                waveform_key: Set(None),
-                doa_key: Set(None),
-                spatial_key: Set(None),
-                preview_bytes: Set(None),
-                processing: Set(Processing::None),
-                processing_error: Set(String::new()),
-                ..Default::default()
+                },
+                tag_ids: chosen.iter().map(|t| tag_ids[*t]).collect(),
             });
         }
-        let txn = crate::db::begin_write(db).await?;
-        recordings::Entity::insert_many(rows)
-            .exec_without_returning(&txn)
-            .await?;
-        let ids: std::collections::HashMap<String, i32> = recordings::Entity::find()
-            .select_only()
-            .column(recordings::Column::Slug)
-            .column(recordings::Column::Id)
-            .filter(recordings::Column::Slug.is_in(links.iter().map(|(s, _)| s.clone())))
-            .into_tuple::<(String, i32)>()
-            .all(&txn)
-            .await?
-            .into_iter()
-            .collect();
-        let pairs: Vec<recording_tags::ActiveModel> = links
-            .iter()
-            .filter_map(|(slug, chosen)| ids.get(slug).map(|id| (*id, chosen)))
-            .flat_map(|(id, chosen)| {
-                let tag_ids = &tag_ids;
-                chosen.iter().map(move |t| recording_tags::ActiveModel {
-                    recording_id: Set(id),
-                    tag_id: Set(tag_ids[*t]),
-                })
-            })
-            .collect();
-        for chunk in pairs.chunks(BATCH * 4) {
-            recording_tags::Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(&txn)
-                .await?;
-        }
-        txn.commit().await?;
+        let w = Write::begin(db).await?;
+        life::insert_generated(&w, rows).await?;
+        // Named once, at the end (the facet recount names every list).
+        w.commit(Changed::nothing_shown()).await?;
         made += n as u64;
         if made % 100_000 < BATCH as u64 {
             tracing::info!(made, wanted, "generating recordings");
         }
     }
-    facets::recount(db).await?;
     // PostgreSQL plans by its statistics, which a bulk load leaves stale until autovacuum
     // comes round: measured at 100k right after the load, the ranked search took 90 ms and
     // the two-filter search 311 ms; after ANALYZE, 0.6 ms and 0.7 ms for their rows. An
@@ -370,8 +323,8 @@ pub async fn fill_to(
         use sea_orm::ConnectionTrait;
         db.execute_unprepared("ANALYZE").await?;
     }
-    // The lists of recordings changed, on every replica following the log.
-    crate::changes::announce(db, [crate::changes::key::CATALOG.to_owned()]).await?;
+    // The counts once, and with them every list of recordings is named to the replicas.
+    facets::recount(db).await?;
     Ok(made)
 }
 
@@ -380,59 +333,30 @@ async fn recordists(
     db: &DatabaseConnection,
     password_hash: &str,
 ) -> Result<Vec<i32>, ServiceError> {
+    let w = Write::begin(db).await?;
     let mut ids = Vec::with_capacity(UPLOADERS);
     for n in 1..=UPLOADERS {
         let name = format!("recordist{n:02}");
         let id = match users::Entity::find()
             .filter(users::Column::Username.eq(name.as_str()))
-            .one(db)
+            .one(&w)
             .await?
         {
             Some(u) => u.id,
-            None => {
-                users::ActiveModel {
-                    email: Set(format!("{name}@demo.ambisonia.invalid")),
-                    username: Set(name),
-                    password_hash: Set(password_hash.to_owned()),
-                    role: Set(Role::Uploader),
-                    bio: Set(String::new()),
-                    trusted: Set(true),
-                    premium_until: Set(None),
-                    created_at: Set(Utc::now()),
-                    ..Default::default()
-                }
-                .insert(db)
-                .await?
-                .id
-            }
+            None => accounts::create_generated(&w, &name, password_hash).await?,
         };
         ids.push(id);
     }
+    // Profiles with no recordings yet: nothing shown.
+    w.commit(Changed::nothing_shown()).await?;
     Ok(ids)
 }
 
 /// The ids of [`TAGS`], in order, made where missing.
 async fn tag_ids(db: &DatabaseConnection) -> Result<Vec<i32>, ServiceError> {
-    let mut ids = Vec::with_capacity(TAGS.len());
-    for name in TAGS {
-        let id = match tags::Entity::find()
-            .filter(tags::Column::Slug.eq(name))
-            .one(db)
-            .await?
-        {
-            Some(t) => t.id,
-            None => {
-                tags::ActiveModel {
-                    slug: Set(name.to_owned()),
-                    name: Set(name.to_owned()),
-                    ..Default::default()
-                }
-                .insert(db)
-                .await?
-                .id
-            }
-        };
-        ids.push(id);
-    }
+    let w = Write::begin(db).await?;
+    let ids = life::tag_ids(&w, &TAGS).await?;
+    // Tags with no recordings yet: nothing shown.
+    w.commit(Changed::nothing_shown()).await?;
     Ok(ids)
 }

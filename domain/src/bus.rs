@@ -1,7 +1,7 @@
 //! The invalidation bus, ZEO's rule for many replicas on one database: each replica keeps
 //! hot reads in memory (`ReadCache`) and never serves them stale after a write anywhere.
 //!
-//! Every logged write (`changes::record`) leaves its surrogate keys in the invalidation log
+//! Every committed write (`write::Write::commit`) leaves its surrogate keys in the invalidation log
 //! with a number that follows commit order. Each replica's follower reads the log from its
 //! cursor — woken at once by the transport (`Transport`: a Redis stream, else PostgreSQL's
 //! `NOTIFY` sent at commit, else, in one process, the committing task), and in any case
@@ -30,13 +30,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use serde::Serialize;
 
 use tokio::sync::Notify;
 
-use crate::{ServiceError, changes};
+use crate::{
+    ServiceError,
+    write::{self, log},
+};
 
 /// How often the follower reads the log when nothing wakes it (also its heartbeat).
 pub const HEARTBEAT: Duration = Duration::from_millis(500);
@@ -113,9 +115,16 @@ impl ReadCache {
     }
 
     pub fn get<T: Clone + 'static>(&self, key: &str) -> Option<T> {
-        self.entries
-            .get(key)
-            .and_then(|e| e.value.downcast_ref::<T>().cloned())
+        self.filed(key).map(|(value, _)| value)
+    }
+
+    /// The entry at `key` and the surrogate keys it is filed under.
+    pub fn filed<T: Clone + 'static>(&self, key: &str) -> Option<(T, Vec<String>)> {
+        self.entries.get(key).and_then(|e| {
+            e.value
+                .downcast_ref::<T>()
+                .map(|v| (v.clone(), e.keys.clone()))
+        })
     }
 
     /// Keeps `value`, read from the database when the log stood at `read_at`, under
@@ -284,7 +293,7 @@ impl<S: Sink> Bus<S> {
         cache: S,
         transport: Transport,
     ) -> Result<Arc<Self>, DbErr> {
-        let head = head(&db).await?;
+        let head = log::head(&db).await?;
         let nudge = Arc::new(Notify::new());
         let link = match transport {
             Transport::Redis(stream) => {
@@ -354,7 +363,7 @@ impl<S: Sink> Bus<S> {
     /// Reads the log until woken, every heartbeat, forever; trims it now and then.
     async fn follow(self: Arc<Self>) {
         let mut trimmed = Instant::now();
-        let mut committed = changes::committed();
+        let mut committed = write::committed();
         loop {
             tokio::select! {
                 _ = committed.changed() => {}
@@ -369,7 +378,7 @@ impl<S: Sink> Bus<S> {
             }
             if trimmed.elapsed() > TRIM_EVERY {
                 trimmed = Instant::now();
-                if let Err(e) = trim(&self.db, RETAIN).await {
+                if let Err(e) = log::trim(&self.db, RETAIN).await {
                     tracing::warn!(error = %e, "the invalidation log could not be trimmed");
                 }
             }
@@ -381,11 +390,11 @@ impl<S: Sink> Bus<S> {
         let _one = self.reading.lock().await;
         loop {
             let cursor = self.cursor();
-            let head = head(&self.db).await?;
+            let head = log::head(&self.db).await?;
             if head <= cursor {
                 return Ok(());
             }
-            let rows = since(&self.db, cursor).await?;
+            let rows = log::since(&self.db, cursor, BATCH).await?;
             if rows.first().is_none_or(|(seq, _)| *seq != cursor + 1) {
                 // The log was trimmed past our cursor: what changed meanwhile is unknown.
                 tracing::warn!(
@@ -411,80 +420,31 @@ impl<S: Sink> Bus<S> {
 }
 
 impl Bus<ReadCache> {
-    /// `load`'s answer from the cache when the lease holds and it is there; else loaded
-    /// (and kept, filed under the keys `load` names, when the lease holds).
-    pub async fn cached<T, F, Fut>(&self, key: String, load: F) -> Result<T, ServiceError>
+    /// `load`'s answer and the surrogate keys it named: from the cache when the lease holds
+    /// and it is there; else loaded (and kept, filed under those keys, when the lease holds).
+    pub async fn cached<T, F, Fut>(
+        &self,
+        key: String,
+        load: F,
+    ) -> Result<(T, Vec<String>), ServiceError>
     where
         T: Clone + Serialize + Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(T, Vec<String>), ServiceError>>,
     {
         if !self.current() {
-            return load().await.map(|(v, _)| v);
+            return load().await;
         }
-        if let Some(v) = self.cache.get::<T>(&key) {
-            return Ok(v);
+        if let Some(filed) = self.cache.filed::<T>(&key) {
+            return Ok(filed);
         }
         let read_at = self.cursor();
         let (value, keys) = load().await?;
         let bytes = serde_json::to_vec(&value).map_or(1024, |b| b.len());
-        self.cache.insert(key, value.clone(), keys, read_at, bytes);
-        Ok(value)
+        self.cache
+            .insert(key, value.clone(), keys.clone(), read_at, bytes);
+        Ok((value, keys))
     }
-}
-
-/// The number of the last logged write.
-pub async fn head(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT seq FROM invalidation_seq WHERE id = 1",
-        ))
-        .await?
-        .ok_or_else(|| DbErr::Custom("the invalidation counter is missing".into()))?;
-    let seq: i64 = row.try_get("", "seq")?;
-    Ok(u64::try_from(seq).unwrap_or(0))
-}
-
-async fn since(db: &DatabaseConnection, cursor: u64) -> Result<Vec<(u64, String)>, DbErr> {
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
-            "SELECT seq, keys FROM invalidations WHERE seq > $1 ORDER BY seq LIMIT $2"
-        }
-        _ => "SELECT seq, keys FROM invalidations WHERE seq > ? ORDER BY seq LIMIT ?",
-    };
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [(cursor as i64).into(), BATCH.into()],
-        ))
-        .await?;
-    rows.into_iter()
-        .map(|r| {
-            let seq: i64 = r.try_get("", "seq")?;
-            Ok((u64::try_from(seq).unwrap_or(0), r.try_get("", "keys")?))
-        })
-        .collect()
-}
-
-/// Drops log entries older than `retain`; how many.
-pub async fn trim(db: &impl ConnectionTrait, retain: Duration) -> Result<u64, DbErr> {
-    let backend = db.get_database_backend();
-    let before = Utc::now() - chrono::Duration::from_std(retain).unwrap_or_default();
-    let sql = match backend {
-        DbBackend::Postgres => "DELETE FROM invalidations WHERE created_at < $1",
-        _ => "DELETE FROM invalidations WHERE created_at < ?",
-    };
-    let done = db
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [before.into()],
-        ))
-        .await?;
-    Ok(done.rows_affected())
 }
 
 /// PostgreSQL: `LISTEN`s for new log numbers and nudges the follower; `up` says whether
@@ -499,7 +459,7 @@ async fn listen(
     loop {
         let listener = async {
             let mut l = PgListener::connect_with(db.get_postgres_connection_pool()).await?;
-            l.listen(changes::CHANNEL).await?;
+            l.listen(log::CHANNEL).await?;
             Ok::<_, sqlx::Error>(l)
         }
         .await;
@@ -523,7 +483,7 @@ async fn listen(
                     up.store(false, Ordering::Release);
                     tracing::warn!("the LISTEN connection was lost; reconnecting");
                     nudge.notify_one();
-                    if let Err(e) = listener.listen(changes::CHANNEL).await {
+                    if let Err(e) = listener.listen(log::CHANNEL).await {
                         tracing::warn!(error = %e, "cannot LISTEN again");
                         break;
                     }

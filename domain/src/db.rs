@@ -69,21 +69,6 @@ pub async fn ping(db: &DatabaseConnection) -> bool {
     db.ping().await.is_ok()
 }
 
-/// A transaction that will write. On SQLite it takes the write lock at `BEGIN IMMEDIATE`
-/// (waiting its turn): a deferred transaction that reads first fails outright
-/// (`SQLITE_BUSY_SNAPSHOT`) when another connection — a replica's job worker, say —
-/// writes between its first read and its first write. PostgreSQL ignores the option.
-pub async fn begin_write(
-    db: &sea_orm::DatabaseConnection,
-) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
-    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::prepare_sqlite_url;

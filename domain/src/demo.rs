@@ -5,20 +5,16 @@
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::{
+    CommentText, Convention, Email, Password, Role, Stars, Status, Username, accounts,
+    entities::{recordings, users},
     error::ServiceError,
+    interactions,
     model::Viewer,
-    {CommentText, Convention, Email, Password, Role, Stars, Status, Username},
-    {
-        accounts,
-        entities::{recordings, users},
-        interactions,
-        recordings::{NewRecording, create},
-    },
+    recordings::{NewRecording, life},
+    write::Write,
 };
 
 /// The password of every demo account, printed by the command.
@@ -362,7 +358,10 @@ pub async fn fill(db: &DatabaseConnection) -> Result<usize, ServiceError> {
                 media_key: None,
             };
             let published_at = start + Duration::hours(n as i64 * 37);
-            let row = create(db, new, Status::Published, Some(published_at)).await?;
+            let w = Write::begin(db).await?;
+            let (row, changed) =
+                life::create(&w, new, Status::Published, Some(published_at)).await?;
+            w.commit(changed).await?;
             made.push((row.id, row.slug, uploader.user_id));
         }
     }
@@ -370,12 +369,9 @@ pub async fn fill(db: &DatabaseConnection) -> Result<usize, ServiceError> {
     let listeners: Vec<&Viewer> = people.iter().collect();
     for (id, slug, uploader_id) in &made {
         let downloads = rng.gen_range(0..2_000_i64);
-        recordings::Entity::update_many()
-            .col_expr(recordings::Column::DownloadCount, Expr::value(downloads))
-            .col_expr(recordings::Column::PlayCount, Expr::value(downloads * 3))
-            .filter(recordings::Column::Id.eq(*id))
-            .exec(db)
-            .await?;
+        let w = Write::begin(db).await?;
+        let changed = life::seed_counts(&w, *id, downloads, downloads * 3).await?;
+        w.commit(changed).await?;
         for who in listeners.iter().filter(|p| p.user_id != *uploader_id) {
             if rng.gen_bool(0.4) {
                 let stars = Stars::parse(&rng.gen_range(2..=5).to_string())?;
@@ -387,8 +383,6 @@ pub async fn fill(db: &DatabaseConnection) -> Result<usize, ServiceError> {
             }
         }
     }
-    // The lists of recordings changed, on every replica following the log.
-    crate::changes::announce(db, [crate::changes::key::CATALOG.to_owned()]).await?;
     Ok(made.len())
 }
 

@@ -13,9 +13,7 @@
 use std::{path::Path, time::Duration};
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ModelTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use crate::{
     UploadMeta,
@@ -23,6 +21,7 @@ use crate::{
     error::ServiceError,
     store::{MediaStore, StoreError},
     uploads::{self, Uploader},
+    write::{Changed, Write},
 };
 
 /// S3 takes at most 10,000 parts of at least 5 MiB (but the last).
@@ -67,6 +66,7 @@ pub async fn start(
         }
         Err(e) => return Err(ServiceError::internal("starting a multipart upload", e)),
     };
+    let w = Write::begin(db).await?;
     let row = direct_uploads::ActiveModel {
         user_id: Set(uploader.user_id),
         key: Set(key),
@@ -84,8 +84,10 @@ pub async fn start(
         created_at: Set(Utc::now()),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&w)
     .await?;
+    // Bookkeeping only its uploader's browser sees.
+    w.commit(Changed::nothing_shown()).await?;
     Ok(Started {
         id: row.id,
         part_size,
@@ -195,7 +197,7 @@ pub async fn complete(
     if let Err(e) = store.delete(&row.key).await {
         tracing::warn!(key = %row.key, error = %e, "a joined direct upload could not be removed");
     }
-    row.delete(db).await.map_err(ServiceError::from)?;
+    forget(db, row.id).await?;
     Ok(outcome?)
 }
 
@@ -248,7 +250,15 @@ pub async fn abort(
     if let Err(e) = store.abort_multipart(&row.key, &row.upload_id).await {
         tracing::info!(error = %e, key = %row.key, "an aborted upload was already gone from the bucket");
     }
-    row.delete(db).await?;
+    forget(db, row.id).await?;
+    Ok(())
+}
+
+/// The bookkeeping of upload `id` goes (completed, aborted or abandoned).
+async fn forget(db: &DatabaseConnection, id: i32) -> Result<(), ServiceError> {
+    let w = Write::begin(db).await?;
+    direct_uploads::Entity::delete_by_id(id).exec(&w).await?;
+    w.commit(Changed::nothing_shown()).await?;
     Ok(())
 }
 

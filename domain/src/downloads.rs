@@ -1,12 +1,9 @@
 //! Downloads: which forms of a recording may be downloaded, and counting them.
 
 use media::rendition::{Made, Rendition};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    sea_query::{Expr, ExprTrait},
-};
+use sea_orm::DatabaseConnection;
 
-use crate::{entities::recordings, error::ServiceError};
+use crate::{entities::recordings, error::ServiceError, write::Write};
 
 /// What a download of `row` in `format` (`?format=…`, or none for the original) streams:
 /// the original as it is (also when it is in that form already), or a rendition made on
@@ -46,15 +43,14 @@ fn sentence(reason: &str) -> String {
 
 /// One more download of recording `id`. A failure to count never stops the download.
 pub async fn count(db: &DatabaseConnection, id: i32) {
-    let counted = recordings::Entity::update_many()
-        .col_expr(
-            recordings::Column::DownloadCount,
-            Expr::col(recordings::Column::DownloadCount).add(1),
-        )
-        .filter(recordings::Column::Id.eq(id))
-        .exec(db)
-        .await;
+    let counted = async {
+        let w = Write::begin(db).await?;
+        let changed = crate::recordings::life::count_download(&w, id).await?;
+        w.commit(changed).await?;
+        Ok::<_, ServiceError>(())
+    }
+    .await;
     if let Err(e) = counted {
-        tracing::warn!(recording = id, error = %e, "download not counted");
+        tracing::warn!(recording = id, error = %e.for_operator(), "download not counted");
     }
 }

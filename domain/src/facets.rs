@@ -22,6 +22,7 @@ use crate::{
     licence_label,
     model::{Facet, Facets},
     order_label,
+    write::{Changed, Write, key},
 };
 
 /// How many tags the menu offers (the most used first).
@@ -131,11 +132,7 @@ impl Facts {
 
 /// Moves the counts from what a recording was (`before`) to what it is (`after`), in the
 /// caller's transaction. Unchanged facts cost nothing.
-pub async fn shift(
-    db: &impl ConnectionTrait,
-    before: &Facts,
-    after: &Facts,
-) -> Result<(), ServiceError> {
+pub async fn shift(w: &Write, before: &Facts, after: &Facts) -> Result<(), ServiceError> {
     let mut delta: HashMap<(&str, &str), i64> = HashMap::new();
     for (k, v) in &before.0 {
         *delta.entry((k.as_str(), v.as_str())).or_default() -= 1;
@@ -144,17 +141,12 @@ pub async fn shift(
         *delta.entry((k.as_str(), v.as_str())).or_default() += 1;
     }
     for ((kind, value), d) in delta.into_iter().filter(|(_, d)| *d != 0) {
-        add(db, kind, value, d).await?;
+        add(w, kind, value, d).await?;
     }
     Ok(())
 }
 
-async fn add(
-    db: &impl ConnectionTrait,
-    kind: &str,
-    value: &str,
-    d: i64,
-) -> Result<(), ServiceError> {
+async fn add(w: &Write, kind: &str, value: &str, d: i64) -> Result<(), ServiceError> {
     use facet_counts::Column as C;
     facet_counts::Entity::insert(facet_counts::ActiveModel {
         kind: sea_orm::Set(kind.to_owned()),
@@ -166,7 +158,7 @@ async fn add(
             .value(C::Count, Expr::col((facet_counts::Entity, C::Count)).add(d))
             .to_owned(),
     )
-    .exec_without_returning(db)
+    .exec_without_returning(w)
     .await?;
     Ok(())
 }
@@ -273,8 +265,9 @@ pub async fn menus(db: &impl ConnectionTrait) -> Result<Facets, ServiceError> {
 
 /// Counts everything again from `recordings` (after a bulk load, which writes rows by the
 /// thousand and counts once at the end). The one scan, and never on a page.
-pub async fn recount(db: &impl ConnectionTrait) -> Result<(), ServiceError> {
-    facet_counts::Entity::delete_many().exec(db).await?;
+pub async fn recount(db: &sea_orm::DatabaseConnection) -> Result<(), ServiceError> {
+    let w = Write::begin(db).await?;
+    facet_counts::Entity::delete_many().exec(&w).await?;
     let published = "status = 'published'";
     for sql in [
         format!(
@@ -299,7 +292,9 @@ pub async fn recount(db: &impl ConnectionTrait) -> Result<(), ServiceError> {
     .into_iter()
     .chain(migrations::pair_count_statements())
     {
-        db.execute_unprepared(&sql).await?;
+        w.execute_unprepared(&sql).await?;
     }
+    // Every list of recordings shows the menus.
+    w.commit(Changed::keys([key::CATALOG.to_owned()])).await?;
     Ok(())
 }

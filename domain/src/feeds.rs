@@ -10,8 +10,8 @@ use sea_orm::DatabaseConnection;
 use crate::{
     catalog::{self, cards},
     catalog_query::CatalogQuery,
-    changes::key,
     error::ServiceError,
+    key,
     model::RecordingCard,
 };
 

@@ -1,5 +1,6 @@
-//! What logged-in listeners add to a recording: comments and ratings. Each write updates
-//! the recording's counters in the same transaction, so cards never disagree with pages.
+//! What logged-in listeners add to a recording: comments and ratings (this module owns
+//! both tables). Each write has the recording count them in the same write
+//! (`recordings::life`), so cards never disagree with pages.
 
 use chrono::Utc;
 use sea_orm::{
@@ -8,24 +9,13 @@ use sea_orm::{
 };
 
 use crate::{
-    entities::{comments, ratings, recordings},
+    CommentText, Stars,
+    entities::{comments, ratings},
     error::ServiceError,
     model::Viewer,
-    {CommentText, Slug, Stars, Status},
+    recordings,
+    write::Write,
 };
-
-async fn published_recording(
-    db: &impl sea_orm::ConnectionTrait,
-    slug: &str,
-) -> Result<recordings::Model, ServiceError> {
-    let slug = Slug::parse(slug)?;
-    recordings::Entity::find()
-        .filter(recordings::Column::Slug.eq(slug.as_str()))
-        .filter(recordings::Column::Status.eq(Status::Published))
-        .one(db)
-        .await?
-        .ok_or(ServiceError::NotFound)
-}
 
 /// Adds a comment and returns the recording's id.
 #[tracing::instrument(skip_all, fields(user = viewer.user_id))]
@@ -35,8 +25,8 @@ pub async fn post_comment(
     slug: &str,
     text: CommentText,
 ) -> Result<i32, ServiceError> {
-    let txn = crate::db::begin_write(db).await?;
-    let recording = published_recording(&txn, slug).await?;
+    let w = Write::begin(db).await?;
+    let recording = recordings::published(&w, slug).await?;
     comments::ActiveModel {
         recording_id: Set(recording.id),
         user_id: Set(viewer.user_id),
@@ -45,19 +35,10 @@ pub async fn post_comment(
         created_at: Set(Utc::now()),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(&w)
     .await?;
-    recordings::Entity::update_many()
-        .col_expr(
-            recordings::Column::CommentCount,
-            Expr::col(recordings::Column::CommentCount).add(1),
-        )
-        .filter(recordings::Column::Id.eq(recording.id))
-        .exec(&txn)
-        .await?;
-    // Its page shows comments and ratings; cards and the rated order show the counts.
-    crate::changes::recording(&txn, recording.id, recording.uploader_id).await?;
-    crate::changes::commit(txn).await?;
+    let changed = recordings::life::count_comment(&w, &recording).await?;
+    w.commit(changed).await?;
     Ok(recording.id)
 }
 
@@ -70,8 +51,8 @@ pub async fn rate(
     slug: &str,
     stars: Stars,
 ) -> Result<i32, ServiceError> {
-    let txn = crate::db::begin_write(db).await?;
-    let recording = published_recording(&txn, slug).await?;
+    let w = Write::begin(db).await?;
+    let recording = recordings::published(&w, slug).await?;
     if recording.uploader_id == viewer.user_id {
         return Err(ServiceError::Forbidden(
             "You cannot rate your own recording.".into(),
@@ -80,14 +61,14 @@ pub async fn rate(
     let stars_value = i16::from(stars.get());
     let now = Utc::now();
     match ratings::Entity::find_by_id((recording.id, viewer.user_id))
-        .one(&txn)
+        .one(&w)
         .await?
     {
         Some(existing) => {
             let mut active: ratings::ActiveModel = existing.into();
             active.stars = Set(stars_value);
             active.updated_at = Set(now);
-            active.update(&txn).await?;
+            active.update(&w).await?;
         }
         None => {
             ratings::ActiveModel {
@@ -96,7 +77,7 @@ pub async fn rate(
                 stars: Set(stars_value),
                 updated_at: Set(now),
             }
-            .insert(&txn)
+            .insert(&w)
             .await?;
         }
     }
@@ -106,7 +87,7 @@ pub async fn rate(
         .column_as(Expr::cust("CAST(SUM(stars) AS BIGINT)"), "sum")
         .filter(ratings::Column::RecordingId.eq(recording.id))
         .into_tuple()
-        .one(&txn)
+        .one(&w)
         .await?
         .unwrap_or((0, None));
     let avg = if count > 0 {
@@ -114,14 +95,20 @@ pub async fn rate(
     } else {
         0.0
     };
-    recordings::Entity::update_many()
-        .col_expr(recordings::Column::RatingCount, Expr::value(count as i32))
-        .col_expr(recordings::Column::RatingAvg, Expr::value(avg))
-        .filter(recordings::Column::Id.eq(recording.id))
-        .exec(&txn)
-        .await?;
-    // Its page shows comments and ratings; cards and the rated order show the counts.
-    crate::changes::recording(&txn, recording.id, recording.uploader_id).await?;
-    crate::changes::commit(txn).await?;
+    let changed = recordings::life::set_rating(&w, &recording, count as i32, avg).await?;
+    w.commit(changed).await?;
     Ok(recording.id)
+}
+
+/// A deleted recording's comments and ratings go with it.
+pub async fn forget_recording(w: &Write, recording_id: i32) -> Result<(), ServiceError> {
+    comments::Entity::delete_many()
+        .filter(comments::Column::RecordingId.eq(recording_id))
+        .exec(w)
+        .await?;
+    ratings::Entity::delete_many()
+        .filter(ratings::Column::RecordingId.eq(recording_id))
+        .exec(w)
+        .await?;
+    Ok(())
 }

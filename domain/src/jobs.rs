@@ -1,15 +1,16 @@
-//! The jobs table, and no one else's writes to it: putting a recording's processing in the
-//! queue (on upload, and again when its uploader asks for a retry), claiming a job under a
-//! lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas never take the same job;
-//! SQLite has one writer anyway), and recording how it ended. A job whose replica stopped
-//! mid-way is claimed again once its lease runs out, so work survives restarts.
+//! The jobs table, and only it: putting a recording's processing in the queue (on upload,
+//! and again when its uploader asks for a retry), claiming a job under a lease (`FOR
+//! UPDATE SKIP LOCKED` on PostgreSQL, so replicas never take the same job; SQLite has one
+//! writer anyway), and recording how it ended. A job whose replica stopped mid-way is
+//! claimed again once its lease runs out, so work survives restarts. The recording's own
+//! processing state follows each step through `recordings::life`.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend,
-    DatabaseConnection, EntityTrait, QueryFilter, Set, Statement, sea_query::Expr,
+    DatabaseConnection, EntityTrait, QueryFilter, Set, Statement,
 };
 
 use crate::{
@@ -17,7 +18,8 @@ use crate::{
     entities::{jobs, recordings},
     error::ServiceError,
     model::Viewer,
-    recordings::manages,
+    recordings::{Previews, life, manages},
+    write::{Changed, Write},
 };
 
 pub const PROCESS: &str = "process";
@@ -26,27 +28,8 @@ pub const LEASE: Duration = Duration::from_secs(300);
 /// Tries before a failure is final (and shown to the uploader with a retry button).
 pub const MAX_ATTEMPTS: i32 = 3;
 
-/// Sets a recording's processing state, and its error text with it.
-async fn mark(
-    db: &impl ConnectionTrait,
-    recording_id: i32,
-    state: Processing,
-    error: &str,
-) -> Result<(), ServiceError> {
-    recordings::Entity::update_many()
-        .col_expr(recordings::Column::Processing, Expr::value(state))
-        .col_expr(
-            recordings::Column::ProcessingError,
-            Expr::value(error.chars().take(500).collect::<String>()),
-        )
-        .filter(recordings::Column::Id.eq(recording_id))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-/// Queues processing of a recording (in the caller's transaction, with the recording).
-pub async fn enqueue(db: &impl ConnectionTrait, recording_id: i32) -> Result<(), ServiceError> {
+/// Queues processing of a recording (in the caller's write, with the recording).
+pub async fn enqueue(w: &Write, recording_id: i32) -> Result<Changed, ServiceError> {
     let now = Utc::now();
     jobs::ActiveModel {
         kind: Set(PROCESS.into()),
@@ -59,9 +42,18 @@ pub async fn enqueue(db: &impl ConnectionTrait, recording_id: i32) -> Result<(),
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(db)
+    .insert(w)
     .await?;
-    mark(db, recording_id, Processing::Queued, "").await
+    life::set_processing(w, recording_id, Processing::Queued, "").await
+}
+
+/// A deleted recording's jobs go with it.
+pub async fn forget_recording(w: &Write, recording_id: i32) -> Result<(), ServiceError> {
+    jobs::Entity::delete_many()
+        .filter(jobs::Column::RecordingId.eq(recording_id))
+        .exec(w)
+        .await?;
+    Ok(())
 }
 
 /// The uploader (or an editor) asks for a failed processing to run again.
@@ -78,9 +70,9 @@ pub async fn retry(db: &DatabaseConnection, who: &Viewer, slug: &str) -> Result<
             "This recording's processing has not failed.",
         ));
     }
-    let txn = crate::db::begin_write(db).await?;
-    enqueue(&txn, row.id).await?;
-    txn.commit().await?;
+    let w = Write::begin(db).await?;
+    let changed = enqueue(&w, row.id).await?;
+    w.commit(changed).await?;
     Ok(())
 }
 
@@ -106,11 +98,12 @@ pub async fn queue_missing_previews(db: &DatabaseConnection) -> Result<usize, Se
     if ids.is_empty() {
         return Ok(0);
     }
-    let txn = crate::db::begin_write(db).await?;
+    let w = Write::begin(db).await?;
+    let mut changed = Changed::nothing_shown();
     for id in &ids {
-        enqueue(&txn, *id).await?;
+        changed = changed.and(enqueue(&w, *id).await?);
     }
-    txn.commit().await?;
+    w.commit(changed).await?;
     Ok(ids.len())
 }
 
@@ -143,10 +136,12 @@ pub async fn claim(db: &DatabaseConnection) -> Result<Option<Claimed>, ServiceEr
         DatabaseBackend::Postgres => vec![until.into(), now.into()],
         _ => vec![until.into(), now.into(), now.into(), now.into()],
     };
-    let Some(r) = db
+    let w = Write::begin(db).await?;
+    let Some(r) = w
         .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?
     else {
+        w.commit(Changed::nothing_shown()).await?;
         return Ok(None);
     };
     let job = Claimed {
@@ -154,12 +149,14 @@ pub async fn claim(db: &DatabaseConnection) -> Result<Option<Claimed>, ServiceEr
         recording_id: r.try_get("", "recording_id")?,
         attempts: r.try_get("", "attempts")?,
     };
-    mark(db, job.recording_id, Processing::Running, "").await?;
+    let changed = life::set_processing(&w, job.recording_id, Processing::Running, "").await?;
+    w.commit(changed).await?;
     Ok(Some(job))
 }
 
-/// How a job ended: done, or failed with a reason for the uploader.
-pub type Outcome = Result<(), String>;
+/// How a job ended: done (with the previews made, when the recording has a file), or
+/// failed with a reason for the uploader.
+pub type Outcome = Result<Option<Previews>, String>;
 
 /// Records the end of a claimed job: done; failed but to be tried again after a pause;
 /// or failed for good once its attempts are spent. The recording's state follows.
@@ -171,7 +168,7 @@ pub async fn finish(
 ) -> Result<JobState, ServiceError> {
     let now = Utc::now();
     let (state, error, retry_at): (JobState, &str, Option<DateTime<Utc>>) = match outcome {
-        Ok(()) => (JobState::Done, "", None),
+        Ok(_) => (JobState::Done, "", None),
         Err(e) if job.attempts < MAX_ATTEMPTS => (
             JobState::Queued,
             e,
@@ -179,7 +176,7 @@ pub async fn finish(
         ),
         Err(e) => (JobState::Failed, e, None),
     };
-    let txn = crate::db::begin_write(db).await?;
+    let w = Write::begin(db).await?;
     jobs::ActiveModel {
         id: Set(job.id),
         state: Set(state),
@@ -188,11 +185,14 @@ pub async fn finish(
         updated_at: Set(now),
         ..Default::default()
     }
-    .update(&txn)
+    .update(&w)
     .await?;
-    mark(&txn, job.recording_id, state.processing(), error).await?;
+    let mut changed = Changed::nothing_shown();
+    if let Ok(Some(previews)) = outcome {
+        changed = life::attach_previews(&w, job.recording_id, previews.clone()).await?;
+    }
     // Its page shows the preview, or the failure, now.
-    crate::changes::record(&txn, [crate::changes::key::recording(job.recording_id)]).await?;
-    crate::changes::commit(txn).await?;
+    let state_shown = life::set_processing(&w, job.recording_id, state.processing(), error).await?;
+    w.commit(changed.and(state_shown)).await?;
     Ok(state)
 }

@@ -8,15 +8,15 @@
 //! sessions, the catalog queries, moderation, uploads (one `uploads::accept` for every way
 //! a file arrives), the processing jobs, the media store (folder or S3) and demo data.
 //!
-//! **Every write goes through a function of this crate**, so that each committed write can
-//! say what it changed (the invalidation bus builds on this).
+//! **Every write goes through a function of this crate**, in a [`write::Write`] whose only
+//! way out is a commit that names what it changed (the invalidation bus builds on this);
+//! each table is written by one module only, listed in `entities`.
 
 pub mod billing;
 pub mod catalog_query;
-pub mod changes;
 pub mod error;
 pub mod model;
-mod secret;
+pub mod secret;
 mod values;
 
 pub use error::{ServiceError, ServiceResult};
@@ -72,3 +72,8 @@ pub mod store;
 pub mod tokens;
 #[cfg(feature = "server")]
 pub mod uploads;
+#[cfg(feature = "server")]
+pub mod write;
+
+/// How surrogate keys are spelled (the cache contract's, shared with the balancer).
+pub use contract::key;

@@ -1,25 +1,25 @@
 //! The editors' queue: uploads wait here as `pending` until an editor publishes them or
 //! rejects them with a reason the uploader sees. Trusted uploaders skip it.
 
-use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::{
+    Status,
+    catalog::cards,
+    entities,
     error::ServiceError,
-    facets::{self, Facts},
     model::{PendingItem, Viewer},
-    {Role, Status},
-    {catalog::cards, entities::recordings},
+    recordings::{self, StatusChange},
+    write::Write,
 };
 
 /// Oldest first: whoever waited longest is seen first.
 pub async fn pending(db: &DatabaseConnection) -> Result<Vec<PendingItem>, ServiceError> {
-    let rows = recordings::Entity::find()
-        .filter(recordings::Column::Status.eq(Status::Pending))
-        .order_by_asc(recordings::Column::CreatedAt)
-        .order_by_asc(recordings::Column::Id)
+    use entities::recordings::{Column, Entity};
+    let rows = Entity::find()
+        .filter(Column::Status.eq(Status::Pending))
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
         .all(db)
         .await?;
     // `cards` takes the rows; the queue's own facts are read from a copy first.
@@ -55,45 +55,25 @@ pub async fn decide(
     decision: Decision,
     note: &str,
 ) -> Result<(), ServiceError> {
-    if editor.role < Role::Editor {
-        return Err(ServiceError::Forbidden(
-            "Only editors can publish or reject recordings.".into(),
+    if !editor.role.moderates() {
+        return Err(ServiceError::forbidden(
+            "Only editors can publish or reject recordings.",
         ));
     }
-    let note = note.trim();
-    if decision == Decision::Reject && note.is_empty() {
-        return Err(ServiceError::Invalid(
-            "Say why the recording is rejected: the uploader reads it.".into(),
-        ));
-    }
-    let txn = crate::db::begin_write(db).await?;
-    let row = crate::recordings::by_slug(&txn, slug).await?;
-    if row.status != Status::Pending {
-        return Err(ServiceError::Conflict(
-            "Another editor has already decided on this recording.".into(),
-        ));
-    }
-    let before = Facts::of(&txn, &row).await?;
-    let (id, uploader_id) = (row.id, row.uploader_id);
-    let mut row: recordings::ActiveModel = row.into();
-    let now = Utc::now();
-    match decision {
-        Decision::Publish => {
-            row.status = Set(Status::Published);
-            row.published_at = Set(Some(now));
-            row.moderation_note = Set(String::new());
+    let change = match decision {
+        Decision::Publish => StatusChange::Publish,
+        Decision::Reject if note.trim().is_empty() => {
+            return Err(ServiceError::invalid(
+                "Say why the recording is rejected: the uploader reads it.",
+            ));
         }
-        Decision::Reject => {
-            row.status = Set(Status::Rejected);
-            row.moderation_note = Set(note.chars().take(500).collect());
-        }
-    }
-    row.updated_at = Set(now);
-    let after = row.update(&txn).await?;
-    facets::shift(&txn, &before, &Facts::of(&txn, &after).await?).await?;
-    if decision == Decision::Publish {
-        crate::changes::recording(&txn, id, uploader_id).await?;
-    }
-    crate::changes::commit(txn).await?;
+        Decision::Reject => StatusChange::Reject {
+            note: note.trim().to_owned(),
+        },
+    };
+    let w = Write::begin(db).await?;
+    let row = recordings::by_slug(&w, slug).await?;
+    let changed = recordings::life::moderate(&w, row, change).await?;
+    w.commit(changed).await?;
     Ok(())
 }

@@ -1,17 +1,18 @@
 //! What a processing job does: the original → stereo preview and, for a sound field, the
 //! spatial preview (first-order AmbiX; both Ogg Vorbis), waveform and direction-of-arrival
-//! pictures, all stored, and the recording updated to name them. The
-//! job's bookkeeping (claim, lease, end) is `jobs`; the loop that runs it is the server's.
+//! pictures, all stored; `jobs::finish` then names them on the recording. The job's
+//! bookkeeping (claim, lease, end) is `jobs`; the loop that runs it is the server's.
 
 use std::path::Path;
 
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
+use sea_orm::{DatabaseConnection, EntityTrait};
 
 use crate::{
     JobState,
     entities::recordings,
     error::ServiceError,
     jobs::{self, Claimed},
+    recordings::Previews,
     store::{MediaStore, StoreError, TempFile},
 };
 
@@ -26,12 +27,12 @@ pub async fn process(
 ) -> Result<JobState, ServiceError> {
     let started = std::time::Instant::now();
     let outcome = match make(db, store, scratch, job.recording_id).await {
-        Ok(()) => {
+        Ok(previews) => {
             tracing::info!(
                 duration_ms = started.elapsed().as_millis() as u64,
                 "recording processed"
             );
-            Ok(())
+            Ok(previews)
         }
         Err(f) => {
             tracing::warn!(error = %f.detail, shown = %f.shown, "processing failed");
@@ -60,12 +61,14 @@ const STORE_FAILED: &str = "The media store could not be reached to keep the pre
 const CATALOG_FAILED: &str = "The catalog could not be reached.";
 const WORK_FAILED: &str = "This server had no room to work on the recording.";
 
+/// Makes and stores the previews and pictures of recording `recording_id`; what it made
+/// (`None` for a recording without a file). The recording is told by `jobs::finish`.
 async fn make(
     db: &DatabaseConnection,
     store: &MediaStore,
     scratch: &Path,
     recording_id: i32,
-) -> Result<(), Failure> {
+) -> Result<Option<Previews>, Failure> {
     let row = recordings::Entity::find_by_id(recording_id)
         .one(db)
         .await
@@ -75,7 +78,7 @@ async fn make(
             detail: "the recording's row is gone".into(),
         })?;
     let Some(key) = row.media_key.clone() else {
-        return Ok(());
+        return Ok(None);
     };
     tokio::fs::create_dir_all(scratch)
         .await
@@ -169,17 +172,11 @@ async fn make(
         }
         None => None,
     };
-    recordings::ActiveModel {
-        id: Set(row.id),
-        preview_key: Set(Some(preview_key)),
-        preview_bytes: Set(i64::try_from(preview_bytes).ok()),
-        spatial_key: Set(spatial_key),
-        waveform_key: Set(Some(waveform_key)),
-        doa_key: Set(doa_key),
-        ..Default::default()
-    }
-    .update(db)
-    .await
-    .map_err(failed(CATALOG_FAILED))?;
-    Ok(())
+    Ok(Some(Previews {
+        preview_key,
+        preview_bytes: i64::try_from(preview_bytes).ok(),
+        spatial_key,
+        waveform_key,
+        doa_key,
+    }))
 }

@@ -31,9 +31,28 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Whether two secrets are the same, in time that does not depend on where they differ
+/// (form tokens; signatures are compared by the HMAC itself). Empty is never a match.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && !a.is_empty()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Secret;
+    use super::{Secret, same};
+
+    #[test]
+    fn comparison() {
+        assert!(same("abc", "abc"));
+        assert!(!same("abc", "abd"));
+        assert!(!same("", ""));
+        assert!(!same("abc", "abcd"));
+    }
 
     #[test]
     fn a_secret_never_prints() {

@@ -8,10 +8,10 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     bus::Bus,
-    changes::{self, key},
     entities::{sessions, users},
     error::ServiceError,
     model::Viewer,
+    write::{Changed, Write, key},
 };
 
 /// How long a login lasts.
@@ -32,24 +32,12 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Compares two tokens in time that does not depend on where they differ.
-pub fn tokens_match(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && !a.is_empty()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 /// Starts a session and returns the cookie token.
 #[tracing::instrument(skip_all, fields(user = user_id))]
-pub async fn create(
-    db: &impl sea_orm::ConnectionTrait,
-    user_id: i32,
-) -> Result<String, ServiceError> {
+pub async fn create(db: &DatabaseConnection, user_id: i32) -> Result<String, ServiceError> {
     let token = random_token();
     let now = Utc::now();
+    let w = Write::begin(db).await?;
     sessions::ActiveModel {
         token_hash: Set(hash_token(&token)),
         user_id: Set(user_id),
@@ -58,8 +46,10 @@ pub async fn create(
         expires_at: Set(now + Duration::days(SESSION_DAYS)),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&w)
     .await?;
+    // A new login: nothing cached knows it yet.
+    w.commit(Changed::nothing_shown()).await?;
     Ok(token)
 }
 
@@ -75,7 +65,7 @@ pub async fn resolve(
         return Ok(None);
     }
     let hash = hash_token(token);
-    let found: Option<(Viewer, DateTime<Utc>)> = bus
+    let (found, _): (Option<(Viewer, DateTime<Utc>)>, _) = bus
         .cached(format!("session/{hash}"), || async {
             let found = lookup(db, &hash).await?;
             let mut keys = vec![key::session(&hash)];
@@ -120,43 +110,25 @@ async fn lookup(
 /// Ends one login (log-out, or an expired session found).
 pub async fn delete(db: &DatabaseConnection, token: &str) -> Result<(), ServiceError> {
     let hash = hash_token(token);
-    let txn = crate::db::begin_write(db).await?;
+    let w = Write::begin(db).await?;
     sessions::Entity::delete_many()
         .filter(sessions::Column::TokenHash.eq(&hash))
-        .exec(&txn)
+        .exec(&w)
         .await?;
-    changes::record(&txn, [key::session(&hash)]).await?;
-    changes::commit(txn).await?;
+    w.commit(Changed::keys([key::session(&hash)])).await?;
     Ok(())
 }
 
-/// Ends every session of a user but `keep` (after a password change).
-#[tracing::instrument(skip_all, fields(user = user_id))]
-pub async fn delete_others(
-    db: &DatabaseConnection,
+/// Ends every login of a user but `keep` (in the caller's write: a password change).
+pub async fn end_others(
+    w: &Write,
     user_id: i32,
     keep: Option<&str>,
-) -> Result<(), ServiceError> {
-    let txn = crate::db::begin_write(db).await?;
+) -> Result<Changed, ServiceError> {
     let mut query = sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user_id));
     if let Some(token) = keep {
         query = query.filter(sessions::Column::TokenHash.ne(hash_token(token)));
     }
-    query.exec(&txn).await?;
-    changes::record(&txn, [key::sessions_of(user_id)]).await?;
-    changes::commit(txn).await?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_comparison() {
-        assert!(tokens_match("abc", "abc"));
-        assert!(!tokens_match("abc", "abd"));
-        assert!(!tokens_match("", ""));
-        assert!(!tokens_match("abc", "abcd"));
-    }
+    query.exec(w).await?;
+    Ok(Changed::keys([key::sessions_of(user_id)]))
 }

@@ -2,29 +2,37 @@
 //! `?__err=`), so that a page shows only what this site said. HMAC-SHA-256 (RFC 2104) under
 //! a key the replicas share through the `site_keys` table, made by whichever starts first.
 
+use hmac::{Hmac, Mac};
 use sea_orm::{DatabaseConnection, EntityTrait, Set};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
-use crate::{Secret, entities::site_keys, error::ServiceError};
+use crate::{
+    Secret,
+    entities::site_keys,
+    error::ServiceError,
+    write::{Changed, Write},
+};
 
 const FORM_ERRORS: &str = "form-errors";
-const BLOCK: usize = 64;
 
 /// The key that signs form errors: read, or made and kept if no replica has made it yet.
 pub async fn form_error_key(db: &DatabaseConnection) -> Result<Secret, ServiceError> {
     let fresh = crate::sessions::random_token() + &crate::sessions::random_token();
+    let w = Write::begin(db).await?;
     let made = site_keys::Entity::insert(site_keys::ActiveModel {
         name: Set(FORM_ERRORS.into()),
         value: Set(fresh),
     })
     .on_conflict_do_nothing()
-    .exec(db)
+    .exec(&w)
     .await;
     if let Err(e) = made
         && !matches!(e, sea_orm::DbErr::RecordNotInserted)
     {
         return Err(e.into());
     }
+    // A key, not anything a page shows.
+    w.commit(Changed::nothing_shown()).await?;
     let row = site_keys::Entity::find_by_id(FORM_ERRORS.to_string())
         .one(db)
         .await?
@@ -32,37 +40,30 @@ pub async fn form_error_key(db: &DatabaseConnection) -> Result<Secret, ServiceEr
     Ok(Secret::new(row.value))
 }
 
+/// HMAC-SHA-256 (RFC 2104) under `key`, ready for the message: the one HMAC of the site
+/// (form errors here, Stripe's webhook signatures in `payments::signature`).
+pub(crate) fn hmac_sha256(key: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes a key of any length: a long one is hashed first.
+    <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
+}
+
 /// HMAC-SHA-256 of `message` under `key`, as hex.
 pub fn sign(key: &Secret, message: &str) -> String {
-    let mut k = [0u8; BLOCK];
-    let raw = key.expose().as_bytes();
-    if raw.len() > BLOCK {
-        k[..32].copy_from_slice(&Sha256::digest(raw));
-    } else {
-        k[..raw.len()].copy_from_slice(raw);
-    }
-    let pad = |byte: u8| k.map(|b| b ^ byte);
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message.as_bytes())
-        .finalize();
-    let outer = Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize();
-    hex::encode(outer)
+    let mac = hmac_sha256(key.expose().as_bytes()).chain_update(message.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Whether `signature` is `message`'s, compared in time that does not depend on where a
 /// forgery differs.
 pub fn verify(key: &Secret, message: &str, signature: &str) -> bool {
-    let want = sign(key, message);
-    want.len() == signature.len()
-        && want
-            .bytes()
-            .zip(signature.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    let Ok(claimed) = hex::decode(signature) else {
+        return false;
+    };
+    hmac_sha256(key.expose().as_bytes())
+        .chain_update(message.as_bytes())
+        .verify_slice(&claimed)
+        .is_ok()
 }
 
 /// What a form error's signature covers: the form it belongs to and the encoded error.
@@ -87,5 +88,6 @@ mod tests {
         assert!(!verify(&key, "b", &s));
         assert!(!verify(&Secret::new("other"), "a", &s));
         assert!(!verify(&key, "a", ""));
+        assert!(!verify(&key, "a", "not hex"));
     }
 }

@@ -4,17 +4,17 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 
 use crate::{
     Role,
+    entities::{api_tokens, users},
     error::ServiceError,
     model::{TokenView, Viewer},
-    {
-        entities::{api_tokens, users},
-        sessions::{hash_token, random_token},
-    },
+    sessions::{hash_token, random_token},
+    write::{Changed, Write},
 };
 
 const PREFIX: &str = "amb_";
@@ -22,7 +22,7 @@ const PREFIX: &str = "amb_";
 /// Makes a token; returns it in full (shown once, never again).
 #[tracing::instrument(skip_all, fields(user = user_id))]
 pub async fn create(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     user_id: i32,
     name: &str,
 ) -> Result<String, ServiceError> {
@@ -33,6 +33,7 @@ pub async fn create(
         ));
     }
     let token = format!("{PREFIX}{}", random_token());
+    let w = Write::begin(db).await?;
     api_tokens::ActiveModel {
         user_id: Set(user_id),
         name: Set(name.to_owned()),
@@ -43,8 +44,10 @@ pub async fn create(
         revoked_at: Set(None),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&w)
     .await?;
+    // Only its owner's account page lists tokens, and it is never cached.
+    w.commit(Changed::nothing_shown()).await?;
     Ok(token)
 }
 
@@ -70,30 +73,32 @@ pub async fn list(
 }
 
 #[tracing::instrument(skip_all, fields(user = owner.user_id, token = id))]
-pub async fn revoke(
-    db: &impl ConnectionTrait,
-    owner: &Viewer,
-    id: i32,
-) -> Result<(), ServiceError> {
+pub async fn revoke(db: &DatabaseConnection, owner: &Viewer, id: i32) -> Result<(), ServiceError> {
+    let w = Write::begin(db).await?;
     let token = api_tokens::Entity::find_by_id(id)
-        .one(db)
+        .one(&w)
         .await?
         .filter(|t| t.user_id == owner.user_id)
         .ok_or(ServiceError::NotFound)?;
-    let mut token: api_tokens::ActiveModel = token.into();
-    token.revoked_at = Set(Some(Utc::now()));
-    token.update(db).await?;
+    api_tokens::ActiveModel {
+        id: Set(token.id),
+        revoked_at: Set(Some(Utc::now())),
+        ..Default::default()
+    }
+    .update(&w)
+    .await?;
+    w.commit(Changed::nothing_shown()).await?;
     Ok(())
 }
 
-/// Revokes every live token of an account (its password changed).
-pub async fn revoke_all(db: &impl ConnectionTrait, user_id: i32) -> Result<u64, ServiceError> {
-    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+/// Revokes every live token of an account (in the caller's write: its password changed).
+pub async fn revoke_all(w: &Write, user_id: i32) -> Result<u64, ServiceError> {
+    use sea_orm::sea_query::Expr;
     let done = api_tokens::Entity::update_many()
         .col_expr(api_tokens::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(api_tokens::Column::UserId.eq(user_id))
         .filter(api_tokens::Column::RevokedAt.is_null())
-        .exec(db)
+        .exec(w)
         .await?;
     Ok(done.rows_affected)
 }
@@ -101,7 +106,7 @@ pub async fn revoke_all(db: &impl ConnectionTrait, user_id: i32) -> Result<u64, 
 /// Who a bearer token belongs to: `(user id, role, trusted)`, or `None` for an unknown or
 /// revoked token.
 pub async fn authenticate(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     bearer: &str,
 ) -> Result<Option<(i32, Role, bool)>, ServiceError> {
     if !bearer.starts_with(PREFIX) || bearer.len() > 200 {
@@ -118,8 +123,14 @@ pub async fn authenticate(
     let Some(user) = users::Entity::find_by_id(token.user_id).one(db).await? else {
         return Ok(None);
     };
-    let mut used: api_tokens::ActiveModel = token.into();
-    used.last_used_at = Set(Some(Utc::now()));
-    used.update(db).await?;
+    let w = Write::begin(db).await?;
+    api_tokens::ActiveModel {
+        id: Set(token.id),
+        last_used_at: Set(Some(Utc::now())),
+        ..Default::default()
+    }
+    .update(&w)
+    .await?;
+    w.commit(Changed::nothing_shown()).await?;
     Ok(Some((user.id, user.role, user.trusted)))
 }

@@ -12,12 +12,13 @@ use media::inspect::{Inspection, inspect};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::{
-    Convention, Role, Status, UploadMeta, db,
+    Convention, Role, Status, UploadMeta,
     entities::{recordings, users},
     error::ServiceError,
     jobs,
-    recordings::{NewRecording, create},
+    recordings::{NewRecording, life},
     store::MediaStore,
+    write::Write,
 };
 
 /// Someone who may upload: an uploader (or more) whose account exists. Trusted uploaders'
@@ -31,7 +32,7 @@ pub struct Uploader {
 impl Uploader {
     /// The one rule on who may upload.
     pub fn check(user_id: i32, role: Role, trusted: bool) -> Result<Self, ServiceError> {
-        if role < Role::Uploader {
+        if !role.uploads() {
             return Err(ServiceError::forbidden(
                 "Your account cannot upload yet: ask an editor to make you an uploader.",
             ));
@@ -142,13 +143,10 @@ pub(crate) async fn ingest(
     // The recording and its processing job together, or neither.
     let published = (status == Status::Published).then(Utc::now);
     let saved = async {
-        let txn = db::begin_write(db).await?;
-        let row = create(&txn, new, status, published).await?;
-        jobs::enqueue(&txn, row.id).await?;
-        if status == Status::Published {
-            crate::changes::recording(&txn, row.id, row.uploader_id).await?;
-        }
-        crate::changes::commit(txn).await?;
+        let w = Write::begin(db).await?;
+        let (row, changed) = life::create(&w, new, status, published).await?;
+        let queued = jobs::enqueue(&w, row.id).await?;
+        w.commit(changed.and(queued)).await?;
         Ok::<_, ServiceError>(row)
     }
     .await;

@@ -249,6 +249,17 @@ impl Role {
             .find(|r| r.as_str() == raw)
             .ok_or_else(|| invalid("A role is one of listener, uploader, editor, admin."))
     }
+
+    /// Uploaders and above may upload recordings.
+    pub fn uploads(self) -> bool {
+        self >= Role::Uploader
+    }
+
+    /// Editors and above publish and reject uploads, and may describe or delete any
+    /// recording.
+    pub fn moderates(self) -> bool {
+        self >= Role::Editor
+    }
 }
 
 /// Where a recording is in its life. Only `Published` ones are shown to the public.

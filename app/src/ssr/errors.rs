@@ -47,10 +47,34 @@ impl From<ServiceError> for AppError {
             ServiceError::NotFound => AppError::NotFound,
             ServiceError::Unauthorized => AppError::Unauthorized,
             ServiceError::Forbidden(m) => AppError::Forbidden(m),
-            ServiceError::Invalid(m) | ServiceError::TooLarge(m) => AppError::Invalid(m),
+            ServiceError::Invalid(m) => AppError::Invalid(m),
+            ServiceError::TooLarge(m) => AppError::TooLarge(m),
             ServiceError::Conflict(m) => AppError::Conflict(m),
             ServiceError::TooManyRequests => AppError::TooManyRequests,
             ServiceError::Internal(_) => AppError::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One failure, one status, whichever way the visitor came in.
+    #[test]
+    fn every_failure_keeps_its_status_across_the_boundary() {
+        for e in [
+            ServiceError::NotFound,
+            ServiceError::Unauthorized,
+            ServiceError::forbidden("no"),
+            ServiceError::invalid("bad"),
+            ServiceError::conflict("taken"),
+            ServiceError::TooLarge("big".into()),
+            ServiceError::TooManyRequests,
+            ServiceError::internal("database", "gone"),
+        ] {
+            let status = e.status();
+            assert_eq!(AppError::from(e).status(), status);
         }
     }
 }

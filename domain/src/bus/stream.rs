@@ -15,7 +15,7 @@ use deadpool_redis::redis::{self, AsyncConnectionConfig};
 use tokio::sync::Notify;
 
 use super::{LEASE, lock};
-use crate::changes;
+use crate::write;
 
 /// The stream's key.
 pub const STREAM: &str = "ambisonia:invalidations";
@@ -68,7 +68,7 @@ impl RedisStream {
     /// Appends the number of each of this process's commits to the stream (commits that
     /// land while one is being appended are covered by the next, higher number).
     pub(super) async fn publish(self: Arc<Self>) {
-        let mut committed = changes::committed();
+        let mut committed = write::committed();
         let mut failing = false;
         while committed.changed().await.is_ok() {
             let seq = *committed.borrow_and_update();

@@ -1,4 +1,24 @@
 //! sea-orm entities, one per table; the schema itself lives in the `migrations` crate.
+//!
+//! Each table is written by one module only, its owner; everyone else reads it or asks the
+//! owner for a change. `scripts/write-owners` reads this table and fails the build checks
+//! on a write anywhere else.
+//!
+//! | tables | owner |
+//! |---|---|
+//! | `recordings`, `recording_tags`, `tags` | `recordings/life.rs` |
+//! | `facet_counts` | `facets.rs` |
+//! | `users`, `login_failures` | `accounts.rs` |
+//! | `sessions` | `sessions.rs` |
+//! | `api_tokens` | `tokens.rs` |
+//! | `comments`, `ratings` | `interactions.rs` |
+//! | `jobs` | `jobs.rs` |
+//! | `direct_uploads` | `direct_uploads.rs` |
+//! | `entitlements` | `payments/mod.rs` |
+//! | `stripe_events` | `payments/webhook.rs` |
+//! | `tip_ledger` | `payments/tips.rs` |
+//! | `site_keys` | `signing.rs` |
+//! | `invalidations`, `invalidation_seq` | `write/log.rs` |
 
 pub mod api_tokens;
 pub mod comments;

@@ -4,7 +4,7 @@
 //! billing or an event arrives.
 //!
 //! Without a Stripe key, payments are off: the site runs as before, and premium is given by
-//! hand (`grant`, `revoke`: `server admin grant-premium`).
+//! hand (`accounts::grant_premium`: `server admin grant-premium`).
 
 mod api;
 pub mod signature;
@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    QuerySelect, Set,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QuerySelect, Set,
 };
 use tokio::sync::RwLock;
 
@@ -29,6 +28,7 @@ use crate::{
     billing::Plan,
     entities::{entitlements, recordings, users},
     model::{Membership, PlanOffer, SubscriptionView, Viewer},
+    write::{Changed, Write},
 };
 
 /// How Stripe is reached, from the environment and flags.
@@ -238,14 +238,18 @@ impl Payments {
             .api
             .create_customer(user_id, &user.username, &user.email)
             .await?;
-        let txn = crate::db::begin_write(db).await?;
-        lock_user(&txn, user_id).await?;
-        let kept = match entitlements::Entity::find_by_id(user_id).one(&txn).await? {
+        let w = Write::begin(db).await?;
+        lock_user(&w, user_id).await?;
+        let kept = match entitlements::Entity::find_by_id(user_id).one(&w).await? {
             Some(e) if e.stripe_customer_id.is_some() => e.stripe_customer_id,
             Some(e) => {
-                let mut e = e.into_active_model();
-                e.stripe_customer_id = Set(Some(id.clone()));
-                e.update(&txn).await?;
+                entitlements::ActiveModel {
+                    user_id: Set(e.user_id),
+                    stripe_customer_id: Set(Some(id.clone())),
+                    ..Default::default()
+                }
+                .update(&w)
+                .await?;
                 None
             }
             None => {
@@ -253,12 +257,13 @@ impl Payments {
                     stripe_customer_id: Set(Some(id.clone())),
                     ..empty_entitlement(user_id)
                 }
-                .insert(&txn)
+                .insert(&w)
                 .await?;
                 None
             }
         };
-        txn.commit().await?;
+        // Billing bookkeeping: nothing a cache keeps.
+        w.commit(Changed::nothing_shown()).await?;
         Ok(kept.unwrap_or(id))
     }
 
@@ -271,22 +276,23 @@ impl Payments {
         user_id: i32,
         sub_id: &str,
     ) -> Result<(), ServiceError> {
-        let txn = crate::db::begin_write(db).await?;
-        self.refresh_subscription_in(&txn, user_id, sub_id).await?;
-        txn.commit().await?;
+        let w = Write::begin(db).await?;
+        self.refresh_subscription_in(&w, user_id, sub_id).await?;
+        // Premium is read where a download is answered, never from a cache.
+        w.commit(Changed::nothing_shown()).await?;
         Ok(())
     }
 
     async fn refresh_subscription_in(
         &self,
-        txn: &impl ConnectionTrait,
+        w: &Write,
         user_id: i32,
         sub_id: &str,
     ) -> Result<(), ServiceError> {
         let stripe = self.on()?;
-        lock_user(txn, user_id).await?;
+        lock_user(w, user_id).await?;
         let facts = stripe.api.subscription(sub_id).await?;
-        store_subscription(txn, user_id, &facts).await
+        store_subscription(w, user_id, &facts).await
     }
 }
 
@@ -308,10 +314,10 @@ fn empty_entitlement(user_id: i32) -> entitlements::ActiveModel {
 
 /// Serialises everything that writes one user's entitlement (a row lock on PostgreSQL;
 /// SQLite's write transaction already holds the only write lock).
-async fn lock_user(txn: &impl ConnectionTrait, user_id: i32) -> Result<(), ServiceError> {
+async fn lock_user(w: &Write, user_id: i32) -> Result<(), ServiceError> {
     users::Entity::find_by_id(user_id)
         .lock_exclusive()
-        .one(txn)
+        .one(w)
         .await?
         .map(|_| ())
         .ok_or(ServiceError::NotFound)
@@ -327,12 +333,12 @@ fn subscription_grants(e: &entitlements::Model, now: DateTime<Utc>) -> bool {
 /// that still grants premium and this one does not, or ends sooner (someone who paid
 /// twice keeps the better of the two).
 async fn store_subscription(
-    txn: &impl ConnectionTrait,
+    w: &Write,
     user_id: i32,
     facts: &SubscriptionFacts,
 ) -> Result<(), ServiceError> {
     let now = Utc::now();
-    let stored = entitlements::Entity::find_by_id(user_id).one(txn).await?;
+    let stored = entitlements::Entity::find_by_id(user_id).one(w).await?;
     let has_customer = stored
         .as_ref()
         .is_some_and(|e| e.stripe_customer_id.is_some());
@@ -350,7 +356,8 @@ async fn store_subscription(
                     return Ok(());
                 }
             }
-            e.into_active_model()
+            let row: entitlements::ActiveModel = e.into();
+            row
         }
         None => empty_entitlement(user_id),
     };
@@ -366,7 +373,7 @@ async fn store_subscription(
     row.current_period_end = Set(facts.current_period_end);
     row.cancel_at_period_end = Set(facts.cancel_at_period_end);
     row.updated_at = Set(now);
-    row.save(txn).await?;
+    row.save(w).await?;
     tracing::info!(user = user_id, subscription = %facts.id, status = facts.status.as_str(), "subscription stored");
     Ok(())
 }
@@ -436,32 +443,4 @@ pub async fn download_gate(
     } else {
         DownloadGate::NeedsPremium
     })
-}
-
-/// Premium by hand until `until` (`server admin grant-premium`), beside any subscription.
-pub async fn grant(
-    db: &DatabaseConnection,
-    user_id: i32,
-    until: DateTime<Utc>,
-) -> Result<(), ServiceError> {
-    users::ActiveModel {
-        id: Set(user_id),
-        premium_until: Set(Some(until)),
-        ..Default::default()
-    }
-    .update(db)
-    .await?;
-    Ok(())
-}
-
-/// Ends a premium given by hand (a subscription is ended in Stripe, not here).
-pub async fn revoke(db: &DatabaseConnection, user_id: i32) -> Result<(), ServiceError> {
-    users::ActiveModel {
-        id: Set(user_id),
-        premium_until: Set(None),
-        ..Default::default()
-    }
-    .update(db)
-    .await?;
-    Ok(())
 }

@@ -16,6 +16,7 @@ use crate::{
     entities::{recordings, tip_ledger, users},
     error::is_unique_violation,
     model::{Earnings, LedgerLine, Viewer},
+    write::Write,
 };
 
 /// The smallest and largest tip, in major units of the tip currency.
@@ -113,16 +114,16 @@ impl Payments {
 
 /// The tip line for a payment, written when it is not there yet; the line either way.
 pub(super) async fn ensure_tip(
-    txn: &impl ConnectionTrait,
+    w: &Write,
     payment_intent: &str,
     meta: &TipMeta,
     payment: &PaymentFacts,
 ) -> Result<tip_ledger::Model, ServiceError> {
-    if let Some(line) = tip_of_payment(txn, payment_intent).await? {
+    if let Some(line) = tip_of_payment(w, payment_intent).await? {
         return Ok(line);
     }
     let recording = recordings::Entity::find_by_id(meta.recording_id)
-        .one(txn)
+        .one(w)
         .await?
         .map(|r| r.id);
     let gross = payment.amount.minor;
@@ -140,7 +141,7 @@ pub(super) async fn ensure_tip(
         created_at: Set(Utc::now()),
         ..Default::default()
     }
-    .insert(txn)
+    .insert(w)
     .await?;
     tracing::info!(
         uploader = meta.uploader_id,
@@ -152,20 +153,20 @@ pub(super) async fn ensure_tip(
 }
 
 async fn tip_of_payment(
-    txn: &impl ConnectionTrait,
+    db: &impl ConnectionTrait,
     payment_intent: &str,
 ) -> Result<Option<tip_ledger::Model>, ServiceError> {
     Ok(tip_ledger::Entity::find()
         .filter(tip_ledger::Column::Entry.eq(LedgerEntry::Tip))
         .filter(tip_ledger::Column::SourceRef.eq(payment_intent))
-        .one(txn)
+        .one(db)
         .await?)
 }
 
 /// A reversal of `tip`: a refund (bringing the charge's refunded total to `total`) or a
 /// dispute of `total`. Refunds are cumulative, so events in any order write each cent once.
 pub(super) async fn reverse(
-    txn: &impl ConnectionTrait,
+    w: &Write,
     tip: &tip_ledger::Model,
     entry: LedgerEntry,
     source_ref: &str,
@@ -176,7 +177,7 @@ pub(super) async fn reverse(
             let before: Vec<tip_ledger::Model> = tip_ledger::Entity::find()
                 .filter(tip_ledger::Column::Entry.eq(LedgerEntry::Refund))
                 .filter(tip_ledger::Column::ChargeId.eq(tip.charge_id.clone()))
-                .all(txn)
+                .all(w)
                 .await?;
             let refunded: i64 = before.iter().map(|l| -l.gross).sum();
             let reversed: i64 = before.iter().map(|l| -l.share).sum();
@@ -207,7 +208,7 @@ pub(super) async fn reverse(
         created_at: Set(Utc::now()),
         ..Default::default()
     }
-    .insert(txn)
+    .insert(w)
     .await;
     match written {
         Ok(_) => {

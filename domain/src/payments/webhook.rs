@@ -6,10 +6,7 @@
 //! id is stored in the same transaction as its effect: a retry or a replay changes nothing.
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 
 use super::{Payments, signature, tips};
@@ -18,6 +15,7 @@ use crate::{
     billing::LedgerEntry,
     entities::{entitlements, stripe_events},
     error::is_unique_violation,
+    write::{Changed, Write},
 };
 
 /// What became of an event that was accepted (answered 200).
@@ -256,16 +254,16 @@ impl Payments {
             );
             return Ok(WebhookOutcome::Ignored);
         };
-        let txn = crate::db::begin_write(db).await?;
-        if !remember(&txn, id, event_type).await? {
+        let w = Write::begin(db).await?;
+        if !remember(&w, id, event_type).await? {
             return Ok(WebhookOutcome::Duplicate);
         }
-        match self.refresh_subscription_in(&txn, user, sub).await {
+        match self.refresh_subscription_in(&w, user, sub).await {
             // The user was deleted: nothing to keep.
             Err(ServiceError::NotFound) => return Ok(WebhookOutcome::Ignored),
             r => r?,
         }
-        commit(txn).await
+        commit(w).await
     }
 
     /// A payment made, refunded or disputed: when it is a tip, its ledger line (written
@@ -284,30 +282,26 @@ impl Payments {
         let Some(meta) = tips::TipMeta::from_metadata(&meta) else {
             return Ok(WebhookOutcome::Ignored);
         };
-        let txn = crate::db::begin_write(db).await?;
-        if !remember(&txn, id, event_type).await? {
+        let w = Write::begin(db).await?;
+        if !remember(&w, id, event_type).await? {
             return Ok(WebhookOutcome::Duplicate);
         }
-        let tip = tips::ensure_tip(&txn, payment_intent, &meta, &payment).await?;
+        let tip = tips::ensure_tip(&w, payment_intent, &meta, &payment).await?;
         if let Some((entry, source_ref, total)) = reversal {
-            tips::reverse(&txn, &tip, entry, &source_ref, total).await?;
+            tips::reverse(&w, &tip, entry, &source_ref, total).await?;
         }
-        commit(txn).await
+        commit(w).await
     }
 }
 
 /// Stores the event's id; `false` when another delivery stored it first.
-async fn remember(
-    txn: &impl ConnectionTrait,
-    id: &str,
-    event_type: &str,
-) -> Result<bool, WebhookError> {
+async fn remember(w: &Write, id: &str, event_type: &str) -> Result<bool, WebhookError> {
     let inserted = stripe_events::ActiveModel {
         id: Set(id.to_owned()),
         event_type: Set(event_type.chars().take(64).collect()),
         received_at: Set(Utc::now()),
     }
-    .insert(txn)
+    .insert(w)
     .await;
     match inserted {
         Ok(_) => Ok(true),
@@ -316,8 +310,10 @@ async fn remember(
     }
 }
 
-async fn commit(txn: sea_orm::DatabaseTransaction) -> Result<WebhookOutcome, WebhookError> {
-    match txn.commit().await {
+/// Premium and earnings are read where they are shown (an account page, a download's
+/// gate), never from a cache: an event changes nothing a cache keeps.
+async fn commit(w: Write) -> Result<WebhookOutcome, WebhookError> {
+    match w.commit(Changed::nothing_shown()).await {
         Ok(()) => Ok(WebhookOutcome::Handled),
         Err(e) if is_unique_violation(&e) => Ok(WebhookOutcome::Duplicate),
         Err(e) => Err(e.into()),

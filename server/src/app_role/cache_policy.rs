@@ -1,52 +1,19 @@
-//! The last word on `Cache-Control` (DESIGN.md, cache contract). A page may ask to be
-//! public; it stays public only when the request was an anonymous GET or HEAD and the
-//! response is a success that sets no cookie. Everything else is `private, no-store`, and
-//! `Surrogate-Key` only travels on responses a shared cache may keep, and neither do
-//! `CDN-Cache-Control` or `Surrogate-Control`.
+//! The last word on `Cache-Control` (the cache contract, `contract::policy`). A page may ask
+//! to be public; it stays public only when the request was an anonymous GET or HEAD and the
+//! response is a success that sets no cookie. Everything else is made private, without
+//! surrogate keys or any header a CDN or balancer obeys before `Cache-Control`.
 
-use app::ssr::{
-    cache::{PRIVATE, SURROGATE_KEY},
-    cookies::{SESSION_COOKIE, request_cookie},
-};
-use axum::{
-    extract::Request,
-    http::{
-        HeaderName, HeaderValue, Method,
-        header::{AUTHORIZATION, CACHE_CONTROL, SET_COOKIE},
-    },
-    middleware::Next,
-    response::Response,
-};
+use axum::{extract::Request, middleware::Next, response::Response};
+use contract::policy;
 
 pub async fn apply(req: Request, next: Next) -> Response {
-    let anonymous = !req.headers().contains_key(AUTHORIZATION)
-        && request_cookie(req.headers(), SESSION_COOKIE).is_none();
-    let safe_method = matches!(*req.method(), Method::GET | Method::HEAD);
+    let (method, headers) = (req.method().clone(), req.headers().clone());
     let mut res = next.run(req).await;
-    let declared_public = res
-        .headers()
-        .get(CACHE_CONTROL)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("public"));
-    let shareable = anonymous
-        && safe_method
-        && declared_public
-        && res.status().is_success()
-        && !res.headers().contains_key(SET_COOKIE);
-    if !shareable {
-        let h = res.headers_mut();
-        h.insert(CACHE_CONTROL, HeaderValue::from_static(PRIVATE));
-        h.remove(SURROGATE_KEY);
-        // A CDN or a balancer obeys these before Cache-Control (RFC 9213): a private
-        // answer must not keep them.
-        h.remove(CDN_CACHE_CONTROL);
-        h.remove(SURROGATE_CONTROL);
+    if !policy::shareable(&method, &headers, res.status(), res.headers()) {
+        policy::make_private(res.headers_mut());
     }
     res
 }
-
-const CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-control");
-const SURROGATE_CONTROL: HeaderName = HeaderName::from_static("surrogate-control");
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,6 @@
 //! A request whose writes changed public pages says which, by their surrogate keys, in
 //! `X-Purge-Keys`: the balancer in front purges them before the answer goes on. The keys
-//! come from the writes themselves (`domain::changes`), so every way in — forms, the upload
+//! come from the writes themselves (`domain::write`), so every way in — forms, the upload
 //! API, direct uploads — names what it changed without knowing the pages.
 //!
 //! Every answer says where the log stood when it began (`X-Bus-Seq`). Before an answer
@@ -16,14 +16,14 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use balancer::cache::{BUS_SEQ, PURGE_KEYS};
+use contract::header::{BUS_SEQ, PURGE_KEYS};
 use domain::bus::Bus;
 
 pub async fn name(State(bus): State<Arc<Bus>>, req: Request, next: Next) -> Response {
     // Where the log stood before anything was read for this answer: a balancer on the
     // bus will not keep the answer under a key purged after that.
     let made_at = HeaderValue::from(bus.cursor());
-    let (mut res, changed) = domain::changes::collecting(next.run(req)).await;
+    let (mut res, changed) = domain::write::collecting(next.run(req)).await;
     res.headers_mut().insert(&BUS_SEQ, made_at);
     if changed.is_empty() {
         return res;
@@ -31,7 +31,7 @@ pub async fn name(State(bus): State<Arc<Bus>>, req: Request, next: Next) -> Resp
     if let Err(e) = bus.catch_up().await {
         tracing::warn!(error = %e, "the invalidation log could not be read after a write");
     }
-    if let Ok(keys) = HeaderValue::from_str(&changed.join(" ")) {
+    if let Ok(keys) = HeaderValue::from_str(&contract::key::join(&changed)) {
         res.headers_mut().insert(&PURGE_KEYS, keys);
     }
     res

@@ -80,7 +80,7 @@ pub async fn download(
         range,
         "audio/wav",
         Some(&filename),
-        "private, no-store",
+        contract::policy::PRIVATE,
     )
     .await
 }
@@ -152,7 +152,7 @@ async fn rendered(
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
+        HeaderValue::from_static(contract::policy::PRIVATE),
     );
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
@@ -193,7 +193,7 @@ pub async fn derived(
     let cache = if published {
         "public, max-age=3600"
     } else {
-        "private, no-store"
+        contract::policy::PRIVATE
     };
     serve_object(&s.store, &key, range, content_type, None, cache).await
 }
@@ -216,7 +216,7 @@ async fn serve_object(
             let mut resp = Redirect::to(&url).into_response();
             resp.headers_mut().insert(
                 header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-store"),
+                HeaderValue::from_static(contract::policy::PRIVATE),
             );
             return resp;
         }

@@ -7,16 +7,17 @@
 
 use std::fmt::Write as _;
 
-use app::ssr::{
-    cache::{SURROGATE_KEY, public_headers},
-    state::AppState,
-};
+use app::ssr::{cache::may_share, state::AppState};
 use axum::{
     Router,
     extract::{Path, Query, State},
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
     routing::get,
+};
+use contract::{
+    header::SURROGATE_KEY,
+    policy::{PRIVATE, public_headers},
 };
 use domain::{
     ServiceError,
@@ -103,9 +104,15 @@ async fn answer(s: &AppState, scope: Scope, format: Format) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
-    if let Some((cc, keys)) = public_headers(&feed.keys, s.settings.page_ttl_s) {
-        h.insert(header::CACHE_CONTROL, cc);
-        h.insert(SURROGATE_KEY, keys);
+    // A feed mirrors its page, and is shared as the page is.
+    match public_headers(&feed.keys, s.settings.page_ttl_s).filter(|_| may_share(s)) {
+        Some((cc, keys)) => {
+            h.insert(header::CACHE_CONTROL, cc);
+            h.insert(&SURROGATE_KEY, keys);
+        }
+        None => {
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static(PRIVATE));
+        }
     }
     resp
 }

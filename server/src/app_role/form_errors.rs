@@ -11,7 +11,7 @@ use axum::{
 };
 use domain::{Secret, signing};
 
-use crate::app_role::security::url_decode_pairs;
+use super::forms;
 
 pub async fn sign(State(key): State<Secret>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
@@ -25,7 +25,7 @@ pub async fn sign(State(key): State<Secret>, req: Request, next: Next) -> Respon
         return res;
     };
     let (mut path, mut err) = (None, None);
-    for (k, v) in url_decode_pairs(query.as_bytes()) {
+    for (k, v) in forms::pairs(query.as_bytes()) {
         match k.as_str() {
             "__path" => path = Some(v),
             "__err" => err = Some(v),

@@ -1,21 +1,26 @@
 //! `server --role app`: one stateless replica. Leptos renders the pages and runs the server
-//! functions; around them sit the request-security middleware (session, form token, client
-//! address), the cache policy (the app's half of the cache contract) and the request log.
+//! functions; around them sits the request pipeline (`pipeline`: the request id and span,
+//! the log line, what writes changed, security headers; for pages the cache policy, the
+//! session, the form token); beside them the upload, download and feed handlers, and the
+//! job worker.
 
 mod assets;
 mod cache_policy;
 mod changed_pages;
+mod csrf;
 mod direct;
 mod downloads;
 mod feeds;
 mod form_errors;
+mod forms;
 mod health;
 mod media_state;
 mod page_headers;
+mod pipeline;
 mod read_your_writes;
 mod refusal;
 mod request_log;
-mod security;
+mod session;
 mod stripe_webhook;
 mod uploads;
 mod worker;
@@ -37,7 +42,6 @@ use app::{
 use axum::{
     Router,
     extract::DefaultBodyLimit,
-    middleware,
     routing::{get, post},
 };
 use leptos::prelude::{LeptosOptions, provide_context};
@@ -63,6 +67,7 @@ impl Application {
     /// Opens the database (migrating it), builds the routes and binds the listener, so the
     /// address is known before serving (port 0 in tests).
     pub async fn build(config: &AppConfig) -> Result<Self, String> {
+        pipeline::carry_spans_into_leptos_tasks();
         let mut db = config.db.connect().await?;
         // The bus follower and the job worker use their own handle: what is counted is
         // what serving requests sends (a warm cache sends nothing for an anonymous page).
@@ -262,12 +267,21 @@ fn router(
         state.settings.media_origin.as_deref(),
         state.settings.payment_origins.as_deref(),
     );
-    let security = security::SecurityState {
-        db: state.db.clone(),
-        bus: Arc::clone(&state.bus),
-        public_url: state.settings.public_url.clone(),
-        secure_cookies: state.settings.secure_cookies(),
-        proxies: config.proxies.clone(),
+    let page_steps = pipeline::Pages {
+        routing: read_your_writes::Routing {
+            reads: Arc::clone(&state.reads),
+            secure_cookies: state.settings.secure_cookies(),
+        },
+        sessions: session::Sessions {
+            db: state.db.clone(),
+            bus: Arc::clone(&state.bus),
+            secure_cookies: state.settings.secure_cookies(),
+            proxies: config.proxies.clone(),
+        },
+        form_tokens: csrf::FormTokens {
+            public_url: state.settings.public_url.clone(),
+        },
+        form_error_key: state.settings.form_error_key.clone(),
     };
     // Multipart framing adds a little to the file's own size.
     let upload_limit =
@@ -305,23 +319,10 @@ fn router(
         )
         .merge(feeds::routes(state.clone()))
         .leptos_routes_with_context(&leptos_options, routes, context, shell)
-        .fallback(not_found)
-        .layer(middleware::from_fn_with_state(
-            state.settings.form_error_key.clone(),
-            form_errors::sign,
-        ))
-        .layer(middleware::from_fn_with_state(security, security::resolve))
-        .layer(middleware::from_fn_with_state(
-            read_your_writes::Routing {
-                reads: Arc::clone(&state.reads),
-                secure_cookies: state.settings.secure_cookies(),
-            },
-            read_your_writes::remember,
-        ))
-        .layer(middleware::from_fn(cache_policy::apply))
-        .with_state(leptos_options);
+        .fallback(not_found);
+    let pages = pipeline::pages(pages, page_steps).with_state(leptos_options);
 
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(health::live))
         .route(
             "/readyz",
@@ -337,34 +338,29 @@ fn router(
         .route("/spatial.js", get(assets::spatial_js))
         .route("/binaural/{file}", get(assets::binaural_filters))
         // Token-authenticated, not cookie-authenticated: outside the session and form-token
-        // middleware, which a bearer token needs neither of.
+        // steps, which a bearer token needs neither of.
         .route(
             "/api/v1/recordings",
             post(uploads::api)
                 .layer(DefaultBodyLimit::disable())
                 .with_state(api_state),
         )
-        // Signed by Stripe, not by a session: outside the session and form-token middleware.
+        // Signed by Stripe, not by a session: outside the session and form-token steps.
         .route(
             "/stripe/webhook",
             post(stripe_webhook::receive)
                 .layer(DefaultBodyLimit::max(stripe_webhook::MAX_EVENT_BYTES))
                 .with_state(state.clone()),
         )
-        .merge(pages)
-        .layer(middleware::from_fn_with_state(
-            page_headers,
-            page_headers::apply,
-        ))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&state_bus),
-            changed_pages::name,
-        ))
-        .layer(middleware::from_fn(request_log::log))
-        .layer(middleware::from_fn_with_state(
+        .merge(pages);
+    pipeline::every_request(
+        routes,
+        pipeline::Outer {
             draining,
-            health::close_while_draining,
-        ))
+            bus: state_bus,
+            page_headers,
+        },
+    )
 }
 
 /// Runs the replica until SIGTERM or Ctrl-C.

@@ -1,4 +1,5 @@
-//! The one shape of a refused request outside Leptos (uploads, downloads): a status and a
+//! The one shape of a refused request outside Leptos (uploads, downloads, forms refused
+//! before they ran): a status and a
 //! sentence for the person, rendered as a page for a browser form or as `{"error": …}` for
 //! a script. An internal cause travels with the response (an [`ErrorCause`] in its
 //! extensions) to the request log, which writes it once; the person never sees it.
@@ -55,6 +56,24 @@ impl Refusal {
             "upload-error",
             ("/upload", "Back to the upload form"),
         )
+    }
+
+    /// A page for a browser whose form (or any state-changing request) was refused before
+    /// anything ran.
+    pub fn form_page(self) -> Response {
+        self.render(
+            "That form could not be sent",
+            "form-refused",
+            ("/", "Back to the home page"),
+        )
+    }
+
+    /// The same refusal with another status and sentence (its cause, if any, is kept for
+    /// the log).
+    pub fn with_message(mut self, status: StatusCode, message: &str) -> Self {
+        self.status = status;
+        self.message = message.to_owned();
+        self
     }
 
     /// A page for a browser that asked for a download.
@@ -130,7 +149,7 @@ impl From<ServiceError> for Refusal {
 fn finish(mut resp: Response, cause: Option<String>) -> Response {
     resp.headers_mut().insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
+        HeaderValue::from_static(contract::policy::PRIVATE),
     );
     if let Some(cause) = cause {
         let slot = ErrorCause::default();

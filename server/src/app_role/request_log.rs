@@ -1,8 +1,8 @@
-//! One log line per request: method, path (without the query, which may hold what a person
-//! typed), status, duration — and, for a request that failed on our side, the cause, which
-//! is written here once and nowhere else. The cause arrives in an [`ErrorCause`] slot this
-//! middleware puts in the request (server functions fill it) or on the response (the
-//! upload and download handlers attach one).
+//! One log line per request: status and duration (the request's span, `pipeline`, carries
+//! its id, method and path — never the query, which may hold what a person typed) — and,
+//! for a request that failed on our side, the cause, which is written here once and nowhere
+//! else. The cause arrives in an [`ErrorCause`] slot this step puts in the request (server
+//! functions fill it) or on the response (the upload and download handlers attach one).
 
 use std::time::Instant;
 
@@ -11,8 +11,6 @@ use axum::{extract::Request, middleware::Next, response::Response};
 
 pub async fn log(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
     let slot = ErrorCause::default();
     req.extensions_mut().insert(slot.clone());
     let mut response = next.run(req).await;
@@ -25,20 +23,12 @@ pub async fn log(mut req: Request, next: Next) -> Response {
     let status = response.status().as_u16();
     match cause {
         Some(cause) => tracing::error!(
-            method = %method,
-            path = %path,
             status,
             duration_ms = format!("{duration_ms:.2}"),
             cause = %cause,
             "request failed"
         ),
-        None => tracing::info!(
-            method = %method,
-            path = %path,
-            status,
-            duration_ms = format!("{duration_ms:.2}"),
-            "request"
-        ),
+        None => tracing::info!(status, duration_ms = format!("{duration_ms:.2}"), "request"),
     }
     response
 }

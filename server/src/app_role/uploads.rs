@@ -123,7 +123,7 @@ pub async fn api(
                 .into_response();
             resp.headers_mut().insert(
                 header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-store"),
+                HeaderValue::from_static(contract::policy::PRIVATE),
             );
             resp
         }

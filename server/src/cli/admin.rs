@@ -146,7 +146,7 @@ pub async fn run(args: Args) -> Result<(), String> {
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map(|t| t.and_utc())
                 .ok_or("that date is out of range")?;
-            payments::grant(&db, user.id, end)
+            accounts::grant_premium(&db, user.id, end)
                 .await
                 .map_err(|e| e.for_operator())?;
             println!("{} is premium through {until} (UTC).", user.username);
@@ -155,7 +155,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             let user = accounts::by_username(&db, &username)
                 .await
                 .map_err(|e| e.for_operator())?;
-            payments::revoke(&db, user.id)
+            accounts::revoke_premium(&db, user.id)
                 .await
                 .map_err(|e| e.for_operator())?;
             println!("{} no longer has premium given by hand.", user.username);

@@ -7,7 +7,10 @@
 
 use std::time::{Duration, Instant};
 
-use domain::{Role, changes};
+use domain::{
+    Role,
+    write::{Changed, Write},
+};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -121,21 +124,22 @@ async fn a_replica_whose_log_was_trimmed_past_its_cursor_drops_its_cache(backend
     let slug = published(&app).await;
     view_all(&app, &slug).await;
     let flushes = app.bus.flushes();
-    // Writes logged and trimmed away before this replica could read them.
-    let txn = domain::db::begin_write(&app.db).await.expect("txn");
-    for i in 0..3 {
-        changes::record(&txn, [format!("recording:{}", 1000 + i)])
-            .await
-            .expect("record");
-    }
-    txn.execute_unprepared("DELETE FROM invalidations")
+    // Writes logged and trimmed away before this replica could read them: three numbers
+    // taken, the log trimmed of everything so far, then one more write.
+    let w = Write::begin(&app.db).await.expect("write");
+    w.execute_unprepared("UPDATE invalidation_seq SET seq = seq + 3 WHERE id = 1")
+        .await
+        .expect("lost writes");
+    w.execute_unprepared("DELETE FROM invalidations")
         .await
         .expect("trim");
-    txn.commit().await.expect("commit");
+    w.commit(Changed::keys(["recording:1003".to_owned()]))
+        .await
+        .expect("commit");
     within_seconds("the flush", async || app.bus.flushes() > flushes).await;
     assert_eq!(
         app.bus.cursor(),
-        domain::bus::head(&app.db).await.expect("head")
+        domain::write::log::head(&app.db).await.expect("head")
     );
     // The next views read the database again, then the cache is warm again.
     let before = app.statement_count();

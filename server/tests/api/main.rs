@@ -24,5 +24,6 @@ mod media;
 mod media_store;
 mod premium;
 mod read_replica;
+mod request_ids;
 mod restarts;
 mod uploads;

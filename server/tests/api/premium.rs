@@ -397,7 +397,7 @@ async fn premium_downloads_are_gated_where_they_are_answered(backend: Backend) {
     app.user("lis", Role::Listener).await;
     let pam = app.user("pam", Role::Listener).await;
     app.user("eddie", Role::Editor).await;
-    payments::grant(
+    domain::accounts::grant_premium(
         &app.db,
         pam,
         chrono::Utc::now() + chrono::Duration::days(30),
@@ -474,7 +474,9 @@ async fn premium_downloads_are_gated_where_they_are_answered(backend: Backend) {
     // Payments are off on this site: the page says so; revoking ends a grant.
     let (_, html) = app.get_text("/premium", &who[2].1).await;
     assert!(html.contains("data-testid=\"payments-off\"") && html.contains("premium-badge"));
-    payments::revoke(&app.db, pam).await.expect("revoke");
+    domain::accounts::revoke_premium(&app.db, pam)
+        .await
+        .expect("revoke");
     let res = app
         .get(&format!("/recordings/{}/download", slugs[0]), &who[2].1)
         .await;

@@ -1493,12 +1493,11 @@ async fn a_page_whose_preview_is_being_made_is_shared_only_briefly() {
     let save = |row: domain::entities::recordings::ActiveModel| {
         let app = &app;
         async move {
-            let txn = domain::db::begin_write(&app.db).await.expect("txn");
-            row.update(&txn).await.expect("row");
-            domain::changes::record(&txn, [domain::changes::key::recording(id)])
+            let w = domain::write::Write::begin(&app.db).await.expect("write");
+            row.update(&w).await.expect("row");
+            w.commit(domain::write::Changed::keys([domain::key::recording(id)]))
                 .await
-                .expect("logged");
-            domain::changes::commit(txn).await.expect("commit");
+                .expect("commit");
             app.bus.catch_up().await.expect("caught up");
         }
     };

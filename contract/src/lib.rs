@@ -1,0 +1,16 @@
+//! The cache contract between the app replicas and the balancer in front of them (and any
+//! shared cache beside it), written once for both sides:
+//!
+//! - [`header`]: the names both sides speak (`Surrogate-Key`, `X-Purge-Keys`, `X-Bus-Seq`,
+//!   `X-Cache`, `X-Request-Id` …);
+//! - [`key`]: how surrogate keys are spelled — the pages that show a thing are cached under
+//!   its key, and the writes that change it purge that key;
+//! - [`policy`]: whether a response may be kept by a shared cache at all, and the
+//!   `Cache-Control` a shareable page carries.
+//!
+//! The app decides what a page shows and names it; the balancer stores, serves and purges
+//! by those names. `docs/architecture.md` ("The cache contract") tells the whole story.
+
+pub mod header;
+pub mod key;
+pub mod policy;
