@@ -5,8 +5,9 @@
 
 use domain::sessions::SESSION_DAYS;
 
-/// The session cookie. The balancer bypasses its page cache for requests carrying it.
-pub const SESSION_COOKIE: &str = "ambisonia_session";
+/// The session cookie. The balancer bypasses its page cache for requests carrying it (the
+/// cache contract's name, and the balancer's default).
+pub use contract::policy::SESSION_COOKIE;
 /// The anonymous form-token cookie (double-submit) used by the log-in and register forms.
 pub const CSRF_COOKIE: &str = "ambisonia_csrf";
 
