@@ -1,6 +1,6 @@
 //! Server functions: the loaders pages read from and the actions their forms post to.
 //!
-//! Every one has a fixed endpoint under `/api/` (documented in the README). Forms post to
+//! Every one has a fixed endpoint under `/api/` (listed in docs/architecture.md). Forms post to
 //! them as plain HTML forms; after success the action redirects, after failure Leptos sends
 //! the visitor back to the form with the error in `__err`, which `FormError` shows.
 

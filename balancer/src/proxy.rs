@@ -1,4 +1,4 @@
-//! One request's life in the balancer, in the order it lives (DESIGN.md "Request life"):
+//! One request's life in the balancer, in the order it lives (docs/architecture.md, "The balancer's request life"):
 //! limits → route → cache lookup (hit / stale / miss, misses for one URL coalesced) →
 //! pick upstream and forward (forward.rs) → store if cacheable → respond → log and count.
 

@@ -83,7 +83,7 @@ test('a listener is refused a premium download, subscribes, and downloads it', a
   await context.close();
 });
 
-test("the README's grant-premium command lets `listener` download a premium recording", async () => {
+test("the operator's guide's grant-premium command lets `listener` download a premium recording", async () => {
   const out = site.cli(['admin', 'grant-premium', '--username', 'listener', '--until', '2027-12-31']);
   assert.match(out, /listener is premium through 2027-12-31/);
   const context = await chrome.browser.newContext({ baseURL: site.baseURL, javaScriptEnabled: false });

@@ -1,4 +1,4 @@
-//! How the channels of a file are to be understood (see shared/ambisonics.md): the one
+//! How the channels of a file are to be understood (see docs/ambisonics.md): the one
 //! list of conventions the catalog knows, with the word stored for each.
 
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! FuMa ⇄ AmbiX for full-sphere recordings of order 1 to 3, with the gains of
-//! ambisonics.md written as the exact values its four-digit figures round
+//! docs/ambisonics.md written as the exact values its four-digit figures round
 //! (0.8660 = √3/2, 0.7906 = √(5/8), 0.7454 = √(5/9), 0.8433 = √(32/45)). Streaming: one
 //! frame at a time from a reader of samples to a writer, memory fixed.
 

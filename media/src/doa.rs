@@ -1,5 +1,5 @@
 //! Where the sound comes from, over time: the azimuth of the active intensity vector,
-//! (⟨W·X⟩, ⟨W·Y⟩) averaged over short windows (ambisonics.md). For FuMa and AmbiX alike the
+//! (⟨W·X⟩, ⟨W·Y⟩) averaged over short windows (docs/ambisonics.md). For FuMa and AmbiX alike the
 //! W gain is positive, so it scales the vector without turning it.
 
 /// One window's answer.
@@ -95,7 +95,7 @@ mod tests {
             let mut seen = Vec::new();
             for _ in 0..48_000 {
                 let s: f64 = rng.gen_range(-0.5..0.5);
-                // Plane wave, encoded as ambisonics.md says (FuMa, elevation 0) …
+                // Plane wave, encoded as docs/ambisonics.md says (FuMa, elevation 0) …
                 let (mut w, mut x, mut y) = (
                     s * std::f64::consts::FRAC_1_SQRT_2,
                     s * az.cos(),

@@ -2,7 +2,7 @@
 //! SN3D): what the spatial preview carries, and what the binaural, UHJ and 5.1 decodes
 //! start from. FuMa of any layout gives its first-order part (W × √2; Z only where the
 //! layout has height), AmbiX its first four channels, and UHJ is decoded to horizontal
-//! B-format with ambisonics.md's equations (so Z is silent).
+//! B-format with docs/ambisonics.md's equations (so Z is silent).
 
 use std::f64::consts::SQRT_2;
 

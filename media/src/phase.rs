@@ -1,4 +1,4 @@
-//! The wide-band 90° phase shift (the `j` of UHJ's equations in ambisonics.md), as two
+//! The wide-band 90° phase shift (the `j` of UHJ's equations in docs/ambisonics.md), as two
 //! chains of all-pass filters whose outputs stay 90° apart over nearly the whole band.
 //! Olli Niemitalo's published design: four second-order sections a chain, each
 //! `y[n] = a²·(x[n] + y[n−2]) − x[n−2]`, the second chain one sample later; the pair holds

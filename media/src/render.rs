@@ -5,7 +5,7 @@
 //! Every recording with a sound field (FuMa or AmbiX of any order, UHJ) is first read as
 //! first-order AmbiX ([`FirstOrder`]); that is the spatial preview, four channels W Y Z X
 //! (ACN, SN3D) for the page's binaural player, and what the direction picture analyses.
-//! The stereo decoder is the one ambisonics.md documents: two virtual cardioids at ±45°,
+//! The stereo decoder is the one docs/ambisonics.md documents: two virtual cardioids at ±45°,
 //! L/R = 0.5·(√2·W + 0.7071·X ± 0.7071·Y) in FuMa terms, i.e. 0.5·(W + 0.7071·(X ± Y)) with
 //! SN3D's W. UHJ and stereo files are their own stereo preview; mono is doubled; G-format
 //! previews its first two speaker feeds.

@@ -8,7 +8,7 @@
 //! - `uhj`: two-channel UHJ, playable on any stereo system ([`crate::uhj`]).
 //! - `5.1`: a basic first-order decode to ITU 5.1 (L R C LFE Ls Rs at ±30°, 0°, ±110°):
 //!   each speaker a virtual supercardioid aimed at it, `p·W + (1 − p)·(cos φ·X + sin φ·Y)`
-//!   with `p` = 0.37 (ambisonics.md's virtual microphone, SN3D W); the LFE stays silent.
+//!   with `p` = 0.37 (docs/ambisonics.md's virtual microphone, SN3D W); the LFE stays silent.
 //!
 //! The last four start from [`FirstOrder`], so they apply to FuMa and AmbiX of any order and
 //! to UHJ (decoded first).

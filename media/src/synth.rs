@@ -1,6 +1,6 @@
 //! Sample B-format recordings made from nothing, so a fresh install plays sound: a bee
 //! circling the listener, a swift flying over, and a wood at dusk. Each is encoded from
-//! mono sources at known directions with the equations of ambisonics.md (FuMa, first
+//! mono sources at known directions with the equations of docs/ambisonics.md (FuMa, first
 //! order), deterministic (seeded), six seconds at 48 kHz, 24-bit.
 
 use std::f64::consts::{FRAC_1_SQRT_2, PI, TAU};

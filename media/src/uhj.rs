@@ -1,4 +1,4 @@
-//! Two-channel UHJ, both ways, with the equations of ambisonics.md. Its coefficients take
+//! Two-channel UHJ, both ways, with the equations of docs/ambisonics.md. Its coefficients take
 //! W at unity gain for a plane wave ("classic" scaling, which is also AmbiX's SN3D W):
 //! FuMa's W is √2 times smaller, so the callers convert on the way in and out.
 //!

@@ -1,4 +1,4 @@
-//! Security headers on every response (DESIGN: security by default): no content sniffing,
+//! Security headers on every response (security by default): no content sniffing,
 //! no framing, referrers only to this site in full, HSTS when the site is served over
 //! https, and on HTML a Content-Security-Policy — the shell's, which names its render's
 //! nonce, or for pages made outside Leptos (refusals, plain 404s) the same policy without
