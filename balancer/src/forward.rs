@@ -21,7 +21,7 @@ use super::{
     clients::UpstreamSlot,
     config::PoolSettings,
     pool::{InFlight, Pool, Refused},
-    request_body::{BodyRefused, RequestBody},
+    request_body::{BodyRefused, Progress, RequestBody},
 };
 
 pub type HttpClient = Client<HttpConnector, UpstreamBody>;
@@ -189,7 +189,8 @@ pub async fn send(
         // How many requests this one shares the upstream with, itself included.
         let sharing = upstream.in_flight();
 
-        let body = out.body.for_attempt();
+        let progress = Progress::new();
+        let body = out.body.for_attempt(&progress);
         let uri: Uri = format!("http://{}{}", upstream.authority, out.path_and_query)
             .parse()
             .map_err(|_| ForwardError::Unreachable)?;
@@ -199,7 +200,7 @@ pub async fn send(
         *req.headers_mut() = out.headers.clone();
 
         let started = Instant::now();
-        match tokio::time::timeout(out.timeout, client.request(req)).await {
+        match answer_in_time(client.request(req), &progress, out.timeout).await {
             Ok(Ok(response)) => {
                 upstream.latency.observe(started.elapsed());
                 // A request sent while few shared the upstream may have waited behind many
@@ -233,6 +234,41 @@ pub async fn send(
         }
     }
     Err(ForwardError::Unreachable)
+}
+
+/// The upstream's answer, due `timeout` after the request body has all gone upstream (an
+/// upload that streams for an hour is not late); while the body is on its way, the upstream
+/// must keep taking it — a body the upstream has not taken for `timeout` (and not because
+/// the client is slow) is a timeout too.
+async fn answer_in_time<F: std::future::Future>(
+    request: F,
+    progress: &Progress,
+    timeout: Duration,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    tokio::pin!(request);
+    while !progress.ended() {
+        let stall = async {
+            match progress.stalled_at(timeout) {
+                Some(at) => tokio::time::sleep_until(at).await,
+                // Waiting on the client: look again shortly.
+                None => tokio::time::sleep(timeout.min(Duration::from_secs(1))).await,
+            }
+        };
+        tokio::select! {
+            answer = &mut request => return Ok(answer),
+            () = progress.wait_end() => break,
+            () = stall => {
+                if progress
+                    .stalled_at(timeout)
+                    .is_some_and(|at| at <= tokio::time::Instant::now())
+                {
+                    // Nothing taken for the whole timeout: as late as an answer can be.
+                    return tokio::time::timeout(Duration::ZERO, std::future::pending::<F::Output>()).await;
+                }
+            }
+        }
+    }
+    tokio::time::timeout(timeout, request).await
 }
 
 #[cfg(test)]

@@ -3,11 +3,20 @@
 //! `http-buffer-request`), so a client dribbling a form holds no replica's slot; larger ones
 //! stream. Either way the body must keep a minimum average rate and stay within the route's
 //! size, or the client is cut off.
+//!
+//! Each attempt's body reports its [`Progress`]: when the upstream last took a piece of it,
+//! whether it is waiting on the client, and when it ended — so the answer's deadline can be
+//! counted from the end of the body (a slow but moving upload is never timed out for its
+//! length), while an upstream that stops taking the body is.
 
 use std::{
     error::Error,
     fmt,
     pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering::Relaxed},
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -196,9 +205,10 @@ impl RequestBody {
         !matches!(self, Self::Streaming(_))
     }
 
-    /// The body for one attempt upstream (a streaming body only once).
-    pub fn for_attempt(&mut self) -> UpstreamBody {
-        match self {
+    /// The body for one attempt upstream (a streaming body only once), reporting to
+    /// `progress` as the upstream takes it.
+    pub fn for_attempt(&mut self, progress: &Arc<Progress>) -> UpstreamBody {
+        let body = match self {
             Self::Buffered(b) if !b.is_empty() => {
                 Full::new(b.clone()).map_err(|never| match never {}).boxed()
             }
@@ -207,7 +217,109 @@ impl RequestBody {
                 None => empty(),
             },
             Self::Empty | Self::Buffered(_) => empty(),
+        };
+        if body.is_end_stream() {
+            progress.end();
+            return body;
         }
+        Tracked {
+            inner: body,
+            progress: Arc::clone(progress),
+        }
+        .boxed()
+    }
+}
+
+/// How one attempt's request body is going upstream.
+#[derive(Debug)]
+pub struct Progress {
+    /// When the upstream last took a piece of it (or the attempt began).
+    moved: Mutex<Instant>,
+    /// The upstream asked for more and the client has not sent it yet: its delay is the
+    /// client's (held to the minimum rate), not the upstream's.
+    on_client: AtomicBool,
+    ended: AtomicBool,
+    end: tokio::sync::Notify,
+}
+
+impl Progress {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            moved: Mutex::new(Instant::now()),
+            on_client: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+            end: tokio::sync::Notify::new(),
+        })
+    }
+
+    fn moved(&self) {
+        *self.moved.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+
+    fn end(&self) {
+        self.moved();
+        self.ended.store(true, Relaxed);
+        self.end.notify_waiters();
+    }
+
+    /// Whether the whole body has gone upstream.
+    pub fn ended(&self) -> bool {
+        self.ended.load(Relaxed)
+    }
+
+    /// Resolves once the whole body has gone upstream.
+    pub async fn wait_end(&self) {
+        let ended = self.end.notified();
+        if !self.ended() {
+            ended.await;
+        }
+    }
+
+    /// When the body's stall becomes the upstream's fault: `timeout` after it last moved,
+    /// unless it is waiting on the client (then the client's rate rule decides).
+    pub fn stalled_at(&self, timeout: Duration) -> Option<Instant> {
+        (!self.on_client.load(Relaxed))
+            .then(|| *self.moved.lock().unwrap_or_else(|p| p.into_inner()) + timeout)
+    }
+}
+
+/// A body that tells its [`Progress`] as it goes.
+struct Tracked {
+    inner: UpstreamBody,
+    progress: Arc<Progress>,
+}
+
+impl http_body::Body for Tracked {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Pending => this.progress.on_client.store(true, Relaxed),
+            Poll::Ready(Some(Ok(_))) => {
+                this.progress.on_client.store(false, Relaxed);
+                this.progress.moved();
+            }
+            Poll::Ready(None) => {
+                this.progress.on_client.store(false, Relaxed);
+                this.progress.end();
+            }
+            Poll::Ready(Some(Err(_))) => this.progress.on_client.store(false, Relaxed),
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

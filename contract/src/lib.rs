@@ -6,7 +6,9 @@
 //! - [`key`]: how surrogate keys are spelled — the pages that show a thing are cached under
 //!   its key, and the writes that change it purge that key;
 //! - [`policy`]: whether a response may be kept by a shared cache at all, and the
-//!   `Cache-Control` a shareable page carries.
+//!   `Cache-Control` a shareable page carries;
+//! - [`uploads`]: the paths whose requests carry recordings, how large they may be and how
+//!   long their answer may take after the body.
 //!
 //! The app decides what a page shows and names it; the balancer stores, serves and purges
 //! by those names. `docs/architecture.md` ("The cache contract") tells the whole story.
@@ -14,3 +16,4 @@
 pub mod header;
 pub mod key;
 pub mod policy;
+pub mod uploads;

@@ -146,6 +146,8 @@ pub struct RouteSettings {
     pub pool: String,
     pub strip_prefix: bool,
     pub max_body_bytes: u64,
+    /// How long the upstream's answer may take once the request body has all gone to it
+    /// (while the body streams, the client's rate rule and the upstream taking it decide).
     pub timeout: Duration,
     pub cache: bool,
 }
@@ -224,6 +226,28 @@ impl PoolSettings {
 }
 
 impl RouteSettings {
+    /// The routes of the simple case: every path to `pool`, uploads with room for their
+    /// size and for the work their answer waits on (`contract::uploads`).
+    pub fn app_routes(pool: &str) -> Vec<Self> {
+        let mut routes: Vec<Self> = contract::uploads::PATHS
+            .iter()
+            .map(|prefix| Self::uploads_to(pool, prefix))
+            .collect();
+        routes.push(Self::everything_to(pool));
+        routes
+    }
+
+    /// An upload path: a body as large as a replica takes, the answer due
+    /// `contract::uploads::ANSWER_TIMEOUT` after it.
+    pub fn uploads_to(pool: &str, prefix: &str) -> Self {
+        Self {
+            prefix: prefix.into(),
+            max_body_bytes: contract::uploads::MAX_BODY_BYTES,
+            timeout: contract::uploads::ANSWER_TIMEOUT,
+            ..Self::everything_to(pool)
+        }
+    }
+
     pub fn everything_to(pool: &str) -> Self {
         Self {
             host: None,
@@ -274,7 +298,7 @@ impl Settings {
             limits: Limits::default(),
             cache: CacheSettings::with_size(mib(flags.cache_mb)),
             pools,
-            routes: vec![RouteSettings::everything_to("app")],
+            routes: RouteSettings::app_routes("app"),
             shutdown_grace: Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_S),
         }
         .checked()

@@ -11,6 +11,7 @@ mod balancing;
 mod caching;
 mod hostile;
 mod protocols;
+mod uploads;
 
 use std::{
     collections::HashMap,
