@@ -5,7 +5,8 @@
 // Where the site keeps media in S3 (the form says data-direct="s3"), a large file goes
 // straight to the bucket instead: in parts, three at a time, each retried; the ETag of
 // every part that arrived is kept in localStorage, so after a dropped connection choosing
-// the same file again sends only what is missing.
+// the same file again sends only what is missing. Then the site finishes it in the
+// background (joining, inspecting) while this page asks how it goes.
 (function () {
   const form = document.querySelector('form[data-upload-form]');
   if (!form || !window.XMLHttpRequest || !window.FormData) return;
@@ -89,18 +90,41 @@
       }
     }
     await Promise.all([worker(), worker(), worker()]);
-    status.textContent = 'Checking the file…';
+    status.textContent = 'Every part is in the bucket; the site is checking the file…';
     const parts = Object.entries(state.etags).map(([n, etag]) => ({ n: Number(n), etag }));
     let result;
     try {
+      // Answered at once (202) while a job joins and inspects the file; asked again (a
+      // reload, a second tab), the same answer.
       result = await post('/upload/direct/' + state.id + '/complete', csrf, { parts });
+      while (result.state === 'uploading' || result.state === 'finishing') {
+        await new Promise((r) => setTimeout(r, 1000));
+        result = await get(result.status_url);
+      }
     } catch (e) {
-      // Refused or gone: there is nothing left to resume.
-      if (e.status === 404 || e.status === 422) localStorage.removeItem(key);
+      // Gone: there is nothing left to resume.
+      if (e.status === 404) localStorage.removeItem(key);
       throw e;
     }
     localStorage.removeItem(key);
-    window.location.assign(result.url);
+    if (result.state === 'done') {
+      window.location.assign(result.url);
+      return;
+    }
+    const e = new Error(result.message || 'the file was not taken');
+    e.status = 422;
+    throw e;
+  }
+
+  async function get(path) {
+    const res = await fetch(path, { headers: { Accept: 'application/json' } });
+    const json = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      const e = new Error(json.error || res.statusText);
+      e.status = res.status;
+      throw e;
+    }
+    return json;
   }
 
   form.addEventListener('submit', function (event) {

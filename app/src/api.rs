@@ -305,13 +305,28 @@ pub async fn describe_recording(
     )
 }
 
+/// Deletes a recording (after the page asked "are you sure?"): it is hidden at once, and
+/// its page — which only its uploader and editors still see — offers to restore it.
 #[server(endpoint = "delete-recording")]
 pub async fn delete_recording(slug: String) -> Result<(), AppError> {
     finish(
         async {
             let me = require_viewer()?;
             domain::recordings::delete(&state()?.db, &me, &slug).await?;
-            leptos_axum::redirect("/catalog");
+            leptos_axum::redirect(&format!("/recordings/{slug}"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "restore-recording")]
+pub async fn restore_recording(slug: String) -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            domain::recordings::restore(&state()?.db, &me, &slug).await?;
+            leptos_axum::redirect(&format!("/recordings/{slug}"));
             Ok(())
         }
         .await,

@@ -629,6 +629,12 @@ pub async fn recording(
         sha256: row.sha256.clone(),
         has_media: row.media_key.is_some(),
         status: row.status,
+        restorable_until: crate::recordings::life::restorable(&row, chrono::Utc::now())
+            .then(|| {
+                row.deleted_at
+                    .map(|at| at + chrono::Duration::days(crate::Status::RESTORE_DAYS))
+            })
+            .flatten(),
         moderation_note: row.moderation_note.clone(),
         can_manage: manages(&row, viewer),
         can_describe: can_describe(&row, viewer),

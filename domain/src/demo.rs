@@ -419,7 +419,15 @@ pub async fn sounds(
             is_premium: i == last,
             ..Default::default()
         };
-        crate::uploads::ingest(db, store, file.path(), None, meta, Status::Published).await?;
+        crate::uploads::ingest(
+            db,
+            store,
+            crate::uploads::File::Local(file.path()),
+            None,
+            meta,
+            Status::Published,
+        )
+        .await?;
         made += 1;
     }
     Ok(made)

@@ -32,17 +32,22 @@ pub enum ServiceError {
 
 /// Why something failed on our side, for the operator's log.
 #[derive(PartialEq, Eq)]
-pub struct Cause(String);
+pub struct Cause {
+    text: String,
+    /// The database refused a row that broke a unique rule (which a caller may know how to
+    /// answer: "that file is in the catalog already").
+    unique_violation: bool,
+}
 
 impl Cause {
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 }
 
 impl fmt::Debug for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
+        fmt::Debug::fmt(&self.text, f)
     }
 }
 
@@ -61,7 +66,15 @@ impl ServiceError {
 
     /// An internal failure: `what` we were doing, and the error that stopped it.
     pub fn internal(what: &str, cause: impl fmt::Display) -> Self {
-        Self::Internal(Cause(format!("{what}: {cause}")))
+        Self::Internal(Cause {
+            text: format!("{what}: {cause}"),
+            unique_violation: false,
+        })
+    }
+
+    /// Whether the database refused a row that broke a unique rule.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Self::Internal(c) if c.unique_violation)
     }
 
     pub fn status(&self) -> u16 {
@@ -100,7 +113,11 @@ mod from_db {
 
     impl From<DbErr> for ServiceError {
         fn from(err: DbErr) -> Self {
-            ServiceError::internal("database", err)
+            let unique_violation = super::is_unique_violation(&err);
+            ServiceError::Internal(super::Cause {
+                text: format!("database: {err}"),
+                unique_violation,
+            })
         }
     }
 

@@ -1,59 +1,117 @@
-//! The jobs table, and only it: putting a recording's processing in the queue (on upload,
-//! and again when its uploader asks for a retry), claiming a job under a lease (`FOR
-//! UPDATE SKIP LOCKED` on PostgreSQL, so replicas never take the same job; SQLite has one
-//! writer anyway), and recording how it ended. A job whose replica stopped mid-way is
-//! claimed again once its lease runs out, so work survives restarts. The recording's own
-//! processing state follows each step through `recordings::life`.
+//! The jobs table, and only it: work any replica may do — a recording's processing, the
+//! finishing of a direct upload, collecting media (`JobKind`) — queued, claimed under a
+//! lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas never take the same job;
+//! SQLite has one writer anyway), renewed by its holder while it works, and ended by its
+//! holder only. So a second replica never starts a job that is still running, however long
+//! it runs; a replica that dies mid-way gives its job up within one lease, and the job is
+//! claimed again; and a holder that lost its lease writes nothing of its run.
+//!
+//! What each kind does is its module's (`processing`, `direct_uploads`, `collector`), which
+//! ends the job with [`end`] in the same write as the job's own results.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend,
-    DatabaseConnection, EntityTrait, QueryFilter, Set, Statement,
+    DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set, Statement,
+    sea_query::Expr,
 };
 
 use crate::{
-    JobState, Processing,
+    JobKind, JobState, Processing,
     entities::{jobs, recordings},
     error::ServiceError,
     model::Viewer,
-    recordings::{Previews, life, manages},
+    recordings::{life, manages},
     write::{Changed, Write},
 };
 
-pub const PROCESS: &str = "process";
-/// How long a claimed job is ours before another replica may take it over.
-pub const LEASE: Duration = Duration::from_secs(300);
-/// Tries before a failure is final (and shown to the uploader with a retry button).
+/// How long a claim holds a job unless renewed (`--job-lease-s`): the longest another
+/// replica waits to take over the job of one that died.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+/// Tries before a failure is final (and, for processing, shown to the uploader with a
+/// retry button).
 pub const MAX_ATTEMPTS: i32 = 3;
 
-/// Queues processing of a recording (in the caller's write, with the recording).
-pub async fn enqueue(w: &Write, recording_id: i32) -> Result<Changed, ServiceError> {
+async fn queue(w: &Write, kind: JobKind, subject_id: i32) -> Result<(), ServiceError> {
     let now = Utc::now();
     jobs::ActiveModel {
-        kind: Set(PROCESS.into()),
-        recording_id: Set(recording_id),
+        kind: Set(kind),
+        subject_id: Set(subject_id),
         state: Set(JobState::Queued),
         attempts: Set(0),
         locked_until: Set(None),
         last_error: Set(String::new()),
+        lease: Set(String::new()),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
     }
     .insert(w)
     .await?;
+    Ok(())
+}
+
+/// Queues processing of a recording (in the caller's write, with the recording).
+pub async fn enqueue(w: &Write, recording_id: i32) -> Result<Changed, ServiceError> {
+    queue(w, JobKind::Process, recording_id).await?;
     life::set_processing(w, recording_id, Processing::Queued, "").await
 }
 
-/// A deleted recording's jobs go with it.
+/// Queues the finishing of direct upload `upload_id` (in the caller's write).
+pub async fn enqueue_finish_upload(w: &Write, upload_id: i32) -> Result<(), ServiceError> {
+    queue(w, JobKind::FinishUpload, upload_id).await
+}
+
+/// Queues a media collection when none is waiting or running and the last one ended more
+/// than `every` ago; whether it queued one. Every replica asks; the write's lock makes sure
+/// only one queues it.
+pub async fn enqueue_collect_if_due(
+    db: &DatabaseConnection,
+    every: Duration,
+) -> Result<bool, ServiceError> {
+    let w = Write::begin(db).await?;
+    w.lock("jobs:collect-media").await?;
+    let of_kind = || jobs::Entity::find().filter(jobs::Column::Kind.eq(JobKind::CollectMedia));
+    let busy = of_kind()
+        .filter(jobs::Column::State.is_in([JobState::Queued, JobState::Running]))
+        .count(&w)
+        .await?
+        > 0;
+    let since = Utc::now() - chrono::Duration::from_std(every).unwrap_or_default();
+    let recent = of_kind()
+        .filter(jobs::Column::UpdatedAt.gt(since))
+        .count(&w)
+        .await?
+        > 0;
+    let due = !busy && !recent;
+    if due {
+        queue(&w, JobKind::CollectMedia, 0).await?;
+    }
+    // Bookkeeping of the queue: nothing a page shows.
+    w.commit(Changed::nothing_shown()).await?;
+    Ok(due)
+}
+
+/// The jobs of a recording that is purged go with it.
 pub async fn forget_recording(w: &Write, recording_id: i32) -> Result<(), ServiceError> {
     jobs::Entity::delete_many()
-        .filter(jobs::Column::RecordingId.eq(recording_id))
+        .filter(jobs::Column::Kind.eq(JobKind::Process))
+        .filter(jobs::Column::SubjectId.eq(recording_id))
         .exec(w)
         .await?;
     Ok(())
+}
+
+/// Jobs that ended before `before` are forgotten (the collector's upkeep); how many.
+pub async fn forget_ended(w: &Write, before: DateTime<Utc>) -> Result<u64, ServiceError> {
+    let done = jobs::Entity::delete_many()
+        .filter(jobs::Column::State.is_in([JobState::Done, JobState::Failed]))
+        .filter(jobs::Column::UpdatedAt.lt(before))
+        .exec(w)
+        .await?;
+    Ok(done.rows_affected)
 }
 
 /// The uploader (or an editor) asks for a failed processing to run again.
@@ -82,8 +140,9 @@ pub async fn retry(db: &DatabaseConnection, who: &Viewer, slug: &str) -> Result<
 pub async fn queue_missing_previews(db: &DatabaseConnection) -> Result<usize, ServiceError> {
     use sea_orm::{QuerySelect, sea_query::Query};
     let pending = Query::select()
-        .column(jobs::Column::RecordingId)
+        .column(jobs::Column::SubjectId)
         .from(jobs::Entity)
+        .and_where(jobs::Column::Kind.eq(JobKind::Process))
         .and_where(jobs::Column::State.is_in([JobState::Queued, JobState::Running]))
         .to_owned();
     let ids: Vec<i32> = recordings::Entity::find()
@@ -108,33 +167,53 @@ pub async fn queue_missing_previews(db: &DatabaseConnection) -> Result<usize, Se
 }
 
 /// A job this replica holds the lease on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claimed {
     pub id: i32,
-    pub recording_id: i32,
+    pub kind: JobKind,
+    /// What the job works on, by its kind: a recording, a direct upload.
+    pub subject: i32,
+    /// Which run this is (1 for the first).
     pub attempts: i32,
+    /// The claim's own token: only its holder renews or ends the job.
+    lease: String,
 }
 
-/// Takes the oldest job that is queued (and due) or whose lease ran out, under a new lease.
-pub async fn claim(db: &DatabaseConnection) -> Result<Option<Claimed>, ServiceError> {
+/// Takes the oldest job that is queued (and due) or whose lease ran out, under a new lease
+/// of `lease`.
+pub async fn claim(
+    db: &DatabaseConnection,
+    lease: Duration,
+) -> Result<Option<Claimed>, ServiceError> {
     let backend = db.get_database_backend();
     let now = Utc::now();
-    let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-    let (p1, p2, lock) = match backend {
-        DatabaseBackend::Postgres => ("$1", "$2", " FOR UPDATE SKIP LOCKED"),
-        _ => ("?", "?", ""),
+    let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+    let token = format!("{:032x}", rand::random::<u128>());
+    let (p, lock) = match backend {
+        DatabaseBackend::Postgres => (["$1", "$2", "$3"], " FOR UPDATE SKIP LOCKED"),
+        _ => (["?", "?", "?"], ""),
     };
     let (queued, running) = (JobState::Queued.to_value(), JobState::Running.to_value());
     // The same timestamp several times for SQLite's positional placeholders.
     let sql = format!(
-        "UPDATE jobs SET state = '{running}', attempts = attempts + 1, locked_until = {p1}, updated_at = {p2} \
-         WHERE id = (SELECT id FROM jobs WHERE (state = '{queued}' AND (locked_until IS NULL OR locked_until < {p2})) \
-         OR (state = '{running}' AND locked_until < {p2}) ORDER BY id LIMIT 1{lock}) \
-         RETURNING id, recording_id, attempts"
+        "UPDATE jobs SET state = '{running}', attempts = attempts + 1, locked_until = {p1}, lease = {p2}, updated_at = {p3} \
+         WHERE id = (SELECT id FROM jobs WHERE (state = '{queued}' AND (locked_until IS NULL OR locked_until < {p3})) \
+         OR (state = '{running}' AND locked_until < {p3}) ORDER BY id LIMIT 1{lock}) \
+         RETURNING id, kind, subject_id, attempts",
+        p1 = p[0],
+        p2 = p[1],
+        p3 = p[2],
     );
     let values: Vec<sea_orm::Value> = match backend {
-        DatabaseBackend::Postgres => vec![until.into(), now.into()],
-        _ => vec![until.into(), now.into(), now.into(), now.into()],
+        DatabaseBackend::Postgres => vec![until.into(), token.clone().into(), now.into()],
+        _ => vec![
+            until.into(),
+            token.clone().into(),
+            now.into(),
+            now.into(),
+            now.into(),
+            now.into(),
+        ],
     };
     let w = Write::begin(db).await?;
     let Some(r) = w
@@ -144,31 +223,92 @@ pub async fn claim(db: &DatabaseConnection) -> Result<Option<Claimed>, ServiceEr
         w.commit(Changed::nothing_shown()).await?;
         return Ok(None);
     };
+    let kind: String = r.try_get("", "kind")?;
     let job = Claimed {
         id: r.try_get("", "id")?,
-        recording_id: r.try_get("", "recording_id")?,
+        kind: JobKind::try_from_value(&kind)
+            .map_err(|e| ServiceError::internal("a job's kind", e))?,
+        subject: r.try_get("", "subject_id")?,
         attempts: r.try_get("", "attempts")?,
+        lease: token,
     };
-    let changed = life::set_processing(&w, job.recording_id, Processing::Running, "").await?;
+    let changed = match job.kind {
+        JobKind::Process => life::set_processing(&w, job.subject, Processing::Running, "").await?,
+        JobKind::FinishUpload | JobKind::CollectMedia => Changed::nothing_shown(),
+    };
     w.commit(changed).await?;
     Ok(Some(job))
 }
 
-/// How a job ended: done (with the previews made, when the recording has a file), or
-/// failed with a reason for the uploader.
-pub type Outcome = Result<Option<Previews>, String>;
-
-/// Records the end of a claimed job: done; failed but to be tried again after a pause;
-/// or failed for good once its attempts are spent. The recording's state follows.
-#[tracing::instrument(skip_all, fields(job = job.id, recording = job.recording_id))]
-pub async fn finish(
+/// Extends `job`'s lease by `lease` from now, while it is still this claim's; `false` when
+/// it is not (another replica took it over after this one stopped renewing in time).
+pub async fn renew(
     db: &DatabaseConnection,
-    job: Claimed,
-    outcome: &Outcome,
-) -> Result<JobState, ServiceError> {
+    job: &Claimed,
+    lease: Duration,
+) -> Result<bool, ServiceError> {
+    let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+    let w = Write::begin(db).await?;
+    let held = jobs::Entity::update_many()
+        .col_expr(jobs::Column::LockedUntil, Expr::value(until))
+        .filter(jobs::Column::Id.eq(job.id))
+        .filter(jobs::Column::Lease.eq(job.lease.as_str()))
+        .filter(jobs::Column::State.eq(JobState::Running))
+        .exec(&w)
+        .await?
+        .rows_affected
+        == 1;
+    w.commit(Changed::nothing_shown()).await?;
+    Ok(held)
+}
+
+/// Runs `work` (a run of `job`) while renewing its lease every third of `lease`. When the
+/// lease is found lost (this replica stalled past it, and another took the job over), the
+/// run is stopped and `None` answered: its results are the other run's to write.
+pub async fn holding<F>(
+    db: &DatabaseConnection,
+    job: &Claimed,
+    lease: Duration,
+    work: F,
+) -> Result<Option<JobState>, ServiceError>
+where
+    F: std::future::Future<Output = Result<Option<JobState>, ServiceError>>,
+{
+    tokio::pin!(work);
+    let mut renewal = tokio::time::interval(lease / 3);
+    renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    renewal.tick().await;
+    loop {
+        tokio::select! {
+            ended = &mut work => return ended,
+            _ = renewal.tick() => match renew(db, job, lease).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(job = job.id, "the job's lease was lost: this run stops");
+                    return Ok(None);
+                }
+                // The database is away: the run goes on, and its end tells whether the
+                // lease held.
+                Err(e) => tracing::warn!(job = job.id, error = %e.for_operator(), "the job's lease could not be renewed"),
+            },
+        }
+    }
+}
+
+/// How a run ended: done, or failed with a reason (for the uploader, where they see it).
+pub type RunResult = Result<(), String>;
+
+/// Ends `job` in `w`, as `result` says: done; failed but to be tried again after a pause;
+/// or failed for good once its attempts are spent. `None` when the job is no longer this
+/// claim's — then nothing of this run may be written, and the caller drops `w`.
+pub async fn end(
+    w: &Write,
+    job: &Claimed,
+    result: &RunResult,
+) -> Result<Option<JobState>, ServiceError> {
     let now = Utc::now();
-    let (state, error, retry_at): (JobState, &str, Option<DateTime<Utc>>) = match outcome {
-        Ok(_) => (JobState::Done, "", None),
+    let (state, error, retry_at): (JobState, &str, Option<DateTime<Utc>>) = match result {
+        Ok(()) => (JobState::Done, "", None),
         Err(e) if job.attempts < MAX_ATTEMPTS => (
             JobState::Queued,
             e,
@@ -176,23 +316,34 @@ pub async fn finish(
         ),
         Err(e) => (JobState::Failed, e, None),
     };
-    let w = Write::begin(db).await?;
-    jobs::ActiveModel {
-        id: Set(job.id),
-        state: Set(state),
-        locked_until: Set(retry_at),
-        last_error: Set(error.chars().take(500).collect()),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .update(&w)
-    .await?;
-    let mut changed = Changed::nothing_shown();
-    if let Ok(Some(previews)) = outcome {
-        changed = life::attach_previews(&w, job.recording_id, previews.clone()).await?;
-    }
-    // Its page shows the preview, or the failure, now.
-    let state_shown = life::set_processing(&w, job.recording_id, state.processing(), error).await?;
-    w.commit(changed.and(state_shown)).await?;
-    Ok(state)
+    let ours = jobs::Entity::update_many()
+        .col_expr(jobs::Column::State, Expr::value(state))
+        .col_expr(jobs::Column::LockedUntil, Expr::value(retry_at))
+        .col_expr(
+            jobs::Column::LastError,
+            Expr::value(error.chars().take(500).collect::<String>()),
+        )
+        .col_expr(jobs::Column::Lease, Expr::value(String::new()))
+        .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
+        .filter(jobs::Column::Id.eq(job.id))
+        .filter(jobs::Column::Lease.eq(job.lease.as_str()))
+        .exec(w)
+        .await?
+        .rows_affected
+        == 1;
+    Ok(ours.then_some(state))
+}
+
+/// The job's row, for tests and operators: its state and how many runs it took.
+pub async fn of_subject(
+    db: &impl ConnectionTrait,
+    kind: JobKind,
+    subject_id: i32,
+) -> Result<Vec<jobs::Model>, ServiceError> {
+    Ok(jobs::Entity::find()
+        .filter(jobs::Column::Kind.eq(kind))
+        .filter(jobs::Column::SubjectId.eq(subject_id))
+        .order_by_asc(jobs::Column::Id)
+        .all(db)
+        .await?)
 }

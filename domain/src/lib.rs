@@ -33,6 +33,8 @@ pub mod bus;
 #[cfg(feature = "server")]
 pub mod catalog;
 #[cfg(feature = "server")]
+pub mod collector;
+#[cfg(feature = "server")]
 pub mod db;
 #[cfg(feature = "server")]
 pub mod demo;

@@ -148,6 +148,8 @@ pub struct RecordingDetail {
     pub has_media: bool,
     /// Only the uploader and editors see a recording that is not published.
     pub status: Status,
+    /// A deleted recording: until when it can be restored.
+    pub restorable_until: Option<DateTime<Utc>>,
     /// An editor's reason for a rejection.
     pub moderation_note: String,
     /// The viewer may change the title and description (uploader before publication, editors).

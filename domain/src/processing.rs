@@ -1,7 +1,7 @@
 //! What a processing job does: the original → stereo preview and, for a sound field, the
 //! spatial preview (first-order AmbiX; both Ogg Vorbis), waveform and direction-of-arrival
-//! pictures, all stored; `jobs::finish` then names them on the recording. The job's
-//! bookkeeping (claim, lease, end) is `jobs`; the loop that runs it is the server's.
+//! pictures, all stored, then named on the recording in the write that ends the job. The
+//! job's bookkeeping (claim, lease, end) is `jobs`; the loop that runs it is the server's.
 
 use std::path::Path;
 
@@ -12,21 +12,23 @@ use crate::{
     entities::recordings,
     error::ServiceError,
     jobs::{self, Claimed},
-    recordings::Previews,
+    recordings::{Previews, life},
     store::{MediaStore, StoreError, TempFile},
+    write::{Changed, Write},
 };
 
-/// Runs one claimed job to its end and records how it ended; `scratch` is a folder for the
-/// files being made. Returns the job's new state.
-#[tracing::instrument(skip_all, fields(job = job.id, recording = job.recording_id, attempt = job.attempts))]
+/// Runs one claimed processing job to its end and records how it ended, with the previews
+/// it made, in one write; `scratch` is a folder for the files being made. The job's new
+/// state, or `None` when the job was taken over meanwhile (nothing of this run is written).
+#[tracing::instrument(skip_all, fields(job = job.id, recording = job.subject, attempt = job.attempts))]
 pub async fn process(
     db: &DatabaseConnection,
     store: &MediaStore,
     scratch: &Path,
-    job: Claimed,
-) -> Result<JobState, ServiceError> {
+    job: &Claimed,
+) -> Result<Option<JobState>, ServiceError> {
     let started = std::time::Instant::now();
-    let outcome = match make(db, store, scratch, job.recording_id).await {
+    let outcome = match make(db, store, scratch, job.subject).await {
         Ok(previews) => {
             tracing::info!(
                 duration_ms = started.elapsed().as_millis() as u64,
@@ -39,7 +41,21 @@ pub async fn process(
             Err(f.shown)
         }
     };
-    jobs::finish(db, job, &outcome).await
+    let w = Write::begin(db).await?;
+    let result = outcome.as_ref().map(|_| ()).map_err(Clone::clone);
+    let Some(state) = jobs::end(&w, job, &result).await? else {
+        tracing::warn!("the job was taken over by another replica: its previews are not named");
+        return Ok(None);
+    };
+    let mut changed = Changed::nothing_shown();
+    if let Ok(Some(previews)) = outcome {
+        changed = life::attach_previews(&w, job.subject, previews).await?;
+    }
+    let error = result.err().unwrap_or_default();
+    // Its page shows the preview, or the failure, now.
+    let shown = life::set_processing(&w, job.subject, state.processing(), &error).await?;
+    w.commit(changed.and(shown)).await?;
+    Ok(Some(state))
 }
 
 /// Why processing failed: a plain sentence for the recording's uploader, and the technical
@@ -62,7 +78,7 @@ const CATALOG_FAILED: &str = "The catalog could not be reached.";
 const WORK_FAILED: &str = "This server had no room to work on the recording.";
 
 /// Makes and stores the previews and pictures of recording `recording_id`; what it made
-/// (`None` for a recording without a file). The recording is told by `jobs::finish`.
+/// (`None` for a recording without a file). The recording is told by [`process`].
 async fn make(
     db: &DatabaseConnection,
     store: &MediaStore,

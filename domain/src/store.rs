@@ -290,11 +290,46 @@ impl MediaStore {
 
     /// Every object: key and size, in key order.
     pub async fn list(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut out = Vec::new();
+        self.list_pages(|page| out.extend(page.into_iter().map(|o| (o.key, o.size))))
+            .await?;
+        out.sort();
+        Ok(out)
+    }
+
+    /// Every object, handed to `each` a page (up to [`LIST_PAGE`]) at a time, so that a
+    /// store of millions is never held in memory.
+    pub async fn list_pages(
+        &self,
+        mut each: impl FnMut(Vec<Listed>) + Send,
+    ) -> Result<(), StoreError> {
         match self {
-            Self::Local(l) => l.list().await,
-            Self::S3(s) => s.list().await,
+            Self::Local(l) => l.list_pages(&mut each).await,
+            Self::S3(s) => s.list_pages(&mut each).await,
         }
     }
+
+    /// Copies the object at `from` to `to` inside the store (S3's server-side copy: no byte
+    /// goes through this replica), replacing any object at `to`.
+    pub async fn copy(&self, from: &str, to: &str) -> Result<(), StoreError> {
+        check_key(from)?;
+        check_key(to)?;
+        match self {
+            Self::Local(l) => l.put_file(to, &l.path(from)).await.map(|_| ()),
+            Self::S3(s) => s.copy(from, to).await,
+        }
+    }
+}
+
+/// Objects listed at a time.
+pub const LIST_PAGE: usize = 1000;
+
+/// An object as listed: its key, its size, and when it was last written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    pub modified: chrono::DateTime<chrono::Utc>,
 }
 
 /// Keys are ours (`originals/ab/abcdef….amb`), never a visitor's: a narrow alphabet, no way
@@ -308,7 +343,9 @@ fn check_key(key: &str) -> Result<(), StoreError> {
             .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
         && key
             .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != "..");
+            // No part starts with a dot: `..` cannot climb out, and the media folder's own
+            // scratch folders (`.work`, `.incoming`) hold no objects.
+            .all(|part| !part.is_empty() && !part.starts_with('.'));
     if ok {
         Ok(())
     } else {
@@ -387,8 +424,11 @@ impl LocalStore {
         })
     }
 
-    async fn list(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        let mut out = Vec::new();
+    async fn list_pages(
+        &self,
+        each: &mut (impl FnMut(Vec<Listed>) + Send),
+    ) -> Result<(), StoreError> {
+        let mut page = Vec::with_capacity(LIST_PAGE);
         let mut dirs = vec![self.root.clone()];
         while let Some(dir) = dirs.pop() {
             let mut entries = match tokio::fs::read_dir(&dir).await {
@@ -403,15 +443,25 @@ impl LocalStore {
                     dirs.push(path);
                 } else if let Ok(rel) = path.strip_prefix(&self.root) {
                     let key = rel.to_string_lossy().replace('\\', "/");
-                    // Half-copied objects are not objects.
+                    // Half-copied objects are not objects (nor the scratch folders').
                     if check_key(&key).is_ok() && !key.contains(".partial-") {
-                        out.push((key, meta.len()));
+                        let modified = meta.modified().map(chrono::DateTime::from)?;
+                        page.push(Listed {
+                            key,
+                            size: meta.len(),
+                            modified,
+                        });
+                        if page.len() == LIST_PAGE {
+                            each(std::mem::take(&mut page));
+                        }
                     }
                 }
             }
         }
-        out.sort();
-        Ok(out)
+        if !page.is_empty() {
+            each(page);
+        }
+        Ok(())
     }
 }
 
@@ -608,30 +658,56 @@ impl S3Store {
         Ok(req.uri().to_owned())
     }
 
-    async fn list(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        let mut out = Vec::new();
+    async fn list_pages(
+        &self,
+        each: &mut (impl FnMut(Vec<Listed>) + Send),
+    ) -> Result<(), StoreError> {
         let mut token: Option<String> = None;
         loop {
             let page = self
                 .client
                 .list_objects_v2()
                 .bucket(&self.bucket)
+                .max_keys(i32::try_from(LIST_PAGE).unwrap_or(1000))
                 .set_continuation_token(token.take())
                 .send()
                 .await
                 .map_err(|e| s3_error(&e))?;
-            for o in page.contents() {
-                if let (Some(k), Some(s)) = (o.key(), o.size()) {
-                    out.push((k.to_owned(), u64::try_from(s).unwrap_or(0)));
-                }
+            let listed = page
+                .contents()
+                .iter()
+                .filter_map(|o| {
+                    let modified = o.last_modified().and_then(|t| {
+                        chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+                    })?;
+                    Some(Listed {
+                        key: o.key()?.to_owned(),
+                        size: u64::try_from(o.size()?).unwrap_or(0),
+                        modified,
+                    })
+                })
+                .collect::<Vec<_>>();
+            if !listed.is_empty() {
+                each(listed);
             }
             match page.next_continuation_token() {
                 Some(t) if page.is_truncated().unwrap_or(false) => token = Some(t.to_owned()),
                 _ => break,
             }
         }
-        out.sort();
-        Ok(out)
+        Ok(())
+    }
+
+    async fn copy(&self, from: &str, to: &str) -> Result<(), StoreError> {
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{from}", self.bucket))
+            .key(to)
+            .send()
+            .await
+            .map_err(|e| s3_error(&e))?;
+        Ok(())
     }
 }
 
@@ -663,6 +739,8 @@ mod tests {
             "a b",
             "a\\b",
             "ü",
+            ".incoming/abc",
+            "a/.hidden",
         ] {
             assert!(check_key(bad).is_err(), "{bad}");
         }

@@ -282,16 +282,37 @@ pub enum Status {
     Published,
     #[cfg_attr(feature = "server", sea_orm(string_value = "rejected"))]
     Rejected,
+    /// Hidden from everyone but its uploader and editors, who may restore it within
+    /// [`Status::RESTORE_DAYS`]; then its row and its media go.
+    #[cfg_attr(feature = "server", sea_orm(string_value = "deleted"))]
+    Deleted,
 }
 
 impl Status {
+    /// How long a deleted recording can be restored.
+    pub const RESTORE_DAYS: i64 = 30;
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Draft => "draft",
             Status::Pending => "pending",
             Status::Published => "published",
             Status::Rejected => "rejected",
+            Status::Deleted => "deleted",
         }
+    }
+
+    /// The status stored as `word` (what a deleted recording is restored to).
+    pub fn parse(word: &str) -> Option<Self> {
+        [
+            Status::Draft,
+            Status::Pending,
+            Status::Published,
+            Status::Rejected,
+            Status::Deleted,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == word)
     }
 }
 
@@ -339,6 +360,72 @@ pub enum JobState {
     Done,
     #[cfg_attr(feature = "server", sea_orm(string_value = "failed"))]
     Failed,
+}
+
+/// What a job does, stored as its word in `jobs.kind`; its `subject_id` is what it does
+/// it to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "server",
+    derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum)
+)]
+#[cfg_attr(
+    feature = "server",
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")
+)]
+pub enum JobKind {
+    /// Make a recording's previews and pictures (subject: the recording).
+    #[cfg_attr(feature = "server", sea_orm(string_value = "process"))]
+    Process,
+    /// Join, inspect and take a direct upload (subject: the direct upload).
+    #[cfg_attr(feature = "server", sea_orm(string_value = "finish-upload"))]
+    FinishUpload,
+    /// Purge recordings deleted past their window, and remove media no row names (no
+    /// subject).
+    #[cfg_attr(feature = "server", sea_orm(string_value = "collect-media"))]
+    CollectMedia,
+}
+
+/// Where a direct upload is, stored as its word in `direct_uploads.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "server",
+    derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum)
+)]
+#[cfg_attr(
+    feature = "server",
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")
+)]
+pub enum UploadState {
+    /// The browser is sending parts to the bucket.
+    #[cfg_attr(feature = "server", sea_orm(string_value = "uploading"))]
+    Uploading,
+    /// Every part sent: a job joins, inspects and takes it.
+    #[cfg_attr(feature = "server", sea_orm(string_value = "finishing"))]
+    Finishing,
+    /// It became a recording.
+    #[cfg_attr(feature = "server", sea_orm(string_value = "done"))]
+    Done,
+    /// It was not taken, with a sentence saying why (a duplicate, a file the site does not
+    /// read, parts cut short).
+    #[cfg_attr(feature = "server", sea_orm(string_value = "refused"))]
+    Refused,
+}
+
+impl UploadState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadState::Uploading => "uploading",
+            UploadState::Finishing => "finishing",
+            UploadState::Done => "done",
+            UploadState::Refused => "refused",
+        }
+    }
+
+    /// Still on its way: its incoming object is still needed.
+    pub fn in_progress(self) -> bool {
+        matches!(self, UploadState::Uploading | UploadState::Finishing)
+    }
 }
 
 impl JobState {

@@ -137,6 +137,23 @@ impl Write {
         Ok(())
     }
 
+    /// Makes every other write that locks `what` wait until this one has ended, so that a
+    /// check and the write it guards see one state ("is this file in the catalog yet?").
+    /// PostgreSQL: a transaction-scoped advisory lock; SQLite's write transaction already
+    /// excludes every other writer.
+    pub async fn lock(&self, what: &str) -> Result<(), DbErr> {
+        if self.get_database_backend() == DbBackend::Postgres {
+            self.txn
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                    [what.into()],
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+
     /// A write of its own that only names `changed` (writes made in bulk, in many
     /// transactions, named once at the end).
     pub async fn announce(db: &DatabaseConnection, changed: Changed) -> Result<(), DbErr> {

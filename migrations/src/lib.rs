@@ -17,6 +17,7 @@ mod m20261203_000009_site_keys;
 mod m20261203_000010_facet_pairs;
 mod m20261203_000011_premium;
 mod m20261203_000012_invalidation_log;
+mod m20261206_000013_nothing_lost;
 
 pub use m20261203_000010_facet_pairs::pair_count_statements;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_facet_pairs::Migration),
             Box::new(m20261203_000011_premium::Migration),
             Box::new(m20261203_000012_invalidation_log::Migration),
+            Box::new(m20261206_000013_nothing_lost::Migration),
         ]
     }
 }

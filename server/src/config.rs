@@ -105,6 +105,18 @@ pub struct AppConfig {
     #[arg(long, env = "AMBISONIA_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace_s: u64,
 
+    /// How long a claimed background job (processing, finishing a direct upload, collecting
+    /// media) is held without renewal, in seconds: the worker renews it every third of this
+    /// while the job runs, and another replica takes over the job of one that died after
+    /// this long.
+    #[arg(long, env = "AMBISONIA_JOB_LEASE_S", default_value_t = domain::jobs::DEFAULT_LEASE.as_secs())]
+    pub job_lease_s: u64,
+
+    /// Whether this replica runs the background job worker (`--jobs false` keeps a replica
+    /// to answering requests; at least one replica of the fleet must run it).
+    #[arg(long, env = "AMBISONIA_JOBS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub jobs: bool,
+
     /// Files from this size (MiB) go straight to S3 in parts from the browser, when media
     /// is in S3 (smaller ones take the ordinary form).
     #[arg(long, env = "AMBISONIA_DIRECT_UPLOAD_FROM_MB", default_value_t = 64)]
@@ -119,7 +131,7 @@ pub struct AppConfig {
     pub read_cache_mb: u64,
 
     /// The largest recording an upload may be, in MiB.
-    #[arg(long, env = "AMBISONIA_MAX_UPLOAD_MB", default_value_t = 4096)]
+    #[arg(long, env = "AMBISONIA_MAX_UPLOAD_MB", default_value_t = contract::uploads::MAX_UPLOAD_MB)]
     pub max_upload_mb: u64,
 
     /// Media in an S3 bucket instead of the media folder.

@@ -3,7 +3,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::{
-    api::{DeleteRecording, DescribeRecording, PostComment, Rate, RetryProcessing, load_recording},
+    api::{
+        DeleteRecording, DescribeRecording, PostComment, Rate, RestoreRecording, RetryProcessing,
+        load_recording,
+    },
     components::{CsrfField, ErrorView, Facts, FormError, current_viewer, stars_text},
 };
 use domain::{
@@ -79,6 +82,23 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
                     <p class="notice error" role="status" data-testid="status">
                         "An editor did not publish this recording: "{rec.moderation_note.clone()}
                     </p>
+                }.into_any()),
+                Status::Deleted => Some(view! {
+                    <div class="notice error" role="status" data-testid="status">
+                        <p>"This recording is deleted: only its uploader and the editors see it, and nobody finds it in the catalog."</p>
+                        {match rec.restorable_until {
+                            Some(until) => view! {
+                                <form method="post" action=RestoreRecording::PATH class="restore">
+                                    <CsrfField/>
+                                    <input type="hidden" name="slug" value=card.slug.clone()/>
+                                    <FormError path=RestoreRecording::PATH/>
+                                    <p>"It can be restored, with its comments and ratings, until "{until.format("%-d %B %Y").to_string()}"."</p>
+                                    <button type="submit" data-testid="restore">"Restore this recording"</button>
+                                </form>
+                            }.into_any(),
+                            None => view! { <p>"It was deleted too long ago to be restored."</p> }.into_any(),
+                        }}
+                    </div>
                 }.into_any()),
                 _ => None,
             }}
@@ -427,12 +447,35 @@ fn Describe(rec: RecordingDetail) -> impl IntoView {
                 <FormError path=DescribeRecording::PATH/>
                 <button type="submit">{if rec.status == Status::Rejected { "Save and send to the editors again" } else { "Save" }}</button>
             </form>
-            <form method="post" action=DeleteRecording::PATH class="delete">
-                <CsrfField/>
-                <input type="hidden" name="slug" value=card.slug.clone()/>
-                <FormError path=DeleteRecording::PATH/>
-                <button type="submit" class="danger" data-testid="delete">"Delete this recording"</button>
-            </form>
+            <DeleteRecordingStep slug=card.slug.clone() title=card.title.clone()/>
         </section>
+    }
+}
+
+/// Deleting asks first: the button leads to the same page asking "are you sure?" (a plain
+/// link, `?delete=confirm`), whose form deletes.
+#[component]
+fn DeleteRecordingStep(slug: String, title: String) -> impl IntoView {
+    let asked = use_query_map().with_untracked(|q| q.get_str("delete") == Some("confirm"));
+    let page = format!("/recordings/{slug}");
+    if asked {
+        view! {
+            <form method="post" action=DeleteRecording::PATH class="delete confirm" id="delete" data-testid="delete-confirm">
+                <CsrfField/>
+                <input type="hidden" name="slug" value=slug.clone()/>
+                <FormError path=DeleteRecording::PATH/>
+                <p>"Delete “"{title}"”? It disappears from the catalog, its feeds and searches at once. You (or an editor) can restore it, with its comments and ratings, for "{Status::RESTORE_DAYS}" days; then it and its files are gone for good."</p>
+                <button type="submit" class="danger" data-testid="delete">"Yes, delete it"</button>
+                " "<a href=page>"No, keep it"</a>
+            </form>
+        }
+        .into_any()
+    } else {
+        view! {
+            <p class="delete">
+                <a class="button danger" href=format!("{page}?delete=confirm#delete") data-testid="ask-delete">"Delete this recording…"</a>
+            </p>
+        }
+        .into_any()
     }
 }

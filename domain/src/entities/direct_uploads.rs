@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-/// A direct-to-S3 multipart upload in progress.
+/// A direct-to-S3 multipart upload: in progress, being finished, or how it ended.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "direct_uploads")]
 pub struct Model {
@@ -17,6 +17,14 @@ pub struct Model {
     pub licence: String,
     pub convention: String,
     pub created_at: DateTimeUtc,
+    pub state: crate::UploadState,
+    /// The parts as the browser sent them, `[[number, "etag"], …]` (JSON), once complete.
+    pub parts: Option<String>,
+    /// The recording it became (done), or the one it duplicates (refused).
+    pub recording_id: Option<i32>,
+    /// Why it was refused, for its uploader.
+    pub message: String,
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -55,6 +55,11 @@ pub struct Model {
     pub processing: crate::Processing,
     pub processing_error: String,
     pub published_at: Option<DateTimeUtc>,
+    /// When it was deleted (its status is `deleted`); it may be restored for
+    /// `Status::RESTORE_DAYS` after.
+    pub deleted_at: Option<DateTimeUtc>,
+    /// The status a restore brings back.
+    pub restore_to: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

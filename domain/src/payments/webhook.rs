@@ -283,6 +283,9 @@ impl Payments {
             return Ok(WebhookOutcome::Ignored);
         };
         let w = Write::begin(db).await?;
+        // Every event about one payment in turn: two refunds of one charge handled at once
+        // would both reverse from the same prior state.
+        w.lock(&format!("payment:{payment_intent}")).await?;
         if !remember(&w, id, event_type).await? {
             return Ok(WebhookOutcome::Duplicate);
         }

@@ -12,7 +12,9 @@
 //! | pending | [`moderate`]: [`StatusChange::Publish`] | published | an editor (`moderation`) |
 //! | pending | [`moderate`]: [`StatusChange::Reject`], with a reason | rejected | an editor (`moderation`) |
 //! | rejected | [`describe`]d again by its uploader | pending | the uploader (`manage`) |
-//! | any | [`delete`]: gone, with its tags, comments, ratings and jobs | — | its uploader before it is published; editors (`manage`) |
+//! | pending, published, rejected | [`delete`]: hidden at once, its comments, ratings and files kept | deleted | its uploader before it is published; editors (`manage`) |
+//! | deleted | [`restore`], within `Status::RESTORE_DAYS` | the status it had | its uploader or an editor (`manage`) |
+//! | deleted, past the window | [`purge`]: the row and its tags (its comments, ratings and jobs by their owners; its media by the collector) | — | `collector` |
 //!
 //! Its processing (the previews and pictures), beside the status ([`set_processing`]):
 //!
@@ -20,9 +22,9 @@
 //! |---|---|---|---|
 //! | none | a file to process | queued | `jobs::enqueue` |
 //! | queued | a replica claims the job | running | `jobs::claim` |
-//! | running | previews made ([`attach_previews`]) | done | `jobs::finish` |
-//! | running | failed, with tries left | queued | `jobs::finish` |
-//! | running | failed for good | failed | `jobs::finish` |
+//! | running | previews made ([`attach_previews`]) | done | `processing::process` |
+//! | running | failed, with tries left | queued | `processing::process` |
+//! | running | failed for good | failed | `processing::process` |
 //! | failed | its uploader asks again | queued | `jobs::retry` |
 //!
 //! Its counters: downloads ([`count_download`]), comments ([`count_comment`]) and ratings
@@ -140,6 +142,8 @@ fn new_row(
         created_at: Set(created_at),
         updated_at: Set(created_at),
         published_at: Set(published_at),
+        deleted_at: Set(None),
+        restore_to: Set(None),
         ..Default::default()
     }
 }
@@ -172,10 +176,13 @@ fn shown_if_published(row: &recordings::Model) -> Changed {
     }
 }
 
+/// A slug from `title` that no recording has: the title's, or with `-2`, `-3` … Two writes
+/// making the same slug wait for each other (`Write::lock`).
 async fn unique_slug(w: &Write, title: &str) -> Result<String, ServiceError> {
     let base = Slug::from_title(title)
         .map(|s| s.as_str().to_string())
         .unwrap_or_else(|| "recording".to_string());
+    w.lock(&format!("slug:{base}")).await?;
     let mut candidate = base.clone();
     for n in 2.. {
         let taken = recordings::Entity::find()
@@ -338,18 +345,73 @@ pub async fn moderate(
     Ok(shown_if_published(&after))
 }
 
-/// Deletes a recording with its tags (its comments, ratings and jobs are their owners' to
-/// forget first: `manage::delete`). Its files stay in the media store (they are
-/// content-addressed; nothing else names them).
+/// Deletes a recording: hidden from everyone but its managers at once (pages, lists and
+/// feeds purged), restorable for `Status::RESTORE_DAYS`. Its comments, ratings and files
+/// stay until then.
 pub async fn delete(w: &Write, row: recordings::Model) -> Result<Changed, ServiceError> {
+    if row.status == Status::Deleted {
+        return Err(ServiceError::conflict("This recording is deleted already."));
+    }
     let before = Facts::of(w, &row).await?;
+    let changed = shown_if_published(&row);
+    let mut active: recordings::ActiveModel = row.clone().into();
+    active.status = Set(Status::Deleted);
+    active.restore_to = Set(Some(row.status.as_str().to_owned()));
+    active.deleted_at = Set(Some(Utc::now()));
+    active.updated_at = Set(Utc::now());
+    active.update(w).await?;
     facets::shift(w, &before, &Facts::default()).await?;
+    Ok(changed)
+}
+
+/// Brings a deleted recording back as it was, within its window.
+pub async fn restore(w: &Write, row: recordings::Model) -> Result<Changed, ServiceError> {
+    if row.status != Status::Deleted {
+        return Err(ServiceError::conflict("This recording is not deleted."));
+    }
+    if !restorable(&row, Utc::now()) {
+        return Err(ServiceError::conflict(
+            "This recording was deleted too long ago to be restored.",
+        ));
+    }
+    let status = row
+        .restore_to
+        .as_deref()
+        .and_then(Status::parse)
+        .filter(|s| *s != Status::Deleted)
+        .unwrap_or(Status::Pending);
+    let mut active: recordings::ActiveModel = row.into();
+    active.status = Set(status);
+    active.restore_to = Set(None);
+    active.deleted_at = Set(None);
+    active.updated_at = Set(Utc::now());
+    let after = active.update(w).await?;
+    facets::shift(w, &Facts::default(), &Facts::of(w, &after).await?).await?;
+    Ok(shown_if_published(&after))
+}
+
+/// Whether a deleted recording may still be restored at `now`.
+pub fn restorable(row: &recordings::Model, now: DateTime<Utc>) -> bool {
+    row.status == Status::Deleted
+        && row
+            .deleted_at
+            .is_some_and(|at| now < at + chrono::Duration::days(Status::RESTORE_DAYS))
+}
+
+/// Removes a deleted recording past its window: its row and its tags (its comments,
+/// ratings and jobs are their owners' to forget first: `collector`). Nothing shows it.
+pub async fn purge(w: &Write, row: recordings::Model) -> Result<Changed, ServiceError> {
+    if row.status != Status::Deleted || restorable(&row, Utc::now()) {
+        return Err(ServiceError::conflict(
+            "Only a recording deleted past its window is purged.",
+        ));
+    }
     recording_tags::Entity::delete_many()
         .filter(recording_tags::Column::RecordingId.eq(row.id))
         .exec(w)
         .await?;
     recordings::Entity::delete_by_id(row.id).exec(w).await?;
-    Ok(shown_if_published(&row))
+    Ok(Changed::nothing_shown())
 }
 
 /// Where the making of recording `id`'s previews is now, with the failure's reason (shown

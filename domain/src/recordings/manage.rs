@@ -1,11 +1,12 @@
 //! What its uploader and the editors do to a recording once it is in the catalog: describe
-//! it again, delete it. Who may is [`super::can_describe`]; the changes are [`super::life`]'s.
+//! it again, delete it, restore it. Who may is [`super::can_describe`] (and for a restore,
+//! [`super::manages`]); the changes are [`super::life`]'s.
 
 use sea_orm::DatabaseConnection;
 
-use crate::{Licence, caps, error::ServiceError, interactions, jobs, model::Viewer, write::Write};
+use crate::{Licence, caps, error::ServiceError, model::Viewer, write::Write};
 
-use super::{by_slug, can_describe, life};
+use super::{by_slug, can_describe, life, manages};
 
 /// What an uploader may change about a recording after uploading it.
 #[derive(Debug, Clone)]
@@ -94,8 +95,8 @@ pub async fn describe(
     Ok(())
 }
 
-/// An editor deletes a recording (its uploader may, until it is published): the row, its
-/// tags, comments, ratings and jobs.
+/// An editor deletes a recording (its uploader may, until it is published): hidden at
+/// once, restorable for `Status::RESTORE_DAYS` by its uploader or an editor.
 #[tracing::instrument(skip_all, fields(user = who.user_id))]
 pub async fn delete(db: &DatabaseConnection, who: &Viewer, slug: &str) -> Result<(), ServiceError> {
     let w = Write::begin(db).await?;
@@ -106,10 +107,27 @@ pub async fn delete(db: &DatabaseConnection, who: &Viewer, slug: &str) -> Result
         ));
     }
     let id = row.id;
-    interactions::forget_recording(&w, id).await?;
-    jobs::forget_recording(&w, id).await?;
     let changed = life::delete(&w, row).await?;
     w.commit(changed).await?;
     tracing::info!(recording = id, "recording deleted");
+    Ok(())
+}
+
+/// Its uploader or an editor brings a deleted recording back, within its window.
+#[tracing::instrument(skip_all, fields(user = who.user_id))]
+pub async fn restore(
+    db: &DatabaseConnection,
+    who: &Viewer,
+    slug: &str,
+) -> Result<(), ServiceError> {
+    let w = Write::begin(db).await?;
+    let row = by_slug(&w, slug).await?;
+    if !manages(&row, Some(who)) {
+        return Err(ServiceError::NotFound);
+    }
+    let id = row.id;
+    let changed = life::restore(&w, row).await?;
+    w.commit(changed).await?;
+    tracing::info!(recording = id, "recording restored");
     Ok(())
 }

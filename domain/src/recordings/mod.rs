@@ -1,7 +1,8 @@
 //! The recording aggregate. Who manages, sees and describes a recording, and finding one,
 //! are here; **every change of a recording** — created, described, moderated, processed,
 //! counted, deleted — is a function of [`life`], whose opening lists the transitions; the
-//! uploader's and editors' own actions on a recording (describe, delete) are [`manage`].
+//! uploader's and editors' own actions on a recording (describe, delete, restore) are
+//! [`manage`].
 
 pub mod life;
 mod manage;
@@ -9,7 +10,7 @@ mod manage;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 pub use life::{Generated, NewRecording, Previews, StatusChange};
-pub use manage::{Description, MAX_TAGS, delete, describe};
+pub use manage::{Description, MAX_TAGS, delete, describe, restore};
 
 use crate::{Slug, Status, entities::recordings, error::ServiceError, model::Viewer};
 
@@ -24,12 +25,13 @@ pub fn visible_to(row: &recordings::Model, viewer: Option<&Viewer>) -> bool {
     row.status == Status::Published || manages(row, viewer)
 }
 
-/// Who may change its title and description: its uploader until it is published, and
-/// editors always.
+/// Who may change its title and description, or delete it: its uploader until it is
+/// published, and editors always — while it is not deleted (a restore comes first).
 pub fn can_describe(row: &recordings::Model, viewer: Option<&Viewer>) -> bool {
-    viewer.is_some_and(|v| {
-        v.role.moderates() || (v.user_id == row.uploader_id && row.status != Status::Published)
-    })
+    row.status != Status::Deleted
+        && viewer.is_some_and(|v| {
+            v.role.moderates() || (v.user_id == row.uploader_id && row.status != Status::Published)
+        })
 }
 
 /// The recording at `slug`, whatever its status (callers apply [`visible_to`]).

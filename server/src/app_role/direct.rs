@@ -1,6 +1,7 @@
 //! Direct uploads to S3 for large files, as four JSON calls (each with the session and the
-//! form token in `x-csrf-token`, like any POST). The bookkeeping and every rule are
-//! `domain::direct_uploads`; these handlers read the request and answer.
+//! form token in `x-csrf-token`, like any POST) and one to ask how the finishing goes. The
+//! bookkeeping and every rule are `domain::direct_uploads`; these handlers read the request
+//! and answer.
 
 use std::time::Duration;
 
@@ -12,8 +13,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use domain::{
-    ServiceError, UploadMeta,
-    direct_uploads::{self, CompleteError, InProgress},
+    ServiceError, UploadMeta, UploadState,
+    direct_uploads::{self, CompleteError, Owned, Status},
     uploads::Uploader,
 };
 use serde::Deserialize;
@@ -48,14 +49,12 @@ async fn uploader(s: &MediaState, ctx: &RequestContext) -> Result<Uploader, Refu
         .map_err(Refusal::from)
 }
 
-async fn owned(s: &MediaState, ctx: &RequestContext, id: i32) -> Result<InProgress, Refusal> {
+async fn owned(s: &MediaState, ctx: &RequestContext, id: i32) -> Result<Owned, Refusal> {
     let uploader = uploader(s, ctx).await?;
     direct_uploads::owned(&s.db, uploader.user_id, id)
         .await
         .map_err(|e| match e {
-            ServiceError::NotFound => {
-                Refusal::new(StatusCode::NOT_FOUND, "No such upload in progress.")
-            }
+            ServiceError::NotFound => Refusal::new(StatusCode::NOT_FOUND, "No such upload."),
             other => Refusal::from(other),
         })
 }
@@ -142,9 +141,9 @@ pub struct Complete {
     parts: Vec<Part>,
 }
 
-/// `POST /upload/direct/{id}/complete`: every part there, at its size → one object,
-/// inspected like any upload → a recording (`{slug, url}`), or a refusal that leaves
-/// nothing behind.
+/// `POST /upload/direct/{id}/complete`: every part sent → `202 Accepted` at once, with the
+/// upload's status and where to ask for it again (a job joins, inspects and takes the file);
+/// asked again, the same status, whatever it is by then.
 pub async fn complete(
     State(s): State<MediaState>,
     Extension(ctx): Extension<RequestContext>,
@@ -156,14 +155,10 @@ pub async fn complete(
         Err(refused) => return refused.json(),
     };
     let parts = req.parts.into_iter().map(|p| (p.n, p.etag)).collect();
-    match direct_uploads::complete(&s.db, &s.store, &s.incoming, upload, parts).await {
-        Ok(rec) => {
+    match direct_uploads::complete(&s.db, upload, parts).await {
+        Ok(status) => {
             s.wake.notify_one();
-            (
-                StatusCode::CREATED,
-                Json(json!({ "slug": rec.slug, "url": format!("/recordings/{}", rec.slug), "status": rec.status.as_str() })),
-            )
-                .into_response()
+            answer(&status)
         }
         Err(CompleteError::Missing(missing)) => (
             StatusCode::CONFLICT,
@@ -172,6 +167,60 @@ pub async fn complete(
             .into_response(),
         Err(CompleteError::Service(e)) => Refusal::of_upload(e).json(),
     }
+}
+
+/// `GET /upload/direct/{id}`: where the upload is (`uploading`, `finishing`, `done` with
+/// the recording's address, `refused` with why), for its uploader's page to poll.
+pub async fn status(
+    State(s): State<MediaState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(id): Path<i32>,
+) -> Response {
+    let status = async {
+        let uploader = uploader(&s, &ctx).await?;
+        direct_uploads::status(&s.db, uploader.user_id, id)
+            .await
+            .map_err(|e| match e {
+                ServiceError::NotFound => Refusal::new(StatusCode::NOT_FOUND, "No such upload."),
+                other => Refusal::from(other),
+            })
+    }
+    .await;
+    match status {
+        Ok(status) => answer(&status),
+        Err(refused) => refused.json(),
+    }
+}
+
+/// An upload's status as JSON: `202` while it is being sent or finished, `200` once it is
+/// done or refused.
+fn answer(status: &Status) -> Response {
+    let code = if status.state.in_progress() {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    let mut body = json!({
+        "id": status.id,
+        "state": status.state.as_str(),
+        "status_url": format!("/upload/direct/{}", status.id),
+    });
+    if !status.message.is_empty() {
+        body["message"] = json!(status.message);
+    }
+    if let Some(slug) = &status.recording {
+        body["slug"] = json!(slug);
+        body["url"] = json!(format!("/recordings/{slug}"));
+    }
+    if status.state == UploadState::Refused {
+        body["error"] = json!(status.message);
+    }
+    let mut res = (code, Json(body)).into_response();
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static(contract::policy::PRIVATE),
+    );
+    res
 }
 
 /// `POST /upload/direct/{id}/abort`: the uploader gives up; the parts are dropped.

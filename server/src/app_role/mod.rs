@@ -59,7 +59,8 @@ pub struct Application {
     bus: Arc<domain::bus::Bus>,
     replica_statements: Arc<AtomicU64>,
     router: Router,
-    worker: worker::Worker,
+    /// `None` on a replica told not to run jobs (`--jobs false`).
+    worker: Option<worker::Worker>,
     shutdown_grace: Duration,
 }
 
@@ -140,12 +141,13 @@ impl Application {
         };
         let store = Arc::new(store);
         let wake = Arc::new(tokio::sync::Notify::new());
-        let worker = worker::Worker {
+        let worker = config.jobs.then(|| worker::Worker {
             db: background,
             store: Arc::clone(&store),
             scratch: config.media_dir.join(".work"),
             wake: Arc::clone(&wake),
-        };
+            lease: Duration::from_secs(config.job_lease_s.max(1)),
+        });
         let media = MediaState {
             db: state.db.clone(),
             wake,
@@ -217,8 +219,7 @@ impl Application {
         let grace = self.shutdown_grace;
         // The job worker runs beside the server and stops with it; a job it leaves half done
         // is claimed again when its lock runs out.
-        let worker = tokio::spawn(self.worker.run());
-        let _stop_worker = AbortOnDrop(worker);
+        let _stop_worker = self.worker.map(|w| AbortOnDrop(tokio::spawn(w.run())));
         tokio::select! {
             result = serve => {
                 if let Err(e) = result {
@@ -284,12 +285,20 @@ fn router(
         form_error_key: state.settings.form_error_key.clone(),
     };
     // Multipart framing adds a little to the file's own size.
-    let upload_limit =
-        usize::try_from(media_state.max_upload_bytes.saturating_add(1 << 20)).unwrap_or(usize::MAX);
+    let upload_limit = usize::try_from(
+        media_state
+            .max_upload_bytes
+            .saturating_add(contract::uploads::FORM_FRAMING_BYTES),
+    )
+    .unwrap_or(usize::MAX);
     let pages = Router::new()
         .route(
             "/upload/direct",
             post(direct::start).with_state(media_state.clone()),
+        )
+        .route(
+            "/upload/direct/{id}",
+            get(direct::status).with_state(media_state.clone()),
         )
         .route(
             "/upload/direct/{id}/urls",

@@ -1,25 +1,25 @@
-//! The background worker every replica runs: it claims processing jobs (`domain::jobs`),
-//! runs them (`domain::processing`), and now and then sweeps direct uploads left unfinished.
+//! The background worker every replica runs: it claims jobs (`domain::jobs`) under a lease
+//! it renews while the job runs, and runs each by its kind — a recording's processing
+//! (`domain::processing`), the finishing of a direct upload (`domain::direct_uploads`), a
+//! media collection (`domain::collector`, queued hourly by whichever replica asks first).
 //! Rung by this replica's uploads so their job starts at once; otherwise it looks every
 //! second.
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use domain::{db::Db, direct_uploads, jobs, processing, store::MediaStore};
+use domain::{JobKind, collector, db::Db, direct_uploads, jobs, processing, store::MediaStore};
 use tokio::sync::Notify;
-
-/// How often a replica looks for direct uploads left unfinished, and how old they must be.
-const SWEEP_EVERY: Duration = Duration::from_secs(600);
-const ABANDONED_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Clone)]
 pub struct Worker {
     pub db: Db,
     pub store: Arc<MediaStore>,
-    /// Scratch space for originals being processed.
+    /// Scratch space for originals being processed or read back.
     pub scratch: PathBuf,
     /// Rung by uploads on this replica, so their job starts at once.
     pub wake: Arc<Notify>,
+    /// How long a claim holds a job unless renewed.
+    pub lease: Duration,
 }
 
 impl Worker {
@@ -32,22 +32,23 @@ impl Worker {
             ),
             Err(e) => tracing::warn!(error = %e.for_operator(), "cannot queue missing previews"),
         }
-        let mut last_sweep = std::time::Instant::now();
+        // Whether a collection is due is asked every minute (the first a minute after start).
+        let mut last_schedule = std::time::Instant::now();
         loop {
-            if last_sweep.elapsed() >= SWEEP_EVERY {
-                last_sweep = std::time::Instant::now();
-                if let Err(e) =
-                    direct_uploads::sweep_abandoned(&self.db, &self.store, ABANDONED_AFTER).await
-                {
-                    tracing::warn!(error = %e.for_operator(), "cannot sweep abandoned uploads");
+            if last_schedule.elapsed() >= Duration::from_secs(60) {
+                last_schedule = std::time::Instant::now();
+                if let Err(e) = jobs::enqueue_collect_if_due(&self.db, collector::EVERY).await {
+                    tracing::warn!(error = %e.for_operator(), "cannot schedule the media collection");
                 }
             }
-            match jobs::claim(&self.db).await {
+            match jobs::claim(&self.db, self.lease).await {
                 Ok(Some(job)) => {
-                    if let Err(e) =
-                        processing::process(&self.db, &self.store, &self.scratch, job).await
-                    {
-                        tracing::error!(job = job.id, error = %e.for_operator(), "cannot record the job's end");
+                    let work = self.work(&job);
+                    match jobs::holding(&self.db, &job, self.lease, work).await {
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::error!(job = job.id, error = %e.for_operator(), "cannot record the job's end")
+                        }
                     }
                 }
                 Ok(None) => {
@@ -61,6 +62,22 @@ impl Worker {
                     tokio::time::sleep(Duration::from_secs(2)).await;
                 }
             }
+        }
+    }
+
+    /// One run of `job`, by its kind.
+    async fn work(
+        &self,
+        job: &jobs::Claimed,
+    ) -> Result<Option<domain::JobState>, domain::ServiceError> {
+        match job.kind {
+            JobKind::Process => {
+                processing::process(&self.db, &self.store, &self.scratch, job).await
+            }
+            JobKind::FinishUpload => {
+                direct_uploads::finish(&self.db, &self.store, &self.scratch, job).await
+            }
+            JobKind::CollectMedia => collector::run(&self.db, &self.store, job).await,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! `server media …`: what the site reads from a file (`inspect`), and the S3 bucket
-//! (`prepare-bucket`, `migrate --to s3`).
+//! `server media …`: what the site reads from a file (`inspect`), the S3 bucket
+//! (`prepare-bucket`, `migrate --to s3`), and removing what nothing needs any more
+//! (`collect`).
 
 use std::path::PathBuf;
 
@@ -7,7 +8,7 @@ use clap::{Subcommand, ValueEnum};
 use domain::store::{MediaStore, S3Settings};
 use media::inspect::{Inspection, inspect};
 
-use crate::config::{DEFAULT_MEDIA_DIR, S3Config};
+use crate::config::{DEFAULT_MEDIA_DIR, DatabaseConfig, S3Config};
 
 #[derive(Debug, Subcommand)]
 pub enum Task {
@@ -37,6 +38,28 @@ pub enum Task {
         #[arg(long, value_enum)]
         to: MigrateTarget,
         /// The folder to copy from.
+        #[arg(long, env = "AMBISONIA_MEDIA_DIR", default_value = DEFAULT_MEDIA_DIR)]
+        media_dir: PathBuf,
+        #[command(flatten)]
+        s3: S3Config,
+    },
+    /// Purge recordings deleted more than 30 days ago, sweep direct uploads left unfinished,
+    /// and remove every object of the media store that no row names and that is older than
+    /// the grace period; print each object removed and the bytes freed. Every replica also
+    /// runs this hourly (one at a time). Never removes an object a row names.
+    Collect {
+        /// Say what would go; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Objects no row names go only once this old, in hours.
+        #[arg(long, default_value_t = domain::collector::DEFAULT_GRACE.as_secs() / 3600)]
+        grace_h: u64,
+        /// The same, in seconds (overrides --grace-h; for tests and emergencies).
+        #[arg(long, hide = true)]
+        grace_s: Option<u64>,
+        #[command(flatten)]
+        db: DatabaseConfig,
+        /// The media folder (when the media are not in S3).
         #[arg(long, env = "AMBISONIA_MEDIA_DIR", default_value = DEFAULT_MEDIA_DIR)]
         media_dir: PathBuf,
         #[command(flatten)]
@@ -83,6 +106,24 @@ pub async fn run(task: Task) -> Result<(), String> {
                 .ok_or("set AMBISONIA_S3_BUCKET (or --s3-bucket) to the bucket to copy to")?;
             migrate_to_s3(&media_dir, &settings).await
         }
+        Task::Collect {
+            dry_run,
+            grace_h,
+            grace_s,
+            db,
+            media_dir,
+            s3,
+        } => {
+            let grace = std::time::Duration::from_secs(grace_s.unwrap_or(grace_h * 3600));
+            let db = db.connect().await?;
+            let store = s3.store(&media_dir);
+            let opts = domain::collector::Options { dry_run, grace };
+            let report = domain::collector::collect(&db, &store, opts)
+                .await
+                .map_err(|e| e.for_operator())?;
+            print!("{}", collected(&report, dry_run, &store.describe()));
+            Ok(())
+        }
         Task::Inspect { file, json } => {
             let name = file.display().to_string();
             let f = std::fs::File::open(&file).map_err(|e| format!("{name}: {e}"))?;
@@ -97,6 +138,34 @@ pub async fn run(task: Task) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// What a collection did, for the operator: each object removed, then the totals.
+fn collected(r: &domain::collector::Report, dry_run: bool, store: &str) -> String {
+    use std::fmt::Write as _;
+    let verb = if dry_run { "would remove" } else { "removed" };
+    let mut out = String::new();
+    for slug in &r.purged {
+        let _ = writeln!(
+            out,
+            "{} deleted recording {slug}",
+            if dry_run { "would purge" } else { "purged" }
+        );
+    }
+    for o in &r.removed {
+        let _ = writeln!(out, "{verb} {} ({} bytes)", o.key, o.size);
+    }
+    let _ = writeln!(
+        out,
+        "{store}: {verb} {} objects, {} bytes; kept {} that rows name and {} younger than the grace period; {} recordings purged, {} direct uploads swept.",
+        r.removed.len(),
+        r.removed_bytes(),
+        r.named,
+        r.young,
+        if dry_run { 0 } else { r.purged.len() },
+        r.swept
+    );
+    out
 }
 
 /// The readable form of an inspection, for a person at a terminal.

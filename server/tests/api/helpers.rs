@@ -306,12 +306,18 @@ impl Site {
 
 /// How a test's app is set up beyond its backend.
 #[derive(Default)]
-struct Setup {
-    s3: Option<domain::store::S3Settings>,
-    stripe: Option<server::config::StripeConfig>,
-    bus: server::config::BusConfig,
+pub struct Setup {
+    pub s3: Option<domain::store::S3Settings>,
+    pub stripe: Option<server::config::StripeConfig>,
+    pub bus: server::config::BusConfig,
     /// On the PostgreSQL pair, reading own pages from the replica.
-    replica: bool,
+    pub replica: bool,
+    /// The job worker's lease, when not the default.
+    pub job_lease_s: Option<u64>,
+    /// No job worker in this app (nor its replicas).
+    pub no_jobs: bool,
+    /// The largest upload, when not the tests' 64 MiB.
+    pub max_upload_mb: Option<u64>,
 }
 
 pub struct TestApp {
@@ -465,12 +471,16 @@ impl TestApp {
         .await
     }
 
-    async fn spawn_configured(backend: Backend, setup: Setup) -> Self {
+    /// An app set up as `setup` says.
+    pub async fn spawn_configured(backend: Backend, setup: Setup) -> Self {
         let Setup {
             s3,
             stripe,
             bus,
             replica,
+            job_lease_s,
+            no_jobs,
+            max_upload_mb,
         } = setup;
         let (admin, read_admin) = if replica {
             let (primary, replica) = replica_pair_urls();
@@ -526,7 +536,9 @@ impl TestApp {
             proxies: Default::default(),
             shutdown_grace_s: 1,
             drain_s: 0,
-            max_upload_mb: 64,
+            job_lease_s: job_lease_s.unwrap_or(domain::jobs::DEFAULT_LEASE.as_secs()),
+            jobs: !no_jobs,
+            max_upload_mb: max_upload_mb.unwrap_or(64),
             read_cache_mb: 64,
             bus,
             direct_upload_from_mb: 64,

@@ -22,6 +22,7 @@ mod interactions;
 mod listening;
 mod media;
 mod media_store;
+mod never_lost;
 mod premium;
 mod read_replica;
 mod request_ids;

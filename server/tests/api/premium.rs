@@ -615,6 +615,46 @@ async fn tips_refunds_and_disputes_are_ledger_lines_in_minor_units(backend: Back
     );
 }
 
+/// Two refunds of one charge, told at once (Stripe sends events in parallel): each
+/// reversal is written from the state the other left, never both from the same one, so the
+/// charge is reversed exactly once in all.
+async fn two_refunds_of_one_charge_told_at_once_reverse_it_exactly(backend: Backend) {
+    let (app, stripe) = paid_site(backend).await;
+    let paul = app.user("paul", Role::Uploader).await;
+    let (_, slug) = app.recording(sample("Dawn chorus", paul)).await;
+    app.user("lena", Role::Listener).await;
+    let mut lena = app.login("lena").await;
+    let res = tip(&app, &slug, "10", &mut lena).await;
+    pay(
+        &stripe,
+        location(&res).rsplit('/').next().unwrap_or_default(),
+    )
+    .await;
+    let intent = stripe
+        .payments()
+        .iter()
+        .map(|p| p.intent.clone())
+        .max()
+        .expect("pi");
+    stripe.hold_events(true);
+    stripe.refund(&intent, 300).await;
+    stripe.refund(&intent, 700).await;
+    let events = stripe.take_events();
+    assert_eq!(events.len(), 2);
+    for round in 0..3 {
+        let (a, b) = tokio::join!(stripe.deliver(&events[0]), stripe.deliver(&events[1]));
+        assert_eq!((a, b), (200, 200), "round {round}");
+    }
+    let lines = tip_ledger::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("ledger");
+    let (gross, share): (i64, i64) = lines
+        .iter()
+        .fold((0, 0), |(g, s), l| (g + l.gross, s + l.share));
+    assert_eq!((gross, share), (0, 0), "refunded whole, once: {lines:?}");
+}
+
 /// Stripe unreachable: the plans still show (without prices), and subscribing says our
 /// side failed, sends nobody anywhere and stores nothing.
 async fn with_stripe_down_the_site_says_so_and_keeps_nothing(backend: Backend) {
@@ -654,6 +694,7 @@ async fn with_stripe_down_the_site_says_so_and_keeps_nothing(backend: Backend) {
 }
 
 both_backends!(
+    two_refunds_of_one_charge_told_at_once_reverse_it_exactly,
     with_stripe_down_the_site_says_so_and_keeps_nothing,
     subscribing_makes_premium_at_once_and_events_keep_it_true,
     a_failed_card_keeps_premium_with_a_banner_until_stripe_gives_up,

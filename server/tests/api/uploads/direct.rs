@@ -6,7 +6,8 @@ use reqwest::StatusCode;
 use sea_orm::EntityTrait;
 
 use super::{
-    api_upload, count_recordings, direct, fuma_file, leftovers, make_token, processed, uploader,
+    api_upload, count_recordings, direct, finished, fuma_file, leftovers, make_token, processed,
+    uploader,
 };
 use crate::helpers::{Backend, Browser, TestApp, header_of, location};
 
@@ -219,11 +220,31 @@ async fn a_large_file_goes_straight_to_s3_in_parts_one_retried_after_a_drop() {
         parts,
     )
     .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let done: serde_json::Value = res.json().await.expect("JSON");
+    // Answered at once: a job joins and inspects the file while the page asks.
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let queued: serde_json::Value = res.json().await.expect("JSON");
     assert_eq!(
-        (done["slug"].as_str(), done["status"].as_str()),
-        (Some("long-night-harbour"), Some("pending"))
+        queued["status_url"].as_str(),
+        Some(format!("/upload/direct/{id}").as_str())
+    );
+    let done = finished(&app, &paul, id).await;
+    assert_eq!(
+        (done["state"].as_str(), done["slug"].as_str()),
+        (Some("done"), Some("long-night-harbour"))
+    );
+    // Completing again answers the same, never a conflict.
+    let res = direct(
+        &app,
+        &paul,
+        &csrf,
+        &format!("/upload/direct/{id}/complete"),
+        json!({ "parts": [] }),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.expect("JSON")["slug"].as_str(),
+        Some("long-night-harbour")
     );
     let row = domain::entities::recordings::Entity::find()
         .one(&app.db)
@@ -232,6 +253,7 @@ async fn a_large_file_goes_straight_to_s3_in_parts_one_retried_after_a_drop() {
         .flatten()
         .expect("row");
     assert_eq!(row.size_bytes, Some(file.len() as i64));
+    assert_eq!(row.status, domain::Status::Pending);
     let keys: Vec<String> = bucket
         .list()
         .await
@@ -279,13 +301,14 @@ async fn a_large_file_goes_straight_to_s3_in_parts_one_retried_after_a_drop() {
         json!({ "parts": [{ "n": 1, "etag": etag }] }),
     )
     .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let refused = finished(&app, &paul, id).await;
+    assert_eq!(refused["state"].as_str(), Some("refused"));
     assert!(
-        res.json::<serde_json::Value>()
-            .await
-            .ok()
-            .and_then(|v| v["error"].as_str().map(str::to_owned))
-            .is_some_and(|e| e.contains("not a WAVE file"))
+        refused["message"]
+            .as_str()
+            .is_some_and(|e| e.contains("not a WAVE file")),
+        "{refused}"
     );
     assert_eq!(count_recordings(&app).await, 1);
     let keys: Vec<String> = bucket

@@ -106,7 +106,7 @@ pub async fn processed(app: &TestApp, slug: &str) -> domain::entities::recording
 }
 
 /// Makes a token on the account page as a browser would; returns it as shown once.
-async fn make_token(app: &TestApp, browser: &Browser, name: &str) -> String {
+pub async fn make_token(app: &TestApp, browser: &Browser, name: &str) -> String {
     let mut b = browser.clone();
     let token = app.form_token("/account", &mut b).await;
     let res = app
@@ -137,7 +137,12 @@ async fn make_token(app: &TestApp, browser: &Browser, name: &str) -> String {
     token
 }
 
-async fn api_upload(app: &TestApp, token: &str, query: &str, file: Vec<u8>) -> reqwest::Response {
+pub async fn api_upload(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    file: Vec<u8>,
+) -> reqwest::Response {
     reqwest::Client::new()
         .post(app.url(&format!("/api/v1/recordings?{query}")))
         .bearer_auth(token)
@@ -163,4 +168,28 @@ async fn direct(
         .send()
         .await
         .expect("answer")
+}
+
+/// Asks for direct upload `id`'s status, as its page does, until it is finished (done or
+/// refused, within a minute); the last answer.
+pub async fn finished(app: &crate::helpers::Site, browser: &Browser, id: i64) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let res = app.get(&format!("/upload/direct/{id}"), browser).await;
+        let status = res.status();
+        let body: serde_json::Value = res.json().await.expect("a status");
+        match body["state"].as_str() {
+            Some("done" | "refused") => {
+                assert_eq!(status, StatusCode::OK, "{body}");
+                return body;
+            }
+            Some("uploading" | "finishing") => assert_eq!(status, StatusCode::ACCEPTED),
+            other => panic!("no upload state: {other:?} ({body})"),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "upload {id} finished within a minute: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

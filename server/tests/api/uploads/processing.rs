@@ -143,8 +143,8 @@ async fn a_job_left_running_by_a_replica_that_died_is_done_by_another(backend: B
     .expect("row");
     let now = chrono::Utc::now();
     domain::entities::jobs::ActiveModel {
-        kind: Set("process".into()),
-        recording_id: Set(row.id),
+        kind: Set(domain::JobKind::Process),
+        subject_id: Set(row.id),
         state: Set(JobState::Running),
         attempts: Set(1),
         locked_until: Set(Some(now - chrono::Duration::seconds(1))),
