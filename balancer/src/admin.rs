@@ -1,8 +1,9 @@
 //! The admin listener (loopback by default): `/metrics` for Prometheus, `/upstreams` to see
 //! the pools, and `POST /upstreams/HOST:PORT/drain` (or `/undrain`) to take a replica out of
-//! rotation before restarting it: it gets no new requests and finishes what it has. Drain
-//! and undrain ask for `Authorization: Bearer $AMBISONIA_ADMIN_TOKEN` when that is set, and
-//! it must be set for an admin listener that is not on loopback.
+//! rotation before restarting it: it gets no new requests and finishes what it has. Every
+//! one of them asks for `Authorization: Bearer $AMBISONIA_ADMIN_TOKEN` when that is set (the
+//! pools and counters tell an attacker where the replicas are and how busy), and it must be
+//! set for an admin listener that is not on loopback.
 
 use std::{convert::Infallible, sync::Arc};
 
@@ -16,8 +17,21 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let live = shared.live();
+    // Without a token the listener is loopback (settings refuse otherwise).
+    let allowed = match &live.settings.admin_token {
+        None => true,
+        Some(t) => t.admits(req.headers()),
+    };
     let path = req.uri().path();
     let resp = match (req.method(), path) {
+        _ if !allowed => {
+            let mut resp = pages::error(StatusCode::UNAUTHORIZED, None);
+            resp.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer realm=\"ambisonia-admin\""),
+            );
+            resp
+        }
         (&Method::GET, "/metrics") => {
             let body = shared.metrics.render(
                 &shared.cache,
@@ -44,15 +58,9 @@ pub async fn handle(
             pages::text(StatusCode::OK, "text/plain; charset=utf-8", out)
         }
         (&Method::POST, p) if p.starts_with("/upstreams/") => {
-            // Without a token the listener is loopback (settings refuse otherwise).
-            let allowed = match &live.settings.admin_token {
-                None => true,
-                Some(t) => t.admits(req.headers()),
-            };
             let rest = &p["/upstreams/".len()..];
             let action = rest.rsplit_once('/');
             match action {
-                _ if !allowed => pages::error(StatusCode::FORBIDDEN, None),
                 Some((authority, verb @ ("drain" | "undrain"))) => {
                     let found: Vec<_> = live
                         .pools

@@ -90,6 +90,8 @@ pub struct Object {
     last_used: AtomicU64,
     /// Set while one background request revalidates this object.
     revalidating: AtomicBool,
+    /// Purged softly: no longer fresh, but still served within its stale windows.
+    expired: AtomicBool,
     size: usize,
 }
 
@@ -131,6 +133,7 @@ impl Object {
             lifetime,
             last_used: AtomicU64::new(0),
             revalidating: AtomicBool::new(false),
+            expired: AtomicBool::new(false),
             size,
         }
     }
@@ -139,7 +142,7 @@ impl Object {
         self.initial_age + now.saturating_duration_since(self.stored_at)
     }
     pub fn is_fresh(&self, now: Instant) -> bool {
-        self.age(now) < self.lifetime.fresh
+        !self.expired.load(Relaxed) && self.age(now) < self.lifetime.fresh
     }
     /// Expired, but the origin lets us serve it while revalidating.
     pub fn may_serve_while_revalidating(&self, now: Instant) -> bool {
@@ -153,7 +156,14 @@ impl Object {
     pub fn may_serve_when_unreachable(&self, now: Instant) -> bool {
         self.age(now) < self.lifetime.fresh + self.lifetime.stale_if_unreachable
     }
+    /// Past every window it may be served in, and without validators to revalidate it by
+    /// (a copy with an `ETag` or `Last-Modified` stays, until evicted, so that a stale one
+    /// is asked about conditionally — a 304 — instead of fetched whole: RFC 9111 §4.3.1).
     fn is_dead(&self, now: Instant) -> bool {
+        let (etag, modified) = self.validators();
+        if etag.is_some() || modified.is_some() {
+            return false;
+        }
         let keep = self
             .lifetime
             .stale_while_revalidate
@@ -518,16 +528,31 @@ impl Cache {
             .unwrap_or(0)
     }
 
-    /// Removes every object tagged with one of `keys`; returns how many objects went.
+    /// Removes every object tagged with one of `keys` — or, for a key named soft
+    /// (`contract::key::soft`), marks it stale, to be served while one request fetches it
+    /// anew; returns how many objects went or were marked.
     pub fn purge_keys<'a>(&self, keys: impl Iterator<Item = &'a str>) -> usize {
         let Ok(mut store) = self.store.write() else {
             return 0;
         };
-        let urls: HashSet<String> = keys
-            .filter_map(|k| store.keys.get(k))
-            .flat_map(|urls| urls.iter().cloned())
-            .collect();
-        urls.iter().map(|u| store.remove_url(u)).sum()
+        let (mut hard, mut soft) = (HashSet::new(), HashSet::new());
+        for named in keys {
+            let (key, is_soft) = contract::key::purged(named);
+            if let Some(urls) = store.keys.get(key) {
+                let into = if is_soft { &mut soft } else { &mut hard };
+                into.extend(urls.iter().cloned());
+            }
+        }
+        let mut n: usize = hard.iter().map(|u| store.remove_url(u)).sum();
+        for url in soft.difference(&hard) {
+            if let Some(entry) = store.entries.get(url) {
+                for o in &entry.variants {
+                    o.expired.store(true, Relaxed);
+                    n += 1;
+                }
+            }
+        }
+        n
     }
 
     /// The bus says write `seq` changed `keys`: they are purged, and pages made before it
@@ -535,7 +560,7 @@ impl Cache {
     pub fn purge_keys_at(&self, keys: &[&str], seq: u64) -> usize {
         if let Ok(mut p) = self.purges.lock() {
             for k in keys {
-                p.at.insert((*k).to_owned(), seq);
+                p.at.insert(contract::key::purged(k).0.to_owned(), seq);
             }
             if p.at.len() > REMEMBERED_PURGES {
                 let newest = p.at.values().copied().max().unwrap_or(seq);

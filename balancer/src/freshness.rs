@@ -131,6 +131,29 @@ pub fn is_sf_dictionary(value: &str) -> bool {
     })
 }
 
+/// Whether a `CDN-Cache-Control` value may be obeyed: a Structured Field Dictionary whose
+/// directives that take seconds have an Integer (`max-age="10"` is a String: the wrong type
+/// makes the whole field ignored, RFC 9213 §2.1).
+pub fn is_targeted_field(value: &str) -> bool {
+    const SECONDS: [&str; 4] = [
+        "max-age",
+        "s-maxage",
+        "stale-while-revalidate",
+        "stale-if-error",
+    ];
+    is_sf_dictionary(value)
+        && value.split(',').all(|member| {
+            let item = member.trim().split(';').next().unwrap_or_default();
+            match item.split_once('=') {
+                Some((k, v)) if SECONDS.contains(&k) => {
+                    !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())
+                }
+                None if SECONDS.contains(&item) => false,
+                _ => true,
+            }
+        })
+}
+
 impl Directives {
     pub fn parse<'a>(values: impl Iterator<Item = &'a HeaderValue>) -> Self {
         let mut d = Self::default();
@@ -232,7 +255,7 @@ pub fn lifetime(
     let valid_targeted = targeted.iter().next().is_some()
         && targeted
             .iter()
-            .all(|v| v.to_str().is_ok_and(is_sf_dictionary));
+            .all(|v| v.to_str().is_ok_and(is_targeted_field));
     let d = if valid_targeted {
         Directives::parse(targeted.iter())
     } else {
@@ -322,27 +345,29 @@ fn date_of(headers: &HeaderMap) -> Option<SystemTime> {
         .and_then(|d| httpdate::parse_http_date(d).ok())
 }
 
-/// The age an arriving response already has: its `Age` (RFC 9111 §4.2.3). An `Age` that is
-/// not one non-negative integer makes it stale at once (§5.1). The apparent age
-/// (now − `Date`) is left out, as Varnish does: `Date` has whole seconds and the origin's
-/// clock is not ours, so it would age every response by skew; `Expires` is read against
-/// the response's own `Date` instead, which no skew changes.
+/// The age an arriving response already has: its `Age` (RFC 9111 §4.2.3). A list-valued
+/// `Age` (`Age: 10, 20`, or two `Age` lines) counts by its first member; an `Age` that is
+/// then not one non-negative integer is ignored, as if absent (§5.1), so the response is as
+/// fresh as its other fields say; one too large to hold counts as 2^31 seconds. The
+/// apparent age (now − `Date`) is left out, as Varnish does: `Date` has whole seconds and
+/// the origin's clock is not ours, so it would age every response by skew; `Expires` is
+/// read against the response's own `Date` instead, which no skew changes.
 pub fn initial_age(headers: &HeaderMap) -> Duration {
-    let mut ages = headers.get_all(header::AGE).iter();
-    match (ages.next(), ages.next()) {
-        (None, _) => Duration::ZERO,
-        (Some(a), None) => match a.to_str().ok().map(str::trim) {
-            Some(a) if !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()) => {
-                Duration::from_secs(a.parse::<u64>().unwrap_or(u64::from(u32::MAX)))
-            }
-            _ => STALE_AGE,
-        },
-        (Some(_), Some(_)) => STALE_AGE,
+    let first = headers
+        .get(header::AGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim);
+    match first {
+        Some(a) if !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()) => {
+            Duration::from_secs(a.parse::<u64>().unwrap_or(MAX_AGE).min(MAX_AGE))
+        }
+        _ => Duration::ZERO,
     }
 }
 
-/// An age past any lifetime this cache grants.
-const STALE_AGE: Duration = Duration::from_secs(u32::MAX as u64);
+/// What an `Age` too large to hold counts as (RFC 9111 §1.2.2).
+const MAX_AGE: u64 = 1 << 31;
 
 #[cfg(test)]
 mod tests {
@@ -536,16 +561,26 @@ mod tests {
     }
 
     #[test]
-    fn an_age_that_is_not_one_integer_makes_the_response_stale() {
+    fn a_list_valued_age_counts_by_its_first_member_and_an_invalid_one_is_ignored() {
         let age = |pairs: &[(&str, &str)]| initial_age(&headers(pairs));
         assert_eq!(age(&[("age", "30")]), Duration::from_secs(30));
         assert_eq!(age(&[]), Duration::ZERO);
-        for bad in ["-1", "1.5", "ten", "", "30, 40"] {
-            assert!(age(&[("age", bad)]) >= STALE_AGE, "Age: {bad:?}");
+        // RFC 9111 §5.1: the first member of a list.
+        assert_eq!(age(&[("age", "30, 40")]), Duration::from_secs(30));
+        assert_eq!(age(&[("age", "30, old")]), Duration::from_secs(30));
+        assert_eq!(
+            age(&[("age", "1"), ("age", "2")]),
+            Duration::from_secs(1),
+            "two Age fields: the first"
+        );
+        // Invalid: ignored, not stale — as fresh as the other fields say.
+        for bad in ["-1", "1.5", "ten", "", "old, 30"] {
+            assert_eq!(age(&[("age", bad)]), Duration::ZERO, "Age: {bad:?}");
         }
-        assert!(
-            age(&[("age", "1"), ("age", "2")]) >= STALE_AGE,
-            "two Age fields"
+        assert_eq!(
+            age(&[("age", "99999999999999999999")]),
+            Duration::from_secs(1 << 31),
+            "too large to hold: 2^31"
         );
     }
 
@@ -614,6 +649,36 @@ mod tests {
         assert!(is_sf_dictionary(
             "max-age=10, stale-if-error=60, private, foo=?1;a=\"b\""
         ));
+    }
+
+    /// RFC 9213 §2.1: a `CDN-Cache-Control` of the wrong type is ignored as a whole — here
+    /// `max-age` as a String — and `Cache-Control` (`no-store`) decides.
+    #[test]
+    fn a_cdn_cache_control_of_the_wrong_type_is_ignored_as_a_whole() {
+        assert_eq!(
+            life(
+                200,
+                &[
+                    ("cache-control", "no-store"),
+                    ("cdn-cache-control", "max-age=\"10000\"")
+                ]
+            ),
+            Err(NotStored::NoStore)
+        );
+        assert_eq!(
+            life(
+                200,
+                &[
+                    ("cache-control", "no-store"),
+                    ("cdn-cache-control", "max-age=10000, &&&&&")
+                ]
+            ),
+            Err(NotStored::NoStore),
+            "an unknown type"
+        );
+        assert!(is_targeted_field("foobar, max-age=3600"));
+        assert!(!is_targeted_field("max-age=?1"));
+        assert!(!is_targeted_field("max-age"));
     }
 
     #[test]

@@ -513,6 +513,13 @@ impl Target<'_> {
         };
 
         let headers = lookup_headers(req.headers());
+        // A stale copy with validators is revalidated rather than fetched again (RFC 9111
+        // §4.3.1): the origin answers 304 when it still holds — what a copy that said
+        // `must-revalidate` needs before it is used again.
+        let mut asked = headers.clone();
+        if let Some(o) = &stale {
+            conditional(&mut asked, o);
+        }
         let slot = match self.client_slot(ctx).await {
             Ok(s) => s,
             Err(resp) => {
@@ -525,7 +532,7 @@ impl Target<'_> {
             ctx,
             Method::GET,
             req.uri(),
-            &headers,
+            &asked,
             RequestBody::Empty,
             Some(slot),
         );
@@ -545,6 +552,33 @@ impl Target<'_> {
         {
             finish(leader, FillOutcome::Failed(status));
             return resp;
+        }
+        if status == StatusCode::NOT_MODIFIED
+            && let Some(o) = &stale
+        {
+            let mut h = answer.response.headers().clone();
+            forward::strip_hop_by_hop(&mut h);
+            drop(answer);
+            let now = cache.clock().now();
+            return match refreshed(o, &h, settings, cache) {
+                Some(fresh) => match cache.insert(url, &headers, fresh) {
+                    Some(stored) => {
+                        ctx.cache = CacheStatus::Hit;
+                        finish(leader, FillOutcome::Stored);
+                        serve(&stored, req.headers(), head, now)
+                    }
+                    None => {
+                        finish(leader, FillOutcome::NotShared);
+                        serve(o, req.headers(), head, now)
+                    }
+                },
+                // Still good, but no longer to be kept: answered once more, then dropped.
+                None => {
+                    cache.purge_url(url);
+                    finish(leader, FillOutcome::NotShared);
+                    serve(o, req.headers(), head, now)
+                }
+            };
         }
 
         let mut response_headers = answer.response.headers().clone();
@@ -644,19 +678,14 @@ impl Target<'_> {
         url: String,
         stale: Arc<Object>,
     ) {
-        let mut headers = lookup_headers(req.headers());
-        let (etag, modified) = stale.validators();
-        if let Some(e) = etag {
-            headers.insert(header::IF_NONE_MATCH, e.clone());
-        }
-        if let Some(m) = modified {
-            headers.insert(header::IF_MODIFIED_SINCE, m.clone());
-        }
+        let headers = lookup_headers(req.headers());
+        let mut asked = headers.clone();
+        conditional(&mut asked, &stale);
         let out = self.outgoing(
             ctx,
             Method::GET,
             req.uri(),
-            &headers,
+            &asked,
             RequestBody::Empty,
             None,
         );
@@ -679,21 +708,7 @@ impl Target<'_> {
                 forward::strip_hop_by_hop(&mut h);
                 if status == StatusCode::NOT_MODIFIED {
                     drop(claim);
-                    let refreshed = stale.refreshed(
-                        &h,
-                        |merged| {
-                            freshness::lifetime(
-                                stale.status,
-                                merged,
-                                settings,
-                                cache.clock().wall(),
-                            )
-                            .ok()
-                        },
-                        freshness::initial_age(&h),
-                        cache.clock().now(),
-                    );
-                    match refreshed {
+                    match refreshed(&stale, &h, settings, cache) {
                         Some(o) => {
                             cache.insert(&url, &headers, o);
                         }
@@ -722,6 +737,33 @@ impl Target<'_> {
             stale.end_revalidation();
         });
     }
+}
+
+/// Asks the origin whether `stale` still holds: its validators as conditions.
+fn conditional(asked: &mut HeaderMap, stale: &Object) {
+    let (etag, modified) = stale.validators();
+    if let Some(e) = etag {
+        asked.insert(header::IF_NONE_MATCH, e.clone());
+    }
+    if let Some(m) = modified {
+        asked.insert(header::IF_MODIFIED_SINCE, m.clone());
+    }
+}
+
+/// `stale` updated by a 304's headers (RFC 9111 §4.3.4), with the lifetime they give it;
+/// `None` when it may no longer be kept.
+fn refreshed(
+    stale: &Object,
+    not_modified: &HeaderMap,
+    settings: &crate::config::CacheSettings,
+    cache: &Cache,
+) -> Option<Object> {
+    stale.refreshed(
+        not_modified,
+        |merged| freshness::lifetime(stale.status, merged, settings, cache.clock().wall()).ok(),
+        freshness::initial_age(not_modified),
+        cache.clock().now(),
+    )
 }
 
 /// The request headers for a cache fill: the client's own conditions and ranges removed (the

@@ -11,6 +11,28 @@ pub fn recording(id: i32) -> String {
     format!("recording:{id}")
 }
 
+/// A recording's card, wherever lists show it (home, catalog, tags, profiles, feeds). Kept
+/// apart from [`recording`]: what a comment or a rating changes on a card (its counts) is
+/// purged softly ([`soft`]), while the recording's own page shows it at once.
+pub fn card(id: i32) -> String {
+    format!("card:{id}")
+}
+
+/// A soft purge of `key`: what is filed under it is marked stale, not dropped — served
+/// (within its `stale-while-revalidate`) while one request fetches it anew — so a storm of
+/// writes costs one render per page, not one per visitor.
+pub fn soft(key: &str) -> String {
+    format!("~{key}")
+}
+
+/// A key as a purge names it: the key itself, and whether the purge is soft.
+pub fn purged(named: &str) -> (&str, bool) {
+    match named.strip_prefix('~') {
+        Some(key) => (key, true),
+        None => (named, false),
+    }
+}
+
 /// A person's public profile.
 pub fn user(id: i32) -> String {
     format!("user:{id}")
@@ -53,5 +75,7 @@ mod tests {
         assert_eq!(header, "recording:42 user:7 catalog tag:birds");
         assert_eq!(split(&header).collect::<Vec<_>>(), keys);
         assert_eq!(split("  a  b ").collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(purged(&soft(&card(42))), ("card:42", true));
+        assert_eq!(purged(&recording(42)), ("recording:42", false));
     }
 }

@@ -42,8 +42,8 @@ pub struct Settings {
     pub session_cookie: String,
     /// From `AMBISONIA_PURGE_TOKEN` only: a secret does not belong in a file or on `ps`.
     pub purge_token: Option<BearerToken>,
-    /// From `AMBISONIA_ADMIN_TOKEN` only: what drain and undrain on the admin listener ask
-    /// for. Without it they are open — allowed only while the admin listener is loopback.
+    /// From `AMBISONIA_ADMIN_TOKEN` only: what every path of the admin listener asks for.
+    /// Without it the listener is open — allowed only while it is loopback.
     pub admin_token: Option<BearerToken>,
     pub trusted_proxies: TrustedProxies,
     pub limits: Limits,

@@ -314,23 +314,62 @@ async fn beyond_the_connection_limit_and_the_queue_clients_get_503_with_retry_af
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_an_admin_token_drain_asks_for_it_and_the_purge_token_will_not_do() {
+async fn with_an_admin_token_every_admin_path_asks_for_it_and_the_purge_token_will_not_do() {
     let a = Origin::spawn(|_| Reply::ok("a")).await;
     let mut settings = super::settings(&passing(&[&a], ""));
     settings.admin_token = balancer::token::BearerToken::new("admin-secret".into());
     settings.purge_token = balancer::token::BearerToken::new("purge-secret".into());
     let lb = TestBalancer::with(settings).await;
-    let drain = |token: Option<&'static str>| {
-        let mut req =
-            reqwest::Client::new().post(format!("http://{}/upstreams/{}/drain", lb.admin, a.addr));
+    let admin = |method: reqwest::Method, path: String, token: Option<&'static str>| {
+        let mut req = reqwest::Client::new().request(method, format!("http://{}{path}", lb.admin));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        async move { req.send().await.expect("admin answers").status() }
+        async move {
+            let resp = req.send().await.expect("admin answers");
+            let challenge = header(&resp, "www-authenticate").to_owned();
+            (
+                resp.status(),
+                challenge,
+                resp.text().await.unwrap_or_default(),
+            )
+        }
     };
-    assert_eq!(drain(None).await, 403);
-    assert_eq!(drain(Some("purge-secret")).await, 403);
-    assert_eq!(drain(Some("admin-secret")).await, 200);
+    let drain = format!("/upstreams/{}/drain", a.addr);
+    for (method, path) in [
+        (reqwest::Method::GET, "/metrics".to_owned()),
+        (reqwest::Method::GET, "/upstreams".to_owned()),
+        (reqwest::Method::POST, drain.clone()),
+    ] {
+        for wrong in [None, Some("purge-secret")] {
+            let (status, challenge, body) = admin(method.clone(), path.clone(), wrong).await;
+            assert_eq!(status, 401, "{method} {path} with {wrong:?}");
+            assert!(challenge.starts_with("Bearer"), "{challenge}");
+            assert!(!body.contains(&a.addr.to_string()), "nothing told: {body}");
+        }
+    }
+    let (status, _, metrics) = admin(
+        reqwest::Method::GET,
+        "/metrics".into(),
+        Some("admin-secret"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("# TYPE"), "{metrics}");
+    let (status, _, pools) = admin(
+        reqwest::Method::GET,
+        "/upstreams".into(),
+        Some("admin-secret"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(pools.contains(&a.addr.to_string()), "{pools}");
+    assert_eq!(
+        admin(reqwest::Method::POST, drain, Some("admin-secret"))
+            .await
+            .0,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -521,3 +521,42 @@ async fn revalidation_asks_conditionally_and_a_304_refreshes_the_stored_page() {
     .await;
     assert_eq!(origin.hits(), 2);
 }
+
+/// RFC 9111 §5.2.2.2: a stale response that said `must-revalidate` (with a positive
+/// `max-age`) is revalidated — a conditional request — before it is used again; the 304
+/// refreshes it, and the client gets the stored page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_must_revalidate_page_is_revalidated_conditionally_before_reuse() {
+    let origin = Origin::spawn(|s| {
+        let matches =
+            s.headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some("\"v1\"");
+        let reply = if matches {
+            Reply::ok("").status(304)
+        } else {
+            Reply::ok("the page")
+        };
+        reply
+            .with("cache-control", "max-age=1, must-revalidate")
+            .with("etag", "\"v1\"")
+    })
+    .await;
+    let lb = TestBalancer::start(&one_pool(&[&origin], "")).await;
+    assert_eq!(header(&lb.get("/").await, "x-cache"), "MISS");
+    lb.clock.advance(Duration::from_millis(1100));
+    let again = lb.get("/").await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.text().await.unwrap_or_default(), "the page");
+    assert_eq!(origin.hits(), 2, "asked the origin before reuse");
+    let asked = &origin.seen()[1];
+    assert_eq!(
+        asked
+            .headers
+            .get("if-none-match")
+            .and_then(|v| v.to_str().ok()),
+        Some("\"v1\""),
+        "conditionally"
+    );
+    let fresh = lb.get("/").await;
+    assert_eq!(header(&fresh, "x-cache"), "HIT", "the 304 refreshed it");
+    assert_eq!(origin.hits(), 2);
+}
