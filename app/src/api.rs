@@ -22,7 +22,7 @@ use crate::ssr::{
     state::state,
 };
 #[cfg(feature = "ssr")]
-use domain::{accounts, catalog, interactions, key, moderation, sessions};
+use domain::{accounts, catalog, interactions, key, limits::Act, moderation, sessions};
 
 /// For a script (not a browser form), an error should carry its own status code; a browser
 /// form gets the redirect back to the form instead, which a status here would override.
@@ -44,9 +44,19 @@ fn finish<T>(result: Result<T, AppError>) -> Result<T, AppError> {
             )
         {
             res.set_status(status);
+            if let Some(wait) = e.retry_after_s() {
+                res.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(wait));
+            }
         }
     }
     result
+}
+
+/// Counts `act` by `account` from this request's address; `SlowDown` past its allowance.
+#[cfg(feature = "ssr")]
+fn slow_down(act: Act, account: Option<i32>) -> Result<(), AppError> {
+    let address = request_context().map(|c| c.client_ip).unwrap_or_default();
+    Ok(state()?.limits.check(act, account, &address)?)
 }
 
 #[cfg(feature = "ssr")]
@@ -102,7 +112,11 @@ async fn start_session(user_id: i32) -> Result<(), AppError> {
 pub async fn load_home() -> Result<HomePage, AppError> {
     let st = state()?;
     let page = cache::shared("home".into(), || async {
-        Ok((catalog::home(&st.db).await?, vec![key::CATALOG.to_owned()]))
+        let page = catalog::home(&st.db).await?;
+        let mut keys = vec![key::CATALOG.to_owned()];
+        let cards = page.latest.iter().chain(&page.popular);
+        keys.extend(cards.map(|c| key::card(c.id)));
+        Ok((page, keys))
     })
     .await?;
     Ok(page.public())
@@ -118,7 +132,7 @@ pub async fn load_catalog(query: CatalogQuery) -> Result<CatalogPage, AppError> 
     let page = cache::shared(cache_key, || async {
         let page = catalog::catalog(&st.db, &query).await?;
         let mut keys = vec![key::CATALOG.to_owned()];
-        keys.extend(page.items.iter().map(|c| key::recording(c.id)));
+        keys.extend(page.items.iter().map(|c| key::card(c.id)));
         Ok((page, keys))
     })
     .await?;
@@ -171,7 +185,7 @@ pub async fn load_profile(username: String) -> Result<ProfilePage, AppError> {
     let page = cache::shared(format!("profile/{username}"), || async {
         let (user_id, page) = catalog::profile(&st.db, &username).await?;
         let mut keys = vec![key::user(user_id)];
-        keys.extend(page.recordings.iter().map(|c| key::recording(c.id)));
+        keys.extend(page.recordings.iter().map(|c| key::card(c.id)));
         Ok((page, keys))
     })
     .await?;
@@ -183,7 +197,8 @@ pub async fn load_tag(slug: String) -> Result<TagPage, AppError> {
     let st = state()?;
     let page = cache::shared(format!("tag/{slug}"), || async {
         let page = catalog::tag(&st.db, &slug).await?;
-        let keys = vec![key::CATALOG.to_owned(), key::tag(&page.tag.slug)];
+        let mut keys = vec![key::CATALOG.to_owned(), key::tag(&page.tag.slug)];
+        keys.extend(page.recordings.iter().map(|c| key::card(c.id)));
         Ok((page, keys))
     })
     .await?;
@@ -339,6 +354,7 @@ pub async fn create_token(name: String, password: String) -> Result<(), AppError
         async {
             let me = require_viewer()?;
             let st = state()?;
+            slow_down(Act::CreateToken, Some(me.user_id))?;
             // A token uploads as this account: whoever makes one must know its password.
             accounts::confirmed(&st.db, me.user_id, &password).await?;
             let token = domain::tokens::create(&st.db, me.user_id, &name).await?;
@@ -464,9 +480,16 @@ pub async fn register(
             let username = Username::parse(&username)?;
             let email = Email::parse(&email)?;
             let password = Password::parse(&password)?;
-            let user =
-                accounts::create_user(&state()?.db, &username, &email, &password, Role::Listener)
-                    .await?;
+            let st = state()?;
+            let address = request_context().map(|c| c.client_ip).unwrap_or_default();
+            st.limits.check(Act::SignUp, None, &address)?;
+            let made =
+                accounts::create_user(&st.db, &username, &email, &password, Role::Listener).await;
+            if matches!(made, Err(domain::ServiceError::Busy)) {
+                // Nothing was made: trying again in a moment costs no allowance.
+                st.limits.refund(Act::SignUp, None, &address);
+            }
+            let user = made?;
             tracing::info!(user_id = user.id, "registered");
             start_session(user.id).await?;
             leptos_axum::redirect(safe_next(&next));
@@ -549,6 +572,7 @@ pub async fn post_comment(slug: String, title: String, body: String) -> Result<(
         async {
             let me = require_viewer()?;
             let text = CommentText::parse(&title, &body)?;
+            slow_down(Act::Comment, Some(me.user_id))?;
             interactions::post_comment(&state()?.db, &me, &slug, text).await?;
             leptos_axum::redirect(&format!("/recordings/{slug}#comments"));
             Ok(())
@@ -564,6 +588,7 @@ pub async fn rate(slug: String, stars: String) -> Result<(), AppError> {
         async {
             let me = require_viewer()?;
             let stars = Stars::parse(&stars)?;
+            slow_down(Act::Rate, Some(me.user_id))?;
             interactions::rate(&state()?.db, &me, &slug, stars).await?;
             leptos_axum::redirect(&format!("/recordings/{slug}#rating"));
             Ok(())

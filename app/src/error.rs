@@ -29,11 +29,25 @@ pub enum AppError {
     TooLarge(String),
     #[error("Too many attempts. Please wait a few minutes and try again.")]
     TooManyRequests,
+    #[error("You are going faster than this site allows. Please wait a minute and try again.")]
+    SlowDown,
+    #[error("The site is busy just now. Please try again in a moment.")]
+    Busy,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
 }
 
 impl AppError {
+    /// Seconds to wait before asking again (`Retry-After`), for a 429 or 503.
+    pub fn retry_after_s(&self) -> Option<u32> {
+        match self {
+            AppError::Busy => Some(2),
+            AppError::SlowDown => Some(60),
+            AppError::TooManyRequests => Some(900),
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
             AppError::NotFound => 404,
@@ -42,7 +56,8 @@ impl AppError {
             AppError::Invalid(_) => 422,
             AppError::Conflict(_) => 409,
             AppError::TooLarge(_) => 413,
-            AppError::TooManyRequests => 429,
+            AppError::TooManyRequests | AppError::SlowDown => 429,
+            AppError::Busy => 503,
             AppError::Internal => 500,
         }
     }

@@ -3,10 +3,6 @@
 //! owns `users` and `login_failures`; a user's subscription is `payments`'. Passwords are
 //! hashed with argon2id.
 
-use argon2::{
-    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
-    password_hash::{SaltString, rand_core::OsRng},
-};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
@@ -27,24 +23,6 @@ pub const MAX_FAILURES_PER_ACCOUNT_AND_IP: u64 = 5;
 pub const MAX_FAILURES_PER_IP: u64 = 20;
 pub const WINDOW_MIN: i64 = 15;
 
-pub fn hash_password(password: &Password) -> Result<String, ServiceError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.expose().as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| ServiceError::internal("password hashing", e))
-}
-
-fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
 /// Creates an account. A taken username or email is a `Conflict` the form can show.
 #[tracing::instrument(skip_all, fields(role = role.as_str()))]
 pub async fn create_user(
@@ -61,10 +39,12 @@ pub async fn create_user(
     if taken > 0 {
         return Err(ServiceError::Conflict("That username is taken.".into()));
     }
+    // Hashed before the write: the database waits for nobody's argon2.
+    let hash = crate::passwords::hash(password).await?;
     let model = users::ActiveModel {
         username: Set(username.as_str().to_string()),
         email: Set(email.as_str().to_string()),
-        password_hash: Set(hash_password(password)?),
+        password_hash: Set(hash),
         role: Set(role),
         bio: Set(String::new()),
         trusted: Set(false),
@@ -110,9 +90,10 @@ pub async fn create_generated(
 }
 
 /// Checks a username and password. Each attempt is written down before the password is
-/// looked at (and forgotten again if it succeeds), then counted: parallel guesses all count,
-/// so no more than the limit are ever checked. Refuses with `TooManyRequests` once this
-/// address has failed too often, against this account or in all.
+/// looked at (and forgotten again if it succeeds or is refused), then counted: parallel
+/// guesses all count, so no more than the limit are ever checked. Refuses with
+/// `TooManyRequests` once this address has failed too often, against this account or in
+/// all — with one read, writing nothing.
 #[tracing::instrument(skip_all)]
 pub async fn authenticate(
     db: &DatabaseConnection,
@@ -122,6 +103,31 @@ pub async fn authenticate(
 ) -> Result<users::Model, ServiceError> {
     let name: String = username.trim().to_lowercase().chars().take(32).collect();
     let ip: String = client_ip.chars().take(64).collect();
+    let since = Utc::now() - Duration::minutes(WINDOW_MIN);
+    let recent = || {
+        login_failures::Entity::find()
+            .filter(login_failures::Column::Ip.eq(ip.as_str()))
+            .filter(login_failures::Column::At.gt(since))
+    };
+    let over_limit = || async {
+        let by_pair = recent()
+            .filter(login_failures::Column::Username.eq(name.as_str()))
+            .count(db)
+            .await?;
+        let by_ip = recent().count(db).await?;
+        Ok::<_, ServiceError>(
+            by_pair > MAX_FAILURES_PER_ACCOUNT_AND_IP || by_ip > MAX_FAILURES_PER_IP,
+        )
+    };
+    let throttled = || {
+        tracing::warn!(client_ip, "login throttled");
+        ServiceError::TooManyRequests
+    };
+    // Already over: refused with a read, and nothing written (a throttled attempt is not
+    // one more failure to keep).
+    if over_limit().await? {
+        return Err(throttled());
+    }
     let w = Write::begin(db).await?;
     let attempt = login_failures::ActiveModel {
         username: Set(name.clone()),
@@ -133,33 +139,25 @@ pub async fn authenticate(
     .await?;
     // Written down before the password is looked at: nothing any page shows.
     w.commit(Changed::nothing_shown()).await?;
-    let since = Utc::now() - Duration::minutes(WINDOW_MIN);
-    let recent = || {
-        login_failures::Entity::find()
-            .filter(login_failures::Column::Ip.eq(ip.as_str()))
-            .filter(login_failures::Column::At.gt(since))
-    };
-    let by_pair = recent()
-        .filter(login_failures::Column::Username.eq(name.as_str()))
-        .count(db)
-        .await?;
-    let by_ip = recent().count(db).await?;
-    if by_pair > MAX_FAILURES_PER_ACCOUNT_AND_IP || by_ip > MAX_FAILURES_PER_IP {
-        tracing::warn!(client_ip, "login throttled");
-        return Err(ServiceError::TooManyRequests);
+    if over_limit().await? {
+        // Parallel guesses that all passed the first look: this one came too late.
+        forget_attempt(db, attempt.id).await?;
+        return Err(throttled());
     }
 
     let user = users::Entity::find()
         .filter(users::Column::Username.eq(name.as_str()))
         .one(db)
         .await?;
-    let ok = match &user {
-        Some(u) => verify_password(password, &u.password_hash),
-        None => {
-            // Spend the same time as for a real account, so timing does not tell which
-            // usernames exist.
-            let _ = Password::parse("not-a-real-password").map(|p| hash_password(&p));
-            false
+    // With no such account the same work is done, so timing does not tell which usernames
+    // exist.
+    let hash = user.as_ref().map(|u| u.password_hash.as_str());
+    let ok = match crate::passwords::verify(password, hash).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Busy: the password was never looked at, so it was no failure.
+            forget_attempt(db, attempt.id).await?;
+            return Err(e);
         }
     };
     match user {
@@ -171,9 +169,6 @@ pub async fn authenticate(
                 .filter(login_failures::Column::Ip.eq(ip.as_str()))
                 .exec(&w)
                 .await?;
-            login_failures::Entity::delete_by_id(attempt.id)
-                .exec(&w)
-                .await?;
             w.commit(Changed::nothing_shown()).await?;
             Ok(user)
         }
@@ -181,6 +176,27 @@ pub async fn authenticate(
             "Wrong username or password.".into(),
         )),
     }
+}
+
+/// Forgets one attempt written down by `authenticate`.
+async fn forget_attempt(db: &DatabaseConnection, id: i32) -> Result<(), ServiceError> {
+    let w = Write::begin(db).await?;
+    login_failures::Entity::delete_by_id(id).exec(&w).await?;
+    w.commit(Changed::nothing_shown()).await?;
+    Ok(())
+}
+
+/// Forgets failed logins older than the window, which no longer count (the hourly
+/// housekeeping): the table holds at most a window's worth. How many went.
+pub async fn forget_old_failures(db: &DatabaseConnection) -> Result<u64, ServiceError> {
+    let w = Write::begin(db).await?;
+    let gone = login_failures::Entity::delete_many()
+        .filter(login_failures::Column::At.lt(Utc::now() - Duration::minutes(WINDOW_MIN)))
+        .exec(&w)
+        .await?
+        .rows_affected;
+    w.commit(Changed::nothing_shown()).await?;
+    Ok(gone)
 }
 
 /// The account named `username` (names are case-insensitive).
@@ -243,7 +259,7 @@ pub async fn change_password(
         }
         e => e,
     })?;
-    let hash = hash_password(new)?;
+    let hash = crate::passwords::hash(new).await?;
     let w = Write::begin(db).await?;
     users::ActiveModel {
         id: Set(user.id),
@@ -266,7 +282,7 @@ pub async fn confirmed(
     password: &str,
 ) -> Result<users::Model, ServiceError> {
     let user = find(db, user_id).await?;
-    if verify_password(password, &user.password_hash) {
+    if crate::passwords::verify(password, Some(&user.password_hash)).await? {
         Ok(user)
     } else {
         Err(ServiceError::Forbidden(

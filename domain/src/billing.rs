@@ -8,6 +8,10 @@ use std::fmt;
 #[cfg(feature = "server")]
 use sea_orm::sea_query::StringLen;
 
+/// Seconds of a premium recording's previews that listeners without premium hear (the
+/// rest of the previews, the original and its renditions are for premium members).
+pub const PREMIUM_EXCERPT_S: u32 = 60;
+
 /// What a recordist gets of a tip, after Stripe's fee.
 pub const UPLOADER_SHARE_PERCENT: i64 = 70;
 
@@ -155,6 +159,47 @@ impl SubscriptionStatus {
             Self::Unpaid => "unpaid",
             Self::Paused => "paused",
         }
+    }
+}
+
+/// Where a dispute of a subscription payment stands, as far as premium goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "server",
+    derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum)
+)]
+#[cfg_attr(
+    feature = "server",
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")
+)]
+pub enum DisputeState {
+    /// Being decided: premium is suspended.
+    #[cfg_attr(feature = "server", sea_orm(string_value = "open"))]
+    Open,
+    /// Closed in the site's favour: premium is back.
+    #[cfg_attr(feature = "server", sea_orm(string_value = "won"))]
+    Won,
+    /// Closed in the card holder's favour: the disputed period is not premium.
+    #[cfg_attr(feature = "server", sea_orm(string_value = "lost"))]
+    Lost,
+}
+
+impl DisputeState {
+    /// Stripe's dispute status, read: `won`, and `warning_closed` (an inquiry that ended
+    /// without a chargeback), are the site's; `lost` is the card holder's; every other
+    /// status (`needs_response`, `under_review`, `warning_…`) is still open.
+    pub fn from_stripe(status: &str) -> Self {
+        match status {
+            "won" | "warning_closed" => Self::Won,
+            "lost" => Self::Lost,
+            _ => Self::Open,
+        }
+    }
+
+    /// Whether Stripe has decided it: a decision is final, so an event about the dispute
+    /// that arrives after it (late, or out of order) changes nothing.
+    pub fn is_decided(self) -> bool {
+        !matches!(self, Self::Open)
     }
 }
 

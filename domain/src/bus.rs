@@ -211,8 +211,12 @@ impl ReadCache {
 }
 
 impl Sink for ReadCache {
+    /// A soft purge (`contract::key::soft`) drops entries here like any other: the
+    /// balancer in front serves the stale page while the one request that revalidates it
+    /// reads the new state through this cache.
     fn invalidate(&self, keys: &[&str], seq: u64) {
-        self.drop_keys(keys, seq);
+        let keys: Vec<&str> = keys.iter().map(|k| contract::key::purged(k).0).collect();
+        self.drop_keys(&keys, seq);
     }
 
     fn flush(&self, seq: u64) {

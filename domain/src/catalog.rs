@@ -27,8 +27,7 @@ use crate::{
 /// row each: up to 10,000 through a join took 17–26 ms at a million recordings on
 /// SQLite, past the catalog's 10 ms; up to 1,000, 1–7 ms.
 pub const COUNT_BOUND: u64 = 1_000;
-/// Pages the pager offers by number (`page=N`); "Next" always walks on by key.
-pub const NUMBERED_PAGES: u64 = 20;
+pub use crate::catalog_query::NUMBERED_PAGES;
 
 /// Published recordings. The condition is written as the literal the partial indexes are
 /// declared with: SQLite plans a statement before it sees a bound value, and uses a partial
@@ -372,7 +371,8 @@ pub async fn catalog(
             .await?,
         );
         let prev = (page > 1).then(|| query.with_page(page - 1));
-        let next = more.then(|| query.with_page(page.saturating_add(1)));
+        // A ranked search has no keys to walk on by: it ends with its numbered pages.
+        let next = (more && page < NUMBERED_PAGES).then(|| query.with_page(page + 1));
         (rows, prev, next)
     } else if let (Some(c), false) = (&query.after, sort == Sort::Relevance) {
         let (rows, more) = page_of(
@@ -475,7 +475,7 @@ fn next_after(
     rows: &[recordings::Model],
 ) -> Option<CatalogQuery> {
     if sort == Sort::Relevance {
-        Some(query.with_page(page.saturating_add(1)))
+        (page < NUMBERED_PAGES).then(|| query.with_page(page + 1))
     } else {
         rows.last().map(|r| query.with_after(cursor(sort, r)))
     }

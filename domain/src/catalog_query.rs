@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Convention;
 
+/// Pages the pager offers by number (`page=N`, at most this); "Next" walks on by key.
+pub const NUMBERED_PAGES: u64 = 20;
+
 pub const PAGE_SIZE: u64 = 24;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,7 +172,15 @@ impl CatalogQuery {
                 "min" => q.min_minutes = value.parse().ok().filter(|m| *m <= 10_000),
                 "max" => q.max_minutes = value.parse().ok().filter(|m| *m <= 10_000),
                 "sort" => sort = Sort::parse(value),
-                "page" => q.page = value.parse().ok().filter(|p| *p >= 1).unwrap_or(1),
+                // Beyond the numbered pages only `after`/`before` links walk on: a deep
+                // OFFSET would cost the database a row per skipped recording.
+                "page" => {
+                    q.page = value
+                        .parse()
+                        .ok()
+                        .filter(|p| (1..=NUMBERED_PAGES).contains(p))
+                        .unwrap_or(1);
+                }
                 "after" => after = Some(value),
                 "before" => before = Some(value),
                 _ => {}
@@ -357,6 +368,13 @@ mod tests {
     fn defaults_have_the_bare_url() {
         assert_eq!(parse("").href(), "/catalog");
         assert_eq!(parse("page=1&sort=newest").href(), "/catalog");
+        assert_eq!(parse("page=20").href(), "/catalog?page=20");
+        assert_eq!(
+            parse("page=21").href(),
+            "/catalog",
+            "beyond the numbered pages"
+        );
+        assert_eq!(parse("page=99999999999").href(), "/catalog");
     }
 
     #[test]

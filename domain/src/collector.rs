@@ -6,7 +6,9 @@
 //!    are those that ended as long ago; jobs that ended a month ago are forgotten.
 //! 3. Every object in the media store that no row names and that is older than the grace
 //!    period goes: the media of purged recordings, previews a re-processing replaced,
-//!    incoming uploads abandoned, refused or failed. An object a row names is never
+//!    incoming uploads abandoned, refused or failed, renditions of an older renderer or of
+//!    purged recordings. An object a row names (or a current rendition of a recording that
+//!    is still there) is never
 //!    touched; nor one younger than the grace period (an upload between storing its object
 //!    and writing its row, a direct upload whose parts are still arriving).
 //!
@@ -22,7 +24,10 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Condition,
+};
 
 use crate::{
     Status, direct_uploads,
@@ -118,6 +123,11 @@ pub async fn collect(
         })
         .await
         .map_err(|e| ServiceError::internal("listing the media store", e))?;
+    // Renditions are named by no row: one of the current renderer's, of a recording that
+    // is still there, is kept.
+    let kept = current_renditions(db, &doomed).await?;
+    doomed.retain(|o| !kept.contains(&o.key));
+    report.named += kept.len() as u64;
     doomed.sort_by(|a, b| a.key.cmp(&b.key));
     for object in doomed {
         if !opts.dry_run {
@@ -169,12 +179,20 @@ async fn purge_expired(
     Ok(purged)
 }
 
-/// The hourly collection, as a job: collects, then ends the job.
+/// The hourly housekeeping, as a job: forgets failed logins past their window and expired
+/// sessions (so neither table grows without end), collects media, then ends the job.
 pub async fn run(
     db: &DatabaseConnection,
     store: &MediaStore,
     job: &jobs::Claimed,
 ) -> Result<Option<crate::JobState>, ServiceError> {
+    let failures = crate::accounts::forget_old_failures(db).await?;
+    let sessions = crate::sessions::forget_expired(db).await?;
+    tracing::info!(
+        failures,
+        sessions,
+        "housekeeping forgot old login failures and sessions"
+    );
     let result = collect(db, store, Options::default())
         .await
         .map(|_| ())
@@ -185,6 +203,45 @@ pub async fn run(
     };
     w.commit(Changed::nothing_shown()).await?;
     Ok(Some(state))
+}
+
+/// The keys among `objects` of renditions by the current renderer of recordings that exist.
+async fn current_renditions(
+    db: &DatabaseConnection,
+    objects: &[Listed],
+) -> Result<HashSet<String>, ServiceError> {
+    let mut kept = HashSet::new();
+    let renditions: Vec<(&str, &str)> = objects
+        .iter()
+        .filter_map(|o| crate::renditions::current_of(&o.key).map(|base| (o.key.as_str(), base)))
+        .collect();
+    for chunk in renditions.chunks(500) {
+        let shas: Vec<&str> = chunk.iter().map(|(_, b)| *b).collect();
+        let ids: Vec<i32> = shas
+            .iter()
+            .filter_map(|b| b.strip_prefix('r').and_then(|id| id.parse().ok()))
+            .collect();
+        let found: Vec<(i32, Option<String>)> = recordings::Entity::find()
+            .select_only()
+            .columns([recordings::Column::Id, recordings::Column::Sha256])
+            .filter(
+                Condition::any()
+                    .add(recordings::Column::Sha256.is_in(shas.iter().map(|s| (*s).to_owned())))
+                    .add(recordings::Column::Id.is_in(ids)),
+            )
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (key, base) in chunk {
+            let exists = found
+                .iter()
+                .any(|(id, sha)| sha.as_deref() == Some(*base) || format!("r{id}") == *base);
+            if exists {
+                kept.insert((*key).to_owned());
+            }
+        }
+    }
+    Ok(kept)
 }
 
 fn hash_of(key: &str) -> u64 {

@@ -41,16 +41,66 @@ fn sentence(reason: &str) -> String {
     format!("{first}{}.", chars.as_str().trim_end_matches('.'))
 }
 
-/// One more download of recording `id`. A failure to count never stops the download.
-pub async fn count(db: &DatabaseConnection, id: i32) {
-    let counted = async {
-        let w = Write::begin(db).await?;
-        let changed = crate::recordings::life::count_download(&w, id).await?;
-        w.commit(changed).await?;
-        Ok::<_, ServiceError>(())
+/// Downloads counted in memory and written in batches: a download costs no write of its
+/// own (so nobody can turn "most downloaded" into a stream of `UPDATE`s), one visitor's
+/// repeated downloads of one recording count once an hour, and a `HEAD` is not a download.
+/// The server flushes the counts every few seconds, and when it stops.
+pub struct Counter {
+    /// (visitor, recording) counted within the hour.
+    seen: moka::sync::Cache<(String, i32), ()>,
+    pending: std::sync::Mutex<std::collections::HashMap<i32, i64>>,
+}
+
+impl Default for Counter {
+    fn default() -> Self {
+        Self {
+            seen: moka::sync::Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_live(std::time::Duration::from_secs(3600))
+                .build(),
+            pending: std::sync::Mutex::default(),
+        }
     }
-    .await;
-    if let Err(e) = counted {
-        tracing::warn!(recording = id, error = %e.for_operator(), "download not counted");
+}
+
+impl Counter {
+    /// One download of recording `id` by `visitor` (their account, or their address).
+    pub fn count(&self, visitor: &str, id: i32) {
+        let seen = (visitor.to_owned(), id);
+        if self.seen.contains_key(&seen) {
+            return;
+        }
+        self.seen.insert(seen, ());
+        if let Ok(mut p) = self.pending.lock() {
+            *p.entry(id).or_default() += 1;
+        }
+    }
+
+    /// Writes the counts gathered since the last flush, in one write; how many recordings.
+    /// A failure keeps them for the next flush.
+    pub async fn flush(&self, db: &DatabaseConnection) -> Result<usize, ServiceError> {
+        let batch: Vec<(i32, i64)> = match self.pending.lock() {
+            Ok(mut p) => p.drain().collect(),
+            Err(_) => return Ok(0),
+        };
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let written = async {
+            let w = Write::begin(db).await?;
+            let changed = crate::recordings::life::count_downloads(&w, &batch).await?;
+            w.commit(changed).await?;
+            Ok::<_, ServiceError>(())
+        }
+        .await;
+        if let Err(e) = written {
+            if let Ok(mut p) = self.pending.lock() {
+                for (id, n) in &batch {
+                    *p.entry(*id).or_default() += n;
+                }
+            }
+            return Err(e);
+        }
+        Ok(batch.len())
     }
 }

@@ -25,6 +25,14 @@ pub enum ServiceError {
     TooLarge(String),
     #[error("Too many attempts. Please wait a few minutes and try again.")]
     TooManyRequests,
+    /// Going faster than the site allows one person or address (comments, ratings,
+    /// sign-ups, tokens): a minute's pause.
+    #[error("You are going faster than this site allows. Please wait a minute and try again.")]
+    SlowDown,
+    /// The site has too much of this kind of work in hand just now (password hashing,
+    /// renditions): nothing was done; the same request a moment later will do.
+    #[error("The site is busy just now. Please try again in a moment.")]
+    Busy,
     /// Our side failed; the cause is for the log only.
     #[error("Something went wrong on our side. Please try again.")]
     Internal(Cause),
@@ -77,6 +85,17 @@ impl ServiceError {
         matches!(self, Self::Internal(c) if c.unique_violation)
     }
 
+    /// Seconds a client should wait before asking again, for the `Retry-After` of a 429 or
+    /// 503.
+    pub fn retry_after_s(&self) -> Option<u32> {
+        match self {
+            Self::Busy => Some(2),
+            Self::SlowDown => Some(60),
+            Self::TooManyRequests => Some(900),
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
             Self::NotFound => 404,
@@ -85,7 +104,8 @@ impl ServiceError {
             Self::Invalid(_) => 422,
             Self::Conflict(_) => 409,
             Self::TooLarge(_) => 413,
-            Self::TooManyRequests => 429,
+            Self::TooManyRequests | Self::SlowDown => 429,
+            Self::Busy => 503,
             Self::Internal(_) => 500,
         }
     }

@@ -106,7 +106,7 @@ pub async fn feed(db: &DatabaseConnection, scope: &Scope) -> Result<Feed, Servic
             (title, page, paths, rows, vec![key::CATALOG.to_string()])
         }
     };
-    keys.extend(rows.iter().map(|r| key::recording(r.id)));
+    keys.extend(rows.iter().map(|r| key::card(r.id)));
     let entries = cards(db, rows.clone())
         .await?
         .into_iter()

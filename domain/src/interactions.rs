@@ -64,6 +64,8 @@ pub async fn rate(
         .one(&w)
         .await?
     {
+        // The same stars again change nothing: nothing written, nothing purged.
+        Some(existing) if existing.stars == stars_value => return Ok(recording.id),
         Some(existing) => {
             let mut active: ratings::ActiveModel = existing.into();
             active.stars = Set(stars_value);

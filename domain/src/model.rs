@@ -208,6 +208,8 @@ pub struct Membership {
     pub subscription: Option<SubscriptionView>,
     /// Premium given by an admin, until then.
     pub granted_until: Option<DateTime<Utc>>,
+    /// A dispute of a subscription payment keeps the subscription from granting premium.
+    pub suspended_by_dispute: bool,
 }
 
 impl Membership {

@@ -66,6 +66,43 @@ pub fn verify(key: &Secret, message: &str, signature: &str) -> bool {
         .is_ok()
 }
 
+/// How long a form token handed to a visitor without a session stays good (its cookie
+/// lives as long).
+pub const ANONYMOUS_FORM_TOKEN_S: i64 = 86_400;
+
+/// A form token for a visitor without a session (the log-in and register forms, double
+/// submit): when it was made, a random part, and this site's signature over both. Only a
+/// token this site handed out in the last day passes [`is_anonymous_form_token`], so a
+/// script cannot choose one value for both the cookie and the field.
+pub fn anonymous_form_token(key: &Secret) -> String {
+    let mut nonce = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut nonce);
+    let made = format!("{}.{}", chrono::Utc::now().timestamp(), hex::encode(nonce));
+    let signature = sign(key, &anonymous_form_message(&made));
+    format!("{made}.{signature}")
+}
+
+/// Whether `token` is one [`anonymous_form_token`] made, within its lifetime.
+pub fn is_anonymous_form_token(key: &Secret, token: &str) -> bool {
+    let Some((made, signature)) = token.rsplit_once('.') else {
+        return false;
+    };
+    let Some(at) = made
+        .split_once('.')
+        .and_then(|(t, _)| t.parse::<i64>().ok())
+    else {
+        return false;
+    };
+    let age = chrono::Utc::now().timestamp() - at;
+    (0..=ANONYMOUS_FORM_TOKEN_S).contains(&age)
+        && verify(key, &anonymous_form_message(made), signature)
+}
+
+/// What an anonymous form token's signature covers: kept apart from form errors' messages.
+fn anonymous_form_message(made: &str) -> String {
+    format!("anonymous-form\n{made}")
+}
+
 /// What a form error's signature covers: the form it belongs to and the encoded error.
 pub fn form_error_message(path: &str, encoded_error: &str) -> String {
     format!("{path}\n{encoded_error}")
@@ -74,6 +111,28 @@ pub fn form_error_message(path: &str, encoded_error: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_anonymous_form_tokens_this_site_made_pass() {
+        let key = Secret::new("k".repeat(64));
+        let token = anonymous_form_token(&key);
+        assert!(is_anonymous_form_token(&key, &token), "{token}");
+        assert!(!is_anonymous_form_token(&Secret::new("other"), &token));
+        let made_up = "a".repeat(64);
+        assert!(
+            !is_anonymous_form_token(&key, &made_up),
+            "any 64 hex, as before"
+        );
+        let (made, _) = token.rsplit_once('.').unwrap_or_default();
+        let forged = format!("{made}.{}", "0".repeat(64));
+        assert!(!is_anonymous_form_token(&key, &forged));
+        let old = format!(
+            "{}.00",
+            chrono::Utc::now().timestamp() - ANONYMOUS_FORM_TOKEN_S - 1
+        );
+        let signed_long_ago = format!("{old}.{}", sign(&key, &anonymous_form_message(&old)));
+        assert!(!is_anonymous_form_token(&key, &signed_long_ago), "expired");
+    }
 
     #[test]
     fn hmac_sha256_matches_rfc_4231() {

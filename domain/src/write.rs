@@ -41,14 +41,22 @@ impl Changed {
         Self::nothing_shown().and_keys(keys)
     }
 
-    /// A published recording changed, appeared or went away: its page, its uploader's page
-    /// and every list of recordings.
+    /// A published recording changed, appeared or went away: its page, its card wherever
+    /// it is shown, its uploader's page and every list of recordings.
     pub fn recording(id: i32, uploader_id: i32) -> Self {
         Self::keys([
             key::recording(id),
+            key::card(id),
             key::user(uploader_id),
             key::CATALOG.to_owned(),
         ])
+    }
+
+    /// Someone commented on or rated recording `id`: its page shows it at once; the lists
+    /// showing its card (whose counts changed) are purged softly, so a storm of ratings
+    /// costs one render per list, not one per visitor.
+    pub fn interaction(id: i32) -> Self {
+        Self::keys([key::recording(id), key::soft(&key::card(id))])
     }
 
     /// These and `other`'s.
@@ -198,7 +206,11 @@ mod tests {
             Changed::recording(42, 7).and(Changed::keys([key::recording(42), key::tag("birds")]));
         assert_eq!(
             c.as_keys(),
-            ["recording:42", "user:7", "catalog", "tag:birds"]
+            ["recording:42", "card:42", "user:7", "catalog", "tag:birds"]
+        );
+        assert_eq!(
+            Changed::interaction(42).as_keys(),
+            ["recording:42", "~card:42"]
         );
         assert!(Changed::nothing_shown().is_nothing());
     }

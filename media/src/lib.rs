@@ -1,12 +1,13 @@
 //! Recordings as sound, and nothing else: what a file is (`inspect`), the WAVE family's
 //! headers (`wav`), FuMa ⇄ AmbiX conversion (`convert`), direction of arrival (`doa`), the
 //! stereo preview and pictures (`render`, behind the `vorbis` feature, which builds
-//! libvorbis) and demo sound (`synth`). Pure code over `Read`/`Write` and sample buffers,
+//! libvorbis), a preview's first seconds (`excerpt`) and demo sound (`synth`). Pure code over `Read`/`Write` and sample buffers,
 //! pinned by known-answer tests; no files, network or database.
 
 pub mod convention;
 pub mod convert;
 pub mod doa;
+pub mod excerpt;
 pub mod first_order;
 pub mod hrtf;
 pub mod inspect;

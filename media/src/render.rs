@@ -314,6 +314,44 @@ mod tests {
         )
     }
 
+    #[test]
+    fn an_excerpt_of_a_preview_decodes_to_its_first_seconds() {
+        let (stereo, spatial, _) = previews(&plane_wave(90.0, 5.0), Convention::Fuma);
+        for (ogg, channels) in [(stereo, 2), (spatial, 4)] {
+            // Every page libvorbis wrote carries the checksum `excerpt` computes.
+            let mut at = 0;
+            while at < ogg.len() {
+                let n = usize::from(ogg[at + 26]);
+                let body: usize = ogg[at + 27..at + 27 + n]
+                    .iter()
+                    .map(|&l| usize::from(l))
+                    .sum();
+                let mut page = ogg[at..at + 27 + n + body].to_vec();
+                page[22..26].fill(0);
+                assert_eq!(
+                    crate::excerpt::crc(&page).to_le_bytes(),
+                    ogg[at + 22..at + 26]
+                );
+                at += 27 + n + body;
+            }
+            let cut = crate::excerpt::excerpt(std::io::Cursor::new(&ogg), 2)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(cut.len() < ogg.len(), "{} of {}", cut.len(), ogg.len());
+            let mut d = vorbis_rs::VorbisDecoder::new(std::io::Cursor::new(cut))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(usize::from(d.channels().get()), channels);
+            let mut frames = 0usize;
+            while let Some(block) = d.decode_audio_block().unwrap_or_else(|e| panic!("{e}")) {
+                frames += block.samples()[0].len();
+            }
+            let seconds = frames as f64 / f64::from(d.sampling_frequency().get());
+            assert!(
+                (2.0..3.0).contains(&seconds),
+                "{seconds} s: to a page past the limit"
+            );
+        }
+    }
+
     fn previews(bytes: &[u8], convention: Convention) -> (Vec<u8>, Vec<u8>, Pictures) {
         let found = inspect(bytes).unwrap_or_else(|e| panic!("{e}"));
         let (mut ogg, mut spatial) = (Vec::new(), Vec::new());

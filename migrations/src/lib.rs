@@ -18,6 +18,7 @@ mod m20261203_000010_facet_pairs;
 mod m20261203_000011_premium;
 mod m20261203_000012_invalidation_log;
 mod m20261206_000013_nothing_lost;
+mod m20261206_000014_disputes;
 
 pub use m20261203_000010_facet_pairs::pair_count_statements;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_premium::Migration),
             Box::new(m20261203_000012_invalidation_log::Migration),
             Box::new(m20261206_000013_nothing_lost::Migration),
+            Box::new(m20261206_000014_disputes::Migration),
         ]
     }
 }

@@ -93,6 +93,8 @@ pub struct Payment {
     pub fee: i64,
     pub refunded: i64,
     pub metadata: HashMap<String, String>,
+    /// The subscription whose invoice it paid, if any.
+    pub subscription: Option<String>,
 }
 
 #[derive(Default)]
@@ -102,6 +104,8 @@ struct Data {
     sessions: HashMap<String, Session>,
     subscriptions: HashMap<String, Subscription>,
     payments: HashMap<String, Payment>,
+    /// Disputes, as last sent.
+    disputes: HashMap<String, Value>,
     /// Events not yet delivered (when delivery is held).
     outbox: Vec<String>,
     hold: bool,
@@ -241,13 +245,11 @@ impl StandIn {
         self.shared.send(event).await;
     }
 
-    /// Opens a dispute of `amount` of a payment; sends `charge.dispute.created`.
-    pub async fn dispute(&self, intent: &str, amount: i64) {
-        let event = {
+    /// Opens a dispute of `amount` of a payment; sends `charge.dispute.created`. Its id.
+    pub async fn dispute(&self, intent: &str, amount: i64) -> Option<String> {
+        let (id, event) = {
             let mut d = self.shared.lock();
-            let Some(p) = d.payments.get(intent).cloned() else {
-                return;
-            };
+            let p = d.payments.get(intent).cloned()?;
             let id = d.id("dp");
             let dispute = json!({
                 "id": id, "object": "dispute", "amount": amount, "currency": p.currency,
@@ -256,9 +258,38 @@ impl StandIn {
                 "status": "needs_response", "is_charge_refundable": false,
                 "balance_transactions": [],
             });
-            event(&mut d, "charge.dispute.created", dispute)
+            d.disputes.insert(id.clone(), dispute.clone());
+            (id, event(&mut d, "charge.dispute.created", dispute))
         };
         self.shared.send(event).await;
+        Some(id)
+    }
+
+    /// Decides a dispute as the bank would (`won`, `lost`, `warning_closed`); sends
+    /// `charge.dispute.closed`.
+    pub async fn close_dispute(&self, id: &str, status: &str) {
+        let event = {
+            let mut d = self.shared.lock();
+            let Some(dispute) = d.disputes.get_mut(id) else {
+                return;
+            };
+            dispute["status"] = json!(status);
+            let dispute = dispute.clone();
+            event(&mut d, "charge.dispute.closed", dispute)
+        };
+        self.shared.send(event).await;
+    }
+
+    /// The payment intents that paid `subscription`'s invoices, oldest first.
+    pub fn payments_of_subscription(&self, subscription: &str) -> Vec<String> {
+        let d = self.shared.lock();
+        let mut found: Vec<&Payment> = d
+            .payments
+            .values()
+            .filter(|p| p.subscription.as_deref() == Some(subscription))
+            .collect();
+        found.sort_by(|a, b| a.intent.cmp(&b.intent));
+        found.into_iter().map(|p| p.intent.clone()).collect()
     }
 
     /// An event of `kind` about `object`, as Stripe would post it (not signed, not sent).
@@ -861,6 +892,23 @@ async fn pay(s: &Shared, id: &str) -> Option<String> {
             };
             session.subscription = Some(sub.id.clone());
             d.subscriptions.insert(sub.id.clone(), sub.clone());
+            // The first invoice's payment, which a subscriber may dispute.
+            let amount = PRICES
+                .into_iter()
+                .find(|p| p.0 == sub.price)
+                .map_or(0, |p| p.1);
+            let payment = Payment {
+                intent: d.id("pi"),
+                charge: d.id("ch"),
+                customer: Some(customer.clone()),
+                amount,
+                currency: "usd".into(),
+                fee: card_fee(amount),
+                refunded: 0,
+                metadata: HashMap::new(),
+                subscription: Some(sub.id.clone()),
+            };
+            d.payments.insert(payment.intent.clone(), payment);
             d.sessions.insert(session.id.clone(), session.clone());
             let completed = session_json(&d, &session, false);
             events.push(event(&mut d, "checkout.session.completed", completed));
@@ -882,6 +930,7 @@ async fn pay(s: &Shared, id: &str) -> Option<String> {
                 fee: card_fee(amount),
                 refunded: 0,
                 metadata: session.child_metadata.clone(),
+                subscription: None,
             };
             session.payment_intent = Some(payment.intent.clone());
             d.payments.insert(payment.intent.clone(), payment);

@@ -99,6 +99,11 @@ pub fn Standing(m: Membership) -> impl IntoView {
                     "Your last payment failed. Stripe will try your card again: please update it with “Manage billing” on your account page, or premium will end."
                 </p>
             })}
+            {m.suspended_by_dispute.then(|| view! {
+                <p class="notice error" role="alert" data-testid="disputed">
+                    "A payment for your subscription was disputed with your bank, so premium is suspended: while the dispute is open, and to the end of the period that payment was for if the bank refunds it. If Stripe closes the dispute in the site's favour, premium comes back by itself."
+                </p>
+            })}
             {if m.premium {
                 view! { <p><span class="premium" data-testid="premium-badge">"Premium"</span>" Your account downloads every recording in every format."</p> }.into_any()
             } else {

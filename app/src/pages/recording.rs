@@ -322,7 +322,10 @@ fn Downloads(base: String, card: domain::model::RecordingCard) -> impl IntoView 
                 <p class="premium-note" data-testid="premium-note">
                     <span class="premium">"Premium"</span>
                     " The original and its other formats are for "<a href="/premium">"premium members"</a>
-                    "; the previews are free for everyone."
+                    {format!(
+                        "; without premium, the previews play their first {} seconds.",
+                        domain::billing::PREMIUM_EXCERPT_S
+                    )}
                 </p>
             })}
             <p>

@@ -36,7 +36,12 @@ pub fn clear_new_token_cookie(secure: bool) -> String {
 }
 
 pub fn csrf_cookie(token: &str, secure: bool) -> String {
-    cookie(CSRF_COOKIE, token, 86_400, secure)
+    cookie(
+        CSRF_COOKIE,
+        token,
+        domain::signing::ANONYMOUS_FORM_TOKEN_S,
+        secure,
+    )
 }
 
 /// Where the primary's log stood after this visitor's last write (with a read replica):

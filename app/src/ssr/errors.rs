@@ -51,6 +51,8 @@ impl From<ServiceError> for AppError {
             ServiceError::TooLarge(m) => AppError::TooLarge(m),
             ServiceError::Conflict(m) => AppError::Conflict(m),
             ServiceError::TooManyRequests => AppError::TooManyRequests,
+            ServiceError::SlowDown => AppError::SlowDown,
+            ServiceError::Busy => AppError::Busy,
             ServiceError::Internal(_) => AppError::Internal,
         }
     }
@@ -71,10 +73,13 @@ mod tests {
             ServiceError::conflict("taken"),
             ServiceError::TooLarge("big".into()),
             ServiceError::TooManyRequests,
+            ServiceError::SlowDown,
+            ServiceError::Busy,
             ServiceError::internal("database", "gone"),
         ] {
-            let status = e.status();
-            assert_eq!(AppError::from(e).status(), status);
+            let (status, wait) = (e.status(), e.retry_after_s());
+            let shown = AppError::from(e);
+            assert_eq!((shown.status(), shown.retry_after_s()), (status, wait));
         }
     }
 }

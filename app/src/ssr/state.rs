@@ -42,6 +42,8 @@ pub struct AppState {
     pub bus: Arc<domain::bus::Bus>,
     /// The primary and the read replica, if any.
     pub reads: Arc<domain::replica::Reads>,
+    /// How fast one account or address may comment, rate, sign up, make tokens.
+    pub limits: Arc<domain::limits::Limits>,
 }
 
 impl AppState {

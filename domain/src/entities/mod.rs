@@ -15,6 +15,7 @@
 //! | `jobs` | `jobs.rs` |
 //! | `direct_uploads` | `direct_uploads.rs` |
 //! | `entitlements` | `payments/mod.rs` |
+//! | `disputes` | `payments/disputes.rs` |
 //! | `stripe_events` | `payments/webhook.rs` |
 //! | `tip_ledger` | `payments/tips.rs` |
 //! | `site_keys` | `signing.rs` |
@@ -23,6 +24,7 @@
 pub mod api_tokens;
 pub mod comments;
 pub mod direct_uploads;
+pub mod disputes;
 pub mod entitlements;
 pub mod facet_counts;
 pub mod jobs;

@@ -64,6 +64,8 @@ pub struct PaymentFacts {
     pub charge_id: String,
     pub amount: Money,
     pub fee: i64,
+    /// Whose payment it is (the Stripe customer), when it names one.
+    pub customer: Option<String>,
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> ServiceError {
@@ -283,6 +285,7 @@ impl Api {
             charge_id: charge.id.to_string(),
             amount: Money::new(charge.amount, &charge.currency.to_string()),
             fee,
+            customer: intent.customer.as_ref().map(|c| c.id().to_string()),
         };
         Ok((facts, intent.metadata.clone()))
     }

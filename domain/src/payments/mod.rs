@@ -7,6 +7,7 @@
 //! hand (`accounts::grant_premium`: `server admin grant-premium`).
 
 mod api;
+mod disputes;
 pub mod signature;
 mod tips;
 mod webhook;
@@ -390,7 +391,9 @@ pub async fn membership(
         .ok_or(ServiceError::Unauthorized)?;
     let granted_until = user.premium_until.filter(|until| *until > now);
     let stored = entitlements::Entity::find_by_id(user_id).one(db).await?;
-    let by_subscription = stored.as_ref().is_some_and(|e| subscription_grants(e, now));
+    let subscribed = stored.as_ref().is_some_and(|e| subscription_grants(e, now));
+    let suspended_by_dispute = subscribed && disputes::suspends(db, user_id, now).await?;
+    let by_subscription = subscribed && !suspended_by_dispute;
     let subscription = stored.and_then(|e| {
         Some(SubscriptionView {
             status: e.status?,
@@ -412,6 +415,7 @@ pub async fn membership(
         premium: by_subscription || granted_until.is_some(),
         subscription,
         granted_until,
+        suspended_by_dispute,
     })
 }
 

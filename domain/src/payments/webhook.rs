@@ -9,10 +9,10 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 
-use super::{Payments, signature, tips};
+use super::{Payments, disputes, signature, tips};
 use crate::{
     ServiceError,
-    billing::LedgerEntry,
+    billing::{DisputeState, LedgerEntry},
     entities::{entitlements, stripe_events},
     error::is_unique_violation,
     write::{Changed, Write},
@@ -53,7 +53,8 @@ enum Kind {
     SubscriptionChanged,
     InvoiceChanged,
     ChargeRefunded,
-    DisputeCreated,
+    /// A dispute opened, changed or decided.
+    Dispute,
 }
 
 impl Kind {
@@ -69,7 +70,11 @@ impl Kind {
                 Self::InvoiceChanged
             }
             "charge.refunded" => Self::ChargeRefunded,
-            "charge.dispute.created" => Self::DisputeCreated,
+            "charge.dispute.created"
+            | "charge.dispute.updated"
+            | "charge.dispute.closed"
+            | "charge.dispute.funds_withdrawn"
+            | "charge.dispute.funds_reinstated" => Self::Dispute,
             _ => return None,
         })
     }
@@ -168,7 +173,12 @@ impl Payments {
                     Some("payment") => {
                         let paid = text(object, &["payment_status"]) == Some("paid");
                         match text(object, &["payment_intent"]) {
-                            Some(pi) if paid => self.tip_event(db, id, event_type, pi, None).await,
+                            Some(pi) if paid => {
+                                // What a payment cost never changes: asked before the
+                                // transaction.
+                                let payment = self.on()?.api.payment(pi).await?;
+                                self.tip_event(db, id, event_type, pi, payment, None).await
+                            }
                             // An async payment (a bank debit) completes later.
                             _ => Ok(WebhookOutcome::Ignored),
                         }
@@ -204,19 +214,72 @@ impl Payments {
                     format!("{charge}:{refunded}"),
                     refunded,
                 );
-                self.tip_event(db, id, event_type, pi, Some(reversal)).await
+                let payment = self.on()?.api.payment(pi).await?;
+                self.tip_event(db, id, event_type, pi, payment, Some(reversal))
+                    .await
             }
-            Kind::DisputeCreated => {
+            Kind::Dispute => {
                 let (Some(pi), Some(dispute)) =
                     (text(object, &["payment_intent"]), text(object, &["id"]))
                 else {
                     return Ok(WebhookOutcome::Ignored);
                 };
-                let amount = object.get("amount").and_then(Value::as_i64).unwrap_or(0);
-                let reversal = (LedgerEntry::Dispute, dispute.to_owned(), amount);
-                self.tip_event(db, id, event_type, pi, Some(reversal)).await
+                let stripe = self.on()?;
+                // What a payment was never changes: asked before any transaction.
+                let payment = stripe.api.payment(pi).await?;
+                if tips::TipMeta::from_metadata(&payment.1).is_some() {
+                    // A tip's dispute reverses its ledger line once, when it opens.
+                    if event_type != "charge.dispute.created" {
+                        return Ok(WebhookOutcome::Ignored);
+                    }
+                    let amount = object.get("amount").and_then(Value::as_i64).unwrap_or(0);
+                    let reversal = (LedgerEntry::Dispute, dispute.to_owned(), amount);
+                    return self
+                        .tip_event(db, id, event_type, pi, payment, Some(reversal))
+                        .await;
+                }
+                let state = DisputeState::from_stripe(text(object, &["status"]).unwrap_or(""));
+                self.subscription_dispute(db, id, event_type, &payment.0, dispute, state)
+                    .await
             }
         }
+    }
+
+    /// A payment of a subscriber's was disputed, or the dispute changed: premium is
+    /// suspended while it is open (`payments::disputes`).
+    async fn subscription_dispute(
+        &self,
+        db: &DatabaseConnection,
+        id: &str,
+        event_type: &str,
+        payment: &super::api::PaymentFacts,
+        dispute: &str,
+        state: DisputeState,
+    ) -> Result<WebhookOutcome, WebhookError> {
+        let Some(customer) = payment.customer.as_deref() else {
+            return Ok(WebhookOutcome::Ignored);
+        };
+        let Some(entitlement) = entitlements::Entity::find()
+            .filter(entitlements::Column::StripeCustomerId.eq(customer))
+            .one(db)
+            .await?
+        else {
+            tracing::warn!(
+                event = id,
+                dispute,
+                "a dispute of a payment that is not ours"
+            );
+            return Ok(WebhookOutcome::Ignored);
+        };
+        let w = Write::begin(db).await?;
+        // Every event about one dispute in turn, so a decision is never overwritten.
+        w.lock(&format!("dispute:{dispute}")).await?;
+        if !remember(&w, id, event_type).await? {
+            return Ok(WebhookOutcome::Duplicate);
+        }
+        let user = entitlement.user_id;
+        disputes::record(&w, dispute, user, state, entitlement.current_period_end).await?;
+        commit(w).await
     }
 
     /// A subscription changed: whose it is (our user id from checkout, the customer we
@@ -274,11 +337,12 @@ impl Payments {
         id: &str,
         event_type: &str,
         payment_intent: &str,
+        (payment, meta): (
+            super::api::PaymentFacts,
+            std::collections::HashMap<String, String>,
+        ),
         reversal: Option<(LedgerEntry, String, i64)>,
     ) -> Result<WebhookOutcome, WebhookError> {
-        let stripe = self.on()?;
-        // What a payment cost never changes: asked before the transaction.
-        let (payment, meta) = stripe.api.payment(payment_intent).await?;
         let Some(meta) = tips::TipMeta::from_metadata(&meta) else {
             return Ok(WebhookOutcome::Ignored);
         };

@@ -27,7 +27,7 @@
 //! | running | failed for good | failed | `processing::process` |
 //! | failed | its uploader asks again | queued | `jobs::retry` |
 //!
-//! Its counters: downloads ([`count_download`]), comments ([`count_comment`]) and ratings
+//! Its counters: downloads ([`count_downloads`], in batches), comments ([`count_comment`]) and ratings
 //! ([`set_rating`]). Its description: [`describe`]. Every published recording's facts are
 //! also counted for the filter menus (`facets::shift`, in the same write).
 
@@ -460,22 +460,24 @@ pub async fn attach_previews(w: &Write, id: i32, p: Previews) -> Result<Changed,
     Ok(Changed::keys([crate::write::key::recording(id)]))
 }
 
-/// One more download of recording `id`. The count is shown on cards and orders "most
-/// downloaded", but a download purges nothing: every list would go with it, at every
-/// download. Pages show the new count when they expire.
-pub async fn count_download(w: &Write, id: i32) -> Result<Changed, ServiceError> {
-    recordings::Entity::update_many()
-        .col_expr(
-            recordings::Column::DownloadCount,
-            Expr::col(recordings::Column::DownloadCount).add(1),
-        )
-        .filter(recordings::Column::Id.eq(id))
-        .exec(w)
-        .await?;
+/// Downloads counted since the last flush, `(recording, how many)`. The counts are shown on
+/// cards and order "most downloaded", but downloads purge nothing: every list would go
+/// with them. Pages show the new counts when they expire.
+pub async fn count_downloads(w: &Write, batch: &[(i32, i64)]) -> Result<Changed, ServiceError> {
+    for (id, n) in batch {
+        recordings::Entity::update_many()
+            .col_expr(
+                recordings::Column::DownloadCount,
+                Expr::col(recordings::Column::DownloadCount).add(*n),
+            )
+            .filter(recordings::Column::Id.eq(*id))
+            .exec(w)
+            .await?;
+    }
     Ok(Changed::nothing_shown())
 }
 
-/// One more comment on `row` (its page shows comments; cards show the count).
+/// One more comment on `row` (its page shows comments; cards show the count, softly).
 pub async fn count_comment(w: &Write, row: &recordings::Model) -> Result<Changed, ServiceError> {
     recordings::Entity::update_many()
         .col_expr(
@@ -485,11 +487,11 @@ pub async fn count_comment(w: &Write, row: &recordings::Model) -> Result<Changed
         .filter(recordings::Column::Id.eq(row.id))
         .exec(w)
         .await?;
-    Ok(Changed::recording(row.id, row.uploader_id))
+    Ok(Changed::interaction(row.id))
 }
 
-/// `row`'s ratings now number `count` with this average (its page, cards and the rated
-/// order show them).
+/// `row`'s ratings now number `count` with this average (its page shows them; cards and
+/// the rated order show them too, softly).
 pub async fn set_rating(
     w: &Write,
     row: &recordings::Model,
@@ -502,7 +504,7 @@ pub async fn set_rating(
         .filter(recordings::Column::Id.eq(row.id))
         .exec(w)
         .await?;
-    Ok(Changed::recording(row.id, row.uploader_id))
+    Ok(Changed::interaction(row.id))
 }
 
 /// Demo data's made-up history of downloads and plays for recording `id`.

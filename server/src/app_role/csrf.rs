@@ -1,8 +1,8 @@
 //! May they post this? Every state-changing request (anything but GET, HEAD and OPTIONS)
 //! must come from this site (`Sec-Fetch-Site` and `Origin`, when the browser sends them) and
 //! carry the form token the `session` step chose for it: the session's for a logged-in
-//! visitor, or the one in the anonymous token cookie (double submit) for the log-in and
-//! register forms — never a token the request made up for both. Otherwise it is refused
+//! visitor, or the one in the anonymous token cookie (double submit, signed by this site)
+//! for the log-in and register forms — never a token the request made up for both. Otherwise it is refused
 //! with 403 before anything runs, so nothing changes.
 
 use app::ssr::request::RequestContext;

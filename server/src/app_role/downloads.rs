@@ -1,8 +1,10 @@
 //! Downloads of a recording and of what processing made from it. Who may see a recording
 //! and which renditions it allows are the domain's rules; here the bytes are answered: a
-//! short-lived presigned redirect (S3) or streamed with HTTP Range support (local folder),
-//! and renditions (`?format=ambix|fuma|ambix-48k|binaural|uhj|5.1`) streamed through fixed
-//! buffers with the length known up front.
+//! short-lived presigned redirect (S3) or streamed with HTTP Range support (local folder).
+//! A rendition (`?format=ambix|fuma|ambix-48k|binaural|uhj|5.1`) is made once
+//! (`domain::renditions`): the first request streams it through fixed buffers, with the
+//! length known up front, while it is stored; later ones are served the stored object.
+//! Downloads are counted in memory (`domain::downloads::Counter`), a `HEAD` not at all.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -11,13 +13,14 @@ use axum::{
     Extension,
     body::Body,
     extract::{Path, Query, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
 use domain::{
     Rendition, ServiceError, Status,
     payments::DownloadGate,
-    store::{MediaStore, StoreError},
+    renditions::{self, Turn},
+    store::{MediaStore, StoreError, TempFile},
 };
 use media::{inspect::inspect_header, rendition::Plan};
 
@@ -30,13 +33,13 @@ fn internal(what: &str, e: impl std::fmt::Display) -> Response {
     Refusal::from(ServiceError::internal(what, e)).download_page()
 }
 
-/// `GET /recordings/{slug}/download[?format=…]`: the original file, or a rendition of it
-/// made on the way out.
+/// `GET /recordings/{slug}/download[?format=…]`: the original file, or a rendition of it.
 pub async fn download(
     State(s): State<MediaState>,
     Extension(ctx): Extension<RequestContext>,
     Path(slug): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+    method: Method,
     headers: HeaderMap,
 ) -> Response {
     let row = match domain::recordings::visible(&s.db, &slug, ctx.viewer.as_ref()).await {
@@ -54,53 +57,96 @@ pub async fn download(
         Err(e) => return Refusal::from(e).download_page(),
     }
     let ext = key.rsplit('.').next().unwrap_or("wav");
-    let filename = format!("{}.{ext}", row.slug);
     let wanted = q.get("format").map(String::as_str);
     let rendition = match domain::downloads::rendition(&row, wanted) {
         Ok(r) => r,
         Err(e) => return Refusal::from(e).download_page(),
     };
-    if let Some(rendition) = rendition {
-        domain::downloads::count(&s.db, row.id).await;
-        let name = format!("{}{}", row.slug, rendition.file_suffix());
-        return rendered(&s.store, &key, row.convention(), rendition, &name).await;
-    }
     let range = match headers.get(header::RANGE).map(parse_range) {
         None => None,
         Some(Some(r)) => Some(r),
         Some(None) => return range_not_satisfiable(row.size_bytes.unwrap_or(0)),
     };
-    // A download is one request without a range, or the first piece of one.
-    if range.is_none_or(|(start, _)| start == 0) {
-        domain::downloads::count(&s.db, row.id).await;
+    // A download is one GET without a range, or the first piece of one; a visitor's
+    // repeats within the hour count once.
+    if method == Method::GET && range.is_none_or(|(start, _)| start == 0) {
+        let visitor = ctx
+            .viewer
+            .as_ref()
+            .map_or_else(|| ctx.client_ip.clone(), |v| format!("user:{}", v.user_id));
+        s.downloads.count(&visitor, row.id);
     }
-    serve_object(
-        &s.store,
-        &key,
-        range,
-        "audio/wav",
-        Some(&filename),
-        contract::policy::PRIVATE,
-    )
-    .await
+    let Some(rendition) = rendition else {
+        let filename = format!("{}.{ext}", row.slug);
+        return serve_object(
+            &s.store,
+            &key,
+            range,
+            "audio/wav",
+            Some(&filename),
+            contract::policy::PRIVATE,
+        )
+        .await;
+    };
+    let name = format!("{}{}", row.slug, rendition.file_suffix());
+    let stored = renditions::key(&row, rendition);
+    loop {
+        if let Ok(Some(_)) = s.store.size(&stored).await {
+            return serve_object(
+                &s.store,
+                &stored,
+                range,
+                "audio/wav",
+                Some(&name),
+                contract::policy::PRIVATE,
+            )
+            .await;
+        }
+        match s.renditions.turn(&stored) {
+            Ok(Turn::Make(making)) => {
+                let convention = row.convention();
+                return render_and_store(&s, &key, &stored, convention, rendition, &name, making)
+                    .await;
+            }
+            Ok(Turn::Wait(mut done)) => {
+                // The one being made: once stored, served from the store like the rest.
+                match done.wait_for(Option::is_some).await.map(|v| *v) {
+                    Ok(Some(true)) => continue,
+                    _ => return internal("rendering a download", "the rendition was not made"),
+                }
+            }
+            Err(e) => return Refusal::from(e).download_page(),
+        }
+    }
 }
 
-/// Streams the original through the renderer: the header is read first (so the length is
-/// known before the answer starts), then frames flow through fixed buffers.
-async fn rendered(
-    store: &MediaStore,
+/// Renders `rendition` of the original at `key`, streaming it to this request while a copy
+/// goes to a scratch file; once whole, the copy is stored at `stored` for every later
+/// request, and the waiters are told. The header is read first, so the length is known
+/// before the answer starts; frames flow through fixed buffers. The rendering goes on to
+/// the end (and is stored) even when this request's client hangs up.
+async fn render_and_store(
+    s: &MediaState,
     key: &str,
+    stored: &str,
     convention: Option<domain::Convention>,
     rendition: Rendition,
     filename: &str,
+    making: renditions::Making,
 ) -> Response {
-    let object = match store.get(key, None).await {
+    let object = match s.store.get(key, None).await {
         Ok(o) => o,
         Err(e) => return internal("reading from the media store", e),
     };
+    let scratch = s.incoming.clone();
+    if let Err(e) = tokio::fs::create_dir_all(&scratch).await {
+        return internal("making a rendition's scratch file", e);
+    }
+    let copy = TempFile::new(&scratch, "rendition");
+    let copy_path = copy.path().to_path_buf();
     let (writer, reader) = tokio::io::duplex(256 * 1024);
     let (len_tx, len_rx) = tokio::sync::oneshot::channel::<Result<u64, String>>();
-    tokio::task::spawn_blocking(move || {
+    let rendering = tokio::task::spawn_blocking(move || -> Result<(), String> {
         use std::io::Write;
         let mut input = std::io::BufReader::with_capacity(
             256 * 1024,
@@ -114,27 +160,29 @@ async fn rendered(
         let plan = match plan {
             Ok(p) => p,
             Err(e) => {
-                let _ = len_tx.send(Err(e));
-                return;
+                let _ = len_tx.send(Err(e.clone()));
+                return Err(e);
             }
         };
         let _ = len_tx.send(Ok(plan.total_len()));
+        let file = std::fs::File::create(&copy_path).map_err(|e| e.to_string())?;
         let mut out = std::io::BufWriter::with_capacity(
             256 * 1024,
-            tokio_util::io::SyncIoBridge::new(writer),
+            Tee {
+                client: Some(tokio_util::io::SyncIoBridge::new(writer)),
+                file,
+            },
         );
         match plan.write(&mut input, &mut out) {
-            Ok(clipped) if clipped > 0 => {
-                tracing::info!(
-                    clipped,
-                    format = rendition.as_str(),
-                    "samples clipped rendering a download"
-                )
-            }
+            Ok(clipped) if clipped > 0 => tracing::info!(
+                clipped,
+                format = rendition.as_str(),
+                "samples clipped rendering a download"
+            ),
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, format = rendition.as_str(), "rendering stopped"),
+            Err(e) => return Err(e.to_string()),
         }
-        let _ = out.flush();
+        out.flush().map_err(|e| e.to_string())
     });
     let total = match len_rx.await {
         Ok(Ok(total)) => total,
@@ -144,6 +192,24 @@ async fn rendered(
         }
         Err(e) => return internal("rendering a download", e),
     };
+    // Stored once whole, whoever is still listening.
+    let (store, stored_key) = (std::sync::Arc::clone(&s.store), stored.to_owned());
+    tokio::spawn(async move {
+        let copy = copy;
+        match rendering.await {
+            Ok(Ok(())) => match store.put_file(&stored_key, copy.path()).await {
+                Ok(bytes) => {
+                    tracing::info!(key = %stored_key, bytes, "rendition made and stored");
+                    making.stored();
+                }
+                Err(e) => tracing::warn!(error = %e, "a rendition could not be stored"),
+            },
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, format = rendition.as_str(), "rendering stopped")
+            }
+            Err(e) => tracing::warn!(error = %e, "the rendering task failed"),
+        }
+    });
     let mut resp = Response::new(Body::from_stream(
         tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024),
     ));
@@ -160,8 +226,36 @@ async fn rendered(
     resp
 }
 
+/// Writes a rendition to its scratch copy and, while it listens, to the client.
+struct Tee<C: std::io::Write> {
+    client: Option<C>,
+    file: std::fs::File,
+}
+
+impl<C: std::io::Write> std::io::Write for Tee<C> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write_all(buf)?;
+        if let Some(c) = &mut self.client
+            && c.write_all(buf).is_err()
+        {
+            // The client hung up: the rendering goes on for the store.
+            self.client = None;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()?;
+        if let Some(c) = &mut self.client {
+            let _ = c.flush();
+        }
+        Ok(())
+    }
+}
+
 /// `GET /recordings/{slug}/{preview.ogg|spatial.ogg|waveform.svg|doa.svg}`: what
-/// processing made.
+/// processing made. The previews of a premium recording are whole only for those who may
+/// download it; anyone else hears their first `PREMIUM_EXCERPT_S` seconds.
 pub async fn derived(
     State(s): State<MediaState>,
     Extension(ctx): Extension<RequestContext>,
@@ -174,11 +268,11 @@ pub async fn derived(
         Err(e) => return Refusal::from(e).download_page(),
     };
     let published = row.status == Status::Published;
-    let (key, content_type) = match file.as_str() {
-        "preview.ogg" => (row.preview_key, "audio/ogg"),
-        "spatial.ogg" => (row.spatial_key, "audio/ogg"),
-        "waveform.svg" => (row.waveform_key, "image/svg+xml"),
-        "doa.svg" => (row.doa_key, "image/svg+xml"),
+    let (key, content_type, is_preview) = match file.as_str() {
+        "preview.ogg" => (row.preview_key.clone(), "audio/ogg", true),
+        "spatial.ogg" => (row.spatial_key.clone(), "audio/ogg", true),
+        "waveform.svg" => (row.waveform_key.clone(), "image/svg+xml", false),
+        "doa.svg" => (row.doa_key.clone(), "image/svg+xml", false),
         _ => return not_found(),
     };
     let Some(key) = key else {
@@ -189,6 +283,27 @@ pub async fn derived(
         Some(Some(r)) => Some(r),
         Some(None) => return range_not_satisfiable(0),
     };
+    if is_preview && row.is_premium {
+        return match domain::payments::download_gate(&s.db, &row, ctx.viewer.as_ref()).await {
+            // Whole, for this listener alone.
+            Ok(DownloadGate::Open) => {
+                serve_object(
+                    &s.store,
+                    &key,
+                    range,
+                    content_type,
+                    None,
+                    contract::policy::PRIVATE,
+                )
+                .await
+            }
+            Ok(_) => match s.excerpts.of(&s.store, &key).await {
+                Ok(excerpt) => serve_excerpt(&excerpt, range, row.id, published),
+                Err(e) => Refusal::from(e).download_page(),
+            },
+            Err(e) => Refusal::from(e).download_page(),
+        };
+    }
     // Previews of published recordings are public and change only when reprocessed.
     let cache = if published {
         "public, max-age=3600"
@@ -196,6 +311,64 @@ pub async fn derived(
         contract::policy::PRIVATE
     };
     serve_object(&s.store, &key, range, content_type, None, cache).await
+}
+
+/// A premium preview's excerpt, with Range support. Everyone without premium hears the
+/// same, so shared caches may keep it — filed under the recording, so that a change to it
+/// (made free, taken down) reaches them — while a browser asks again each time: the same
+/// listener with premium tomorrow gets the whole.
+fn serve_excerpt(
+    excerpt: &std::sync::Arc<Vec<u8>>,
+    range: Option<(u64, Option<u64>)>,
+    recording_id: i32,
+    published: bool,
+) -> Response {
+    let total = excerpt.len() as u64;
+    let (start, end) = match range {
+        None => (0, total.saturating_sub(1)),
+        Some((start, _)) if start >= total => {
+            return range_not_satisfiable(i64::try_from(total).unwrap_or(0));
+        }
+        Some((start, end)) => (start, end.map_or(total - 1, |e| e.min(total - 1))),
+    };
+    let part = bytes::Bytes::from_owner(ExcerptBytes(std::sync::Arc::clone(excerpt)))
+        .slice(usize::try_from(start).unwrap_or(0)..=usize::try_from(end).unwrap_or(0));
+    let mut resp = Response::new(Body::from(part));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/ogg"));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(end + 1 - start));
+    let shared = published
+        .then(|| contract::policy::public_headers(&[contract::key::recording(recording_id)], 3600))
+        .flatten();
+    match shared {
+        Some((cache_control, keys)) => {
+            h.insert(header::CACHE_CONTROL, cache_control);
+            h.insert(&contract::header::SURROGATE_KEY, keys);
+        }
+        None => {
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(contract::policy::PRIVATE),
+            );
+        }
+    }
+    if range.is_some() {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{total}")) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+    }
+    resp
+}
+
+/// An excerpt's bytes, shared with the cache that keeps them.
+struct ExcerptBytes(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for ExcerptBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
 }
 
 /// An object from the store: a presigned redirect when the store can make one, else

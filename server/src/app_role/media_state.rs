@@ -12,9 +12,15 @@ pub struct MediaState {
     pub store: Arc<MediaStore>,
     /// Tells this replica's worker a job is waiting.
     pub wake: Arc<tokio::sync::Notify>,
-    /// Where uploads land before they are inspected.
+    /// Where uploads land before they are inspected (and renditions while they are made).
     pub incoming: PathBuf,
     pub max_upload_bytes: u64,
+    /// Downloads counted in memory, flushed in batches.
+    pub downloads: Arc<domain::downloads::Counter>,
+    /// Renditions being made on this replica.
+    pub renditions: Arc<domain::renditions::Renditions>,
+    /// Premium recordings' preview excerpts, kept in memory.
+    pub excerpts: Arc<domain::excerpts::Excerpts>,
 }
 
 impl MediaState {

@@ -62,6 +62,9 @@ pub struct Application {
     /// `None` on a replica told not to run jobs (`--jobs false`).
     worker: Option<worker::Worker>,
     shutdown_grace: Duration,
+    /// Downloads counted in memory, and the connection they are flushed on.
+    downloads: (Arc<domain::downloads::Counter>, domain::db::Db),
+    renditions: Arc<domain::renditions::Renditions>,
 }
 
 impl Application {
@@ -127,6 +130,7 @@ impl Application {
             payments,
             bus: Arc::clone(&bus),
             reads,
+            limits: Arc::default(),
             settings: Arc::new(Settings {
                 public_url: config.public_url.trim_end_matches('/').to_string(),
                 page_ttl_s: config.page_ttl_s,
@@ -148,12 +152,20 @@ impl Application {
             wake: Arc::clone(&wake),
             lease: Duration::from_secs(config.job_lease_s.max(1)),
         });
+        let downloads = Arc::new(domain::downloads::Counter::default());
+        let renditions = Arc::new(domain::renditions::Renditions::default());
+        let flush_db = worker
+            .as_ref()
+            .map_or_else(|| state.db.clone(), |w| w.db.clone());
         let media = MediaState {
             db: state.db.clone(),
             wake,
             store,
             incoming: config.media_dir.join(".incoming"),
             max_upload_bytes: config.max_upload_mb.saturating_mul(1024 * 1024),
+            downloads: Arc::clone(&downloads),
+            renditions: Arc::clone(&renditions),
+            excerpts: Arc::default(),
         };
         let draining = Arc::new(AtomicBool::new(false));
         let router = router(state, media, config, Arc::clone(&draining));
@@ -167,7 +179,19 @@ impl Application {
             router,
             worker,
             shutdown_grace: Duration::from_secs(config.shutdown_grace_s),
+            downloads: (downloads, flush_db),
+            renditions,
         })
+    }
+
+    /// The download counts this replica keeps until it writes them.
+    pub fn downloads(&self) -> Arc<domain::downloads::Counter> {
+        Arc::clone(&self.downloads.0)
+    }
+
+    /// This replica's renditions in the making (and how many it has made).
+    pub fn renditions(&self) -> Arc<domain::renditions::Renditions> {
+        Arc::clone(&self.renditions)
     }
 
     /// How many statements serving requests has sent to the database (primary and read
@@ -220,6 +244,20 @@ impl Application {
         // The job worker runs beside the server and stops with it; a job it leaves half done
         // is claimed again when its lock runs out.
         let _stop_worker = self.worker.map(|w| AbortOnDrop(tokio::spawn(w.run())));
+        // Downloads counted in memory reach the database every few seconds, and at the end.
+        let (counter, db) = self.downloads;
+        let flushing = {
+            let (counter, db) = (Arc::clone(&counter), db.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(DOWNLOADS_FLUSHED_EVERY).await;
+                    if let Err(e) = counter.flush(&db).await {
+                        tracing::warn!(error = %e.for_operator(), "download counts not written yet");
+                    }
+                }
+            })
+        };
+        let _stop_flushing = AbortOnDrop(flushing);
         tokio::select! {
             result = serve => {
                 if let Err(e) = result {
@@ -233,8 +271,14 @@ impl Application {
                 tracing::warn!(grace_s = grace.as_secs(), "requests still in flight after the grace period; stopping");
             }
         }
+        if let Err(e) = counter.flush(&db).await {
+            tracing::warn!(error = %e.for_operator(), "the last download counts were not written");
+        }
     }
 }
+
+/// How often the download counts kept in memory are written.
+const DOWNLOADS_FLUSHED_EVERY: Duration = Duration::from_secs(5);
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -278,6 +322,7 @@ fn router(
             bus: Arc::clone(&state.bus),
             secure_cookies: state.settings.secure_cookies(),
             proxies: config.proxies.clone(),
+            form_key: state.settings.form_error_key.clone(),
         },
         form_tokens: csrf::FormTokens {
             public_url: state.settings.public_url.clone(),

@@ -16,6 +16,8 @@ pub struct Refusal {
     status: StatusCode,
     message: String,
     cause: Option<String>,
+    /// Seconds to wait before asking again (a 429 or 503).
+    retry_after: Option<u32>,
 }
 
 /// What an uploader reads when our side failed: nothing they sent was kept.
@@ -28,6 +30,7 @@ impl Refusal {
             status,
             message: message.into(),
             cause: None,
+            retry_after: None,
         }
     }
 
@@ -92,7 +95,7 @@ impl Refusal {
         let (status, why, next) = match gate {
             DownloadGate::NeedsLogin => (
                 StatusCode::UNAUTHORIZED,
-                "This is a premium recording: its original and its other formats are for premium members. Its preview and page stay free.",
+                "This is a premium recording: its original and its other formats are for premium members. ",
                 format!(
                     "<a href=\"/login?next=/recordings/{slug}\">Log in</a> if you are a member, or {}.",
                     premium.replacen("See", "see", 1)
@@ -100,19 +103,23 @@ impl Refusal {
             ),
             _ => (
                 StatusCode::FORBIDDEN,
-                "This is a premium recording: its original and its other formats are for premium members, and your account is not premium (or no longer is). Its preview and page stay free.",
+                "This is a premium recording: its original and its other formats are for premium members, and your account is not premium (or no longer is). ",
                 format!("{premium}: a premium membership downloads everything, in any format."),
             ),
         };
+        let free = format!(
+            "Its page and the first {} seconds of its previews stay free.",
+            domain::billing::PREMIUM_EXCERPT_S
+        );
         let body = page(
             "A premium download",
             "premium-refusal",
             &format!(
-                "<p data-testid=\"download-error\">{why}</p><p>{next}</p>\
+                "<p data-testid=\"download-error\">{why}{free}</p><p>{next}</p>\
                  <p><a href=\"/recordings/{slug}\">Back to the recording</a></p>"
             ),
         );
-        finish((status, Html(body)).into_response(), None)
+        finish((status, Html(body)).into_response(), None, None)
     }
 
     fn render(self, heading: &str, testid: &str, (back, back_text): (&str, &str)) -> Response {
@@ -124,14 +131,18 @@ impl Refusal {
                 html_escape(&self.message)
             ),
         );
-        let (status, cause) = (self.status, self.cause);
-        finish((status, Html(body)).into_response(), cause)
+        let (status, cause, wait) = (self.status, self.cause, self.retry_after);
+        finish((status, Html(body)).into_response(), cause, wait)
     }
 
     /// `{"error": "…"}` for a script (the token API, the direct-upload calls).
     pub fn json(self) -> Response {
         let body = Json(serde_json::json!({ "error": self.message }));
-        finish((self.status, body).into_response(), self.cause)
+        finish(
+            (self.status, body).into_response(),
+            self.cause,
+            self.retry_after,
+        )
     }
 }
 
@@ -142,11 +153,16 @@ impl From<ServiceError> for Refusal {
             status,
             cause: e.cause().map(str::to_owned),
             message: e.to_string(),
+            retry_after: e.retry_after_s(),
         }
     }
 }
 
-fn finish(mut resp: Response, cause: Option<String>) -> Response {
+fn finish(mut resp: Response, cause: Option<String>, retry_after: Option<u32>) -> Response {
+    if let Some(wait) = retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    }
     resp.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(contract::policy::PRIVATE),

@@ -1,7 +1,7 @@
 //! Who is asking. Before a page or server function runs, this step resolves the session
 //! cookie to a viewer (through the replica's read cache; one indexed lookup on a miss, and
 //! only when the cookie is there), picks the form token a page's forms must carry — the
-//! session's, or the anonymous double-submit cookie's — and works out the client address,
+//! session's, or the anonymous double-submit cookie's, which this site signed — and works out the client address,
 //! and puts all of it into the request as a `RequestContext`. A session cookie that no
 //! longer names a login is cleared on the way out. The next step, `csrf`, decides whether
 //! a state-changing request may go on.
@@ -18,7 +18,7 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use domain::{db::Db, sessions};
+use domain::{db::Db, sessions, signing};
 
 use super::refusal::Refusal;
 
@@ -29,6 +29,8 @@ pub struct Sessions {
     pub bus: std::sync::Arc<domain::bus::Bus>,
     pub secure_cookies: bool,
     pub proxies: balancer::TrustedProxies,
+    /// Signs the form tokens of visitors without a session.
+    pub form_key: domain::Secret,
 }
 
 /// The client's address, as far as the trusted proxies in front vouch for it.
@@ -61,13 +63,15 @@ pub async fn resolve(State(s): State<Sessions>, mut req: Request, next: Next) ->
         None => None,
     };
     let stale_session = session_token.is_some() && viewer.is_none();
+    // Only a token this site signed: one a script made up for both cookie and field is
+    // treated as no token at all (a new one is handed out, and this request's post fails).
     let anon_token = cookies::request_cookie(req.headers(), CSRF_COOKIE)
-        .filter(|t| sessions::looks_like_token(t))
+        .filter(|t| signing::is_anonymous_form_token(&s.form_key, t))
         .map(str::to_string);
     let (csrf, csrf_is_new) = match (&viewer, &anon_token) {
         (Some(v), _) => (v.csrf.clone(), false),
         (None, Some(t)) => (t.clone(), false),
-        (None, None) => (sessions::random_token(), true),
+        (None, None) => (signing::anonymous_form_token(&s.form_key), true),
     };
     let context = RequestContext {
         viewer,

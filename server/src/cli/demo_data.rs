@@ -51,7 +51,7 @@ async fn top_up(db: &domain::db::Db, target: Option<u64>) -> Result<(), String> 
     };
     let started = std::time::Instant::now();
     let password = domain::Password::parse(domain::demo::DEMO_PASSWORD)
-        .and_then(|p| domain::accounts::hash_password(&p))
+        .and_then(|p| domain::passwords::hash_now(&p))
         .map_err(|e| e.for_operator())?;
     let made = domain::bulk::fill_to(db, target, &password)
         .await

@@ -14,7 +14,8 @@ async fn anonymous_pages_are_public_and_set_no_cookie(backend: Backend) {
     .await;
     for (path, key) in [
         ("/".to_string(), "catalog".to_string()),
-        ("/catalog?q=forest".to_string(), format!("recording:{id}")),
+        // Lists name the cards they show; a recording's own page, the recording.
+        ("/catalog?q=forest".to_string(), format!("card:{id}")),
         (format!("/recordings/{slug}"), format!("recording:{id}")),
         ("/users/xena".to_string(), format!("user:{uploader}")),
         ("/tags/water".to_string(), "tag:water".to_string()),

@@ -110,6 +110,24 @@ async fn anonymous_forms_need_their_cookie_token(backend: Backend) {
         .post_form("/api/register", "/register", &with_token, &mut fresh)
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // A value a script chose for both the cookie and the field was never handed out.
+    let made_up = "ab".repeat(32);
+    let mut with_made_up = vec![("csrf", made_up.as_str())];
+    with_made_up.extend(fields);
+    let res = reqwest::Client::new()
+        .post(app.url("/api/register"))
+        .header("cookie", format!("ambisonia_csrf={made_up}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode_form(&with_made_up))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "a made-up double submit"
+    );
     assert_eq!(users::Entity::find().count(&app.db).await.unwrap_or(99), 0);
 }
 

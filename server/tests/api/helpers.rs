@@ -327,6 +327,10 @@ pub struct TestApp {
     /// Of those, statements sent to the read replica.
     pub replica_statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
     pub bus: std::sync::Arc<domain::bus::Bus>,
+    /// Downloads counted in memory, written every few seconds (`flush_downloads` now).
+    pub downloads: std::sync::Arc<domain::downloads::Counter>,
+    /// The replica's renditions (how many it has made).
+    pub renditions: std::sync::Arc<domain::renditions::Renditions>,
     config: AppConfig,
     /// The server the test's PostgreSQL database is on.
     pg_admin: String,
@@ -575,6 +579,7 @@ impl TestApp {
         let base = format!("http://{}", app.local_addr());
         let (statements, bus) = (app.statements(), app.bus());
         let replica_statements = app.replica_statements();
+        let (downloads, renditions) = (app.downloads(), app.renditions());
         tokio::spawn(app.run_until(std::future::pending()));
         let db = domain::db::connect(&database_url)
             .await
@@ -584,6 +589,8 @@ impl TestApp {
             statements,
             replica_statements,
             bus,
+            downloads,
+            renditions,
             config,
             pg_admin: admin,
             media_dir: dir.join("media"),
@@ -607,6 +614,14 @@ impl TestApp {
         };
         tokio::spawn(app.run_until(std::future::pending()));
         replica
+    }
+
+    /// Writes the download counts the replica holds in memory now.
+    pub async fn flush_downloads(&self) {
+        self.downloads
+            .flush(&self.db)
+            .await
+            .expect("counts written");
     }
 
     /// The database URL the app uses.

@@ -184,13 +184,17 @@ async fn a_sound_field_gets_a_spatial_preview_and_every_rendition(backend: Backe
         );
         assert_eq!(i.frames, 24_000, "{format}: as long as the original");
     }
+    app.flush_downloads().await;
     let row = recordings::Entity::find_by_id(row.id)
         .one(&app.db)
         .await
         .ok()
         .flatten()
         .expect("row");
-    assert_eq!(row.download_count, 4);
+    assert_eq!(
+        row.download_count, 1,
+        "four forms by one visitor within the hour: one download"
+    );
     let res = app
         .get(&format!("{page}/download?format=fuma"), &anyone)
         .await;
@@ -227,6 +231,7 @@ async fn a_sound_field_gets_a_spatial_preview_and_every_rendition(backend: Backe
             "{format}: {html}"
         );
     }
+    app.flush_downloads().await;
     let row = recordings::Entity::find_by_id(plain.id)
         .one(&app.db)
         .await
@@ -234,6 +239,39 @@ async fn a_sound_field_gets_a_spatial_preview_and_every_rendition(backend: Backe
         .flatten()
         .expect("row");
     assert_eq!(row.download_count, 0, "a refused download is not counted");
+}
+
+/// A rendition is made once: 32 listeners asking for the binaural form of one recording at
+/// the same moment get 32 equal bodies from one render, and later ones the stored object.
+async fn concurrent_first_requests_for_a_rendition_share_one_render(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let paul = trusted(&app, "paul").await;
+    let row = published_upload(&app, &paul, "Crowded", "crowd.amb", fuma_file(96_000)).await;
+    let url = format!("/recordings/{}/download?format=binaural", row.slug);
+    let made_before = app.renditions.made();
+    let asks = (0..32).map(|_| {
+        let (app, url) = (&app, &url);
+        async move {
+            let res = reqwest::Client::new()
+                .get(app.url(url))
+                .send()
+                .await
+                .expect("answered");
+            assert_eq!(res.status(), StatusCode::OK);
+            res.bytes().await.expect("a body").to_vec()
+        }
+    });
+    let bodies = futures::future::join_all(asks).await;
+    assert!(bodies.iter().all(|b| b == &bodies[0]), "32 equal bodies");
+    assert!(inspect(&bodies[0][..]).is_ok_and(|i| i.frames == 96_000));
+    assert_eq!(app.renditions.made() - made_before, 1, "one render");
+    let (status, _, again) = bytes_of(&app, &url, &Browser::default()).await;
+    assert_eq!((status, again == bodies[0]), (StatusCode::OK, true));
+    assert_eq!(
+        app.renditions.made() - made_before,
+        1,
+        "served from the store"
+    );
 }
 
 async fn recordings_processed_before_spatial_previews_are_processed_again(backend: Backend) {
@@ -278,6 +316,7 @@ async fn a_processing_failure_reads_as_a_sentence(backend: Backend) {
 both_backends!(
     a_processing_failure_reads_as_a_sentence,
     a_sound_field_gets_a_spatial_preview_and_every_rendition,
+    concurrent_first_requests_for_a_rendition_share_one_render,
     recordings_processed_before_spatial_previews_are_processed_again,
     feeds_carry_published_recordings_with_their_previews,
 );
@@ -464,8 +503,8 @@ async fn feeds_carry_published_recordings_with_their_previews(backend: Backend) 
     );
     assert!(
         keys.split(' ').any(|k| k == "catalog")
-            && keys.contains(&format!("recording:{}", with_sound.id))
-            && keys.contains(&format!("recording:{quiet_id}")),
+            && keys.contains(&format!("card:{}", with_sound.id))
+            && keys.contains(&format!("card:{quiet_id}")),
         "the catalog's keys: {keys}"
     );
     let (_, _, rss) = feed(&app, "/feed.rss", &anyone).await;

@@ -254,6 +254,69 @@ async fn a_failed_card_keeps_premium_with_a_banner_until_stripe_gives_up(backend
     assert!(premium(&app, mia).await);
 }
 
+/// A subscriber disputes the payment with their bank: premium is suspended at once (the
+/// account page says why), stays so if a late event about the dispute comes after its
+/// decision, and comes back when Stripe closes it in the site's favour; a lost dispute
+/// keeps it suspended to the end of the period.
+async fn a_disputed_subscription_payment_suspends_premium_until_won(backend: Backend) {
+    let (app, stripe) = paid_site(backend).await;
+    let sam = app.user("sam", Role::Listener).await;
+    let mut browser = app.login("sam").await;
+    let session = start_checkout(&app, &stripe, &mut browser, "monthly").await;
+    pay(&stripe, &session).await;
+    assert!(premium(&app, sam).await);
+    let sub = entitlement(&app, sam).await.subscription_id.expect("sub");
+    let paid = stripe.payments_of_subscription(&sub);
+    assert_eq!(paid.len(), 1, "the first invoice's payment");
+
+    // Opened: not premium, and the page says why; the subscription itself is untouched.
+    stripe.hold_events(true);
+    let dispute = stripe.dispute(&paid[0], 500).await.expect("a dispute");
+    let opened = stripe.take_events();
+    stripe.hold_events(false);
+    for e in &opened {
+        assert_eq!(stripe.deliver(e).await, 200);
+    }
+    assert!(
+        !premium(&app, sam).await,
+        "suspended while the dispute is open"
+    );
+    assert_eq!(
+        entitlement(&app, sam).await.status,
+        Some(SubscriptionStatus::Active)
+    );
+    let (_, html) = app.get_text("/account", &browser).await;
+    assert!(html.contains("data-testid=\"disputed\""), "{html}");
+    assert!(html.contains("data-testid=\"not-premium\""));
+
+    // Won: premium is back; the opening told again, late, changes nothing.
+    stripe.close_dispute(&dispute, "won").await;
+    assert!(premium(&app, sam).await, "the site won the dispute");
+    let late = opened[0].replace("\"id\":\"evt_", "\"id\":\"evt_late");
+    assert_eq!(stripe.deliver(&late).await, 200);
+    assert!(premium(&app, sam).await, "a decided dispute stays decided");
+    let (_, html) = app.get_text("/account", &browser).await;
+    assert!(!html.contains("data-testid=\"disputed\""));
+
+    // Another dispute, lost: suspended to the end of the period it was for.
+    let second = stripe.dispute(&paid[0], 500).await.expect("a dispute");
+    stripe.close_dispute(&second, "lost").await;
+    assert!(
+        !premium(&app, sam).await,
+        "the bank sided with the card holder"
+    );
+    let disputes = domain::entities::disputes::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("disputes");
+    let lost = disputes.iter().find(|d| d.id == second).expect("recorded");
+    assert_eq!(lost.state, domain::billing::DisputeState::Lost);
+    assert_eq!(
+        lost.suspends_until,
+        entitlement(&app, sam).await.current_period_end
+    );
+}
+
 async fn events_in_any_order_or_twice_end_in_the_same_state(backend: Backend) {
     let (app, stripe) = paid_site(backend).await;
     let noor = app.user("noor", Role::Listener).await;
@@ -449,11 +512,8 @@ async fn premium_downloads_are_gated_where_they_are_answered(backend: Backend) {
                 }
             }
             let counted = count_of(&app, slug).await - counted_before;
-            let expected = if !is_premium || *allowed {
-                forms.len() as i64
-            } else {
-                0
-            };
+            // Every form by one visitor within the hour counts once.
+            let expected = if !is_premium || *allowed { 1 } else { 0 };
             assert_eq!(counted, expected, "{name} {slug}: downloads counted");
             // Previews are free for everyone.
             let res = app
@@ -483,7 +543,134 @@ async fn premium_downloads_are_gated_where_they_are_answered(backend: Backend) {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
 
+/// Seconds and channels of an Ogg Vorbis stream, decoded.
+fn decoded(ogg: &[u8]) -> (f64, usize) {
+    let mut d = vorbis_rs::VorbisDecoder::new(std::io::Cursor::new(ogg.to_vec()))
+        .unwrap_or_else(|e| panic!("an Ogg Vorbis stream: {e}"));
+    let (rate, channels) = (d.sampling_frequency().get(), d.channels().get());
+    let mut frames = 0usize;
+    while let Some(block) = d.decode_audio_block().unwrap_or_else(|e| panic!("{e}")) {
+        frames += block.samples()[0].len();
+    }
+    (frames as f64 / f64::from(rate), usize::from(channels))
+}
+
+/// A premium recording's previews: its first minute for anyone without premium (decoded to
+/// count it), shareable by caches and filed under the recording; the whole for a premium
+/// member, kept private.
+async fn premium_previews_are_an_excerpt_without_premium(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let paul = uploader(&app, "paul", Role::Uploader).await;
+    app.trust(app.user_id("paul").await).await;
+    let spec = media::wav::Spec {
+        channels: 4,
+        sample_rate: 8_000,
+        bits: 16,
+        float: false,
+        sub_format: Some(media::wav::GUID_AMB_PCM),
+        channel_mask: 0,
+    };
+    let seventy_seconds = crate::uploads::file(media::wav::Container::Riff, &spec, 8_000 * 70);
+    let res = app
+        .upload(
+            &paul,
+            &[("title", "Long harbour")],
+            "long.amb",
+            seventy_seconds,
+        )
+        .await;
+    let slug = location(&res).trim_start_matches("/recordings/").to_owned();
+    let row = processed(&app, &slug).await;
+    recordings::ActiveModel {
+        id: Set(row.id),
+        is_premium: Set(true),
+        ..Default::default()
+    }
+    .update(&app.db)
+    .await
+    .expect("made premium");
+    let pam = app.user("pam", Role::Listener).await;
+    domain::accounts::grant_premium(&app.db, pam, chrono::Utc::now() + chrono::Duration::days(3))
+        .await
+        .expect("grant");
+    app.user("lis", Role::Listener).await;
+    let cases = [
+        ("anonymous", Browser::default(), false),
+        ("a listener", app.login("lis").await, false),
+        ("a premium member", app.login("pam").await, true),
+    ];
+    for (who, browser, whole) in &cases {
+        for (file, channels) in [("preview.ogg", 2), ("spatial.ogg", 4)] {
+            let res = app
+                .get(&format!("/recordings/{slug}/{file}"), browser)
+                .await;
+            assert_eq!(res.status(), StatusCode::OK, "{who} {file}");
+            let cache = res
+                .headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let keys = res
+                .headers()
+                .get("surrogate-key")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let body = res.bytes().await.expect("a body");
+            let (seconds, got_channels) = decoded(&body);
+            assert_eq!(got_channels, channels, "{who} {file}");
+            if *whole {
+                assert!((69.9..70.1).contains(&seconds), "{who} {file}: {seconds} s");
+                assert_eq!(cache, "private, no-store", "{who} {file}");
+            } else {
+                let limit = f64::from(domain::billing::PREMIUM_EXCERPT_S);
+                assert!(
+                    (limit..limit + 1.5).contains(&seconds),
+                    "{who} {file}: {seconds} s"
+                );
+                if *who == "anonymous" {
+                    assert!(cache.starts_with("public, max-age=0, s-maxage="), "{cache}");
+                    assert_eq!(keys, format!("recording:{}", row.id));
+                }
+            }
+        }
+    }
+    // The excerpt answers a range as an original does.
+    let res = reqwest::Client::new()
+        .get(app.url(&format!("/recordings/{slug}/preview.ogg")))
+        .header("range", "bytes=4-11")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    let total = res
+        .headers()
+        .get("content-range")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes 4-11/"))
+        .and_then(|t| t.parse::<u64>().ok())
+        .expect("a content range");
+    assert!(
+        total
+            < row
+                .preview_bytes
+                .and_then(|b| u64::try_from(b).ok())
+                .unwrap_or(0)
+    );
+    assert_eq!(res.bytes().await.map(|b| b.len()).unwrap_or(0), 8);
+    // The page says so.
+    let (_, html) = app
+        .get_text(&format!("/recordings/{slug}"), &Browser::default())
+        .await;
+    assert!(
+        html.contains("the previews play their first 60 seconds"),
+        "{html}"
+    );
+}
+
 async fn count_of(app: &TestApp, slug: &str) -> i64 {
+    app.flush_downloads().await;
     domain::recordings::by_slug(&app.db, slug)
         .await
         .expect("row")
@@ -702,4 +889,6 @@ both_backends!(
     forged_stale_altered_and_unsigned_events_are_refused_and_change_nothing,
     premium_downloads_are_gated_where_they_are_answered,
     tips_refunds_and_disputes_are_ledger_lines_in_minor_units,
+    a_disputed_subscription_payment_suspends_premium_until_won,
+    premium_previews_are_an_excerpt_without_premium,
 );

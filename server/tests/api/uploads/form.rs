@@ -136,6 +136,7 @@ async fn an_uploader_sends_a_recording_and_an_editor_publishes_it(backend: Backe
         .await
         .expect("range");
     assert_eq!(outside.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    app.flush_downloads().await;
     let row = domain::entities::recordings::Entity::find()
         .one(&app.db)
         .await
