@@ -138,23 +138,24 @@ impl ReadCache {
         read_at: u64,
         bytes: usize,
     ) -> bool {
-        if read_at < self.floor.load(Ordering::Acquire) {
+        let weight = key.len() + bytes + keys.iter().map(String::len).sum::<usize>();
+        // Checked, filed and stored under one lock, which `drop_keys` takes too: were the
+        // entry stored after an invalidation had emptied the index, nothing would ever drop
+        // it (seen under a storm of ratings: a list page stale for good).
+        let invalidated = lock(&self.invalidated);
+        if read_at < self.floor.load(Ordering::Acquire)
+            || keys
+                .iter()
+                .any(|k| invalidated.get(k).is_some_and(|&at| at > read_at))
+        {
             return false;
         }
         {
-            let invalidated = lock(&self.invalidated);
-            if keys
-                .iter()
-                .any(|k| invalidated.get(k).is_some_and(|&at| at > read_at))
-            {
-                return false;
-            }
             let mut index = lock(&self.index);
             for k in &keys {
                 index.entry(k.clone()).or_default().insert(key.clone());
             }
         }
-        let weight = key.len() + bytes + keys.iter().map(String::len).sum::<usize>();
         self.entries.insert(
             key,
             Arc::new(Entry {
@@ -163,6 +164,7 @@ impl ReadCache {
                 weight: u32::try_from(weight).unwrap_or(u32::MAX),
             }),
         );
+        drop(invalidated);
         true
     }
 
@@ -194,8 +196,9 @@ impl ReadCache {
 
     /// Everything goes, and nothing read before the log reached `seq` comes back.
     fn drop_all(&self, seq: u64) {
+        let mut invalidated = lock(&self.invalidated);
         self.floor.fetch_max(seq, Ordering::AcqRel);
-        lock(&self.invalidated).clear();
+        invalidated.clear();
         self.entries.invalidate_all();
         lock(&self.index).clear();
     }
@@ -537,6 +540,33 @@ mod tests {
         c.invalidate(&["catalog"], 6);
         assert_eq!(c.get::<u32>("page/a"), None);
         assert_eq!(c.get::<u32>("page/b"), Some(2));
+        // A soft purge drops here like any other.
+        assert!(c.insert("page/c".into(), 3u32, vec!["card:3".into()], 6, 10));
+        c.invalidate(&["recording:3", "~card:3"], 7);
+        assert_eq!(c.get::<u32>("page/c"), None);
+    }
+
+    /// An entry stored while an invalidation of its key runs must not outlive it: stored
+    /// after the invalidation emptied the index, nothing would ever drop it. Raced many
+    /// times from two threads, each round's read predating its write.
+    #[test]
+    fn an_entry_stored_during_an_invalidation_never_outlives_it() {
+        let c = cache();
+        let barrier = std::sync::Barrier::new(2);
+        for round in 0..5_000u64 {
+            let (read_at, write) = (2 * round, 2 * round + 1);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    barrier.wait();
+                    c.insert("page".into(), round, vec!["k".into()], read_at, 10);
+                });
+                s.spawn(|| {
+                    barrier.wait();
+                    c.invalidate(&["k"], write);
+                });
+            });
+            assert_eq!(c.get::<u64>("page"), None, "round {round}: a stale entry stayed");
+        }
     }
 
     #[test]
