@@ -52,10 +52,10 @@ impl Changed {
         ])
     }
 
-    /// Someone commented on or rated recording `id`: its page shows it at once; the lists
-    /// showing its card (whose counts changed) are purged softly, so a storm of ratings
-    /// costs one render per list, not one per visitor.
-    pub fn interaction(id: i32) -> Self {
+    /// Someone rated recording `id`: its page shows it at once; the lists showing its card
+    /// (whose stars changed) are purged softly, so a storm of ratings costs one render per
+    /// list, not one per visitor.
+    pub fn rated(id: i32) -> Self {
         Self::keys([key::recording(id), key::soft(&key::card(id))])
     }
 
@@ -209,7 +209,7 @@ mod tests {
             ["recording:42", "card:42", "user:7", "catalog", "tag:birds"]
         );
         assert_eq!(
-            Changed::interaction(42).as_keys(),
+            Changed::rated(42).as_keys(),
             ["recording:42", "~card:42"]
         );
         assert!(Changed::nothing_shown().is_nothing());

@@ -477,7 +477,8 @@ pub async fn count_downloads(w: &Write, batch: &[(i32, i64)]) -> Result<Changed,
     Ok(Changed::nothing_shown())
 }
 
-/// One more comment on `row` (its page shows comments; cards show the count, softly).
+/// One more comment on `row`: its page shows comments; no list shows their count, so no
+/// list is touched.
 pub async fn count_comment(w: &Write, row: &recordings::Model) -> Result<Changed, ServiceError> {
     recordings::Entity::update_many()
         .col_expr(
@@ -487,7 +488,7 @@ pub async fn count_comment(w: &Write, row: &recordings::Model) -> Result<Changed
         .filter(recordings::Column::Id.eq(row.id))
         .exec(w)
         .await?;
-    Ok(Changed::interaction(row.id))
+    Ok(Changed::keys([crate::write::key::recording(row.id)]))
 }
 
 /// `row`'s ratings now number `count` with this average (its page shows them; cards and
@@ -504,7 +505,7 @@ pub async fn set_rating(
         .filter(recordings::Column::Id.eq(row.id))
         .exec(w)
         .await?;
-    Ok(Changed::interaction(row.id))
+    Ok(Changed::rated(row.id))
 }
 
 /// Demo data's made-up history of downloads and plays for recording `id`.
