@@ -13,6 +13,7 @@ MIN_NODE=18             # playwright-core 1.65
 MIN_CHROMIUM=120        # what playwright-core 1.65 drives
 MIN_SYSTEMD=247         # systemd-analyze verify knows every setting the units use (ProtectProc=)
 MIN_PYYAML=5.1          # check-deploy reads the cloud-init files
+MIN_AIOHTTP=3.9         # scripts/crowd.py (scripts/bench-crowd)
 MIN_TERRAFORM=1.5       # deploy/terraform's required_version (fmt only; cannot be installed here)
 
 say() { printf '\n== %s\n' "$*"; }
@@ -55,6 +56,15 @@ ensure_moto() {
     python3 -m pip install -q --upgrade "moto[server]>=$MIN_MOTO" 2>&1 | grep -v "as the 'root' user" || true
   fi
   need moto "$(moto_v)" $MIN_MOTO
+}
+
+aiohttp_v() { python3 -c 'import aiohttp; print(aiohttp.__version__)' 2>/dev/null || true; }
+ensure_aiohttp() {
+  if ! at_least "$(aiohttp_v)" $MIN_AIOHTTP; then
+    say "installing aiohttp >= $MIN_AIOHTTP (found: $(aiohttp_v))"
+    python3 -m pip install -q --upgrade "aiohttp>=$MIN_AIOHTTP" 2>&1 | grep -v "as the 'root' user" || true
+  fi
+  need aiohttp "$(aiohttp_v)" $MIN_AIOHTTP
 }
 
 # wait_port PORT [TRIES]: until something listens on 127.0.0.1:PORT (0.1 s a try).

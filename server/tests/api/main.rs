@@ -9,6 +9,7 @@
 
 mod helpers;
 
+mod abuse;
 mod accounts;
 
 mod bus;
