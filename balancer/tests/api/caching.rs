@@ -560,3 +560,68 @@ async fn a_stale_must_revalidate_page_is_revalidated_conditionally_before_reuse(
     assert_eq!(header(&fresh, "x-cache"), "HIT", "the 304 refreshed it");
     assert_eq!(origin.hits(), 2);
 }
+
+/// RFC 9111 §3: an interim (1xx) response is never stored. An origin that sends `103 Early
+/// Hints` before its page: the page is answered and stored, and the next request is a hit
+/// on it. (The 103 itself is not passed on: hyper's server side cannot send one.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interim_response_is_never_stored_the_final_one_is() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let pages = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&pages);
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let counted = Arc::clone(&counted);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut have = 0;
+                loop {
+                    let Ok(n) = conn.read(&mut buf[have..]).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    have += n;
+                    let text = String::from_utf8_lossy(&buf[..have]).to_string();
+                    let Some(end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let answer = if text.starts_with("GET /readyz") {
+                        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_owned()
+                    } else {
+                        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n\
+                         HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n\
+                         Content-Length: 8\r\n\r\nthe page"
+                            .to_owned()
+                    };
+                    if conn.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    buf.drain(..end + 4);
+                    have -= end + 4;
+                }
+            });
+        }
+    });
+    let toml = format!(
+        "[pools.app]\nupstreams = [\"{addr}\"]\n\n[[routes]]\nprefix = \"/\"\npool = \"app\"\n"
+    );
+    let lb = TestBalancer::start(&toml).await;
+    let first = lb.get("/").await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(header(&first, "x-cache"), "MISS");
+    assert_eq!(first.text().await.unwrap_or_default(), "the page");
+    let second = lb.get("/").await;
+    assert_eq!(
+        (second.status().as_u16(), header(&second, "x-cache")),
+        (200, "HIT")
+    );
+    assert_eq!(second.text().await.unwrap_or_default(), "the page");
+    assert_eq!(pages.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
