@@ -565,7 +565,11 @@ mod tests {
                     c.invalidate(&["k"], write);
                 });
             });
-            assert_eq!(c.get::<u64>("page"), None, "round {round}: a stale entry stayed");
+            assert_eq!(
+                c.get::<u64>("page"),
+                None,
+                "round {round}: a stale entry stayed"
+            );
         }
     }
 

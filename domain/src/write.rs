@@ -208,10 +208,7 @@ mod tests {
             c.as_keys(),
             ["recording:42", "card:42", "user:7", "catalog", "tag:birds"]
         );
-        assert_eq!(
-            Changed::rated(42).as_keys(),
-            ["recording:42", "~card:42"]
-        );
+        assert_eq!(Changed::rated(42).as_keys(), ["recording:42", "~card:42"]);
         assert!(Changed::nothing_shown().is_nothing());
     }
 }
