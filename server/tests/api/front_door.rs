@@ -183,8 +183,8 @@ async fn every_page_carries_the_security_headers(backend: Backend) {
 }
 
 /// Through the balancer as the README runs it: a write purges the cached pages the app
-/// names for it (a comment: the recording's page, its uploader's, the lists), and an
-/// anonymous log-out — answered with a redirect to `/` — purges nothing.
+/// names for it (a comment: the recording's page alone; a rating: softly, the lists that
+/// show its card), and an anonymous log-out — answered with a redirect to `/` — purges nothing.
 async fn a_write_purges_what_the_app_names_and_nothing_else(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let uploader = app.user("vera", Role::Uploader).await;
@@ -236,8 +236,26 @@ async fn a_write_purges_what_the_app_names_and_nothing_else(backend: Backend) {
     let (x, html) = cached(page.clone()).await;
     assert_eq!(x, "MISS", "the recording's page was purged");
     assert!(html.contains("Tin roofs"), "and shows the comment");
-    // The lists showing its card are purged softly: the next visitor gets the stale copy
-    // while one request renders it anew, and the ones after get the new page.
+    // Cards show no comments, so no list was touched.
+    assert_eq!(
+        cached("/".into()).await.0,
+        "HIT",
+        "a comment leaves the lists alone"
+    );
+
+    // A rating changes the card: the lists showing it are purged softly. The next visitor
+    // gets the stale copy while one request renders it anew, and the ones after get the
+    // new page.
+    let token = site.form_token(&page, &mut listener).await;
+    let fields = [
+        ("csrf", token.as_str()),
+        ("slug", slug.as_str()),
+        ("stars", "4"),
+    ];
+    let rated = site
+        .post_form("/api/rate", &page, &fields, &mut listener)
+        .await;
+    assert!(rated.status().is_redirection(), "{}", rated.status());
     assert_eq!(
         cached("/".into()).await.0,
         "STALE",
