@@ -36,6 +36,42 @@ fn published() -> Select<recordings::Entity> {
     recordings::Entity::find().filter(Expr::cust("recordings.status = 'published'"))
 }
 
+/// The rows `select` finds, read in two steps: their ids, in the select's order and limit —
+/// which the sort's index answers alone, walked as far as the page needs — then those rows
+/// by primary key. Asked for whole rows at once, with the limit a bound parameter, SQLite's
+/// planner (3.51) would rather sort every published recording than walk an index that does
+/// not cover them all (2.4 s for the best-rated page at a million, against 0.5 ms).
+async fn rows_by_ids(
+    db: &impl ConnectionTrait,
+    select: Select<recordings::Entity>,
+) -> Result<Vec<recordings::Model>, ServiceError> {
+    let ids: Vec<i32> = select
+        .select_only()
+        .column(recordings::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    rows_in_order(db, &ids).await
+}
+
+/// The rows with these ids, in this order.
+async fn rows_in_order(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> Result<Vec<recordings::Model>, ServiceError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut by_id: HashMap<i32, recordings::Model> = recordings::Entity::find()
+        .filter(recordings::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
 /// Turns rows into cards, loading uploaders and tags for all of them in two queries.
 pub async fn cards(
     db: &impl ConnectionTrait,
@@ -101,22 +137,26 @@ pub(crate) async fn latest_rows(
     db: &DatabaseConnection,
     limit: u64,
 ) -> Result<Vec<recordings::Model>, ServiceError> {
-    Ok(published()
-        .order_by_desc(recordings::Column::PublishedAt)
-        .order_by_desc(recordings::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    rows_by_ids(
+        db,
+        published()
+            .order_by_desc(recordings::Column::PublishedAt)
+            .order_by_desc(recordings::Column::Id)
+            .limit(limit),
+    )
+    .await
 }
 
 pub async fn home(db: &DatabaseConnection) -> Result<HomePage, ServiceError> {
     let latest = latest_rows(db, 8).await?;
-    let popular = published()
-        .order_by_desc(recordings::Column::DownloadCount)
-        .order_by_desc(recordings::Column::Id)
-        .limit(8)
-        .all(db)
-        .await?;
+    let popular = rows_by_ids(
+        db,
+        published()
+            .order_by_desc(recordings::Column::DownloadCount)
+            .order_by_desc(recordings::Column::Id)
+            .limit(8),
+    )
+    .await?;
     Ok(HomePage {
         latest: cards(db, latest).await?,
         popular: cards(db, popular).await?,
@@ -136,41 +176,121 @@ enum TagProbe {
 }
 
 /// A tag on more than one published recording in this many is probed row by row. The two
-/// ways cost the same where count² ≈ page × published × (2 µs ÷ 0.3 µs): at a million
-/// recordings near 13,000 (1.3 %); one in fifty errs towards the list, the way that
-/// cannot walk far.
-const TAG_PER_ROW_SHARE: u64 = 50;
+/// ways cost the same where count² ≈ page × published × (a row's probe ÷ a listed row's
+/// cost): at a million recordings near 1 % on both backends (measured: a probe 0.3 µs on
+/// SQLite, 1.5 µs on PostgreSQL; a listed row about five times that).
+const TAG_PER_ROW_SHARE: u64 = 100;
 
-/// Only on SQLite: PostgreSQL plans the list as a semi-join and was slower with the probe
-/// (two filters: 311 ms at 100k).
-async fn tag_probe(db: &impl ConnectionTrait, slug: &str) -> Result<TagProbe, ServiceError> {
-    if db.get_database_backend() != DbBackend::Sqlite {
-        return Ok(TagProbe::List);
+/// A query's tag, resolved once: which tag, and how it is read — or that there is none such
+/// (nothing matches).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TagFilter {
+    Tag {
+        id: i32,
+        probe: TagProbe,
+    },
+    /// The tag alone, newest first: the `window` newest of its recordings after `from`
+    /// (`true`: after the cursor, going on; `false`: before it, going back), read from the
+    /// tag's own date order (`recording_tags.published_at`) — however common the tag, a walk
+    /// of no more rows than the page needs.
+    Dated {
+        id: i32,
+        window: u64,
+        from: Option<(Cursor, bool)>,
+    },
+    NoSuchTag,
+}
+
+impl TagFilter {
+    /// Read row by row whatever its size: where another index drives the walk (the search
+    /// index's), a tag is checked per match.
+    fn per_row(self) -> Self {
+        match self {
+            Self::Tag { id, .. } | Self::Dated { id, .. } => Self::Tag {
+                id,
+                probe: TagProbe::PerRow,
+            },
+            Self::NoSuchTag => Self::NoSuchTag,
+        }
     }
+
+    /// Read in the tag's date order, `window` rows from `from` (see [`TagFilter::Dated`]).
+    fn dated(self, window: u64, from: Option<(Cursor, bool)>) -> Self {
+        match self {
+            Self::Tag { id, .. } | Self::Dated { id, .. } => Self::Dated { id, window, from },
+            Self::NoSuchTag => Self::NoSuchTag,
+        }
+    }
+}
+
+/// The tag named `slug`, and how it is best read (see [`TagProbe`]).
+async fn tag_filter(db: &impl ConnectionTrait, slug: &str) -> Result<TagFilter, ServiceError> {
+    let Some(tag) = tags::Entity::find()
+        .filter(tags::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+    else {
+        return Ok(TagFilter::NoSuchTag);
+    };
     let tagged = facets::count_of(db, Kind::Tag, slug).await?;
     let published = facets::published(db).await?;
-    Ok(if tagged.saturating_mul(TAG_PER_ROW_SHARE) > published {
+    let probe = if tagged.saturating_mul(TAG_PER_ROW_SHARE) > published {
         TagProbe::PerRow
     } else {
         TagProbe::List
-    })
+    };
+    Ok(TagFilter::Tag { id: tag.id, probe })
 }
 
-fn tagged(slug: &str, probe: TagProbe) -> Expr {
-    let tag_id = Query::select()
-        .column(tags::Column::Id)
-        .from(tags::Entity)
-        .and_where(Expr::col((tags::Entity, tags::Column::Slug)).eq(slug))
-        .to_owned();
+/// The condition a tag puts on `recordings`.
+fn tagged(filter: TagFilter) -> Expr {
+    use recording_tags::Column as RT;
+    let (id, probe) = match filter {
+        TagFilter::Tag { id, probe } => (id, probe),
+        TagFilter::Dated { id, window, from } => {
+            let col = |c: RT| Expr::col((recording_tags::Entity, c));
+            let mut inner = Query::select()
+                .column((recording_tags::Entity, RT::RecordingId))
+                .from(recording_tags::Entity)
+                .and_where(col(RT::TagId).eq(id))
+                .and_where(col(RT::PublishedAt).is_not_null())
+                .to_owned();
+            let mut order = Order::Desc;
+            if let Some((
+                Cursor {
+                    key: Key::Published(t),
+                    id: last,
+                },
+                after,
+            )) = from
+            {
+                let (l, r) = (
+                    Expr::tuple([col(RT::PublishedAt), col(RT::RecordingId)]),
+                    Expr::tuple([
+                        Expr::val(chrono::DateTime::from_timestamp_nanos(t)),
+                        Expr::val(last),
+                    ]),
+                );
+                inner.and_where(if after { l.lt(r) } else { l.gt(r) });
+                if !after {
+                    order = Order::Asc;
+                }
+            }
+            inner
+                .order_by((recording_tags::Entity, RT::PublishedAt), order.clone())
+                .order_by((recording_tags::Entity, RT::RecordingId), order)
+                .limit(window);
+            return recordings::Column::Id.in_subquery(inner);
+        }
+        TagFilter::NoSuchTag => return Expr::cust("1 = 0"),
+    };
+    let of_tag = Expr::col((recording_tags::Entity, recording_tags::Column::TagId)).eq(id);
     match probe {
         TagProbe::List => recordings::Column::Id.in_subquery(
             Query::select()
                 .column((recording_tags::Entity, recording_tags::Column::RecordingId))
                 .from(recording_tags::Entity)
-                .and_where(
-                    Expr::col((recording_tags::Entity, recording_tags::Column::TagId))
-                        .in_subquery(tag_id),
-                )
+                .and_where(of_tag)
                 .to_owned(),
         ),
         TagProbe::PerRow => Expr::exists(
@@ -181,37 +301,17 @@ fn tagged(slug: &str, probe: TagProbe) -> Expr {
                     Expr::col((recording_tags::Entity, recording_tags::Column::RecordingId))
                         .equals((recordings::Entity, recordings::Column::Id)),
                 )
-                .and_where(
-                    Expr::col((recording_tags::Entity, recording_tags::Column::TagId))
-                        .in_subquery(tag_id),
-                )
+                .and_where(of_tag)
                 .to_owned(),
         ),
     }
 }
 
-/// Whether a query's words narrow a selection as a condition, or are left to the tiers of
-/// a ranked search ([`search::tier`]), which narrow and order it at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Words {
-    Condition,
-    Tiers,
-}
-
-/// The recordings a query asks for, in no order yet.
-fn filtered(
-    backend: DbBackend,
-    query: &CatalogQuery,
-    words: Words,
-    probe: TagProbe,
-) -> Select<recordings::Entity> {
+/// The recordings a query's filters (everything but its words) allow, in no order yet. Its
+/// words are the search's to find (`search::first_ids`, `search::count`).
+fn filtered(query: &CatalogQuery, tag: Option<TagFilter>) -> Select<recordings::Entity> {
     use recordings::Column as C;
     let mut select = published();
-    if words == Words::Condition
-        && let Some(expr) = search::matches(backend, &query.search_terms())
-    {
-        select = select.filter(expr);
-    }
     if let Some(c) = query.convention {
         select = select.filter(C::Convention.eq(c.as_str()));
     }
@@ -224,8 +324,8 @@ fn filtered(
     if let Some(l) = &query.licence {
         select = select.filter(C::Licence.eq(l.as_str()));
     }
-    if let Some(t) = &query.tag {
-        select = select.filter(tagged(t, probe));
+    if let Some(t) = tag {
+        select = select.filter(tagged(t));
     }
     if let Some(min) = query.min_minutes {
         select = select.filter(C::DurationMs.gte(i64::from(min) * 60_000));
@@ -339,10 +439,9 @@ pub async fn catalog(
     db: &DatabaseConnection,
     query: &CatalogQuery,
 ) -> Result<CatalogPage, ServiceError> {
-    let backend = db.get_database_backend();
-    let probe = probe_for(db, query).await?;
-    let select = filtered(backend, query, Words::Condition, probe);
-    let total = count(db, query, select.clone()).await?;
+    let tag = tag_of(db, query).await?;
+    let select = filtered(query, tag);
+    let total = count(db, query, tag, select.clone()).await?;
     let terms = query.search_terms();
     let numbered_pages = match total {
         Count::Exact(n) => n.div_ceil(PAGE_SIZE).clamp(1, NUMBERED_PAGES),
@@ -353,45 +452,70 @@ pub async fn catalog(
         let more = rows.len() as u64 > PAGE_SIZE;
         (rows.into_iter().take(PAGE_SIZE as usize).collect(), more)
     };
-    let by_number = |page: u64| {
-        sorted(select.clone(), sort, false)
-            .limit(PAGE_SIZE + 1)
-            .offset((Ord::max(page, 1) - 1).saturating_mul(PAGE_SIZE))
+    // A tag alone, newest first, is read in the tag's own date order (`TagFilter::Dated`):
+    // a window just as wide as the page asked for.
+    let tag_alone = terms.is_empty()
+        && sort == Sort::Newest
+        && query.convention.is_none()
+        && query.order.is_none()
+        && query.microphone.is_none()
+        && query.licence.is_none()
+        && query.min_minutes.is_none()
+        && query.max_minutes.is_none();
+    let select_for = |window: u64, from: Option<(Cursor, bool)>| match tag {
+        Some(t) if tag_alone => filtered(query, Some(t.dated(window, from))),
+        _ => select.clone(),
     };
-    let (rows, prev, next) = if sort == Sort::Relevance && !terms.is_empty() {
+    let by_number = |page: u64| {
+        let page = Ord::max(page, 1);
+        sorted(select_for(page * PAGE_SIZE + 1, None), sort, false)
+            .limit(PAGE_SIZE + 1)
+            .offset((page - 1).saturating_mul(PAGE_SIZE))
+    };
+    let (rows, prev, next) = if !terms.is_empty() {
+        // A search has no keys to walk on by: it ends with its numbered pages.
         let page = Ord::max(query.page, 1);
-        let (rows, more) = page_of(
-            ranked(
-                db,
-                filtered(backend, query, Words::Tiers, probe),
-                &terms,
-                (page - 1).saturating_mul(PAGE_SIZE),
-                PAGE_SIZE + 1,
-            )
-            .await?,
-        );
+        let skip = (page - 1).saturating_mul(PAGE_SIZE);
+        let among = filtered(query, tag.map(TagFilter::per_row));
+        let found = if sort == Sort::Relevance {
+            ranked(db, among, &terms, skip, PAGE_SIZE + 1).await?
+        } else {
+            sorted_candidates(db, query, among, skip, PAGE_SIZE + 1).await?
+        };
+        let (rows, more) = page_of(found);
         let prev = (page > 1).then(|| query.with_page(page - 1));
-        // A ranked search has no keys to walk on by: it ends with its numbered pages.
         let next = (more && page < NUMBERED_PAGES).then(|| query.with_page(page + 1));
         (rows, prev, next)
-    } else if let (Some(c), false) = (&query.after, sort == Sort::Relevance) {
+    } else if let Some(c) = &query.after {
         let (rows, more) = page_of(
-            sorted(select.clone().filter(beyond(c, true)), sort, false)
-                .limit(PAGE_SIZE + 1)
-                .all(db)
-                .await?,
+            rows_by_ids(
+                db,
+                sorted(
+                    select_for(PAGE_SIZE + 1, Some((*c, true))).filter(beyond(c, true)),
+                    sort,
+                    false,
+                )
+                .limit(PAGE_SIZE + 1),
+            )
+            .await?,
         );
         let prev = rows.first().map(|r| query.with_before(cursor(sort, r)));
         let next = more
             .then(|| rows.last().map(|r| query.with_after(cursor(sort, r))))
             .flatten();
         (rows, prev, next)
-    } else if let (Some(c), false) = (&query.before, sort == Sort::Relevance) {
+    } else if let Some(c) = &query.before {
         let (mut rows, more_before) = page_of(
-            sorted(select.clone().filter(beyond(c, false)), sort, true)
-                .limit(PAGE_SIZE + 1)
-                .all(db)
-                .await?,
+            rows_by_ids(
+                db,
+                sorted(
+                    select_for(PAGE_SIZE + 1, Some((*c, false))).filter(beyond(c, false)),
+                    sort,
+                    true,
+                )
+                .limit(PAGE_SIZE + 1),
+            )
+            .await?,
         );
         rows.reverse();
         if more_before {
@@ -400,13 +524,13 @@ pub async fn catalog(
             (rows, prev, next)
         } else {
             // Walked back to the start: that is the first page.
-            let (rows, more) = page_of(by_number(1).all(db).await?);
+            let (rows, more) = page_of(rows_by_ids(db, by_number(1)).await?);
             let next = more.then(|| next_after(query, sort, 1, &rows)).flatten();
             (rows, None, next)
         }
     } else {
         let page = Ord::max(query.page, 1);
-        let (rows, more) = page_of(by_number(page).all(db).await?);
+        let (rows, more) = page_of(rows_by_ids(db, by_number(page)).await?);
         let prev = (page > 1).then(|| query.with_page(page - 1));
         let next = more.then(|| next_after(query, sort, page, &rows)).flatten();
         (rows, prev, next)
@@ -422,17 +546,45 @@ pub async fn catalog(
     })
 }
 
-/// How a search's tag is read. Probed only under the newest-first sort, whose index SQLite
-/// then walks; under the other sorts its planner (without statistics) would walk every
-/// recording by another index and sort them (12 s for `tag=birds&sort=rating` at 1M).
-async fn probe_for(
+/// A query's tag, resolved (see [`tag_filter`]). Whatever the sort: the page's ids are read
+/// on their own (`rows_by_ids`), so the planner walks the sort's covering index and probes
+/// each recording's tags, never sorting every recording.
+async fn tag_of(
     db: &DatabaseConnection,
     query: &CatalogQuery,
-) -> Result<TagProbe, ServiceError> {
-    Ok(match &query.tag {
-        Some(t) if query.sort == Sort::Newest => tag_probe(db, t).await?,
-        _ => TagProbe::List,
-    })
+) -> Result<Option<TagFilter>, ServiceError> {
+    match &query.tag {
+        Some(t) => Ok(Some(tag_filter(db, t).await?)),
+        None => Ok(None),
+    }
+}
+
+/// How many of a search's matches are sorted when it is sorted by something other than its
+/// relevance: as many as its numbered pages show.
+const CANDIDATES: u64 = NUMBERED_PAGES * PAGE_SIZE;
+
+/// A search sorted by something other than its relevance (newest, rating, downloads,
+/// length): its candidates are its [`CANDIDATES`] most recently uploaded matches that pass
+/// the other filters, found in the search index's order (`search::first_ids`), and only
+/// they are sorted — so a page costs the same however common the word (no index serves a
+/// word and another order at once). `skip` and `limit` page through the sorted candidates.
+async fn sorted_candidates(
+    db: &DatabaseConnection,
+    query: &CatalogQuery,
+    among: Select<recordings::Entity>,
+    skip: u64,
+    limit: u64,
+) -> Result<Vec<recordings::Model>, ServiceError> {
+    let terms = query.search_terms();
+    let candidates = search::among_first(db, among, &terms, CANDIDATES).await?;
+    let page = sorted(
+        recordings::Entity::find().filter(candidates),
+        query.sort,
+        false,
+    )
+    .offset(skip)
+    .limit(limit);
+    rows_by_ids(db, page).await
 }
 
 /// The first `limit` recordings a search finds, in its order (what a feed of it holds).
@@ -441,27 +593,17 @@ pub(crate) async fn search_rows(
     query: &CatalogQuery,
     limit: u64,
 ) -> Result<Vec<recordings::Model>, ServiceError> {
-    let backend = db.get_database_backend();
-    let probe = probe_for(db, query).await?;
+    let tag = tag_of(db, query).await?;
     let terms = query.search_terms();
-    if query.sort == Sort::Relevance && !terms.is_empty() {
-        ranked(
-            db,
-            filtered(backend, query, Words::Tiers, probe),
-            &terms,
-            0,
-            limit,
-        )
-        .await
+    if terms.is_empty() {
+        let select = filtered(query, tag);
+        return rows_by_ids(db, sorted(select, query.sort, false).limit(limit)).await;
+    }
+    let among = filtered(query, tag.map(TagFilter::per_row));
+    if query.sort == Sort::Relevance {
+        ranked(db, among, &terms, 0, limit).await
     } else {
-        Ok(sorted(
-            filtered(backend, query, Words::Condition, probe),
-            query.sort,
-            false,
-        )
-        .limit(limit)
-        .all(db)
-        .await?)
+        sorted_candidates(db, query, among, 0, limit).await
     }
 }
 
@@ -486,6 +628,7 @@ fn next_after(
 async fn count(
     db: &DatabaseConnection,
     query: &CatalogQuery,
+    tag: Option<TagFilter>,
     select: Select<recordings::Entity>,
 ) -> Result<Count, ServiceError> {
     let text = !query.search_terms().is_empty();
@@ -509,11 +652,13 @@ async fn count(
         }
     }
     let backend = db.get_database_backend();
-    let words_only = text && !ranges && chosen.is_empty();
-    let stmt = words_only
-        .then(|| search::index_count(backend, &query.search_terms(), COUNT_BOUND + 1))
-        .flatten()
-        .unwrap_or_else(|| count_statement(backend, select, COUNT_BOUND + 1));
+    if text {
+        // The filters checked on the words' matches (see `search::count`).
+        let among = filtered(query, tag.map(TagFilter::per_row));
+        let only_words = !ranges && chosen.is_empty();
+        return search::count(db, among, &query.search_terms(), only_words, COUNT_BOUND).await;
+    }
+    let stmt = count_statement(backend, select, COUNT_BOUND + 1);
     let n = scalar_count(db, stmt).await?;
     Ok(if n > COUNT_BOUND {
         Count::AtLeast(COUNT_BOUND)
@@ -560,7 +705,6 @@ async fn ranked(
     offset: u64,
     limit: u64,
 ) -> Result<Vec<recordings::Model>, ServiceError> {
-    let backend = db.get_database_backend();
     let mut rows = Vec::new();
     let mut skip = offset;
     for tier in search::Tier::ALL {
@@ -568,14 +712,16 @@ async fn ranked(
         if want == 0 {
             break;
         }
-        let tier = search::tier(backend, select.clone(), terms, tier);
-        let got = tier.clone().offset(skip).limit(want).all(db).await?;
-        skip = if got.is_empty() && skip > 0 {
-            skip - scalar_count(db, count_statement(backend, tier, skip)).await?
+        let tier = Some(tier);
+        let ids = search::first_ids(db, select.clone(), terms, tier, skip, want).await?;
+        skip = if ids.is_empty() && skip > 0 {
+            // A tier shorter than the rows still to skip: skipped whole.
+            let shorter = search::first_ids(db, select.clone(), terms, tier, 0, skip).await?;
+            skip - shorter.len() as u64
         } else {
             0
         };
-        rows.extend(got);
+        rows.extend(rows_in_order(db, &ids).await?);
     }
     Ok(rows)
 }
@@ -663,13 +809,15 @@ pub(crate) async fn uploader_rows(
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound)?;
-    let rows = published()
-        .filter(recordings::Column::UploaderId.eq(user.id))
-        .order_by_desc(recordings::Column::PublishedAt)
-        .order_by_desc(recordings::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?;
+    let rows = rows_by_ids(
+        db,
+        published()
+            .filter(recordings::Column::UploaderId.eq(user.id))
+            .order_by_desc(recordings::Column::PublishedAt)
+            .order_by_desc(recordings::Column::Id)
+            .limit(limit),
+    )
+    .await?;
     Ok((user, rows))
 }
 
@@ -701,13 +849,20 @@ pub(crate) async fn tag_rows(
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound)?;
-    let rows = published()
-        .filter(tagged(&tag.slug, tag_probe(db, &tag.slug).await?))
-        .order_by_desc(recordings::Column::PublishedAt)
-        .order_by_desc(recordings::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?;
+    let dated = TagFilter::Dated {
+        id: tag.id,
+        window: limit,
+        from: None,
+    };
+    let rows = rows_by_ids(
+        db,
+        published()
+            .filter(tagged(dated))
+            .order_by_desc(recordings::Column::PublishedAt)
+            .order_by_desc(recordings::Column::Id)
+            .limit(limit),
+    )
+    .await?;
     Ok((tag, rows))
 }
 

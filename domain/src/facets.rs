@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 
@@ -197,68 +197,50 @@ pub async fn count_all(
 
 /// The filter menus: every value published recordings have, with how many have it.
 pub async fn menus(db: &impl ConnectionTrait) -> Result<Facets, ServiceError> {
-    use facet_counts::Column as C;
-    let rows = facet_counts::Entity::find()
-        .filter(C::Kind.is_in([
-            Kind::Microphone.as_str(),
-            Kind::Licence.as_str(),
-            Kind::Convention.as_str(),
-            Kind::Order.as_str(),
-        ]))
-        .filter(C::Count.gt(0))
-        .order_by_asc(C::Kind)
-        .order_by_asc(C::Value)
-        .all(db)
+    // One statement: the menus' choices, and the most used tags with their names.
+    let sql = format!(
+        "SELECT f.kind, f.value, f.count, t.name FROM facet_counts f \
+         LEFT JOIN tags t ON f.kind = 'tag' AND t.slug = f.value \
+         WHERE f.count > 0 AND (f.kind IN ('{}', '{}', '{}', '{}') OR (f.kind = 'tag' AND f.value IN \
+           (SELECT value FROM facet_counts WHERE kind = 'tag' AND count > 0 \
+            ORDER BY count DESC, value LIMIT {TAG_MENU}))) \
+         ORDER BY f.kind, f.value",
+        Kind::Microphone.as_str(),
+        Kind::Licence.as_str(),
+        Kind::Convention.as_str(),
+        Kind::Order.as_str(),
+    );
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
         .await?;
     let mut facets = Facets::default();
-    for r in rows {
-        let count = u64::try_from(r.count).unwrap_or(0);
-        let (list, label) = match r.kind.as_str() {
-            "microphone" => (&mut facets.microphones, r.value.clone()),
-            "licence" => (&mut facets.licences, licence_label(&r.value).to_owned()),
-            "convention" => match Convention::parse(&r.value) {
+    for row in rows {
+        let kind: String = row.try_get_by_index(0)?;
+        let value: String = row.try_get_by_index(1)?;
+        let count = u64::try_from(row.try_get_by_index::<i64>(2)?).unwrap_or(0);
+        let name: Option<String> = row.try_get_by_index(3)?;
+        let (list, label) = match kind.as_str() {
+            "microphone" => (&mut facets.microphones, value.clone()),
+            "licence" => (&mut facets.licences, licence_label(&value).to_owned()),
+            "convention" => match Convention::parse(&value) {
                 Some(c) => (&mut facets.conventions, c.label().to_owned()),
                 None => continue,
             },
-            _ => match r.value.parse::<i32>() {
+            "tag" => (&mut facets.tags, name.unwrap_or_else(|| value.clone())),
+            _ => match value.parse::<i32>() {
                 Ok(o) => (&mut facets.orders, order_label(o)),
                 Err(_) => continue,
             },
         };
         list.push(Facet {
-            value: r.value,
+            value,
             label,
             count,
         });
     }
-    // The most used tags, named as their tag is.
-    let top: Vec<(String, i64)> = facet_counts::Entity::find()
-        .select_only()
-        .column(C::Value)
-        .column(C::Count)
-        .filter(C::Kind.eq(Kind::Tag.as_str()))
-        .filter(C::Count.gt(0))
-        .order_by_desc(C::Count)
-        .order_by_asc(C::Value)
-        .limit(TAG_MENU)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let names: HashMap<String, String> = tags::Entity::find()
-        .filter(tags::Column::Slug.is_in(top.iter().map(|(s, _)| s.clone())))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| (t.slug, t.name))
-        .collect();
-    facets.tags = top
-        .into_iter()
-        .map(|(slug, count)| Facet {
-            label: names.get(&slug).cloned().unwrap_or_else(|| slug.clone()),
-            value: slug,
-            count: u64::try_from(count).unwrap_or(0),
-        })
-        .collect();
     facets.tags.sort_by(|a, b| a.label.cmp(&b.label));
     Ok(facets)
 }

@@ -12,11 +12,12 @@
 //! (measured: 140 ms for `forest` at a million recordings on SQLite, against 0.8 ms).
 
 use sea_orm::{
-    DbBackend, Order, QueryFilter, QueryOrder, QueryTrait, Select, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, Order, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select, Statement,
     sea_query::{Alias, Expr},
 };
 
-use crate::entities::recordings;
+use crate::{entities::recordings, error::ServiceError, model::Count};
 
 /// The two tiers of a ranked search, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,100 +66,295 @@ fn fts5_query(terms: &[String], tier: Option<Tier>) -> String {
     }
 }
 
-fn tsquery_of(terms: &[String], weight: &str) -> String {
+/// Every term, as a prefix from two characters on (PostgreSQL's `to_tsquery` syntax).
+fn tsquery_all(terms: &[String]) -> String {
+    ts_terms(terms).join(" & ")
+}
+
+/// Any of the terms.
+fn tsquery_any(terms: &[String]) -> String {
+    ts_terms(terms).join(" | ")
+}
+
+fn ts_terms(terms: &[String]) -> Vec<String> {
     terms
         .iter()
-        .map(|t| match (star(t), weight) {
-            ("", "") => t.clone(),
-            ("", w) => format!("{t}:{w}"),
-            (_, w) => format!("{t}:*{w}"),
+        .map(|t| {
+            if star(t).is_empty() {
+                t.clone()
+            } else {
+                format!("{t}:*")
+            }
         })
-        .collect::<Vec<_>>()
-        .join(" & ")
+        .collect()
 }
 
-fn tsquery(terms: &[String], tier: Option<Tier>) -> String {
-    match tier {
-        None => tsquery_of(terms, ""),
-        Some(Tier::Title) => tsquery_of(terms, "A"),
-        Some(Tier::Elsewhere) => format!(
-            "({}) & !({})",
-            tsquery_of(terms, ""),
-            tsquery_of(terms, "A")
-        ),
+/// The ids of the first `want` recordings after `skip` that `select` finds among the matches
+/// of `terms` — one tier of them, or all — newest id first.
+///
+/// SQLite: the FTS table drives the join in rowid order, each other condition checked per
+/// match. PostgreSQL has no index that serves a word in id order, so it is asked in one of
+/// two ways, chosen by what it finds: the primary key is walked newest first a chunk at a
+/// time, the words checked on each row — cheap for a common word, found within a few rows —
+/// until the walk would cost more than reading the word's list from its GIN index (what a
+/// rare word costs little), which is then read and sorted. The planner cannot be left to
+/// choose: from its statistics a word absent from the sample looks like 0.5 % of the rows,
+/// and it walked a million rows for a word that is in none (1.1 s), or read the list of a
+/// word in every row to sort it (1.1 s).
+pub async fn first_ids(
+    db: &impl ConnectionTrait,
+    select: Select<recordings::Entity>,
+    terms: &[String],
+    tier: Option<Tier>,
+    skip: u64,
+    want: u64,
+) -> Result<Vec<i32>, ServiceError> {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => Ok(fts_walk(select, terms, tier)
+            .select_only()
+            .column(recordings::Column::Id)
+            .offset(skip)
+            .limit(want)
+            .into_tuple()
+            .all(db)
+            .await?),
+        _ => pg_first_ids(db, select, &pg_condition(terms, tier), skip, want).await,
     }
 }
 
-/// A condition on `recordings` that holds when every term matches (as a word prefix).
-/// `terms` come from `CatalogQuery::search_terms`: letters and digits only, so they cannot
-/// carry query syntax into either engine.
-pub fn matches(backend: DbBackend, terms: &[String]) -> Option<Expr> {
-    if terms.is_empty() {
-        return None;
-    }
-    Some(match backend {
-        DbBackend::Sqlite => Expr::cust_with_values(
-            "recordings.id IN (SELECT rowid FROM recordings_fts WHERE recordings_fts MATCH ?)",
-            [fts5_query(terms, None)],
+/// A condition that holds for the first `n` recordings [`first_ids`] would give. On SQLite
+/// a subquery, so that the ids never leave the database (sqlx hands SQLite's rows over one
+/// by one: 30 µs each); on PostgreSQL the list.
+pub async fn among_first(
+    db: &impl ConnectionTrait,
+    select: Select<recordings::Entity>,
+    terms: &[String],
+    n: u64,
+) -> Result<Expr, ServiceError> {
+    Ok(match db.get_database_backend() {
+        DbBackend::Sqlite => recordings::Column::Id.in_subquery(
+            fts_walk(select, terms, None)
+                .select_only()
+                .column(recordings::Column::Id)
+                .limit(n)
+                .into_query(),
         ),
-        _ => Expr::cust_with_values(
-            "recordings.search_vector @@ to_tsquery('simple', $1)",
-            [tsquery(terms, None)],
-        ),
+        _ => {
+            let ids = pg_first_ids(db, select, &pg_condition(terms, None), 0, n).await?;
+            recordings::Column::Id.is_in(ids)
+        }
     })
 }
 
-/// `select` narrowed to one tier of the matches of `terms`, newest id first. On SQLite the
-/// FTS table drives the join in rowid order; on PostgreSQL the primary key's order.
-pub fn tier(
-    backend: DbBackend,
+/// SQLite: `select` narrowed to the matches of `terms` (one tier of them, or all), the FTS
+/// table driving the join in rowid order, newest first.
+fn fts_walk(
     select: Select<recordings::Entity>,
     terms: &[String],
-    tier: Tier,
+    tier: Option<Tier>,
 ) -> Select<recordings::Entity> {
-    match backend {
-        DbBackend::Sqlite => {
-            let mut select = select.filter(Expr::cust_with_values(
-                "recordings_fts MATCH ?",
-                [fts5_query(terms, Some(tier))],
-            ));
-            // `recordings_fts CROSS JOIN recordings`: SQLite keeps a CROSS JOIN's left table
-            // outermost. Left to itself, the planner bundled with sqlx walks `recordings`
-            // and asks FTS5 to match row by row — 22 s at a million recordings, where the
-            // FTS-driven walk takes 3 ms.
-            QueryTrait::query(&mut select)
-                .from_clear()
-                .from(Alias::new("recordings_fts"))
-                .cross_join(recordings::Entity)
-                .and_where(Expr::cust("recordings.id = recordings_fts.rowid"))
-                .order_by_expr(Expr::cust("recordings_fts.rowid"), Order::Desc);
-            select
+    let mut select = select.filter(Expr::cust_with_values(
+        "recordings_fts MATCH ?",
+        [fts5_query(terms, tier)],
+    ));
+    // `recordings_fts CROSS JOIN recordings`: SQLite keeps a CROSS JOIN's left table
+    // outermost. Left to itself, the planner bundled with sqlx walks `recordings` and asks
+    // FTS5 to match row by row — 22 s at a million recordings, where the FTS-driven walk
+    // takes 3 ms.
+    QueryTrait::query(&mut select)
+        .from_clear()
+        .from(Alias::new("recordings_fts"))
+        .cross_join(recordings::Entity)
+        .and_where(Expr::cust("recordings.id = recordings_fts.rowid"))
+        .order_by_expr(Expr::cust("recordings_fts.rowid"), Order::Desc);
+    select
+}
+
+/// Rows walked in the first chunk of a PostgreSQL walk (about 1 ms); later chunks double, up
+/// to [`WALK_CHUNK_MAX`].
+const WALK_CHUNK: u64 = 500;
+const WALK_CHUNK_MAX: u64 = 8_000;
+
+/// The newest rows a PostgreSQL count looks at to tell a common word from a rare one, and
+/// the matches among them that make it common for sure.
+const COUNT_SAMPLE: u64 = 250;
+const COUNT_SAMPLE_HITS: u64 = 3;
+
+/// The condition a recording meets when it is among the matches of `terms` (PostgreSQL):
+/// the first tier has every word in its title (`title_vector`); the second has every word
+/// in its text, some of them in the words that are not its title's (`rest_vector`: what
+/// lets its GIN index find the tier), and not every word in its title.
+fn pg_condition(terms: &[String], tier: Option<Tier>) -> Expr {
+    let (all, any) = (tsquery_all(terms), tsquery_any(terms));
+    match tier {
+        None => Expr::cust_with_values(
+            "recordings.search_vector @@ to_tsquery('simple', $1)",
+            [all],
+        ),
+        Some(Tier::Title) => {
+            Expr::cust_with_values("recordings.title_vector @@ to_tsquery('simple', $1)", [all])
         }
-        _ => select
-            .filter(Expr::cust_with_values(
-                "recordings.search_vector @@ to_tsquery('simple', $1)",
-                [tsquery(terms, Some(tier))],
-            ))
-            .order_by_desc(recordings::Column::Id),
+        Some(Tier::Elsewhere) => Expr::cust_with_values(
+            "(recordings.search_vector @@ to_tsquery('simple', $1) \
+              AND recordings.rest_vector @@ to_tsquery('simple', $2) \
+              AND NOT recordings.title_vector @@ to_tsquery('simple', $3))",
+            [all.clone(), any, all],
+        ),
+    }
+}
+
+/// See [`first_ids`]: the walk, then the list when the walk would cost more.
+async fn pg_first_ids(
+    db: &impl ConnectionTrait,
+    select: Select<recordings::Entity>,
+    condition: &Expr,
+    skip: u64,
+    want: u64,
+) -> Result<Vec<i32>, ServiceError> {
+    let need = skip + want;
+    let mut found: Vec<i32> = Vec::new();
+    let (mut walked, mut before, mut chunk) = (0u64, None::<i32>, WALK_CHUNK);
+    let mut published = None;
+    loop {
+        let mut step = select.clone();
+        if let Some(last) = before {
+            step = step.filter(recordings::Column::Id.lt(last));
+        }
+        let rows: Vec<(i32, bool)> = step
+            .select_only()
+            .column(recordings::Column::Id)
+            .column_as(condition.clone(), "hit")
+            .order_by_desc(recordings::Column::Id)
+            .limit(chunk)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let ended = (rows.len() as u64) < chunk;
+        walked += rows.len() as u64;
+        before = rows.last().map(|(id, _)| *id).or(before);
+        found.extend(rows.into_iter().filter(|(_, hit)| *hit).map(|(id, _)| id));
+        if found.len() as u64 >= need || ended {
+            return Ok(found
+                .into_iter()
+                .skip(skip as usize)
+                .take(want as usize)
+                .collect());
+        }
+        // Walking on costs a row per row; the list costs a row per match, of which the
+        // walk so far tells how many there are (roughly).
+        let density = found.len().max(1) as f64 / walked as f64;
+        let to_walk = (need - found.len() as u64) as f64 / density;
+        let total = match published {
+            Some(n) => n,
+            None => *published.insert(crate::facets::published(db).await?),
+        };
+        let in_list = density * total as f64;
+        if to_walk > in_list {
+            break;
+        }
+        chunk = (chunk * 2).min(WALK_CHUNK_MAX);
+    }
+    // The list: read from the GIN index and sorted, never in the primary key's order
+    // (`id + 0` has no index).
+    Ok(select
+        .filter(condition.clone())
+        .select_only()
+        .column(recordings::Column::Id)
+        .order_by(Expr::cust("recordings.id + 0"), Order::Desc)
+        .offset(skip)
+        .limit(want)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// How many of the matches of `terms` `select` finds, counted no further than `bound` (more
+/// is `AtLeast(bound)`). SQLite counts from the FTS index (`index_count`) or along the
+/// FTS-driven walk; PostgreSQL first samples the newest rows: when the words look common
+/// enough that there must be more than the bound, it says so without counting, otherwise it
+/// counts the word's list from its GIN index (a rare word's list is short).
+pub async fn count(
+    db: &impl ConnectionTrait,
+    select: Select<recordings::Entity>,
+    terms: &[String],
+    only_words: bool,
+    bound: u64,
+) -> Result<Count, ServiceError> {
+    let backend = db.get_database_backend();
+    if backend == DbBackend::Sqlite {
+        let stmt = if only_words {
+            index_count(backend, terms, bound + 1)
+        } else {
+            let mut walk = fts_walk(select, terms, None)
+                .select_only()
+                .column(recordings::Column::Id)
+                .limit(bound + 1)
+                .into_query();
+            walk.clear_order_by();
+            backend.build(
+                &sea_orm::sea_query::Query::select()
+                    .expr(Expr::cust("COUNT(*)"))
+                    .from_subquery(walk, Alias::new("matches"))
+                    .to_owned(),
+            )
+        };
+        let row = db.query_one_raw(stmt).await?;
+        let n: i64 = row.map(|r| r.try_get_by_index(0)).transpose()?.unwrap_or(0);
+        return Ok(bounded(u64::try_from(n).unwrap_or(0), bound));
+    }
+    let condition = pg_condition(terms, None);
+    let sample: Vec<bool> = select
+        .clone()
+        .select_only()
+        .column_as(condition.clone(), "hit")
+        .order_by_desc(recordings::Column::Id)
+        .limit(COUNT_SAMPLE)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let hits = sample.iter().filter(|h| **h).count() as u64;
+    if (sample.len() as u64) < COUNT_SAMPLE {
+        return Ok(bounded(hits, bound));
+    }
+    // Common for sure: more than the bound is expected, three times over.
+    let published = crate::facets::published(db).await? as f64;
+    let expected = hits as f64 / sample.len() as f64 * published;
+    if hits >= COUNT_SAMPLE_HITS && expected >= 3.0 * bound as f64 {
+        return Ok(Count::AtLeast(bound));
+    }
+    let listed: Vec<i32> = select
+        .filter(condition)
+        .select_only()
+        .column(recordings::Column::Id)
+        .order_by(Expr::cust("recordings.id + 0"), Order::Desc)
+        .limit(bound + 1)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(bounded(listed.len() as u64, bound))
+}
+
+fn bounded(n: u64, bound: u64) -> Count {
+    if n > bound {
+        Count::AtLeast(bound)
+    } else {
+        Count::Exact(n)
     }
 }
 
 /// On SQLite, the statement that counts the published recordings matching `terms` (and
 /// nothing else) from the FTS index alone — it holds only published recordings — no further
-/// than `limit`. PostgreSQL has no such shortcut: its GIN index is counted through
-/// `recordings` like any other condition (`None`).
-pub fn index_count(backend: DbBackend, terms: &[String], limit: u64) -> Option<Statement> {
-    (backend == DbBackend::Sqlite).then(|| {
-        Statement::from_sql_and_values(
-            backend,
-            "SELECT COUNT(*) FROM (SELECT rowid FROM recordings_fts \
-             WHERE recordings_fts MATCH ? LIMIT ?) AS matches",
-            [
-                fts5_query(terms, None).into(),
-                i64::try_from(limit).unwrap_or(i64::MAX).into(),
-            ],
-        )
-    })
+/// than `limit`.
+fn index_count(backend: DbBackend, terms: &[String], limit: u64) -> Statement {
+    Statement::from_sql_and_values(
+        backend,
+        "SELECT COUNT(*) FROM (SELECT rowid FROM recordings_fts \
+         WHERE recordings_fts MATCH ? LIMIT ?) AS matches",
+        [
+            fts5_query(terms, None).into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
+    )
 }
 
 /// The text the index is built from.
@@ -196,15 +392,10 @@ mod tests {
             fts5_query(&t, Some(Tier::Elsewhere)),
             r#"("forest"* "birds"*) NOT (title : "forest"* title : "birds"*)"#
         );
-        assert_eq!(tsquery(&t, None), "forest:* & birds:*");
-        assert_eq!(tsquery(&t, Some(Tier::Title)), "forest:*A & birds:*A");
-        assert_eq!(
-            tsquery(&t, Some(Tier::Elsewhere)),
-            "(forest:* & birds:*) & !(forest:*A & birds:*A)"
-        );
+        assert_eq!(tsquery_all(&t), "forest:* & birds:*");
+        assert_eq!(tsquery_any(&t), "forest:* | birds:*");
         let single = terms(&["a", "owl"]);
         assert_eq!(fts5_query(&single, None), r#""a" "owl"*"#);
-        assert_eq!(tsquery(&single, Some(Tier::Title)), "a:A & owl:*A");
-        assert_eq!(tsquery(&single, None), "a & owl:*");
+        assert_eq!(tsquery_all(&single), "a & owl:*");
     }
 }

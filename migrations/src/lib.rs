@@ -19,6 +19,8 @@ mod m20261203_000011_premium;
 mod m20261203_000012_invalidation_log;
 mod m20261206_000013_nothing_lost;
 mod m20261206_000014_disputes;
+mod m20261206_000015_search_tiers;
+mod m20261206_000016_tags_in_date_order;
 
 pub use m20261203_000010_facet_pairs::pair_count_statements;
 
@@ -42,6 +44,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000012_invalidation_log::Migration),
             Box::new(m20261206_000013_nothing_lost::Migration),
             Box::new(m20261206_000014_disputes::Migration),
+            Box::new(m20261206_000015_search_tiers::Migration),
+            Box::new(m20261206_000016_tags_in_date_order::Migration),
         ]
     }
 }

@@ -7,6 +7,9 @@ pub struct Model {
     pub recording_id: i32,
     #[sea_orm(primary_key, auto_increment = false)]
     pub tag_id: i32,
+    /// The recording's `published_at` while it is published, else NULL: a tag's newest
+    /// recordings are one walk of `(tag_id, published_at, recording_id)`.
+    pub published_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -161,7 +161,7 @@ pub async fn create(
     let row = new_row(new, slug, status, Utc::now(), published_at)
         .insert(w)
         .await?;
-    let slugs = set_tags(w, row.id, &tags).await?;
+    let slugs = set_tags(w, row.id, shown_at(&row), &tags).await?;
     facets::shift(w, &Facts::default(), &Facts::new(&row, &slugs)).await?;
     let changed = shown_if_published(&row);
     Ok((row, changed))
@@ -220,8 +220,36 @@ async fn tag_id(w: &Write, name: &str) -> Result<Option<(i32, String)>, ServiceE
     Ok(Some((tag.id, tag.slug)))
 }
 
-/// Gives recording `id` exactly these tags (found or made by name); returns their slugs.
-async fn set_tags(w: &Write, id: i32, names: &[String]) -> Result<Vec<String>, ServiceError> {
+/// When a published recording's tags show it, in date order: its `published_at` while it
+/// is published, else none (the tag pages' index, `recording_tags.published_at`).
+fn shown_at(row: &recordings::Model) -> Option<DateTime<Utc>> {
+    (row.status == Status::Published)
+        .then_some(row.published_at)
+        .flatten()
+}
+
+/// Recording `row`'s tags follow its status: in their tags' date order while it is
+/// published, out of it otherwise.
+async fn tags_follow(w: &Write, row: &recordings::Model) -> Result<(), ServiceError> {
+    recording_tags::Entity::update_many()
+        .col_expr(
+            recording_tags::Column::PublishedAt,
+            Expr::value(shown_at(row)),
+        )
+        .filter(recording_tags::Column::RecordingId.eq(row.id))
+        .exec(w)
+        .await?;
+    Ok(())
+}
+
+/// Gives recording `id` exactly these tags (found or made by name), in date order from
+/// `shown_at` (see [`shown_at`]); returns their slugs.
+async fn set_tags(
+    w: &Write,
+    id: i32,
+    shown_at: Option<DateTime<Utc>>,
+    names: &[String],
+) -> Result<Vec<String>, ServiceError> {
     recording_tags::Entity::delete_many()
         .filter(recording_tags::Column::RecordingId.eq(id))
         .exec(w)
@@ -234,6 +262,7 @@ async fn set_tags(w: &Write, id: i32, names: &[String]) -> Result<Vec<String>, S
             recording_tags::ActiveModel {
                 recording_id: Set(id),
                 tag_id: Set(tag_id),
+                published_at: Set(shown_at),
             }
             .insert(w)
             .await?;
@@ -265,7 +294,7 @@ pub async fn describe(
 ) -> Result<Changed, ServiceError> {
     let before = Facts::of(w, &row).await?;
     if let Some(names) = &d.tags {
-        set_tags(w, row.id, names).await?;
+        set_tags(w, row.id, shown_at(&row), names).await?;
     }
     let tag_names: Vec<String> = recording_tags::Entity::find()
         .filter(recording_tags::Column::RecordingId.eq(row.id))
@@ -341,6 +370,7 @@ pub async fn moderate(
     }
     active.updated_at = Set(now);
     let after = active.update(w).await?;
+    tags_follow(w, &after).await?;
     facets::shift(w, &before, &Facts::of(w, &after).await?).await?;
     Ok(shown_if_published(&after))
 }
@@ -359,7 +389,8 @@ pub async fn delete(w: &Write, row: recordings::Model) -> Result<Changed, Servic
     active.restore_to = Set(Some(row.status.as_str().to_owned()));
     active.deleted_at = Set(Some(Utc::now()));
     active.updated_at = Set(Utc::now());
-    active.update(w).await?;
+    let after = active.update(w).await?;
+    tags_follow(w, &after).await?;
     facets::shift(w, &before, &Facts::default()).await?;
     Ok(changed)
 }
@@ -386,6 +417,7 @@ pub async fn restore(w: &Write, row: recordings::Model) -> Result<Changed, Servi
     active.deleted_at = Set(None);
     active.updated_at = Set(Utc::now());
     let after = active.update(w).await?;
+    tags_follow(w, &after).await?;
     facets::shift(w, &Facts::default(), &Facts::of(w, &after).await?).await?;
     Ok(shown_if_published(&after))
 }
@@ -542,10 +574,10 @@ pub struct Generated {
 /// recounted once after a bulk load (`facets::recount`), and the lists named once
 /// (`Write::announce`): what this changed is named by the caller at the end.
 pub async fn insert_generated(w: &Write, batch: Vec<Generated>) -> Result<(), ServiceError> {
-    let mut links: Vec<(String, Vec<i32>)> = Vec::with_capacity(batch.len());
+    let mut links: Vec<(String, DateTime<Utc>, Vec<i32>)> = Vec::with_capacity(batch.len());
     let mut rows = Vec::with_capacity(batch.len());
     for g in batch {
-        links.push((g.slug.clone(), g.tag_ids));
+        links.push((g.slug.clone(), g.published_at, g.tag_ids));
         let mut row = new_row(
             g.new,
             g.slug,
@@ -566,7 +598,7 @@ pub async fn insert_generated(w: &Write, batch: Vec<Generated>) -> Result<(), Se
         .select_only()
         .column(recordings::Column::Slug)
         .column(recordings::Column::Id)
-        .filter(recordings::Column::Slug.is_in(links.iter().map(|(s, _)| s.clone())))
+        .filter(recordings::Column::Slug.is_in(links.iter().map(|(s, _, _)| s.clone())))
         .into_tuple::<(String, i32)>()
         .all(w)
         .await?
@@ -574,11 +606,12 @@ pub async fn insert_generated(w: &Write, batch: Vec<Generated>) -> Result<(), Se
         .collect();
     let pairs: Vec<recording_tags::ActiveModel> = links
         .iter()
-        .filter_map(|(slug, tag_ids)| ids.get(slug).map(|id| (*id, tag_ids)))
-        .flat_map(|(id, tag_ids)| {
+        .filter_map(|(slug, at, tag_ids)| ids.get(slug).map(|id| (*id, *at, tag_ids)))
+        .flat_map(|(id, at, tag_ids)| {
             tag_ids.iter().map(move |t| recording_tags::ActiveModel {
                 recording_id: Set(id),
                 tag_id: Set(*t),
+                published_at: Set(Some(at)),
             })
         })
         .collect();

@@ -118,6 +118,21 @@ async fn facet_counts_follow_publish_reject_edit_and_delete(backend: Backend) {
     let m = menus_agree_with_a_recount(&app).await;
     assert_eq!((choice(&m.tags, "birds"), choice(&m.tags, "rain")), (2, 1));
     assert_eq!(facets::published(&app.db).await.expect("total"), 2);
+    // The tag pages (read in each tag's date order) follow too.
+    let on = |path: String| {
+        let app = &app;
+        async move { titles(&app.get_text(&path, &Browser::default()).await.1) }
+    };
+    assert_eq!(
+        on("/tags/birds".into()).await,
+        ["Waiting Two", "Published One"]
+    );
+    assert_eq!(
+        on("/tags/rain".into()).await,
+        ["Waiting Two"],
+        "not the rejected one"
+    );
+    assert_eq!(on("/catalog?tag=rain".into()).await, ["Waiting Two"]);
 
     // An editor changes the microphone, the licence and the tags of a published recording.
     let page = format!("/recordings/{pending}");
@@ -170,6 +185,12 @@ async fn facet_counts_follow_publish_reject_edit_and_delete(backend: Backend) {
     );
     let (_, html) = app.get_text("/catalog", &Browser::default()).await;
     assert!(html.contains("Zoom H3-VR (1)"), "the menus show the counts");
+    assert_eq!(on("/tags/night".into()).await, ["Waiting Two"]);
+    assert_eq!(
+        on("/tags/birds".into()).await,
+        ["Published One"],
+        "a tag taken off"
+    );
 
     post(
         &app,
@@ -193,6 +214,11 @@ async fn facet_counts_follow_publish_reject_edit_and_delete(backend: Backend) {
         app.get_text(&page, &Browser::default()).await.0,
         StatusCode::NOT_FOUND
     );
+    assert!(
+        on("/tags/night".into()).await.is_empty(),
+        "deleted: off its tags"
+    );
+    assert!(on("/catalog?tag=rain".into()).await.is_empty());
     // A listener cannot delete.
     let lena = app.register("lena").await;
     let mut b = lena.clone();
@@ -331,7 +357,102 @@ async fn a_title_match_ranks_above_a_description_match(backend: Backend) {
     assert_eq!(titles(&newest), ["Harbour Gulls", "Forest Stream at Dawn"]);
 }
 
-/// A ranked search walked page by page: every title match, newest first, then every other
+/// A search sorted otherwise than by its rank (here the longest first) sorts its matches,
+/// whatever else the catalog holds, and pages through all of them by number; with a tag it
+/// keeps only the matches carrying the tag, and counts them.
+async fn a_search_sorted_otherwise_sorts_its_matches(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let uploader = app.user("otto", Role::Uploader).await;
+    let mut expected = Vec::new();
+    for n in 0..30i64 {
+        let tags = if n % 3 == 0 {
+            vec!["birds".to_owned()]
+        } else {
+            Vec::new()
+        };
+        app.recording(NewRecording {
+            duration_ms: Some(60_000 + (n * 7 % 30) * 1_000),
+            tags,
+            ..sample(&format!("Owl {n:02}"), uploader)
+        })
+        .await;
+        expected.push((
+            60_000 + (n * 7 % 30) * 1_000,
+            format!("Owl {n:02}"),
+            n % 3 == 0,
+        ));
+    }
+    // Longer, but no owls.
+    for n in 0..5i64 {
+        app.recording(NewRecording {
+            duration_ms: Some(900_000 + n),
+            ..sample(&format!("Lake {n}"), uploader)
+        })
+        .await;
+    }
+    expected.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let mut url = Some("/catalog?q=owl&sort=longest".to_owned());
+    let mut seen = Vec::new();
+    while let Some(u) = url {
+        let (status, html) = app.get_text(&u, &Browser::default()).await;
+        assert_eq!(status, StatusCode::OK, "{u}");
+        seen.extend(titles(&html));
+        url = link(&html, "next");
+    }
+    let all: Vec<String> = expected.iter().map(|e| e.1.clone()).collect();
+    assert_eq!(seen, all, "the matches, longest first, each once");
+    let (_, html) = app
+        .get_text("/catalog?q=owl&tag=birds&sort=longest", &Browser::default())
+        .await;
+    let birds: Vec<String> = expected
+        .iter()
+        .filter(|e| e.2)
+        .map(|e| e.1.clone())
+        .collect();
+    assert_eq!(titles(&html), birds);
+    assert_eq!(count(&html), "10 recordings");
+}
+
+/// A tag alone is read in its own date order: its pages, walked on by `after` links and back
+/// by `before` links, hold every recording carrying it, newest first, each once.
+async fn a_tag_walks_in_its_date_order_both_ways(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let uploader = app.user("otto", Role::Uploader).await;
+    let mut expected = Vec::new();
+    for n in 0..60 {
+        let tags = if n % 4 == 0 {
+            Vec::new()
+        } else {
+            vec!["owls".to_owned()]
+        };
+        let tagged = !tags.is_empty();
+        app.recording(NewRecording {
+            tags,
+            ..sample(&format!("Night {n:02}"), uploader)
+        })
+        .await;
+        if tagged {
+            expected.insert(0, format!("Night {n:02}"));
+        }
+    }
+    let (mut url, mut pages) = (Some("/catalog?tag=owls".to_owned()), Vec::new());
+    while let Some(u) = url {
+        let (status, html) = app.get_text(&u, &Browser::default()).await;
+        assert_eq!(status, StatusCode::OK, "{u}");
+        pages.push((u, titles(&html), link(&html, "prev")));
+        url = link(&html, "next");
+    }
+    let seen: Vec<String> = pages.iter().flat_map(|p| p.1.clone()).collect();
+    assert_eq!(seen, expected, "every owl, newest first, once");
+    assert_eq!(pages.len(), 2);
+    let back = pages[1].2.clone().expect("a way back");
+    let (_, html) = app.get_text(&back, &Browser::default()).await;
+    assert_eq!(titles(&html), pages[0].1, "back to the first page");
+    let (_, tag_page) = app.get_text("/tags/owls", &Browser::default()).await;
+    assert_eq!(titles(&tag_page), expected, "the tag page: its newest");
+}
+
+/// A ranked search walked page by page:/// A ranked search walked page by page: every title match, newest first, then every other
 /// match, each once; counted by the search index, which holds published recordings only —
 /// until one is published, and after it is edited.
 async fn a_ranked_search_pages_through_both_tiers_and_only_published_recordings(backend: Backend) {
@@ -430,4 +551,6 @@ both_backends!(
     counts_are_exact_up_to_the_bound_then_say_so,
     keyset_links_walk_the_whole_catalog_while_a_recording_is_published,
     a_title_match_ranks_above_a_description_match,
+    a_search_sorted_otherwise_sorts_its_matches,
+    a_tag_walks_in_its_date_order_both_ways,
 );
