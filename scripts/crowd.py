@@ -6,8 +6,11 @@ An answer that asks to wait (429 or 503 with Retry-After) is waited for and the 
 sent again, as a person would; anything else that is not the expected answer is a failure.
 
     crowd.py crowd BASE --visitors N --signups M [--burst-s 10] [--clicks 12] [--think 2,6]
+                   [--workers 4]
         Visitors click through the site with a think time between clicks; M of them sign
         up in the first seconds, comment on and rate a recording, and browse on as members.
+        They are shared among worker processes; a witness in the main process opens a
+        cached page and a recording page every quarter second on its own connection.
     crowd.py storm BASE [--accounts 10] [--per-s 20] [--seconds 45] [--readers 20]
         Accounts rate the first catalog page's recordings (half of the ratings the same
         stars again) while readers fetch the list pages: the balancer's hit ratio on them,
@@ -48,6 +51,17 @@ class Tally:
         self.comments = 0
         self.ratings = 0
         self.requests = 0
+        # Requests slower than a second, by what was asked, how it was answered and how the
+        # balancer's cache answered it (X-Cache): where the slow tail comes from.
+        self.slow = {}
+        # From sending the sign-up form to the account made, busy answers included.
+        self.signup_s = []
+
+    def took(self, kind, seconds, method, path, status, cache):
+        self.latency[kind].append(seconds)
+        if seconds > 1.0:
+            what = f"{method} {path.split('?')[0].rsplit('/', 1)[0] or path} {status} {cache}"
+            self.slow[what] = self.slow.get(what, 0) + 1
 
     def failed(self, what):
         if len(self.failures) < 20:
@@ -75,9 +89,9 @@ class Visitor:
     async def __aexit__(self, *exc):
         await self.session.close()
 
-    async def send(self, method, path, data=None, expect=(200,)):
+    async def send(self, method, path, data=None, expect=(200,), tries=20):
         """One request, sent again after the wait it is asked for; (status, text) or None."""
-        for _ in range(20):
+        for _ in range(tries):
             started = time.monotonic()
             try:
                 async with self.session.request(
@@ -86,12 +100,13 @@ class Visitor:
                 ) as r:
                     text = await r.text()
                     status, retry = r.status, r.headers.get("Retry-After")
+                    cache = r.headers.get("X-Cache", "-")
             except Exception as e:  # noqa: BLE001 - every failure is counted and told
                 self.tally.failed(f"{method} {path}: {type(e).__name__} {e}")
                 return None
             self.tally.requests += 1
             kind = "member" if self.member else "anonymous"
-            self.tally.latency[kind].append(time.monotonic() - started)
+            self.tally.took(kind, time.monotonic() - started, method, path, status, cache)
             if status in (429, 503) and retry is not None:
                 self.tally.waits[str(status)] += 1
                 await asyncio.sleep(float(retry) * random.uniform(1.0, 1.5))
@@ -100,7 +115,7 @@ class Visitor:
                 self.tally.failed(f"{method} {path}: {status}")
                 return None
             return status, text
-        self.tally.failed(f"{method} {path}: still asked to wait after 20 tries")
+        self.tally.failed(f"{method} {path}: still asked to wait after {tries} tries")
         return None
 
     async def browse(self):
@@ -127,8 +142,12 @@ class Visitor:
         name = f"crowd{self.n}x{random.randint(0, 10**6)}"
         form = {"csrf": m.group(1), "username": name, "email": f"{name}@example.org",
                 "password": PASSWORD, "next": "/"}
-        if not await self.send("POST", "/api/register", form, expect=(200, 302, 303)):
+        # A person told "busy, try again in a moment" during a storm of sign-ups tries again
+        # for up to about two minutes before giving up.
+        began = time.monotonic()
+        if not await self.send("POST", "/api/register", form, expect=(200, 302, 303), tries=48):
             return False
+        self.tally.signup_s.append(time.monotonic() - began)
         self.member = True
         self.tally.signed_up += 1
         return True
@@ -173,33 +192,41 @@ async def lag_monitor(lags, stop):
         lags.append(time.monotonic() - t - 0.05)
 
 
-async def crowd(a):
-    think = tuple(float(x) for x in a.think.split(","))
+def crowd(a):
+    """The visitors, shared among --workers processes (one Python thread cannot keep thousands
+    of connections busy without becoming the latency it measures), and a witness: one more
+    visitor in this process, on its own address, opening a cached page and a recording page
+    every quarter second — what a person arriving during the crowd sees."""
+    import multiprocessing
+    import urllib.request
 
-    async with aiohttp.ClientSession() as s:
-        async with s.get(a.base + "/catalog") as r:
-            html = await r.text()
+    with urllib.request.urlopen(a.base + "/catalog") as r:
+        html = r.read().decode()
     links = {"recordings": sorted(set(RECORDING.findall(html))), "tags": sorted(set(TAG.findall(html)))}
     if not links["recordings"]:
         raise SystemExit("crowd.py: the catalog shows no recordings")
-
-    tally, lags, stop = Tally(), [], asyncio.Event()
-    monitor = asyncio.create_task(lag_monitor(lags, stop))
-    began, cpu0 = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF)
     signers = set(random.sample(range(a.visitors), a.signups))
-
-    async def one(n):
-        signs_up = n in signers
-        window = a.burst_s if signs_up else a.arrive_s
-        async with Visitor(n, a.base, tally, links) as v:
-            await v.run(began + random.uniform(0, window), signs_up, a.clicks, think)
-
-    await asyncio.gather(*(one(n) for n in range(a.visitors)))
-    stop.set()
-    await monitor
-    wall = time.monotonic() - began
-    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    began = time.time() + 1.0
+    jobs = [(a, links, signers, began, w) for w in range(a.workers)]
+    with multiprocessing.get_context("fork").Pool(a.workers) as pool:
+        pending = pool.map_async(crowd_worker, jobs)
+        witness = asyncio.run(witness_until(a.base, links, pending))
+        parts = pending.get()
+    wall = max(p["wall_end"] for p in parts) - began
+    tally = Tally()
+    for p in parts:
+        for kind in tally.latency:
+            tally.latency[kind] += p["latency"][kind]
+        tally.failures += p["failures"]
+        for k, v in p["waits"].items():
+            tally.waits[k] += v
+        for k, v in p["slow"].items():
+            tally.slow[k] = tally.slow.get(k, 0) + v
+        tally.signed_up += p["signed_up"]
+        tally.comments += p["comments"]
+        tally.ratings += p["ratings"]
+        tally.requests += p["requests"]
+        tally.signup_s += p["signup_s"]
     print(json.dumps({
         "visitors": a.visitors, "signups_planned": a.signups, "seconds": round(wall, 1),
         "requests": tally.requests, "failed": len(tally.failures),
@@ -208,9 +235,70 @@ async def crowd(a):
         "ratings_posted": tally.ratings,
         "anonymous": quantiles(tally.latency["anonymous"]),
         "member": quantiles(tally.latency["member"]),
-        "generator_cpu_share_of_one_core": round(cpu / wall, 2),
-        "generator_loop_lag_p99_ms": quantiles(lags).get("p99_ms"),
+        "signing_up_until_made": quantiles(tally.signup_s),
+        "witness_cached_page": quantiles(witness["cached"]),
+        "witness_recording_page": quantiles(witness["recording"]),
+        "witness_failures": witness["failures"],
+        "generator_workers": a.workers,
+        "generator_cpu_share_of_one_core": round(sum(p["cpu"] for p in parts) / wall, 2),
+        "generator_loop_lag_p99_ms": max((p["lag_p99_ms"] or 0) for p in parts),
+        "slower_than_1s": dict(sorted(tally.slow.items(), key=lambda kv: -kv[1])[:8]),
     }))
+
+
+async def witness_until(base, links, pending):
+    seen = {"cached": [], "recording": [], "failures": 0}
+    slug = links["recordings"][0]
+    connector = aiohttp.TCPConnector(limit=1, local_addr=(address(90_000), 0))
+    async with aiohttp.ClientSession(connector=connector) as s:
+        while not pending.ready():
+            for kind, path in (("cached", "/catalog"), ("recording", f"/recordings/{slug}")):
+                t = time.monotonic()
+                try:
+                    async with s.get(base + path) as r:
+                        await r.read()
+                        ok = r.status == 200
+                except Exception:  # noqa: BLE001 - counted
+                    ok = False
+                if ok:
+                    seen[kind].append(time.monotonic() - t)
+                else:
+                    seen["failures"] += 1
+            await asyncio.sleep(0.25)
+    return seen
+
+
+def crowd_worker(job):
+    a, links, signers, began, w = job
+    random.seed(w * 7919 + int(began))
+    return asyncio.run(crowd_part(a, links, signers, began, w))
+
+
+async def crowd_part(a, links, signers, began, w):
+    think = tuple(float(x) for x in a.think.split(","))
+    tally, lags, stop = Tally(), [], asyncio.Event()
+    monitor = asyncio.create_task(lag_monitor(lags, stop))
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.monotonic() + (began - time.time())
+
+    async def one(n):
+        signs_up = n in signers
+        window = a.burst_s if signs_up else a.arrive_s
+        async with Visitor(n, a.base, tally, links) as v:
+            await v.run(start + random.uniform(0, window), signs_up, a.clicks, think)
+
+    await asyncio.gather(*(one(n) for n in range(w, a.visitors, a.workers)))
+    stop.set()
+    await monitor
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "latency": tally.latency, "failures": tally.failures, "waits": tally.waits,
+        "slow": tally.slow, "signed_up": tally.signed_up, "comments": tally.comments,
+        "ratings": tally.ratings, "requests": tally.requests, "wall_end": time.time(),
+        "signup_s": tally.signup_s,
+        "cpu": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
+        "lag_p99_ms": quantiles(lags).get("p99_ms"),
+    }
 
 
 STORM_LISTS = ["/", "/catalog", "/catalog?sort=rating", "/feed.rss"]
@@ -402,6 +490,7 @@ def main():
     c.add_argument("--arrive-s", type=float, default=10.0)
     c.add_argument("--clicks", type=int, default=12)
     c.add_argument("--think", default="2,6")
+    c.add_argument("--workers", type=int, default=4)
     s = sub.add_parser("storm")
     s.add_argument("base")
     s.add_argument("--accounts", type=int, default=10)
@@ -414,7 +503,10 @@ def main():
     g.add_argument("--per-s", type=float, default=100.0)
     g.add_argument("--seconds", type=float, default=20.0)
     a = p.parse_args()
-    asyncio.run({"crowd": crowd, "storm": storm, "signups": signups}[a.part](a))
+    if a.part == "crowd":
+        crowd(a)
+    else:
+        asyncio.run({"storm": storm, "signups": signups}[a.part](a))
 
 
 if __name__ == "__main__":
