@@ -175,8 +175,9 @@ fn fts_walk(
 const WALK_CHUNK: u64 = 500;
 const WALK_CHUNK_MAX: u64 = 8_000;
 
-/// The newest rows a PostgreSQL count looks at to tell a common word from a rare one, and
-/// the matches among them that make it common for sure.
+/// The rows a count samples to tell a common match from a rare one (PostgreSQL: the newest
+/// rows the filters find; SQLite: the newest matches of the words), and the hits among them
+/// that make it common for sure.
 const COUNT_SAMPLE: u64 = 250;
 const COUNT_SAMPLE_HITS: u64 = 3;
 
@@ -269,8 +270,9 @@ async fn pg_first_ids(
 }
 
 /// How many of the matches of `terms` `select` finds, counted no further than `bound` (more
-/// is `AtLeast(bound)`). SQLite counts from the FTS index (`index_count`) or along the
-/// FTS-driven walk; PostgreSQL first samples the newest rows: when the words look common
+/// is `AtLeast(bound)`). SQLite counts from the FTS index (`index_count`), samples the
+/// words' newest matches, or counts along the FTS-driven walk ([`sqlite_count`]);
+/// PostgreSQL first samples the newest rows: when the words look common
 /// enough that there must be more than the bound, it says so without counting, otherwise it
 /// counts the word's list from its GIN index (a rare word's list is short).
 pub async fn count(
@@ -282,25 +284,7 @@ pub async fn count(
 ) -> Result<Count, ServiceError> {
     let backend = db.get_database_backend();
     if backend == DbBackend::Sqlite {
-        let stmt = if only_words {
-            index_count(backend, terms, bound + 1)
-        } else {
-            let mut walk = fts_walk(select, terms, None)
-                .select_only()
-                .column(recordings::Column::Id)
-                .limit(bound + 1)
-                .into_query();
-            walk.clear_order_by();
-            backend.build(
-                &sea_orm::sea_query::Query::select()
-                    .expr(Expr::cust("COUNT(*)"))
-                    .from_subquery(walk, Alias::new("matches"))
-                    .to_owned(),
-            )
-        };
-        let row = db.query_one_raw(stmt).await?;
-        let n: i64 = row.map(|r| r.try_get_by_index(0)).transpose()?.unwrap_or(0);
-        return Ok(bounded(u64::try_from(n).unwrap_or(0), bound));
+        return sqlite_count(db, select, terms, only_words, bound).await;
     }
     let condition = pg_condition(terms, None);
     let sample: Vec<bool> = select
@@ -332,6 +316,71 @@ pub async fn count(
         .all(db)
         .await?;
     Ok(bounded(listed.len() as u64, bound))
+}
+
+/// [`count`] on SQLite. Words alone are counted from the index. Words with other filters
+/// sample the words' newest matches: when the filters pass enough of them that the words'
+/// matches must hold more than the bound three times over (counted from the index, which is
+/// cheap), it says so; otherwise it counts along the walk.
+async fn sqlite_count(
+    db: &impl ConnectionTrait,
+    select: Select<recordings::Entity>,
+    terms: &[String],
+    only_words: bool,
+    bound: u64,
+) -> Result<Count, ServiceError> {
+    let backend = db.get_database_backend();
+    let from_index = async |limit: u64| -> Result<u64, ServiceError> {
+        let row = db.query_one_raw(index_count(backend, terms, limit)).await?;
+        let n: i64 = row.map(|r| r.try_get_by_index(0)).transpose()?.unwrap_or(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    };
+    if only_words {
+        return Ok(bounded(from_index(bound + 1).await?, bound));
+    }
+    let newest_matches = Expr::cust_with_values(
+        "recordings.id IN (SELECT rowid FROM recordings_fts WHERE recordings_fts MATCH ? \
+         ORDER BY rowid DESC LIMIT ?)",
+        [
+            sea_orm::Value::from(fts5_query(terms, None)),
+            i64::try_from(COUNT_SAMPLE).unwrap_or(i64::MAX).into(),
+        ],
+    );
+    let hits = select
+        .clone()
+        .filter(newest_matches)
+        .select_only()
+        .column(recordings::Column::Id)
+        .into_tuple::<i32>()
+        .all(db)
+        .await?
+        .len() as u64;
+    let sampled = from_index(COUNT_SAMPLE).await?;
+    if sampled < COUNT_SAMPLE {
+        // The sample was every match.
+        return Ok(bounded(hits, bound));
+    }
+    if hits >= COUNT_SAMPLE_HITS {
+        let enough = (3 * bound * COUNT_SAMPLE).div_ceil(hits);
+        if from_index(enough).await? >= enough {
+            return Ok(Count::AtLeast(bound));
+        }
+    }
+    let mut walk = fts_walk(select, terms, None)
+        .select_only()
+        .column(recordings::Column::Id)
+        .limit(bound + 1)
+        .into_query();
+    walk.clear_order_by();
+    let stmt = backend.build(
+        &sea_orm::sea_query::Query::select()
+            .expr(Expr::cust("COUNT(*)"))
+            .from_subquery(walk, Alias::new("matches"))
+            .to_owned(),
+    );
+    let row = db.query_one_raw(stmt).await?;
+    let n: i64 = row.map(|r| r.try_get_by_index(0)).transpose()?.unwrap_or(0);
+    Ok(bounded(u64::try_from(n).unwrap_or(0), bound))
 }
 
 fn bounded(n: u64, bound: u64) -> Count {

@@ -267,6 +267,28 @@ async fn counts_are_exact_up_to_the_bound_then_say_so(backend: Backend) {
         count(&two),
         format!("{} recordings", domain::model::thousands(exact))
     );
+    // Words with a filter: the words' newest matches sampled, then counted along the walk
+    // (every generated description says "microphone").
+    let ambix = domain::entities::recordings::Entity::find()
+        .filter(domain::entities::recordings::Column::Convention.eq("ambix"))
+        .count(&app.db)
+        .await
+        .expect("count");
+    assert!((1..COUNT_BOUND).contains(&ambix));
+    let (_, word_and_filter) = app
+        .get_text(
+            "/catalog?q=microphone&convention=ambix",
+            &Browser::default(),
+        )
+        .await;
+    assert_eq!(
+        count(&word_and_filter),
+        format!("{} recordings", domain::model::thousands(ambix))
+    );
+    let (_, word_and_length) = app
+        .get_text("/catalog?q=microphone&min=0", &Browser::default())
+        .await;
+    assert_eq!(count(&word_and_length), "1,000+ recordings");
     let one = facets::count_of(&app.db, Kind::Microphone, "TetraMic")
         .await
         .expect("count");
