@@ -300,10 +300,8 @@ pub async fn count(
     if (sample.len() as u64) < COUNT_SAMPLE {
         return Ok(bounded(hits, bound));
     }
-    // Common for sure: more than the bound is expected, three times over.
-    let published = crate::facets::published(db).await? as f64;
-    let expected = hits as f64 / sample.len() as f64 * published;
-    if hits >= COUNT_SAMPLE_HITS && expected >= 3.0 * bound as f64 {
+    let published = crate::facets::published(db).await?;
+    if surely_more(hits, COUNT_SAMPLE, published, bound) {
         return Ok(Count::AtLeast(bound));
     }
     let listed: Vec<i32> = select
@@ -361,8 +359,9 @@ async fn sqlite_count(
         return Ok(bounded(hits, bound));
     }
     if hits >= COUNT_SAMPLE_HITS {
+        // The words' matches, counted only as far as the sample needs them to be.
         let enough = (3 * bound * COUNT_SAMPLE).div_ceil(hits);
-        if from_index(enough).await? >= enough {
+        if surely_more(hits, COUNT_SAMPLE, from_index(enough).await?, bound) {
             return Ok(Count::AtLeast(bound));
         }
     }
@@ -381,6 +380,14 @@ async fn sqlite_count(
     let row = db.query_one_raw(stmt).await?;
     let n: i64 = row.map(|r| r.try_get_by_index(0)).transpose()?.unwrap_or(0);
     Ok(bounded(u64::try_from(n).unwrap_or(0), bound))
+}
+
+/// Whether `hits` among `sampled` rows of a `population` say that it holds more than
+/// `bound` matches — three times over, and with enough hits to trust the share.
+fn surely_more(hits: u64, sampled: u64, population: u64, bound: u64) -> bool {
+    hits >= COUNT_SAMPLE_HITS
+        && sampled > 0
+        && hits as f64 / sampled as f64 * population as f64 >= 3.0 * bound as f64
 }
 
 fn bounded(n: u64, bound: u64) -> Count {
@@ -427,6 +434,16 @@ mod tests {
 
     fn terms(s: &[&str]) -> Vec<String> {
         s.iter().map(|t| t.to_string()).collect()
+    }
+
+    #[test]
+    fn a_sample_says_more_than_the_bound_only_when_surely() {
+        // 25 of 250 is a tenth: 30,000 rows hold about 3,000, three times 1,000.
+        assert!(surely_more(25, 250, 30_000, 1_000));
+        assert!(!surely_more(25, 250, 29_999, 1_000));
+        // Two hits are too few to trust, however large the population.
+        assert!(!surely_more(2, 250, 1_000_000, 1_000));
+        assert!(!surely_more(0, 0, 1_000_000, 1_000));
     }
 
     #[test]
