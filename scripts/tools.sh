@@ -49,23 +49,21 @@ ensure_redis() {
   need redis-server "$(redis_v)" $MIN_REDIS
 }
 
-moto_v() { python3 -c 'import moto, flask; print(moto.__version__)' 2>/dev/null || true; }
-ensure_moto() {
-  if ! at_least "$(moto_v)" $MIN_MOTO; then
-    say "installing moto >= $MIN_MOTO (found: $(moto_v))"
-    python3 -m pip install -q --upgrade "moto[server]>=$MIN_MOTO" 2>&1 | grep -v "as the 'root' user" || true
+# ensure_pip NAME VERSION_FN MIN SPEC: installs or upgrades SPEC from PyPI unless VERSION_FN
+# prints a version of at least MIN, then checks it did.
+ensure_pip() {
+  if ! at_least "$($2)" "$3"; then
+    say "installing $1 >= $3 (found: $($2))"
+    python3 -m pip install -q --upgrade "$4" 2>&1 | grep -v "as the 'root' user" || true
   fi
-  need moto "$(moto_v)" $MIN_MOTO
+  need "$1" "$($2)" "$3"
 }
 
+moto_v() { python3 -c 'import moto, flask; print(moto.__version__)' 2>/dev/null || true; }
+ensure_moto() { ensure_pip moto moto_v "$MIN_MOTO" "moto[server]>=$MIN_MOTO"; }
+
 aiohttp_v() { python3 -c 'import aiohttp; print(aiohttp.__version__)' 2>/dev/null || true; }
-ensure_aiohttp() {
-  if ! at_least "$(aiohttp_v)" $MIN_AIOHTTP; then
-    say "installing aiohttp >= $MIN_AIOHTTP (found: $(aiohttp_v))"
-    python3 -m pip install -q --upgrade "aiohttp>=$MIN_AIOHTTP" 2>&1 | grep -v "as the 'root' user" || true
-  fi
-  need aiohttp "$(aiohttp_v)" $MIN_AIOHTTP
-}
+ensure_aiohttp() { ensure_pip aiohttp aiohttp_v "$MIN_AIOHTTP" "aiohttp>=$MIN_AIOHTTP"; }
 
 # wait_port PORT [TRIES]: until something listens on 127.0.0.1:PORT (0.1 s a try).
 wait_port() {
