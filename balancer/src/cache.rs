@@ -55,18 +55,60 @@ const REMEMBERED_PURGES: usize = 100_000;
 
 #[derive(Default)]
 struct Purges {
-    /// Key → the log number of its last purge by the bus.
-    at: HashMap<String, u64>,
+    /// Key → the log numbers of its last purges by the bus.
+    at: HashMap<String, Purged>,
     /// Pages made before this number are not stored.
     floor: u64,
 }
 
+/// The log numbers of a key's last hard and last soft purge (0: none).
+#[derive(Default, Clone, Copy)]
+struct Purged {
+    hard: u64,
+    soft: u64,
+}
+
+impl Purged {
+    fn last(&self) -> u64 {
+        self.hard.max(self.soft)
+    }
+}
+
+/// What may become of a page made when its replica had applied the log up to some number.
+#[derive(Debug, PartialEq, Eq)]
+enum Admission {
+    /// Nothing it shows was purged since it was made.
+    Fresh,
+    /// Only soft purges came since: it is stored already stale, so it is served while one
+    /// request fetches it anew — and each revalidation stores a newer copy, so a storm of
+    /// soft purges (ratings every few milliseconds) cannot pin an old copy in place.
+    Stale,
+    /// A hard purge (or lost track of the log) came since: it may show what was removed.
+    Refused,
+}
+
 impl Purges {
-    fn refuses(&self, made_at: u64, keys: &[String]) -> bool {
-        made_at < self.floor
-            || keys
-                .iter()
-                .any(|k| self.at.get(k).is_some_and(|&p| p > made_at))
+    fn admit(&self, made_at: u64, keys: &[String]) -> Admission {
+        if made_at < self.floor {
+            return Admission::Refused;
+        }
+        let mut admission = Admission::Fresh;
+        for p in keys.iter().filter_map(|k| self.at.get(k)) {
+            if p.hard > made_at {
+                return Admission::Refused;
+            }
+            if p.soft > made_at {
+                admission = Admission::Stale;
+            }
+        }
+        admission
+    }
+
+    fn record(&mut self, named: &str, seq: u64) {
+        let (key, soft) = contract::key::purged(named);
+        let p = self.at.entry(key.to_owned()).or_default();
+        let last = if soft { &mut p.soft } else { &mut p.hard };
+        *last = (*last).max(seq);
     }
 }
 
@@ -421,13 +463,14 @@ impl Cache {
             .get(&BUS_SEQ)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if let Some(made_at) = made_at
-            && self
-                .purges
-                .lock()
-                .is_ok_and(|p| p.refuses(made_at, &object.surrogate_keys))
-        {
-            return None;
+        let admission = match (made_at, self.purges.lock()) {
+            (Some(made_at), Ok(p)) => p.admit(made_at, &object.surrogate_keys),
+            _ => Admission::Fresh,
+        };
+        match admission {
+            Admission::Fresh => {}
+            Admission::Stale => object.expired = AtomicBool::new(true),
+            Admission::Refused => return None,
         }
         let vary = vary_names(&object.headers);
         object.vary_values = vary_values(&vary, request);
@@ -560,10 +603,10 @@ impl Cache {
     pub fn purge_keys_at(&self, keys: &[&str], seq: u64) -> usize {
         if let Ok(mut p) = self.purges.lock() {
             for k in keys {
-                p.at.insert(contract::key::purged(k).0.to_owned(), seq);
+                p.record(k, seq);
             }
             if p.at.len() > REMEMBERED_PURGES {
-                let newest = p.at.values().copied().max().unwrap_or(seq);
+                let newest = p.at.values().map(Purged::last).max().unwrap_or(seq);
                 p.at.clear();
                 p.floor = p.floor.max(newest);
             }
@@ -871,6 +914,51 @@ mod tests {
             cache
                 .insert("h/q", &none, object(b"q", &[("x-bus-seq", "12")]))
                 .is_some()
+        );
+    }
+
+    #[test]
+    fn a_page_made_before_a_soft_purge_is_stored_stale_so_each_revalidation_moves_it_on() {
+        let cache = Cache::new(1 << 20, 1 << 16, Clock::system());
+        let none = HeaderMap::new();
+        let page = |seq: &'static str| {
+            object(
+                b"p",
+                &[("surrogate-key", "card:1 card:2"), ("x-bus-seq", seq)],
+            )
+        };
+        let now = Instant::now();
+        assert!(
+            cache
+                .insert("h/p", &none, page("5"))
+                .is_some_and(|o| o.is_fresh(now))
+        );
+        // Ratings keep coming: each soft purge is newer than the page being made.
+        assert_eq!(cache.purge_keys_at(&["~card:1"], 7), 1);
+        let stored = cache.insert("h/p", &none, page("6"));
+        assert!(
+            stored.is_some_and(|o| !o.is_fresh(now) && o.may_serve_while_revalidating(now)),
+            "newer than the copy it replaces, but already stale"
+        );
+        assert!(
+            cache
+                .insert("h/p", &none, page("7"))
+                .is_some_and(|o| o.is_fresh(now))
+        );
+        // A hard purge of the same key still refuses what was made before it, whatever the
+        // soft purges after it.
+        cache.purge_keys_at(&["card:2"], 9);
+        cache.purge_keys_at(&["~card:2"], 10);
+        assert!(cache.insert("h/p", &none, page("8")).is_none());
+        assert!(
+            cache
+                .insert("h/p", &none, page("9"))
+                .is_some_and(|o| !o.is_fresh(now))
+        );
+        assert!(
+            cache
+                .insert("h/p", &none, page("10"))
+                .is_some_and(|o| o.is_fresh(now))
         );
     }
 
