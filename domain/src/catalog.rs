@@ -15,8 +15,8 @@ use crate::{
     error::ServiceError,
     facets::{self, Kind},
     model::{
-        CatalogPage, CommentView, Count, HomePage, ProfilePage, RecordingCard, RecordingDetail,
-        TagPage, TagRef, Viewer,
+        CatalogPage, CommentView, Count, Facets, HomePage, ProfilePage, RecordingCard,
+        RecordingDetail, TagPage, TagRef, Viewer,
     },
     recordings::{can_describe, manages, visible},
     search,
@@ -82,21 +82,21 @@ pub async fn cards(
     }
     let ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
     let uploader_ids: Vec<i32> = rows.iter().map(|r| r.uploader_id).collect();
-    let uploaders: HashMap<i32, String> = users::Entity::find()
-        .filter(users::Column::Id.is_in(uploader_ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.username))
-        .collect();
+    // Asked at once (on two connections of a pool).
+    let (uploaders, links) = tokio::try_join!(
+        users::Entity::find()
+            .filter(users::Column::Id.is_in(uploader_ids))
+            .all(db),
+        recording_tags::Entity::find()
+            .filter(recording_tags::Column::RecordingId.is_in(ids))
+            .find_also_related(tags::Entity)
+            .order_by_asc(recording_tags::Column::TagId)
+            .all(db),
+    )?;
+    let uploaders: HashMap<i32, String> =
+        uploaders.into_iter().map(|u| (u.id, u.username)).collect();
     let mut tags_by_recording: HashMap<i32, Vec<TagRef>> = HashMap::new();
-    for (link, tag) in recording_tags::Entity::find()
-        .filter(recording_tags::Column::RecordingId.is_in(ids))
-        .find_also_related(tags::Entity)
-        .order_by_asc(recording_tags::Column::TagId)
-        .all(db)
-        .await?
-    {
+    for (link, tag) in links {
         if let Some(tag) = tag {
             tags_by_recording
                 .entry(link.recording_id)
@@ -439,14 +439,22 @@ pub async fn catalog(
     db: &DatabaseConnection,
     query: &CatalogQuery,
 ) -> Result<CatalogPage, ServiceError> {
+    // The menus are the same for every query: read on a connection of their own meanwhile.
+    let (mut page, menus) = tokio::try_join!(listing(db, query), facets::menus(db))?;
+    page.facets = menus;
+    Ok(page)
+}
+
+/// [`catalog`] without its menus.
+async fn listing(
+    db: &DatabaseConnection,
+    query: &CatalogQuery,
+) -> Result<CatalogPage, ServiceError> {
     let tag = tag_of(db, query).await?;
     let select = filtered(query, tag);
-    let total = count(db, query, tag, select.clone()).await?;
     let terms = query.search_terms();
-    let numbered_pages = match total {
-        Count::Exact(n) => n.div_ceil(PAGE_SIZE).clamp(1, NUMBERED_PAGES),
-        Count::AtLeast(_) => NUMBERED_PAGES,
-    };
+    // What a ranked search's walk saw of the newest rows: the count's sample.
+    let mut sample = None;
     let sort = query.sort;
     let page_of = |rows: Vec<recordings::Model>| -> (Vec<recordings::Model>, bool) {
         let more = rows.len() as u64 > PAGE_SIZE;
@@ -478,7 +486,9 @@ pub async fn catalog(
         let skip = (page - 1).saturating_mul(PAGE_SIZE);
         let among = filtered(query, tag.map(TagFilter::per_row));
         let found = if sort == Sort::Relevance {
-            ranked(db, among, &terms, skip, PAGE_SIZE + 1).await?
+            let (rows, sampled) = ranked(db, among, &terms, skip, PAGE_SIZE + 1).await?;
+            sample = sampled;
+            rows
         } else {
             sorted_candidates(db, query, among, skip, PAGE_SIZE + 1).await?
         };
@@ -535,14 +545,19 @@ pub async fn catalog(
         let next = more.then(|| next_after(query, sort, page, &rows)).flatten();
         (rows, prev, next)
     };
+    let (total, items) = tokio::try_join!(count(db, query, tag, select, sample), cards(db, rows))?;
+    let numbered_pages = match total {
+        Count::Exact(n) => n.div_ceil(PAGE_SIZE).clamp(1, NUMBERED_PAGES),
+        Count::AtLeast(_) => NUMBERED_PAGES,
+    };
     Ok(CatalogPage {
         query: query.clone(),
-        items: cards(db, rows).await?,
+        items,
         total,
         numbered_pages,
         prev: prev.map(|q| q.href()),
         next: next.map(|q| q.href()),
-        facets: facets::menus(db).await?,
+        facets: Facets::default(),
     })
 }
 
@@ -601,7 +616,7 @@ pub(crate) async fn search_rows(
     }
     let among = filtered(query, tag.map(TagFilter::per_row));
     if query.sort == Sort::Relevance {
-        ranked(db, among, &terms, 0, limit).await
+        Ok(ranked(db, among, &terms, 0, limit).await?.0)
     } else {
         sorted_candidates(db, query, among, 0, limit).await
     }
@@ -624,12 +639,14 @@ fn next_after(
 }
 
 /// How many recordings match: from the facet counts when the query is the whole catalog or
-/// one or two menu choices, else counted — but only up to [`COUNT_BOUND`].
+/// one or two menu choices, else counted — but only up to [`COUNT_BOUND`]. A search's count
+/// judges by `sample` when its walk took one.
 async fn count(
     db: &DatabaseConnection,
     query: &CatalogQuery,
     tag: Option<TagFilter>,
     select: Select<recordings::Entity>,
+    sample: Option<search::Sample>,
 ) -> Result<Count, ServiceError> {
     let text = !query.search_terms().is_empty();
     let ranges = query.min_minutes.is_some() || query.max_minutes.is_some();
@@ -656,7 +673,8 @@ async fn count(
         // The filters checked on the words' matches (see `search::count`).
         let among = filtered(query, tag.map(TagFilter::per_row));
         let only_words = !ranges && chosen.is_empty();
-        return search::count(db, among, &query.search_terms(), only_words, COUNT_BOUND).await;
+        let terms = query.search_terms();
+        return search::count(db, among, &terms, only_words, COUNT_BOUND, sample).await;
     }
     let stmt = count_statement(backend, select, COUNT_BOUND + 1);
     let n = scalar_count(db, stmt).await?;
@@ -696,34 +714,40 @@ async fn scalar_count(db: &DatabaseConnection, stmt: Statement) -> Result<u64, S
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// `limit` rows of a ranked search from `offset` on: the title tier, then the rest. A tier
-/// shorter than the rows still to skip is counted (no further than that) and skipped whole.
+/// `limit` rows of a ranked search from `offset` on: the title tier, then the rest — from
+/// one walk through both tiers when the search finds it cheapest (`search::ranked_ids`),
+/// else tier by tier: a tier shorter than the rows still to skip is counted (no further
+/// than that) and skipped whole. With the count's sample when the walk took one.
 async fn ranked(
     db: &DatabaseConnection,
     select: Select<recordings::Entity>,
     terms: &[String],
     offset: u64,
     limit: u64,
-) -> Result<Vec<recordings::Model>, ServiceError> {
-    let mut rows = Vec::new();
+) -> Result<(Vec<recordings::Model>, Option<search::Sample>), ServiceError> {
+    let (walked, sample) = search::ranked_ids(db, select.clone(), terms, offset, limit).await?;
+    if let Some(ids) = walked {
+        return Ok((rows_in_order(db, &ids).await?, sample));
+    }
+    let mut ids = Vec::new();
     let mut skip = offset;
     for tier in search::Tier::ALL {
-        let want = limit - rows.len() as u64;
+        let want = limit - ids.len() as u64;
         if want == 0 {
             break;
         }
         let tier = Some(tier);
-        let ids = search::first_ids(db, select.clone(), terms, tier, skip, want).await?;
-        skip = if ids.is_empty() && skip > 0 {
+        let found = search::first_ids(db, select.clone(), terms, tier, skip, want).await?;
+        skip = if found.is_empty() && skip > 0 {
             // A tier shorter than the rows still to skip: skipped whole.
             let shorter = search::first_ids(db, select.clone(), terms, tier, 0, skip).await?;
             skip - shorter.len() as u64
         } else {
             0
         };
-        rows.extend(rows_in_order(db, &ids).await?);
+        ids.extend(found);
     }
-    Ok(rows)
+    Ok((rows_in_order(db, &ids).await?, sample))
 }
 
 /// A recording page: published ones for everybody; an unpublished one only for its uploader
