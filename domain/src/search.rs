@@ -170,11 +170,12 @@ fn fts_walk(
     select
 }
 
-/// Rows walked in the first chunk of a PostgreSQL walk (about 1 ms at a million
-/// recordings); later chunks are sized by what the first found ([`next_chunk`]), up to
-/// [`WALK_CHUNK_MAX`]. Measured at 1M: 1,000 rather than 500 took `forest` with the tag
-/// `birds` from two chunks to one (12.8 → 10.2 ms a page); each chunk is planned anew
-/// (0.5–0.8 ms) besides its rows.
+/// Rows walked in the first chunk of a PostgreSQL walk, per word searched for (each word
+/// more makes the matches rarer): about 1 ms a thousand at a million recordings. Later
+/// chunks are sized by what the first found ([`next_chunk`]), up to [`WALK_CHUNK_MAX`].
+/// Each chunk is planned anew (0.5–0.8 ms) besides its rows, so one chunk that is large
+/// enough beats two: measured at 1M, 1,000 rather than 500 took `forest` with the tag
+/// `birds` from two chunks to one (12.8 → 10.2 ms a page).
 const WALK_CHUNK: u64 = 1_000;
 const WALK_CHUNK_MAX: u64 = 8_000;
 
@@ -297,23 +298,32 @@ fn next_chunk(found: u64, need: u64, walked: u64) -> u64 {
     (left as u64).clamp(WALK_CHUNK, WALK_CHUNK_MAX)
 }
 
+/// The first chunk's size for a search for `terms`.
+fn first_chunk_size(terms: &[String]) -> u64 {
+    (WALK_CHUNK * terms.len().max(1) as u64).min(WALK_CHUNK_MAX)
+}
+
 /// Whether walking on would cost more than reading the matches' list from the GIN index:
 /// the walk costs a row per row, the list a row per match, of which the walk so far tells
-/// how many there are (roughly).
-async fn list_is_cheaper(
-    db: &impl ConnectionTrait,
-    published: &mut Option<u64>,
-    found: u64,
-    need: u64,
-    walked: u64,
-) -> Result<bool, ServiceError> {
+/// how many there are among the `published` (roughly).
+fn list_is_cheaper(found: u64, need: u64, walked: u64, published: u64) -> bool {
     let density = found.max(1) as f64 / walked.max(1) as f64;
     let to_walk = need.saturating_sub(found) as f64 / density;
-    let total = match *published {
-        Some(n) => n,
-        None => *published.insert(crate::facets::published(db).await?),
-    };
-    Ok(to_walk > density * total as f64)
+    to_walk > density * published as f64
+}
+
+/// A walk's first chunk, and how many recordings are published (what the walk and the
+/// count judge by), read at once on two connections.
+async fn first_chunk(
+    db: &impl ConnectionTrait,
+    select: &Select<recordings::Entity>,
+    class: &Expr,
+    size: u64,
+) -> Result<(Chunk, u64), ServiceError> {
+    tokio::try_join!(
+        pg_chunk(db, select, class, None, size),
+        crate::facets::published(db)
+    )
 }
 
 /// See [`first_ids`]: the walk, then the list when the walk would cost more.
@@ -328,12 +338,13 @@ async fn pg_first_ids(
     let need = skip + want;
     let class = Classes::Matches(tier).expr(terms);
     let mut found: Vec<i32> = Vec::new();
-    let (mut walked, mut before, mut size) = (0u64, None::<i32>, WALK_CHUNK);
-    let mut published = None;
+    let (mut walked, mut before, mut size) = (0u64, None::<i32>, first_chunk_size(terms));
+    let (mut chunk, published) = first_chunk(db, &select, &class, size).await?;
     loop {
-        let chunk = pg_chunk(db, &select, &class, before, size).await?;
-        let ended = chunk.walked < size;
         walked += chunk.walked;
+        // Short of a whole chunk, or as many rows as are published: every row the filters
+        // find has been seen.
+        let ended = chunk.walked < size || walked >= published;
         before = chunk.last.or(before);
         found.extend(chunk.hits.iter().map(|(id, _, _)| *id));
         if found.len() as u64 >= need || ended {
@@ -343,10 +354,11 @@ async fn pg_first_ids(
                 .take(want as usize)
                 .collect());
         }
-        if list_is_cheaper(db, &mut published, found.len() as u64, need, walked).await? {
+        if list_is_cheaper(found.len() as u64, need, walked, published) {
             break;
         }
         size = next_chunk(found.len() as u64, need, walked);
+        chunk = pg_chunk(db, &select, &class, before, size).await?;
     }
     // The list: read from the GIN index and sorted, never in the primary key's order
     // (`id + 0` has no index).
@@ -369,6 +381,8 @@ async fn pg_first_ids(
 pub struct Sample {
     rows: u64,
     hits: u64,
+    /// How many recordings are published, when the walk read it.
+    published: Option<u64>,
 }
 
 /// The first `want` ids after `skip` of a ranked search — its title tier, then the rest,
@@ -389,14 +403,17 @@ pub async fn ranked_ids(
     let need = skip + want;
     let class = Classes::Tiers.expr(terms);
     let (mut title, mut rest) = (Vec::new(), Vec::new());
-    let (mut walked, mut before, mut size) = (0u64, None::<i32>, WALK_CHUNK);
-    let (mut sample, mut published) = (None, None);
+    let (mut walked, mut before, mut size) = (0u64, None::<i32>, first_chunk_size(terms));
+    let (mut chunk, published) = first_chunk(db, &select, &class, size).await?;
+    let mut sample = None;
     loop {
-        let chunk = pg_chunk(db, &select, &class, before, size).await?;
-        let ended = chunk.walked < size;
         walked += chunk.walked;
+        // Short of a whole chunk, or as many rows as are published: every row the filters
+        // find has been seen.
+        let ended = chunk.walked < size || walked >= published;
         before = chunk.last.or(before);
         sample.get_or_insert(Sample {
+            published: Some(published),
             rows: chunk.walked.min(COUNT_SAMPLE),
             hits: chunk
                 .hits
@@ -413,10 +430,11 @@ pub async fn ranked_ids(
             let ids = ids.skip(skip as usize).take(want as usize).collect();
             return Ok((Some(ids), sample));
         }
-        if list_is_cheaper(db, &mut published, title.len() as u64, need, walked).await? {
+        if list_is_cheaper(title.len() as u64, need, walked, published) {
             return Ok((None, sample));
         }
         size = next_chunk(title.len() as u64, need, walked);
+        chunk = pg_chunk(db, &select, &class, before, size).await?;
     }
 }
 
@@ -439,7 +457,11 @@ pub async fn count(
         return sqlite_count(db, select, terms, only_words, bound).await;
     }
     let condition = pg_condition(terms, None);
-    let Sample { rows, hits } = match sampled {
+    let Sample {
+        rows,
+        hits,
+        published,
+    } = match sampled {
         Some(s) => s,
         None => {
             let sample: Vec<bool> = select
@@ -454,13 +476,17 @@ pub async fn count(
             Sample {
                 rows: sample.len() as u64,
                 hits: sample.iter().filter(|h| **h).count() as u64,
+                published: None,
             }
         }
     };
     if rows < COUNT_SAMPLE {
         return Ok(bounded(hits, bound));
     }
-    let published = crate::facets::published(db).await?;
+    let published = match published {
+        Some(n) => n,
+        None => crate::facets::published(db).await?,
+    };
     if surely_more(hits, COUNT_SAMPLE, published, bound) {
         return Ok(Count::AtLeast(bound));
     }
