@@ -25,7 +25,7 @@ async fn register_login_logout(backend: Backend) {
 
     let token = app.form_token("/login", &mut browser).await;
     let res = app
-        .post_form(
+        .post_password_form(
             "/api/login",
             "/login",
             &[
@@ -69,7 +69,7 @@ async fn wrong_password_is_refused_with_a_message(backend: Backend) {
     let mut browser = Browser::default();
     let token = app.form_token("/login", &mut browser).await;
     let res = app
-        .post_form(
+        .post_password_form(
             "/api/login",
             "/login?next=/x",
             &[
@@ -135,7 +135,7 @@ async fn registration_rules(backend: Backend) {
         let mut browser = Browser::default();
         let token = app.form_token("/register", &mut browser).await;
         let res = app
-            .post_form(
+            .post_password_form(
                 "/api/register",
                 "/register",
                 &[
@@ -237,7 +237,7 @@ async fn changing_the_password_ends_other_sessions(backend: Backend) {
     let mut here = app.register("heidi").await;
     let mut elsewhere = Browser::default();
     let token = app.form_token("/login", &mut elsewhere).await;
-    app.post_form(
+    app.post_password_form(
         "/api/login",
         "/login",
         &[
@@ -297,7 +297,7 @@ async fn login_redirects_only_to_paths_on_this_site(backend: Backend) {
     ] {
         let token = app.form_token("/login", &mut browser).await;
         let res = app
-            .post_form(
+            .post_password_form(
                 "/api/login",
                 "/login",
                 &[

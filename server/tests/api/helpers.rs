@@ -185,18 +185,39 @@ impl Site {
         req.send().await.expect("POST")
     }
 
+    /// Posts a form that hashes a password (sign-up, log-in): told "busy" — the password
+    /// threads are shared by every test in this process — it tries again in a moment, as a
+    /// person would.
+    pub async fn post_password_form(
+        &self,
+        path: &str,
+        from: &str,
+        fields: &[(&str, &str)],
+        browser: &mut Browser,
+    ) -> Response {
+        for _ in 0..200 {
+            let res = self.post_form(path, from, fields, browser).await;
+            if res.status() != StatusCode::SERVICE_UNAVAILABLE {
+                return res;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{path}: the password threads stayed busy for 10 s");
+    }
+
     /// Registers through the form and returns the logged-in browser.
     pub async fn register(&self, username: &str) -> Browser {
         let mut browser = Browser::default();
         let token = self.form_token("/register", &mut browser).await;
+        let email = format!("{username}@example.org");
         let res = self
-            .post_form(
+            .post_password_form(
                 "/api/register",
                 "/register",
                 &[
                     ("csrf", &token),
                     ("username", username),
-                    ("email", &format!("{username}@example.org")),
+                    ("email", &email),
                     ("password", PASSWORD),
                     ("next", "/"),
                 ],
@@ -216,7 +237,7 @@ impl Site {
         let mut browser = Browser::default();
         let token = self.form_token("/login", &mut browser).await;
         let res = self
-            .post_form(
+            .post_password_form(
                 "/api/login",
                 "/login",
                 &[
@@ -650,17 +671,24 @@ impl TestApp {
             .expect("drop the test database");
     }
 
+    /// Makes an account. The password threads are shared by every test in this process:
+    /// told they are busy, it tries again in a moment, as a person would.
     pub async fn user(&self, name: &str, role: Role) -> i32 {
-        domain::accounts::create_user(
-            &self.db,
-            &Username::parse(name).expect("username"),
-            &Email::parse(&format!("{name}@example.org")).expect("email"),
-            &Password::parse(PASSWORD).expect("password"),
-            role,
-        )
-        .await
-        .expect("user")
-        .id
+        let (username, password) = (
+            Username::parse(name).expect("username"),
+            Password::parse(PASSWORD).expect("password"),
+        );
+        let email = Email::parse(&format!("{name}@example.org")).expect("email");
+        for _ in 0..200 {
+            match domain::accounts::create_user(&self.db, &username, &email, &password, role).await
+            {
+                Err(domain::ServiceError::Busy) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                made => return made.expect("user").id,
+            }
+        }
+        panic!("the password threads stayed busy for 10 s");
     }
 
     /// Makes an uploader trusted: their uploads are published at once.
