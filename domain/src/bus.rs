@@ -21,7 +21,7 @@ pub use stream::RedisStream;
 
 use std::{
     any::Any,
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     future::Future,
     sync::{
         Arc, Mutex, MutexGuard,
@@ -56,6 +56,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 struct Entry {
+    /// Which entry this is, of all ever stored (so that the eviction of one entry never
+    /// unfiles another stored under the same cache key since).
+    id: u64,
     value: Arc<dyn Any + Send + Sync>,
     keys: Vec<String>,
     /// Its size in bytes, roughly (what the byte bound counts).
@@ -74,7 +77,9 @@ pub trait Sink: Send + Sync + 'static {
 /// of what it shows; an invalidation of a key drops every entry filed under it.
 pub struct ReadCache {
     entries: moka::sync::Cache<String, Arc<Entry>>,
-    index: Arc<Mutex<HashMap<String, HashSet<String>>>>,
+    /// Surrogate key → the cache keys filed under it, each with the id of the entry filed.
+    index: Arc<Mutex<Index>>,
+    next_id: AtomicU64,
     /// The last invalidation of each key (its log number), to refuse an entry read before
     /// it; only invalidations after `floor` are remembered.
     invalidated: Mutex<HashMap<String, u64>>,
@@ -83,23 +88,31 @@ pub struct ReadCache {
     floor: AtomicU64,
 }
 
+type Index = HashMap<String, HashMap<String, u64>>;
+
 /// How many invalidated keys to remember before forgetting the oldest half.
 const REMEMBERED: usize = 100_000;
 
 impl ReadCache {
     pub fn new(max_bytes: u64, ttl: Duration) -> Self {
-        let index: Arc<Mutex<HashMap<String, HashSet<String>>>> = Arc::default();
+        let index: Arc<Mutex<Index>> = Arc::default();
         let on_evict = Arc::clone(&index);
         let entries = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|_: &String, e: &Arc<Entry>| e.weight)
             .time_to_live(ttl)
+            // Told late (moka tells of a replaced entry after the new one is in): only this
+            // entry's filing goes, never that of the entry that replaced it. Unfiling the
+            // new one left it where no invalidation could reach it — a list page stale
+            // until its time to live ran out (seen: 40 s behind under a rating storm).
             .eviction_listener(move |key: Arc<String>, e: Arc<Entry>, _| {
                 let mut index = lock(&on_evict);
                 for k in &e.keys {
-                    if let Some(set) = index.get_mut(k) {
-                        set.remove(key.as_str());
-                        if set.is_empty() {
+                    if let Some(filed) = index.get_mut(k) {
+                        if filed.get(key.as_str()) == Some(&e.id) {
+                            filed.remove(key.as_str());
+                        }
+                        if filed.is_empty() {
                             index.remove(k);
                         }
                     }
@@ -109,6 +122,7 @@ impl ReadCache {
         Self {
             entries,
             index,
+            next_id: AtomicU64::new(0),
             invalidated: Mutex::default(),
             floor: AtomicU64::new(0),
         }
@@ -150,15 +164,17 @@ impl ReadCache {
         {
             return false;
         }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         {
             let mut index = lock(&self.index);
             for k in &keys {
-                index.entry(k.clone()).or_default().insert(key.clone());
+                index.entry(k.clone()).or_default().insert(key.clone(), id);
             }
         }
         self.entries.insert(
             key,
             Arc::new(Entry {
+                id,
                 value: Arc::new(value),
                 keys,
                 weight: u32::try_from(weight).unwrap_or(u32::MAX),
@@ -186,7 +202,7 @@ impl ReadCache {
             let mut index = lock(&self.index);
             keys.iter()
                 .filter_map(|k| index.remove(*k))
-                .flatten()
+                .flat_map(HashMap::into_keys)
                 .collect()
         };
         for key in doomed {
@@ -524,6 +540,19 @@ mod tests {
             Transport::from_redis_url(Some("")),
             Ok(Transport::Database)
         ));
+    }
+
+    #[test]
+    fn an_entry_that_replaced_another_is_still_dropped_by_its_keys() {
+        let c = cache();
+        assert!(c.insert("page/list".into(), 1u32, vec!["card:1".into()], 5, 10));
+        // Two renders of one page: the second replaces the first, and moka tells of the
+        // first one's leaving afterwards.
+        assert!(c.insert("page/list".into(), 2u32, vec!["card:1".into()], 5, 10));
+        c.entries.run_pending_tasks();
+        assert_eq!(c.get::<u32>("page/list"), Some(2));
+        c.invalidate(&["~card:1"], 6);
+        assert_eq!(c.get::<u32>("page/list"), None, "still filed under card:1");
     }
 
     #[test]
