@@ -81,10 +81,12 @@ pub async fn uploader(app: &TestApp, name: &str, role: Role) -> Browser {
     app.login(name).await
 }
 
-/// Waits (with a deadline) until the worker has processed the recording.
+/// Waits (with a deadline) until the worker has processed the recording. The deadline only
+/// keeps a stuck job from hanging the run: a debug build processing 100 s of sound while
+/// another test works on the other core took over 30 s once.
 pub async fn processed(app: &TestApp, slug: &str) -> domain::entities::recordings::Model {
     use sea_orm::{ColumnTrait, QueryFilter};
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
         let row = domain::entities::recordings::Entity::find()
             .filter(domain::entities::recordings::Column::Slug.eq(slug))
