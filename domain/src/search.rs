@@ -312,18 +312,65 @@ fn list_is_cheaper(found: u64, need: u64, walked: u64, published: u64) -> bool {
     to_walk > density * published as f64
 }
 
-/// A walk's first chunk, and how many recordings are published (what the walk and the
-/// count judge by), read at once on two connections.
-async fn first_chunk(
-    db: &impl ConnectionTrait,
-    select: &Select<recordings::Entity>,
-    class: &Expr,
+/// A PostgreSQL walk in progress: what it asks, where it stands, and how many recordings
+/// are published (what it and the count judge by).
+struct Walk<'a> {
+    select: &'a Select<recordings::Entity>,
+    class: Expr,
+    before: Option<i32>,
     size: u64,
-) -> Result<(Chunk, u64), ServiceError> {
-    tokio::try_join!(
-        pg_chunk(db, select, class, None, size),
-        crate::facets::published(db)
-    )
+    walked: u64,
+    published: u64,
+}
+
+impl<'a> Walk<'a> {
+    /// The walk's first chunk, with the published count read beside it on a second
+    /// connection.
+    async fn start(
+        db: &impl ConnectionTrait,
+        select: &'a Select<recordings::Entity>,
+        class: Expr,
+        terms: &[String],
+    ) -> Result<(Walk<'a>, Chunk), ServiceError> {
+        let size = first_chunk_size(terms);
+        let (chunk, published) = tokio::try_join!(
+            pg_chunk(db, select, &class, None, size),
+            crate::facets::published(db)
+        )?;
+        let walk = Walk {
+            select,
+            class,
+            before: None,
+            size,
+            walked: 0,
+            published,
+        };
+        Ok((walk, chunk))
+    }
+
+    /// Counts `chunk` as walked; whether every row the filters find has now been seen
+    /// (short of a whole chunk, or as many rows as are published).
+    fn passed(&mut self, chunk: &Chunk) -> bool {
+        self.walked += chunk.walked;
+        self.before = chunk.last.or(self.before);
+        chunk.walked < self.size || self.walked >= self.published
+    }
+
+    /// The next chunk for a walk that has found `found` of the `need` matches it wants;
+    /// `None` when reading the matches' list would cost less than walking on.
+    async fn next(
+        &mut self,
+        db: &impl ConnectionTrait,
+        found: u64,
+        need: u64,
+    ) -> Result<Option<Chunk>, ServiceError> {
+        if list_is_cheaper(found, need, self.walked, self.published) {
+            return Ok(None);
+        }
+        self.size = next_chunk(found, need, self.walked);
+        let chunk = pg_chunk(db, self.select, &self.class, self.before, self.size).await?;
+        Ok(Some(chunk))
+    }
 }
 
 /// See [`first_ids`]: the walk, then the list when the walk would cost more.
@@ -336,16 +383,11 @@ async fn pg_first_ids(
     want: u64,
 ) -> Result<Vec<i32>, ServiceError> {
     let need = skip + want;
-    let class = Classes::Matches(tier).expr(terms);
     let mut found: Vec<i32> = Vec::new();
-    let (mut walked, mut before, mut size) = (0u64, None::<i32>, first_chunk_size(terms));
-    let (mut chunk, published) = first_chunk(db, &select, &class, size).await?;
+    let (mut walk, mut chunk) =
+        Walk::start(db, &select, Classes::Matches(tier).expr(terms), terms).await?;
     loop {
-        walked += chunk.walked;
-        // Short of a whole chunk, or as many rows as are published: every row the filters
-        // find has been seen.
-        let ended = chunk.walked < size || walked >= published;
-        before = chunk.last.or(before);
+        let ended = walk.passed(&chunk);
         found.extend(chunk.hits.iter().map(|(id, _, _)| *id));
         if found.len() as u64 >= need || ended {
             return Ok(found
@@ -354,11 +396,10 @@ async fn pg_first_ids(
                 .take(want as usize)
                 .collect());
         }
-        if list_is_cheaper(found.len() as u64, need, walked, published) {
-            break;
+        match walk.next(db, found.len() as u64, need).await? {
+            Some(next) => chunk = next,
+            None => break,
         }
-        size = next_chunk(found.len() as u64, need, walked);
-        chunk = pg_chunk(db, &select, &class, before, size).await?;
     }
     // The list: read from the GIN index and sorted, never in the primary key's order
     // (`id + 0` has no index).
@@ -401,18 +442,13 @@ pub async fn ranked_ids(
         return Ok((None, None));
     }
     let need = skip + want;
-    let class = Classes::Tiers.expr(terms);
     let (mut title, mut rest) = (Vec::new(), Vec::new());
-    let (mut walked, mut before, mut size) = (0u64, None::<i32>, first_chunk_size(terms));
-    let (mut chunk, published) = first_chunk(db, &select, &class, size).await?;
+    let (mut walk, mut chunk) = Walk::start(db, &select, Classes::Tiers.expr(terms), terms).await?;
+    let published = walk.published;
     let mut sample = None;
     loop {
-        walked += chunk.walked;
-        // Short of a whole chunk, or as many rows as are published: every row the filters
-        // find has been seen.
-        let ended = chunk.walked < size || walked >= published;
-        before = chunk.last.or(before);
-        sample.get_or_insert(Sample {
+        let ended = walk.passed(&chunk);
+        sample.get_or_insert_with(|| Sample {
             published: Some(published),
             rows: chunk.walked.min(COUNT_SAMPLE),
             hits: chunk
@@ -430,11 +466,10 @@ pub async fn ranked_ids(
             let ids = ids.skip(skip as usize).take(want as usize).collect();
             return Ok((Some(ids), sample));
         }
-        if list_is_cheaper(title.len() as u64, need, walked, published) {
-            return Ok((None, sample));
+        match walk.next(db, title.len() as u64, need).await? {
+            Some(next) => chunk = next,
+            None => return Ok((None, sample)),
         }
-        size = next_chunk(title.len() as u64, need, walked);
-        chunk = pg_chunk(db, &select, &class, before, size).await?;
     }
 }
 
