@@ -14,6 +14,8 @@ MIN_CHROMIUM=120        # what playwright-core 1.65 drives
 MIN_SYSTEMD=247         # systemd-analyze verify knows every setting the units use (ProtectProc=)
 MIN_PYYAML=5.1          # check-deploy reads the cloud-init files
 MIN_AIOHTTP=3.9         # scripts/crowd.py (scripts/bench-crowd)
+MIN_PEBBLE=2.4          # certificateValidityPeriod (short-lived certificates for the renewal test)
+MIN_PROMTOOL=2.37       # promtool test rules with humanizeDuration in annotations (Debian 12: 2.42)
 MIN_TERRAFORM=1.5       # deploy/terraform's required_version (fmt only; cannot be installed here)
 
 say() { printf '\n== %s\n' "$*"; }

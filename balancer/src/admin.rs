@@ -37,6 +37,7 @@ pub async fn handle(
                 &shared.cache,
                 &shared.clients,
                 live.pools.values().map(Arc::as_ref),
+                shared.acme.get().map(Arc::as_ref),
             );
             pages::text(StatusCode::OK, "text/plain; version=0.0.4", body)
         }

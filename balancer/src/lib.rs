@@ -6,6 +6,7 @@
 //! HTTP/1.1 and HTTP/2, graceful shutdown on SIGTERM and reload on SIGHUP. What happens to
 //! each request is in `proxy.rs`, in the order it happens.
 
+pub mod acme;
 pub mod admin;
 pub mod body;
 pub mod cache;
@@ -15,10 +16,10 @@ pub mod config;
 pub mod forward;
 pub mod freshness;
 pub mod health;
-mod histogram;
 mod idle;
 pub mod metrics;
 pub mod pages;
+mod plain_http;
 pub mod pool;
 pub mod proxy;
 pub mod request_body;
@@ -49,6 +50,10 @@ pub struct Balancer {
     listener: TcpListener,
     admin: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// With TLS: the plain-HTTP listener (ACME challenges, redirects to HTTPS).
+    http: Option<(TcpListener, Arc<plain_http::Redirects>)>,
+    /// The ACME client, which keeps the TLS listener's certificate current.
+    acme: Option<Arc<acme::Acme>>,
 }
 
 impl Balancer {
@@ -59,23 +64,78 @@ impl Balancer {
 
     /// [`Balancer::bind`] on a clock of the caller's (tests hand in a manual one).
     pub async fn bind_with_clock(settings: Settings, clock: Clock) -> Result<Self, String> {
-        let tls = match &settings.tls {
-            Some(files) => Some(tls::acceptor(files)?),
-            None => None,
+        Self::bind_with(settings, clock, None).await
+    }
+
+    /// [`Balancer::bind_with_clock`], with the store an `[acme]` `store = "bucket:…"` means
+    /// (the binary hands in the media bucket).
+    pub async fn bind_with(
+        settings: Settings,
+        clock: Clock,
+        bucket: Option<Arc<dyn acme::Store>>,
+    ) -> Result<Self, String> {
+        let (tls, acme) = match &settings.tls {
+            Some(config::Tls::Files(files)) => (Some(tls::acceptor(files)?), None),
+            Some(config::Tls::Acme(a)) => {
+                let store: Arc<dyn acme::Store> = match &a.store {
+                    acme::StoreLocation::Dir(dir) => Arc::new(acme::DirStore(dir.clone())),
+                    acme::StoreLocation::Bucket(prefix) => Arc::new(acme::Prefixed {
+                        inner: bucket.ok_or(
+                            "[acme] store = \"bucket:…\" needs the media bucket (AMBISONIA_S3_BUCKET)",
+                        )?,
+                        prefix: prefix.clone(),
+                    }),
+                };
+                let acme = acme::Acme::new(a.clone(), store);
+                (
+                    Some(tls::acceptor_for(Arc::clone(&acme.current))?),
+                    Some(acme),
+                )
+            }
+            None => (None, None),
         };
         let listener = listen(settings.listen)
             .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
         let admin = TcpListener::bind(settings.admin_listen)
             .await
             .map_err(|e| format!("cannot listen on {} (admin): {e}", settings.admin_listen))?;
+        let http = match settings.http_listen {
+            Some(addr) => {
+                let l = listen(addr).map_err(|e| format!("cannot listen on {addr} (http): {e}"))?;
+                let hosts = acme
+                    .as_ref()
+                    .map(|a| a.settings().domains.clone())
+                    .unwrap_or_default();
+                let https_port = listener.local_addr().map_or(443, |a| a.port());
+                Some((
+                    l,
+                    Arc::new(plain_http::Redirects {
+                        acme: acme.clone(),
+                        hosts,
+                        https_port,
+                    }),
+                ))
+            }
+            None => None,
+        };
         let shared = Shared::with_clock(settings, clock);
+        if let Some(a) = &acme {
+            let _ = shared.acme.set(Arc::clone(a));
+        }
         start_health_checks(&shared);
         Ok(Self {
             shared,
             listener,
             admin,
             tls,
+            http,
+            acme,
         })
+    }
+
+    /// Where the plain-HTTP listener listens, when there is one.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -103,12 +163,17 @@ impl Balancer {
             listener,
             admin,
             tls,
+            http,
+            acme,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         // Every connection task holds a sender; when all are gone, all connections are done.
         let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
 
         let admin_task = tokio::spawn(serve_admin(admin, Arc::clone(&shared), stop_rx.clone()));
+        let http_task = http
+            .map(|(l, redirects)| tokio::spawn(plain_http::serve(l, redirects, stop_rx.clone())));
+        let acme_task = acme.map(|a| tokio::spawn(a.run()));
         let builder = Arc::new(http_builder(&shared.live().settings));
         tokio::pin!(shutdown);
         loop {
@@ -180,6 +245,9 @@ impl Balancer {
             tracing::warn!("shutdown grace ran out with connections still open");
         }
         admin_task.abort();
+        for task in [http_task, acme_task].into_iter().flatten() {
+            task.abort();
+        }
     }
 }
 
@@ -340,13 +408,15 @@ pub async fn run(
     proxies: TrustedProxies,
     shutdown: impl Future<Output = ()>,
     started: impl FnOnce(Arc<Shared>),
+    acme_bucket: Option<Arc<dyn acme::Store>>,
 ) -> Result<(), String> {
     let settings = Settings::load(listen, &flags, &proxies)?;
-    let balancer = Balancer::bind(settings).await?;
+    let balancer = Balancer::bind_with(settings, Clock::system(), acme_bucket).await?;
     started(balancer.shared());
     tracing::info!(
         listen = %balancer.local_addr(),
         admin = %balancer.admin_addr(),
+        http = ?balancer.http_addr(),
         "balancer listening"
     );
     let shared = balancer.shared();

@@ -7,6 +7,7 @@ use std::{
 };
 
 use super::{
+    acme::Acme,
     cache::{Cache, CacheStatus},
     clients::Clients,
     pool::Pool,
@@ -71,6 +72,7 @@ impl Metrics {
         cache: &Cache,
         clients: &Clients,
         pools: impl Iterator<Item = &'a Pool>,
+        acme: Option<&Acme>,
     ) -> String {
         let (cache_bytes, cache_objects) = cache.usage();
         let cache_capacity = cache.capacity();
@@ -220,6 +222,27 @@ impl Metrics {
         }
         out.push_str("# TYPE balancer_upstream_latency_seconds histogram\n");
         out.push_str(&latency);
+        if let Some(acme) = acme {
+            for (name, kind, v) in [
+                (
+                    "balancer_tls_certificate_not_after_seconds",
+                    "gauge",
+                    acme.not_after().unwrap_or(0),
+                ),
+                (
+                    "balancer_acme_certificates_issued_total",
+                    "counter",
+                    acme.issued.load(Relaxed),
+                ),
+                (
+                    "balancer_acme_orders_failed_total",
+                    "counter",
+                    acme.failed.load(Relaxed),
+                ),
+            ] {
+                let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {v}");
+            }
+        }
         out
     }
 }

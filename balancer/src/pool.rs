@@ -15,13 +15,13 @@ use std::{
     time::{Duration, Instant},
 };
 
+use contract::histogram::Histogram;
 use rand::Rng;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{
     clients::UpstreamSlot,
     config::{Balance, HealthSettings, PoolSettings},
-    histogram::Histogram,
 };
 
 /// How fast the response-time estimate forgets.

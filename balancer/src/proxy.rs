@@ -81,6 +81,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// What each client address holds now (kept across reloads).
     pub clients: Arc<Clients>,
+    /// The ACME client, when the certificate is obtained automatically (for `/metrics`).
+    pub acme: std::sync::OnceLock<Arc<crate::acme::Acme>>,
 }
 
 impl Shared {
@@ -101,6 +103,7 @@ impl Shared {
             cache,
             metrics: Metrics::default(),
             clients: Arc::default(),
+            acme: std::sync::OnceLock::new(),
         })
     }
 

@@ -1,12 +1,12 @@
-//! Optional TLS termination with rustls (ring provider) from PEM files; ALPN offers h2 and
-//! http/1.1.
+//! Optional TLS termination with rustls (ring provider), from PEM files or from the
+//! certificate ACME keeps current (`acme`); ALPN offers h2 and http/1.1.
 
 use std::sync::Arc;
 
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use tokio_rustls::{TlsAcceptor, rustls};
 
-use super::config::TlsFiles;
+use super::{acme::CurrentCert, config::TlsFiles};
 
 pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
@@ -26,13 +26,28 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
             files.key.display()
         )
     })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup: {e}"))?
-        .with_no_client_auth()
+    let config = builder()?
         .with_single_cert(certs, key)
         .map_err(|e| format!("certificate and key do not fit together: {e}"))?;
+    Ok(with_alpn(config))
+}
+
+/// An acceptor serving whatever certificate `current` holds at each handshake (none yet:
+/// the handshake fails until the first is obtained).
+pub fn acceptor_for(current: Arc<CurrentCert>) -> Result<TlsAcceptor, String> {
+    Ok(with_alpn(builder()?.with_cert_resolver(current)))
+}
+
+fn builder()
+-> Result<rustls::ConfigBuilder<rustls::ServerConfig, rustls::server::WantsServerCert>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .with_no_client_auth())
+}
+
+fn with_alpn(mut config: rustls::ServerConfig) -> TlsAcceptor {
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    TlsAcceptor::from(Arc::new(config))
 }

@@ -8,12 +8,15 @@
 //! - [`policy`]: whether a response may be kept by a shared cache at all, and the
 //!   `Cache-Control` a shareable page carries;
 //! - [`uploads`]: the paths whose requests carry recordings, how large they may be and how
-//!   long their answer may take after the body.
+//!   long their answer may take after the body;
+//! - [`histogram`]: the latency histogram both roles' `/metrics` render, with one set of
+//!   buckets, so that one dashboard and one set of alert rules read both.
 //!
 //! The app decides what a page shows and names it; the balancer stores, serves and purges
 //! by those names. `docs/architecture.md` ("The cache contract") tells the whole story.
 
 pub mod header;
+pub mod histogram;
 pub mod key;
 pub mod policy;
 pub mod uploads;

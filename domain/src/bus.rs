@@ -227,6 +227,11 @@ impl ReadCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The bytes the entries weigh (what the bound counts), roughly.
+    pub fn bytes(&self) -> u64 {
+        self.entries.weighted_size()
+    }
 }
 
 impl Sink for ReadCache {
@@ -257,6 +262,49 @@ pub struct Bus<S: Sink = ReadCache> {
     /// When the log was last read successfully.
     last_ok: Mutex<Option<Instant>>,
     flushes: AtomicU64,
+    /// The log's head as last read (how far behind the cursor is).
+    head: AtomicU64,
+    /// Reads through `cached`, by [`Read`].
+    reads: [AtomicU64; 3],
+}
+
+/// How a read through the read cache went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// Answered from the cache.
+    Hit,
+    /// Loaded from the database (and kept).
+    Miss,
+    /// Loaded from the database because the lease had lapsed (the cache was not trusted).
+    Untrusted,
+}
+
+impl Read {
+    pub const ALL: [Read; 3] = [Read::Hit, Read::Miss, Read::Untrusted];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Read::Hit => "hit",
+            Read::Miss => "miss",
+            Read::Untrusted => "untrusted",
+        }
+    }
+}
+
+/// Where a follower stands, for `/metrics`.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    pub cursor: u64,
+    /// The log's head when it was last read.
+    pub head: u64,
+    /// Since the log was last read successfully.
+    pub since_read: Option<Duration>,
+    /// `redis`, `listen` (PostgreSQL) or `in-process` (SQLite).
+    pub transport: &'static str,
+    pub transport_alive: bool,
+    /// Whether the lease holds (the cache is trusted).
+    pub current: bool,
+    pub flushes: u64,
 }
 
 impl<S: Sink> std::fmt::Debug for Bus<S> {
@@ -340,6 +388,8 @@ impl<S: Sink> Bus<S> {
             reading: tokio::sync::Mutex::new(()),
             last_ok: Mutex::new(Some(Instant::now())),
             flushes: AtomicU64::new(0),
+            head: AtomicU64::new(head),
+            reads: Default::default(),
         });
         tokio::spawn(Arc::clone(&bus).follow());
         // A replica is trusted from its first request only if its transport is up by then:
@@ -383,6 +433,34 @@ impl<S: Sink> Bus<S> {
         &self.cache
     }
 
+    /// Where this follower stands now.
+    pub fn standing(&self) -> Standing {
+        // Its own statement: the guard must be gone before `current()` locks it again.
+        let since_read = lock(&self.last_ok).map(|at| at.elapsed());
+        Standing {
+            cursor: self.cursor(),
+            head: self.head.load(Ordering::Acquire),
+            since_read,
+            transport: match self.link {
+                Link::InProcess => "in-process",
+                Link::Listen(_) => "listen",
+                Link::Redis(_) => "redis",
+            },
+            transport_alive: self.link.alive(),
+            current: self.current(),
+            flushes: self.flushes(),
+        }
+    }
+
+    /// How many reads through the read cache went each way.
+    pub fn reads(&self, how: Read) -> u64 {
+        self.reads[how as usize].load(Ordering::Relaxed)
+    }
+
+    fn count(&self, how: Read) {
+        self.reads[how as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Reads the log until woken, every heartbeat, forever; trims it now and then.
     async fn follow(self: Arc<Self>) {
         let mut trimmed = Instant::now();
@@ -414,6 +492,7 @@ impl<S: Sink> Bus<S> {
         loop {
             let cursor = self.cursor();
             let head = log::head(&self.db).await?;
+            self.head.fetch_max(head, Ordering::AcqRel);
             if head <= cursor {
                 return Ok(());
             }
@@ -456,11 +535,14 @@ impl Bus<ReadCache> {
         Fut: Future<Output = Result<(T, Vec<String>), ServiceError>>,
     {
         if !self.current() {
+            self.count(Read::Untrusted);
             return load().await;
         }
         if let Some(filed) = self.cache.filed::<T>(&key) {
+            self.count(Read::Hit);
             return Ok(filed);
         }
+        self.count(Read::Miss);
         let read_at = self.cursor();
         let (value, keys) = load().await?;
         let bytes = serde_json::to_vec(&value).map_or(1024, |b| b.len());

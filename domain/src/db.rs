@@ -69,6 +69,48 @@ pub async fn ping(db: &DatabaseConnection) -> bool {
     db.ping().await.is_ok()
 }
 
+/// A connection pool as it stands (for `/metrics`).
+#[derive(Debug, Clone, Copy)]
+pub struct PoolState {
+    /// Connections open, in use or idle.
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+    /// How long taking a connection took just now — the wait a request would see — or
+    /// `None` when it took longer than the probe's limit.
+    pub acquire: Option<Duration>,
+}
+
+/// Reads `db`'s pool, and times taking (and at once giving back) one connection from it.
+pub async fn pool_state(db: &DatabaseConnection, limit: Duration) -> Option<PoolState> {
+    async fn probe<D: sea_orm::sqlx::Database>(
+        pool: &sea_orm::sqlx::Pool<D>,
+        limit: Duration,
+    ) -> PoolState {
+        let (size, idle) = (
+            pool.size(),
+            u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        );
+        let started = std::time::Instant::now();
+        let acquire = tokio::time::timeout(limit, pool.acquire())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .map(|_| started.elapsed());
+        PoolState {
+            size,
+            idle,
+            max: pool.options().get_max_connections(),
+            acquire,
+        }
+    }
+    match db.get_database_backend() {
+        DbBackend::Postgres => Some(probe(db.get_postgres_connection_pool(), limit).await),
+        DbBackend::Sqlite => Some(probe(db.get_sqlite_connection_pool(), limit).await),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::prepare_sqlite_url;

@@ -298,6 +298,47 @@ where
 /// How a run ended: done, or failed with a reason (for the uploader, where they see it).
 pub type RunResult = Result<(), String>;
 
+/// The queue as `/metrics` shows it: jobs waiting, running, and failed for good, and how
+/// long the oldest waiting one has waited.
+#[derive(Debug, Clone, Default)]
+pub struct Standing {
+    pub queued: i64,
+    pub running: i64,
+    pub failed: i64,
+    pub oldest_queued: Option<DateTime<Utc>>,
+}
+
+/// One statement: each unfinished state's count and its oldest job.
+pub async fn standing(db: &DatabaseConnection) -> Result<Standing, ServiceError> {
+    use sea_orm::{QuerySelect, sea_query::Func};
+    let rows: Vec<(JobState, i64, Option<DateTime<Utc>>)> = jobs::Entity::find()
+        .select_only()
+        .column(jobs::Column::State)
+        .column_as(Expr::from(Func::count(Expr::col(jobs::Column::Id))), "n")
+        .column_as(
+            Expr::from(Func::min(Expr::col(jobs::Column::CreatedAt))),
+            "oldest",
+        )
+        .filter(jobs::Column::State.ne(JobState::Done))
+        .group_by(jobs::Column::State)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut s = Standing::default();
+    for (state, n, oldest) in rows {
+        match state {
+            JobState::Queued => {
+                s.queued = n;
+                s.oldest_queued = oldest;
+            }
+            JobState::Running => s.running = n,
+            JobState::Failed => s.failed = n,
+            JobState::Done => {}
+        }
+    }
+    Ok(s)
+}
+
 /// Ends `job` in `w`, as `result` says: done; failed but to be tried again after a pause;
 /// or failed for good once its attempts are spent. `None` when the job is no longer this
 /// claim's — then nothing of this run may be written, and the caller drops `w`.

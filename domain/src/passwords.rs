@@ -7,6 +7,7 @@
 
 use std::sync::{
     Arc, LazyLock, Mutex,
+    atomic::{AtomicU64, Ordering::Relaxed},
     mpsc::{self, SyncSender, TrySendError},
 };
 
@@ -25,6 +26,15 @@ const QUEUED_PER_THREAD: usize = 4;
 const NICENESS: i32 = 10;
 
 type Job = Box<dyn FnOnce() + Send>;
+
+/// Hashes and checks queued or running now, and turned away so far (for `/metrics`).
+static PENDING: AtomicU64 = AtomicU64::new(0);
+static REFUSED: AtomicU64 = AtomicU64::new(0);
+
+/// Password work waiting or running now, and how much was turned away as `Busy` so far.
+pub fn standing() -> (u64, u64) {
+    (PENDING.load(Relaxed), REFUSED.load(Relaxed))
+}
 
 /// The password threads' queue.
 static QUEUE: LazyLock<SyncSender<Job>> = LazyLock::new(|| {
@@ -67,12 +77,20 @@ async fn gated<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ServiceError> {
     let (done, result) = tokio::sync::oneshot::channel();
+    PENDING.fetch_add(1, Relaxed);
     QUEUE
         .try_send(Box::new(move || {
             let _ = done.send(work());
+            PENDING.fetch_sub(1, Relaxed);
         }))
+        .inspect_err(|_| {
+            PENDING.fetch_sub(1, Relaxed);
+        })
         .map_err(|e| match e {
-            TrySendError::Full(_) => ServiceError::Busy,
+            TrySendError::Full(_) => {
+                REFUSED.fetch_add(1, Relaxed);
+                ServiceError::Busy
+            }
             TrySendError::Disconnected(_) => {
                 ServiceError::internal("password work", "no password thread is running")
             }

@@ -141,6 +141,16 @@ pub struct AppConfig {
     /// Premium subscriptions and tips through Stripe (off without STRIPE_SECRET_KEY).
     #[command(flatten)]
     pub stripe: StripeConfig,
+
+    /// Where this replica's `/metrics` (Prometheus text) listens; off when unset. An
+    /// address other machines reach needs AMBISONIA_ADMIN_TOKEN, which it then asks for.
+    #[arg(long, env = "AMBISONIA_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Asked of `/metrics` as `Authorization: Bearer …` (the balancer's admin token too).
+    /// From the environment only: a secret on the command line shows in `ps`.
+    #[arg(skip = std::env::var("AMBISONIA_ADMIN_TOKEN").ok().and_then(balancer::token::BearerToken::new))]
+    pub admin_token: Option<balancer::token::BearerToken>,
 }
 
 /// Stripe. The two secrets come from the environment only (a flag shows in `ps`); with no

@@ -18,7 +18,14 @@ async fn main() -> ExitCode {
         None => match cli.role {
             Role::App => app_role::run(cli.app).await,
             Role::Balancer => {
-                balancer_role::run(cli.app.listen, cli.balancer, cli.app.proxies, cli.app.bus).await
+                balancer_role::run(
+                    cli.app.listen,
+                    cli.balancer,
+                    cli.app.proxies,
+                    cli.app.bus,
+                    cli.app.s3,
+                )
+                .await
             }
         },
     };

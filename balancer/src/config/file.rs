@@ -18,10 +18,11 @@ use super::{
     settings::{
         Balance, CacheSettings, DEFAULT_CACHE_MB, DEFAULT_PANIC_BELOW_PERCENT,
         DEFAULT_SHUTDOWN_GRACE_S, EjectSettings, HealthSettings, KIB, Limits, PoolSettings,
-        RouteSettings, Settings, TlsFiles, check_cookie_name, check_upstream, mib, ms,
+        RouteSettings, Settings, Tls, TlsFiles, check_cookie_name, check_upstream, mib, ms,
         token_from_env,
     },
 };
+use crate::acme::{AcmeSettings, StoreLocation};
 
 impl Settings {
     pub fn from_file(
@@ -172,10 +173,18 @@ impl Settings {
         Self {
             listen: file.listen.unwrap_or(listen),
             admin_listen: file.admin_listen.unwrap_or(admin_listen),
-            tls: file.tls.map(|t| TlsFiles {
-                cert: t.cert,
-                key: t.key,
-            }),
+            tls: match (file.tls, file.acme) {
+                (Some(_), Some(_)) => {
+                    return Err("give either [tls] (certificate files) or [acme], not both".into());
+                }
+                (Some(t), None) => Some(Tls::Files(TlsFiles {
+                    cert: t.cert,
+                    key: t.key,
+                })),
+                (None, Some(a)) => Some(Tls::Acme(a.settings()?)),
+                (None, None) => None,
+            },
+            http_listen: file.http_listen,
             session_cookie: file.session_cookie,
             purge_token: token_from_env("AMBISONIA_PURGE_TOKEN"),
             admin_token: token_from_env("AMBISONIA_ADMIN_TOKEN"),
@@ -201,7 +210,9 @@ struct FileConfig {
     trusted_proxies: Vec<Spanned<String>>,
     #[serde(default = "default_grace_s")]
     shutdown_grace_s: u64,
+    http_listen: Option<SocketAddr>,
     tls: Option<FileTls>,
+    acme: Option<FileAcme>,
     #[serde(default)]
     limits: FileLimits,
     #[serde(default)]
@@ -220,6 +231,63 @@ fn default_grace_s() -> u64 {
 }
 fn yes() -> bool {
     true
+}
+
+/// `[acme]`: automatic HTTPS.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAcme {
+    #[serde(default = "lets_encrypt")]
+    directory: String,
+    domains: Vec<String>,
+    #[serde(default)]
+    contact: Vec<String>,
+    /// A folder, or `bucket:PREFIX` (the media bucket, for a fleet).
+    store: String,
+    ca_root: Option<PathBuf>,
+}
+
+fn lets_encrypt() -> String {
+    crate::acme::LETS_ENCRYPT.into()
+}
+
+impl FileAcme {
+    fn settings(self) -> Result<AcmeSettings, String> {
+        if self.domains.is_empty() {
+            return Err("[acme] needs at least one of `domains`".into());
+        }
+        for d in &self.domains {
+            let ok = !d.is_empty()
+                && d.len() <= 253
+                && d.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                });
+            if !ok {
+                return Err(format!("[acme] `{d}` is not a host name"));
+            }
+        }
+        if let Some(c) = self.contact.iter().find(|c| !c.starts_with("mailto:")) {
+            return Err(format!("[acme] contact `{c}` is not a mailto: address"));
+        }
+        let store = match self.store.strip_prefix("bucket:") {
+            Some(prefix) => StoreLocation::Bucket(prefix.trim_matches('/').to_owned()),
+            None if self.store.is_empty() => return Err("[acme] needs a `store`".into()),
+            None => StoreLocation::Dir(PathBuf::from(self.store)),
+        };
+        Ok(AcmeSettings {
+            directory: self.directory,
+            domains: self
+                .domains
+                .into_iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
+            contact: self.contact,
+            store,
+            ca_root: self.ca_root,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -395,6 +463,52 @@ mod tests {
         let e = parse(text).err().unwrap_or_default();
         assert!(e.contains("AMBISONIA_ADMIN_TOKEN"), "{e}");
         assert!(parse(&text.replace("0.0.0.0", "127.0.0.1")).is_ok());
+    }
+
+    #[test]
+    fn acme_needs_the_http_listener_names_and_a_store() {
+        let pool = "\n[pools.app]\nupstreams = [\"127.0.0.1:3001\"]\n\n[[routes]]\nprefix = \"/\"\npool = \"app\"\n";
+        let acme = "[acme]\ndomains = [\"Ambisonia.example.org\"]\ncontact = [\"mailto:ops@example.org\"]\nstore = \"bucket:acme/\"\n";
+        let ok = parse(&format!("http_listen = \"0.0.0.0:80\"\n{acme}{pool}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        match ok.tls {
+            Some(Tls::Acme(a)) => {
+                assert_eq!(a.directory, crate::acme::LETS_ENCRYPT);
+                assert_eq!(a.domains, ["ambisonia.example.org"]);
+                assert_eq!(a.store, StoreLocation::Bucket("acme".into()));
+            }
+            other => panic!("{other:?}"),
+        }
+        for (text, says) in [
+            (format!("{acme}{pool}"), "http_listen"),
+            (
+                format!(
+                    "http_listen = \"0.0.0.0:80\"\n{}{pool}",
+                    acme.replace("Ambisonia.example.org", "bad host")
+                ),
+                "not a host name",
+            ),
+            (
+                format!(
+                    "http_listen = \"0.0.0.0:80\"\n{}{pool}",
+                    acme.replace("mailto:", "")
+                ),
+                "mailto",
+            ),
+            (
+                format!(
+                    "http_listen = \"0.0.0.0:80\"\n[tls]\ncert = \"c\"\nkey = \"k\"\n{acme}{pool}"
+                ),
+                "not both",
+            ),
+            (
+                format!("http_listen = \"0.0.0.0:80\"\n{pool}"),
+                "needs [tls] or [acme]",
+            ),
+        ] {
+            let e = parse(&text).err().unwrap_or_default();
+            assert!(e.contains(says), "{says}: {e}");
+        }
     }
 
     #[test]

@@ -38,7 +38,10 @@ impl Balance {
 pub struct Settings {
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
-    pub tls: Option<TlsFiles>,
+    pub tls: Option<Tls>,
+    /// With TLS: the plain-HTTP listener (port 80), which answers ACME challenges and sends
+    /// everything else to HTTPS.
+    pub http_listen: Option<SocketAddr>,
     pub session_cookie: String,
     /// From `AMBISONIA_PURGE_TOKEN` only: a secret does not belong in a file or on `ps`.
     pub purge_token: Option<BearerToken>,
@@ -51,6 +54,15 @@ pub struct Settings {
     pub pools: BTreeMap<String, PoolSettings>,
     pub routes: Vec<RouteSettings>,
     pub shutdown_grace: Duration,
+}
+
+/// Where the TLS listener's certificate comes from.
+#[derive(Debug, Clone)]
+pub enum Tls {
+    /// PEM files (`[tls]`, `--tls-cert`/`--tls-key`), read at start.
+    Files(TlsFiles),
+    /// Obtained and renewed automatically (`[acme]`).
+    Acme(crate::acme::AcmeSettings),
 }
 
 #[derive(Debug, Clone)]
@@ -290,7 +302,8 @@ impl Settings {
                 .tls_cert
                 .clone()
                 .zip(flags.tls_key.clone())
-                .map(|(cert, key)| TlsFiles { cert, key }),
+                .map(|(cert, key)| Tls::Files(TlsFiles { cert, key })),
+            http_listen: None,
             session_cookie: flags.session_cookie.clone(),
             purge_token: token_from_env("AMBISONIA_PURGE_TOKEN"),
             admin_token: token_from_env("AMBISONIA_ADMIN_TOKEN"),
@@ -306,6 +319,15 @@ impl Settings {
 
     /// Refuses an admin listener other machines can reach while drain needs no token.
     pub(super) fn checked(self) -> Result<Self, String> {
+        if matches!(self.tls, Some(Tls::Acme(_))) && self.http_listen.is_none() {
+            return Err(
+                "[acme] needs http_listen (port 80): the CA checks the HTTP-01 challenge there"
+                    .into(),
+            );
+        }
+        if self.http_listen.is_some() && self.tls.is_none() {
+            return Err("http_listen is for redirecting to HTTPS: it needs [tls] or [acme]".into());
+        }
         if !self.admin_listen.ip().is_loopback() && self.admin_token.is_none() {
             return Err(format!(
                 "the admin listener {} is reachable from other machines: set AMBISONIA_ADMIN_TOKEN \

@@ -7,6 +7,7 @@
     reason = "a test that cannot set itself up should stop at once, saying where"
 )]
 
+mod acme;
 mod balancing;
 mod caching;
 mod hostile;

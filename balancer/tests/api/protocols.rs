@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use balancer::config::TlsFiles;
+use balancer::config::{Tls, TlsFiles};
 
 use super::{Origin, Reply, TestBalancer, one_pool};
 
@@ -92,10 +92,10 @@ async fn tls_terminates_with_certificate_files_for_http2_and_http1() {
 
     let origin = Origin::spawn(|_| Reply::ok("secure")).await;
     let mut settings = super::settings(&one_pool(&[&origin], ""));
-    settings.tls = Some(TlsFiles {
+    settings.tls = Some(Tls::Files(TlsFiles {
         cert: cert.clone(),
         key,
-    });
+    }));
     let lb = TestBalancer::with(settings).await;
     let url = format!("https://localhost:{}/", lb.addr.port());
     let resolve = format!("localhost:{}:127.0.0.1", lb.addr.port());

@@ -1,9 +1,15 @@
 //! The calls the site makes to Stripe's API (async-stripe), each answering plain facts the
 //! rest of `payments` stores. Nothing here writes to the database.
 
-use std::{collections::HashMap, str::FromStr, time::Duration};
+use std::{
+    collections::HashMap,
+    str::FromStr,
+    sync::atomic::{AtomicU64, Ordering::Relaxed},
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
+use contract::histogram::Histogram;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_billing::{
     billing_portal_session::CreateBillingPortalSession, subscription::RetrieveSubscription,
@@ -32,6 +38,7 @@ pub fn api_version() -> String {
 
 pub struct Api {
     client: Client,
+    calls: Calls,
 }
 
 /// A subscription as Stripe says it is now.
@@ -68,6 +75,14 @@ pub struct PaymentFacts {
     pub customer: Option<String>,
 }
 
+/// The calls to Stripe's API: how long they took, and how many failed (an error answer,
+/// a timeout, no connection).
+#[derive(Default)]
+pub struct Calls {
+    pub latency: Histogram,
+    pub failed: AtomicU64,
+}
+
 fn failed(what: &str, e: impl std::fmt::Display) -> ServiceError {
     ServiceError::internal(&format!("Stripe: {what}"), e)
 }
@@ -88,7 +103,30 @@ impl Api {
             .timeout(Duration::from_secs(20))
             .build()
             .map_err(|e| format!("cannot make the Stripe client: {e}"))?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            calls: Calls::default(),
+        })
+    }
+
+    /// How the calls to Stripe have gone so far.
+    pub fn calls(&self) -> &Calls {
+        &self.calls
+    }
+
+    /// Waits for one call to Stripe (`sent`), timing it; a failure says `what` was tried.
+    async fn call<T, E: std::fmt::Display>(
+        &self,
+        what: &str,
+        sent: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, ServiceError> {
+        let started = std::time::Instant::now();
+        let answer = sent.await;
+        self.calls.latency.observe(started.elapsed());
+        answer.map_err(|e| {
+            self.calls.failed.fetch_add(1, Relaxed);
+            failed(what, e)
+        })
     }
 
     /// A new customer for user `user_id`. The idempotency key makes two racing calls for
@@ -101,15 +139,18 @@ impl Api {
     ) -> Result<String, ServiceError> {
         let key = IdempotencyKey::new(format!("ambisonia-customer-{user_id}"))
             .map_err(|e| failed("idempotency key", e))?;
-        let customer = CreateCustomer::new()
-            .email(email)
-            .name(username)
-            .metadata(HashMap::from([("user_id".to_owned(), user_id.to_string())]))
-            .customize()
-            .request_strategy(RequestStrategy::Idempotent(key))
-            .send(&self.client)
-            .await
-            .map_err(|e| failed("creating a customer", e))?;
+        let customer = self
+            .call(
+                "creating a customer",
+                CreateCustomer::new()
+                    .email(email)
+                    .name(username)
+                    .metadata(HashMap::from([("user_id".to_owned(), user_id.to_string())]))
+                    .customize()
+                    .request_strategy(RequestStrategy::Idempotent(key))
+                    .send(&self.client),
+            )
+            .await?;
         Ok(customer.id.to_string())
     }
 
@@ -202,27 +243,33 @@ impl Api {
         success_url: &str,
         cancel_url: &str,
     ) -> Result<String, ServiceError> {
-        let session = session
-            .customer(customer)
-            .client_reference_id(user_id.to_string())
-            .line_items(vec![line])
-            .metadata(metadata)
-            .success_url(success_url)
-            .cancel_url(cancel_url)
-            .send(&self.client)
-            .await
-            .map_err(|e| failed("creating a checkout session", e))?;
+        let session = self
+            .call(
+                "creating a checkout session",
+                session
+                    .customer(customer)
+                    .client_reference_id(user_id.to_string())
+                    .line_items(vec![line])
+                    .metadata(metadata)
+                    .success_url(success_url)
+                    .cancel_url(cancel_url)
+                    .send(&self.client),
+            )
+            .await?;
         session
             .url
             .ok_or_else(|| failed("creating a checkout session", "no URL in the answer"))
     }
 
     pub async fn checkout_session(&self, id: &str) -> Result<SessionFacts, ServiceError> {
-        let s = RetrieveCheckoutSession::new(id)
-            .expand(vec!["subscription".to_owned()])
-            .send(&self.client)
-            .await
-            .map_err(|e| failed("reading a checkout session", e))?;
+        let s = self
+            .call(
+                "reading a checkout session",
+                RetrieveCheckoutSession::new(id)
+                    .expand(vec!["subscription".to_owned()])
+                    .send(&self.client),
+            )
+            .await?;
         let subscription = match &s.subscription {
             Some(sub) => match sub.as_object() {
                 Some(sub) => Some(subscription_facts(sub)),
@@ -241,21 +288,26 @@ impl Api {
     }
 
     pub async fn subscription(&self, id: &str) -> Result<SubscriptionFacts, ServiceError> {
-        let sub = RetrieveSubscription::new(id)
-            .send(&self.client)
-            .await
-            .map_err(|e| failed("reading a subscription", e))?;
+        let sub = self
+            .call(
+                "reading a subscription",
+                RetrieveSubscription::new(id).send(&self.client),
+            )
+            .await?;
         Ok(subscription_facts(&sub))
     }
 
     /// A Customer Portal session for `customer`; its URL.
     pub async fn portal(&self, customer: &str, return_url: &str) -> Result<String, ServiceError> {
-        let session = CreateBillingPortalSession::new()
-            .customer(customer)
-            .return_url(return_url)
-            .send(&self.client)
-            .await
-            .map_err(|e| failed("opening the customer portal", e))?;
+        let session = self
+            .call(
+                "opening the customer portal",
+                CreateBillingPortalSession::new()
+                    .customer(customer)
+                    .return_url(return_url)
+                    .send(&self.client),
+            )
+            .await?;
         Ok(session.url)
     }
 
@@ -265,11 +317,14 @@ impl Api {
         &self,
         id: &str,
     ) -> Result<(PaymentFacts, HashMap<String, String>), ServiceError> {
-        let intent = RetrievePaymentIntent::new(id)
-            .expand(vec!["latest_charge.balance_transaction".to_owned()])
-            .send(&self.client)
-            .await
-            .map_err(|e| failed("reading a payment", e))?;
+        let intent = self
+            .call(
+                "reading a payment",
+                RetrievePaymentIntent::new(id)
+                    .expand(vec!["latest_charge.balance_transaction".to_owned()])
+                    .send(&self.client),
+            )
+            .await?;
         let charge = intent
             .latest_charge
             .as_ref()
@@ -292,10 +347,9 @@ impl Api {
 
     /// A price: its amount, and how many months it covers (for recurring prices).
     pub async fn price(&self, id: &str) -> Result<(Money, Option<i32>), ServiceError> {
-        let price = RetrievePrice::new(id)
-            .send(&self.client)
-            .await
-            .map_err(|e| failed("reading a price", e))?;
+        let price = self
+            .call("reading a price", RetrievePrice::new(id).send(&self.client))
+            .await?;
         let amount = price
             .unit_amount
             .ok_or_else(|| failed("reading a price", "it has no unit amount"))?;

@@ -20,7 +20,7 @@ use sea_orm::{
 };
 use tokio::sync::RwLock;
 
-pub use api::{STRIPE_API_BASE, SubscriptionFacts, api_version};
+pub use api::{Calls, STRIPE_API_BASE, SubscriptionFacts, api_version};
 pub use tips::{PayoutLine, earnings, payouts};
 pub use webhook::{WebhookError, WebhookOutcome};
 
@@ -99,6 +99,11 @@ impl Payments {
             }),
             ..Self::off(tip_currency)
         })
+    }
+
+    /// How the calls to Stripe have gone (`None` with payments off).
+    pub fn calls(&self) -> Option<&Calls> {
+        self.stripe.as_ref().map(|s| s.api.calls())
     }
 
     pub fn is_on(&self) -> bool {

@@ -15,6 +15,7 @@ mod form_errors;
 mod forms;
 mod health;
 mod media_state;
+mod metrics;
 mod page_headers;
 mod pipeline;
 mod read_your_writes;
@@ -65,6 +66,12 @@ pub struct Application {
     /// Downloads counted in memory, and the connection they are flushed on.
     downloads: (Arc<domain::downloads::Counter>, domain::db::Db),
     renditions: Arc<domain::renditions::Renditions>,
+    /// `/metrics`' listener and what it reads, when `--metrics-listen` is set.
+    metrics: Option<(
+        TcpListener,
+        metrics::Sources,
+        Option<balancer::token::BearerToken>,
+    )>,
 }
 
 impl Application {
@@ -73,23 +80,33 @@ impl Application {
     pub async fn build(config: &AppConfig) -> Result<Self, String> {
         pipeline::carry_spans_into_leptos_tasks();
         let mut db = config.db.connect().await?;
+        let counters = Arc::new(metrics::Counters::default());
         // The bus follower and the job worker use their own handle: what is counted is
         // what serving requests sends (a warm cache sends nothing for an anonymous page).
-        let background = db.clone();
+        // `/metrics` times every statement, theirs too.
+        let mut background = db.clone();
+        {
+            let counters = Arc::clone(&counters);
+            background.set_metric_callback(move |s| counters.statement(s.elapsed, s.failed));
+        }
         let statements = Arc::new(AtomicU64::new(0));
         let replica_statements = Arc::new(AtomicU64::new(0));
         let count = |db: &mut domain::db::Db, also: Option<&Arc<AtomicU64>>| {
             let (counter, also) = (Arc::clone(&statements), also.cloned());
-            db.set_metric_callback(move |_| {
+            let counters = Arc::clone(&counters);
+            db.set_metric_callback(move |s| {
                 counter.fetch_add(1, Ordering::Relaxed);
                 if let Some(also) = &also {
                     also.fetch_add(1, Ordering::Relaxed);
                 }
+                counters.statement(s.elapsed, s.failed);
             });
         };
         count(&mut db, None);
+        let mut replica_db = None;
         let reads = Arc::new(match config.db.connect_replica().await? {
             Some(mut replica) => {
+                replica_db = Some(replica.clone());
                 let watch = replica.clone();
                 count(&mut replica, Some(&replica_statements));
                 domain::replica::Reads::with_replica(db.clone(), replica, background.clone(), watch)
@@ -123,6 +140,7 @@ impl Application {
         let form_error_key = domain::signing::form_error_key(&db)
             .await
             .map_err(|e| format!("cannot read the site's signing key: {}", e.for_operator()))?;
+        let background_for_metrics = background.clone();
         let payments = Arc::new(config.stripe.payments()?);
         tracing::info!(payments = ?payments, "payments");
         let state = AppState {
@@ -145,7 +163,9 @@ impl Application {
         };
         let store = Arc::new(store);
         let wake = Arc::new(tokio::sync::Notify::new());
+        let job_runs = Arc::new(metrics::JobRuns::default());
         let worker = config.jobs.then(|| worker::Worker {
+            runs: Arc::clone(&job_runs),
             db: background,
             store: Arc::clone(&store),
             scratch: config.media_dir.join(".work"),
@@ -167,8 +187,26 @@ impl Application {
             renditions: Arc::clone(&renditions),
             excerpts: Arc::default(),
         };
+        let metrics = match config.metrics_listen {
+            Some(addr) => Some((
+                metrics::bind(addr, config.admin_token.as_ref()).await?,
+                metrics::Sources {
+                    counters: Arc::clone(&counters),
+                    primary: state.db.clone(),
+                    replica: replica_db,
+                    background: background_for_metrics,
+                    bus: Arc::clone(&bus),
+                    payments: Arc::clone(&state.payments),
+                    renditions: Arc::clone(&renditions),
+                    job_runs,
+                    started: std::time::Instant::now(),
+                },
+                config.admin_token.clone(),
+            )),
+            None => None,
+        };
         let draining = Arc::new(AtomicBool::new(false));
-        let router = router(state, media, config, Arc::clone(&draining));
+        let router = router(state, media, config, Arc::clone(&draining), counters);
         Ok(Self {
             listener,
             draining,
@@ -181,6 +219,7 @@ impl Application {
             shutdown_grace: Duration::from_secs(config.shutdown_grace_s),
             downloads: (downloads, flush_db),
             renditions,
+            metrics,
         })
     }
 
@@ -208,6 +247,13 @@ impl Application {
     /// This replica's place on the invalidation bus.
     pub fn bus(&self) -> Arc<domain::bus::Bus> {
         Arc::clone(&self.bus)
+    }
+
+    /// Where `/metrics` listens, when it does.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
+            .as_ref()
+            .and_then(|(listener, ..)| listener.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -244,6 +290,9 @@ impl Application {
         // The job worker runs beside the server and stops with it; a job it leaves half done
         // is claimed again when its lock runs out.
         let _stop_worker = self.worker.map(|w| AbortOnDrop(tokio::spawn(w.run())));
+        let _stop_metrics = self.metrics.map(|(listener, sources, token)| {
+            AbortOnDrop(tokio::spawn(metrics::serve(listener, sources, token)))
+        });
         // Downloads counted in memory reach the database every few seconds, and at the end.
         let (counter, db) = self.downloads;
         let flushing = {
@@ -293,6 +342,7 @@ fn router(
     media_state: MediaState,
     config: &AppConfig,
     draining: Arc<AtomicBool>,
+    counters: Arc<metrics::Counters>,
 ) -> Router {
     let state_bus = Arc::clone(&state.bus);
     let api_state = media_state.clone();
@@ -411,6 +461,7 @@ fn router(
         routes,
         pipeline::Outer {
             draining,
+            counters,
             bus: state_bus,
             page_headers,
         },
@@ -421,6 +472,9 @@ fn router(
 pub async fn run(config: AppConfig) -> Result<(), String> {
     let app = Application::build(&config).await?;
     tracing::info!(address = %app.local_addr(), database = %config.db.redacted(), "app replica listening");
+    if let Some(addr) = app.metrics_addr() {
+        tracing::info!(address = %addr, "metrics listening");
+    }
     app.run_until(crate::shutdown::signal()).await;
     tracing::info!("stopped");
     Ok(())

@@ -8,7 +8,8 @@
 //! 3. the request span — every log line of the request, the domain's spans and the tasks
 //!    Leptos spawns for it included, carries that id (so does the balancer's access line);
 //! 4. the id returned on the response;
-//! 5. `request_log` — one line per request, with the cause of a failure on our side;
+//! 5. `request_log` — one line per request, with the cause of a failure on our side, and
+//!    its route, status and duration counted for `/metrics`;
 //! 6. `changed_pages` — what the request's writes changed, for the balancer to purge;
 //! 7. `page_headers` — the security headers.
 //!
@@ -46,6 +47,7 @@ use super::{
 /// What the steps for every request need.
 pub struct Outer {
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    pub counters: Arc<super::metrics::Counters>,
     pub bus: Arc<domain::bus::Bus>,
     pub page_headers: page_headers::PageHeaders,
 }
@@ -74,7 +76,7 @@ pub fn every_request(router: Router, s: Outer) -> Router {
                     .on_failure(()),
             )
             .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
-            .layer(from_fn(request_log::log))
+            .layer(from_fn_with_state(s.counters, request_log::log))
             .layer(from_fn_with_state(s.bus, changed_pages::name))
             .layer(from_fn_with_state(s.page_headers, page_headers::apply)),
     )

@@ -1,26 +1,39 @@
 //! One log line per request: status and duration (the request's span, `pipeline`, carries
 //! its id, method and path — never the query, which may hold what a person typed) — and,
 //! for a request that failed on our side, the cause, which is written here once and nowhere
-//! else. The cause arrives in an [`ErrorCause`] slot this step puts in the request (server
+//! else; and the same status and duration, by route, to `/metrics` (`metrics::Counters`).
+//! The cause arrives in an [`ErrorCause`] slot this step puts in the request (server
 //! functions fill it) or on the response (the upload and download handlers attach one).
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use app::ssr::errors::ErrorCause;
-use axum::{extract::Request, middleware::Next, response::Response};
+use axum::{
+    extract::{MatchedPath, Request, State},
+    middleware::Next,
+    response::Response,
+};
 
-pub async fn log(mut req: Request, next: Next) -> Response {
+use super::metrics::{Counters, UNMATCHED};
+
+pub async fn log(State(counters): State<Arc<Counters>>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| UNMATCHED.to_owned(), |p| p.as_str().to_owned());
     let slot = ErrorCause::default();
     req.extensions_mut().insert(slot.clone());
     let mut response = next.run(req).await;
-    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let took = started.elapsed();
+    let duration_ms = took.as_secs_f64() * 1000.0;
     let cause = response
         .extensions_mut()
         .remove::<ErrorCause>()
         .and_then(|c| c.take())
         .or_else(|| slot.take());
     let status = response.status().as_u16();
+    counters.request(&route, status, took);
     match cause {
         Some(cause) => tracing::error!(
             status,

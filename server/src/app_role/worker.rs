@@ -10,6 +10,8 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use domain::{JobKind, collector, db::Db, direct_uploads, jobs, processing, store::MediaStore};
 use tokio::sync::Notify;
 
+use super::metrics::{JobRun, JobRuns};
+
 #[derive(Clone)]
 pub struct Worker {
     pub db: Db,
@@ -20,6 +22,8 @@ pub struct Worker {
     pub wake: Arc<Notify>,
     /// How long a claim holds a job unless renewed.
     pub lease: Duration,
+    /// How its runs ended (for `/metrics`).
+    pub runs: Arc<JobRuns>,
 }
 
 impl Worker {
@@ -45,7 +49,7 @@ impl Worker {
                 Ok(Some(job)) => {
                     let work = self.work(&job);
                     match jobs::holding(&self.db, &job, self.lease, work).await {
-                        Ok(_) => {}
+                        Ok(ended) => self.runs.count(JobRun::of(ended)),
                         Err(e) => {
                             tracing::error!(job = job.id, error = %e.for_operator(), "cannot record the job's end")
                         }

@@ -339,6 +339,8 @@ pub struct Setup {
     pub no_jobs: bool,
     /// The largest upload, when not the tests' 64 MiB.
     pub max_upload_mb: Option<u64>,
+    /// What `/metrics` asks for, if anything.
+    pub admin_token: Option<String>,
 }
 
 pub struct TestApp {
@@ -352,6 +354,8 @@ pub struct TestApp {
     pub downloads: std::sync::Arc<domain::downloads::Counter>,
     /// The replica's renditions (how many it has made).
     pub renditions: std::sync::Arc<domain::renditions::Renditions>,
+    /// The replica's `/metrics`.
+    pub metrics_url: String,
     config: AppConfig,
     /// The server the test's PostgreSQL database is on.
     pg_admin: String,
@@ -506,6 +510,7 @@ impl TestApp {
             job_lease_s,
             no_jobs,
             max_upload_mb,
+            admin_token,
         } = setup;
         let (admin, read_admin) = if replica {
             let (primary, replica) = replica_pair_urls();
@@ -592,6 +597,8 @@ impl TestApp {
                 stripe_price_yearly: None,
                 tip_currency: "usd".into(),
             }),
+            metrics_listen: Some("127.0.0.1:0".parse().expect("address")),
+            admin_token: admin_token.and_then(balancer::token::BearerToken::new),
         };
         if std::env::var_os("TEST_LOG").is_some() {
             server::telemetry::init(server::config::LogFormat::Text);
@@ -601,6 +608,10 @@ impl TestApp {
         let (statements, bus) = (app.statements(), app.bus());
         let replica_statements = app.replica_statements();
         let (downloads, renditions) = (app.downloads(), app.renditions());
+        let metrics_url = format!(
+            "http://{}/metrics",
+            app.metrics_addr().expect("a metrics listener")
+        );
         tokio::spawn(app.run_until(std::future::pending()));
         let db = domain::db::connect(&database_url)
             .await
@@ -612,6 +623,7 @@ impl TestApp {
             bus,
             downloads,
             renditions,
+            metrics_url,
             config,
             pg_admin: admin,
             media_dir: dir.join("media"),
@@ -620,6 +632,36 @@ impl TestApp {
             db,
             _scratch: scratch,
         }
+    }
+
+    /// The replica's `/metrics`: `name{labels}` → value.
+    pub async fn metrics(&self) -> std::collections::HashMap<String, f64> {
+        self.metrics_with(None).await
+    }
+
+    /// The same, asking with `token`.
+    pub async fn metrics_with(
+        &self,
+        token: Option<&str>,
+    ) -> std::collections::HashMap<String, f64> {
+        let mut req = reqwest::Client::new().get(&self.metrics_url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("scrape");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(
+            header_of(&res, "content-type").starts_with("text/plain; version=0.0.4"),
+            "Prometheus' text format"
+        );
+        let text = res.text().await.expect("body");
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| {
+                let (name, value) = l.rsplit_once(' ').expect("`name value`");
+                (name.to_owned(), value.parse().expect("a number"))
+            })
+            .collect()
     }
 
     /// Another replica on the same database and media (it lives as long as the test).

@@ -24,6 +24,7 @@ mod listening;
 mod media;
 mod media_store;
 mod never_lost;
+mod observability;
 mod premium;
 mod read_replica;
 mod request_ids;

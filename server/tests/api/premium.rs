@@ -878,6 +878,11 @@ async fn with_stripe_down_the_site_says_so_and_keeps_nothing(backend: Backend) {
         "no customer stored"
     );
     assert!(!premium(&app, lena).await);
+    // An operator sees it: the calls failed, and were timed.
+    let metrics = app.metrics().await;
+    assert!(metrics["ambisonia_stripe_calls_failed_total"] >= 1.0);
+    assert!(metrics["ambisonia_stripe_call_duration_seconds_count"] >= 1.0);
+    assert_eq!(metrics["ambisonia_payments_on"], 1.0);
 }
 
 both_backends!(
