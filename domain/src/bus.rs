@@ -266,6 +266,9 @@ pub struct Bus<S: Sink = ReadCache> {
     head: AtomicU64,
     /// Reads through `cached`, by [`Read`].
     reads: [AtomicU64; 3],
+    /// Whether this follower trims the log (the app replicas, which write it; a balancer
+    /// following with a read-only role does not).
+    trims: bool,
 }
 
 /// How a read through the read cache went.
@@ -364,6 +367,26 @@ impl<S: Sink> Bus<S> {
         cache: S,
         transport: Transport,
     ) -> Result<Arc<Self>, DbErr> {
+        Self::start_with(db, cache, transport, true).await
+    }
+
+    /// [`Bus::start`] for a follower that only reads the log (a balancer, whose database role
+    /// may read the log and nothing else: `write::log::create_reader`); the app replicas trim
+    /// it.
+    pub async fn start_reading(
+        db: DatabaseConnection,
+        cache: S,
+        transport: Transport,
+    ) -> Result<Arc<Self>, DbErr> {
+        Self::start_with(db, cache, transport, false).await
+    }
+
+    async fn start_with(
+        db: DatabaseConnection,
+        cache: S,
+        transport: Transport,
+        trims: bool,
+    ) -> Result<Arc<Self>, DbErr> {
         let head = log::head(&db).await?;
         let nudge = Arc::new(Notify::new());
         let link = match transport {
@@ -390,6 +413,7 @@ impl<S: Sink> Bus<S> {
             flushes: AtomicU64::new(0),
             head: AtomicU64::new(head),
             reads: Default::default(),
+            trims,
         });
         tokio::spawn(Arc::clone(&bus).follow());
         // A replica is trusted from its first request only if its transport is up by then:
@@ -477,7 +501,7 @@ impl<S: Sink> Bus<S> {
                     tracing::warn!(error = %e, "the invalidation log could not be read; the cache is not trusted until it can")
                 }
             }
-            if trimmed.elapsed() > TRIM_EVERY {
+            if self.trims && trimmed.elapsed() > TRIM_EVERY {
                 trimmed = Instant::now();
                 if let Err(e) = log::trim(&self.db, RETAIN).await {
                     tracing::warn!(error = %e, "the invalidation log could not be trimmed");

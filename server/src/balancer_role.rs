@@ -87,7 +87,8 @@ pub async fn run(
     let transport = bus.transport()?;
     let db = match bus.bus_database_url.filter(|u| !u.is_empty()) {
         Some(url) => Some(
-            domain::db::connect(&url)
+            // No migrations: its role may only read the log (`server admin bus-reader`).
+            domain::db::open(&url)
                 .await
                 .map_err(|e| format!("cannot open the bus database: {e}"))?,
         ),
@@ -97,7 +98,7 @@ pub async fn run(
         if let Some(db) = db {
             let cache = PageCache(Arc::clone(&shared.cache));
             tokio::spawn(async move {
-                match Bus::start(db, cache, transport).await {
+                match Bus::start_reading(db, cache, transport).await {
                     Ok(bus) => tracing::info!(cursor = bus.cursor(), "balancer following the invalidation bus"),
                     Err(e) => tracing::error!(error = %e, "cannot follow the invalidation bus; pages expire by their TTL only"),
                 }

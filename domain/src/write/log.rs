@@ -98,6 +98,50 @@ pub async fn since(
         .collect()
 }
 
+/// Makes (or updates) `role`, a PostgreSQL login that may read the log and nothing else:
+/// what a balancer on the internet needs to follow the bus, without the app's credentials
+/// (`server admin bus-reader`). Run by the app's own user, which owns the tables.
+pub async fn create_reader(
+    db: &DatabaseConnection,
+    role: &str,
+    password: &crate::Secret,
+) -> Result<(), DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Err(DbErr::Custom(
+            "only PostgreSQL has roles: a balancer on SQLite's machine needs none".into(),
+        ));
+    }
+    let valid = role.len() <= 63
+        && role.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !valid {
+        return Err(DbErr::Custom(format!(
+            "`{role}` is not a role name (lower-case letters, digits, _)"
+        )));
+    }
+    let secret = password.expose();
+    if secret.len() < 16 || secret.contains('\0') {
+        return Err(DbErr::Custom(
+            "the reader's password must be at least 16 characters".into(),
+        ));
+    }
+    // Utility statements take no parameters: the password is a quoted literal.
+    let quoted = secret.replace('\'', "''");
+    for sql in [
+        format!(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') \
+             THEN CREATE ROLE {role} LOGIN; END IF; END $$"
+        ),
+        format!("ALTER ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{quoted}'"),
+        format!("GRANT SELECT ON invalidations, invalidation_seq TO {role}"),
+    ] {
+        db.execute_unprepared(&sql).await?;
+    }
+    Ok(())
+}
+
 /// Drops log entries older than `retain`; how many. (Trimming changes nothing a page shows:
 /// a follower that finds the log no longer reaching its cursor drops its whole cache.)
 pub async fn trim(db: &DatabaseConnection, retain: Duration) -> Result<u64, DbErr> {

@@ -58,6 +58,14 @@ pub enum AdminTask {
         #[arg(long)]
         username: String,
     },
+    /// Make (or update) the PostgreSQL login a balancer follows the invalidation bus with:
+    /// it may read the invalidation log and nothing else. The password is read from
+    /// AMBISONIA_BUS_READER_PASSWORD (16 characters or more). Run as the app's database user;
+    /// run again to change the password.
+    BusReader {
+        #[arg(long, default_value = "ambisonia_bus_reader")]
+        role: String,
+    },
     /// What the site owes each uploader for tips, per currency.
     Payouts {
         /// As CSV (amounts in minor units and in major units), for a spreadsheet or a bank.
@@ -159,6 +167,16 @@ pub async fn run(args: Args) -> Result<(), String> {
                 .await
                 .map_err(|e| e.for_operator())?;
             println!("{} no longer has premium given by hand.", user.username);
+        }
+        AdminTask::BusReader { role } => {
+            let password = domain::Secret::new(
+                std::env::var("AMBISONIA_BUS_READER_PASSWORD")
+                    .map_err(|_| "set AMBISONIA_BUS_READER_PASSWORD to the reader's password")?,
+            );
+            domain::write::log::create_reader(&db, &role, &password)
+                .await
+                .map_err(|e| format!("cannot make the bus reader: {e}"))?;
+            println!("{role} may read the invalidation log (and nothing else).");
         }
         AdminTask::Payouts { csv } => {
             let lines = payments::payouts(&db).await.map_err(|e| e.for_operator())?;

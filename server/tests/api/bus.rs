@@ -426,7 +426,98 @@ both_backends!(
     a_replica_whose_log_was_trimmed_past_its_cursor_drops_its_cache,
 );
 
+/// What a follower was told.
+#[derive(Default, Clone)]
+struct Told(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl domain::bus::Sink for Told {
+    fn invalidate(&self, keys: &[&str], _: u64) {
+        let mut told = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        told.extend(keys.iter().map(|k| (*k).to_owned()));
+    }
+    fn flush(&self, _: u64) {}
+}
+
+/// A balancer follows the bus with a role that may read the log and nothing else
+/// (`server admin bus-reader`): it hears every write, and can neither read the site's data
+/// nor write anything — not even trim the log, which the replicas do.
+async fn a_balancers_bus_reader_reads_the_log_and_nothing_else(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let role = format!("bus_reader_{}", &crate::helpers::random_suffix()[..10]);
+    let password = domain::Secret::new("a long reader password");
+    domain::write::log::create_reader(&app.db, &role, &password)
+        .await
+        .expect("reader made");
+    // Again (a new password, or a second replica running it): no error.
+    domain::write::log::create_reader(&app.db, &role, &password)
+        .await
+        .expect("made again");
+    for bad in ["Robert'); DROP TABLE users;--", "1st", ""] {
+        assert!(
+            domain::write::log::create_reader(&app.db, bad, &password)
+                .await
+                .is_err(),
+            "{bad}"
+        );
+    }
+
+    let url = app.database_url_as(&role, "a long reader password");
+    let reader = domain::db::open(&url).await.expect("the reader connects");
+    let told = Told::default();
+    let bus = domain::bus::Bus::start_reading(
+        reader.clone(),
+        told.clone(),
+        domain::bus::Transport::Database,
+    )
+    .await
+    .expect("the reader follows the log");
+    let w = Write::begin(&app.db).await.expect("begin");
+    w.commit(Changed::keys(["recording:77".to_owned()]))
+        .await
+        .expect("commit");
+    let until = Instant::now() + Duration::from_secs(5);
+    while !told
+        .0
+        .lock()
+        .expect("told")
+        .iter()
+        .any(|k| k == "recording:77")
+    {
+        assert!(Instant::now() < until, "the reader never heard the write");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(bus.current(), "its LISTEN connection is up");
+
+    for sql in [
+        "SELECT count(*) FROM users",
+        "SELECT count(*) FROM sessions",
+        "DELETE FROM invalidations",
+        "UPDATE invalidation_seq SET seq = seq + 1",
+        "INSERT INTO invalidations (seq, keys, created_at) VALUES (999999, 'x', now())",
+        "CREATE TABLE mine (id int)",
+    ] {
+        let e = reader.execute_unprepared(sql).await.expect_err("refused");
+        assert!(e.to_string().contains("permission denied"), "{sql}: {e}");
+    }
+    drop(bus);
+    reader.close().await.ok();
+    app.db
+        .execute_unprepared(&format!(
+            "REVOKE ALL ON invalidations, invalidation_seq FROM {role}; DROP ROLE {role}"
+        ))
+        .await
+        .ok();
+}
+
 mod postgres_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_balancers_bus_reader_reads_the_log_and_nothing_else() {
+        super::a_balancers_bus_reader_reads_the_log_and_nothing_else(
+            crate::helpers::Backend::Postgres,
+        )
+        .await
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_replica_that_cannot_read_the_log_stops_trusting_its_cache() {
         super::a_replica_that_cannot_read_the_log_stops_trusting_its_cache(

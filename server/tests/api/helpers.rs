@@ -427,7 +427,7 @@ impl Browser {
     }
 }
 
-fn random_suffix() -> String {
+pub fn random_suffix() -> String {
     use rand::Rng;
     format!("{:016x}", rand::thread_rng().r#gen::<u64>())
 }
@@ -632,6 +632,14 @@ impl TestApp {
             db,
             _scratch: scratch,
         }
+    }
+
+    /// The test's database as another PostgreSQL login (`role` with `password`).
+    pub fn database_url_as(&self, role: &str, password: &str) -> String {
+        let url = &self.config.db.database_url;
+        let (scheme, rest) = url.split_once("://").expect("a URL");
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        format!("{scheme}://{role}:{}@{host}", password.replace(' ', "%20"))
     }
 
     /// The replica's `/metrics`: `name{labels}` → value.
