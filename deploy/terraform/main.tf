@@ -1,7 +1,11 @@
 # The fleet on EC2 (deploy/README.md): app replicas in an Auto Scaling group (launch
-# template with IMDSv2 required, rolled by instance refresh), balancer instances in front,
-# RDS PostgreSQL with a read replica, ElastiCache Redis for the invalidation bus, and the
-# media bucket. Secrets live in SSM Parameter Store; instances read them at boot.
+# template with IMDSv2 required, rolled by instance refresh), balancer instances in front
+# (HTTPS by ACME), RDS PostgreSQL with a read replica, ElastiCache Redis for the
+# invalidation bus, and the media bucket. Secrets live in SSM Parameter Store, split by who
+# may read them (app/, balancer/, shared/); instances read them at boot. Least privilege:
+# the balancers' role reads only balancer/ and shared/ parameters and the bucket's acme/
+# and fleet/app/ prefixes, and their database login reads only the invalidation log.
+# scripts/check-deploy checks these rules statically.
 
 data "aws_vpc" "this" {
   id = var.vpc_id
@@ -19,6 +23,7 @@ locals {
     app_port       = var.app_port
     media_bucket   = var.media_bucket
     vpc_cidr       = data.aws_vpc.this.cidr_block
+    register_b64   = filebase64("${path.module}/../register-replica")
   })
   balancer_user_data = templatefile("${path.module}/../cloud-init/balancer.yaml", {
     balancer_unit_b64     = filebase64("${path.module}/../ambisonia-balancer.service")
@@ -28,8 +33,15 @@ locals {
     region                = var.region
     param_prefix          = local.param_prefix
     app_port              = var.app_port
-    app_asg_name          = "${var.name}-app"
+    media_bucket          = var.media_bucket
+    domain_names          = jsonencode(var.domain_names)
+    acme_contact          = jsonencode(["mailto:${var.acme_contact}"])
   })
+  # Every database URL checks the server's certificate against the RDS CA bundle.
+  db_tls = "sslmode=verify-full&sslrootcert=/etc/ambisonia/rds-ca.pem"
+  # The ports /metrics is scraped on (the app's --metrics-listen, the balancer's admin).
+  app_metrics_port      = 9902
+  balancer_metrics_port = 9901
 }
 
 # ----- network -----------------------------------------------------------------------
@@ -49,6 +61,16 @@ resource "aws_security_group" "balancer" {
     protocol    = "tcp"
     cidr_blocks = ["0.0.0.0/0"]
   }
+  dynamic "ingress" {
+    for_each = length(var.monitoring_security_group_ids) > 0 ? [1] : []
+    content {
+      description     = "Prometheus scraping the admin listener's /metrics"
+      from_port       = local.balancer_metrics_port
+      to_port         = local.balancer_metrics_port
+      protocol        = "tcp"
+      security_groups = var.monitoring_security_group_ids
+    }
+  }
   egress {
     from_port   = 0
     to_port     = 0
@@ -65,6 +87,16 @@ resource "aws_security_group" "app" {
     to_port         = var.app_port
     protocol        = "tcp"
     security_groups = [aws_security_group.balancer.id]
+  }
+  dynamic "ingress" {
+    for_each = length(var.monitoring_security_group_ids) > 0 ? [1] : []
+    content {
+      description     = "Prometheus scraping /metrics"
+      from_port       = local.app_metrics_port
+      to_port         = local.app_metrics_port
+      protocol        = "tcp"
+      security_groups = var.monitoring_security_group_ids
+    }
   }
   egress {
     from_port   = 0
@@ -100,6 +132,26 @@ resource "random_password" "db" {
   special = false
 }
 
+resource "random_password" "redis" {
+  length  = 48
+  special = false
+}
+
+resource "random_password" "bus_reader" {
+  length  = 32
+  special = false
+}
+
+# Connections without TLS are refused by the server itself.
+resource "aws_db_parameter_group" "tls" {
+  name   = "${var.name}-tls"
+  family = "postgres15"
+  parameter {
+    name  = "rds.force_ssl"
+    value = "1"
+  }
+}
+
 resource "aws_db_subnet_group" "this" {
   name       = var.name
   subnet_ids = var.private_subnet_ids
@@ -117,6 +169,7 @@ resource "aws_db_instance" "primary" {
   password                  = random_password.db.result
   db_subnet_group_name      = aws_db_subnet_group.this.name
   vpc_security_group_ids    = [aws_security_group.data.id]
+  parameter_group_name      = aws_db_parameter_group.tls.name
   multi_az                  = true
   backup_retention_period   = 7
   deletion_protection       = true
@@ -129,6 +182,7 @@ resource "aws_db_instance" "replica" {
   instance_class         = var.db_instance_class
   storage_encrypted      = true
   vpc_security_group_ids = [aws_security_group.data.id]
+  parameter_group_name   = aws_db_parameter_group.tls.name
   skip_final_snapshot    = true
 }
 
@@ -147,6 +201,9 @@ resource "aws_elasticache_replication_group" "bus" {
   automatic_failover_enabled = true
   subnet_group_name          = aws_elasticache_subnet_group.this.name
   security_group_ids         = [aws_security_group.data.id]
+  transit_encryption_enabled = true
+  at_rest_encryption_enabled = true
+  auth_token                 = random_password.redis.result
 }
 
 resource "aws_s3_bucket" "media" {
@@ -170,6 +227,30 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "media" {
   }
 }
 
+# A wrong delete is not final: old versions stay 30 days.
+resource "aws_s3_bucket_versioning" "media" {
+  bucket = aws_s3_bucket.media.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "media" {
+  bucket     = aws_s3_bucket.media.id
+  depends_on = [aws_s3_bucket_versioning.media]
+  rule {
+    id     = "old-versions"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 2
+    }
+  }
+}
+
 # Direct uploads: browsers PUT parts to presigned URLs and read each part's ETag.
 resource "aws_s3_bucket_cors_configuration" "media" {
   bucket = aws_s3_bucket.media.id
@@ -182,36 +263,63 @@ resource "aws_s3_bucket_cors_configuration" "media" {
   }
 }
 
-# ----- secrets (read by the instances at boot) -----------------------------------------
+# ----- secrets (read by the instances at boot; app/ by the replicas, balancer/ by the
+# balancers, shared/ by both) ------------------------------------------------------------
+
+resource "random_password" "admin" {
+  length  = 40
+  special = false
+}
 
 resource "aws_ssm_parameter" "database_url" {
-  name  = "${local.param_prefix}/database_url"
+  name  = "${local.param_prefix}/app/database_url"
   type  = "SecureString"
-  value = "postgres://ambisonia:${random_password.db.result}@${aws_db_instance.primary.address}:5432/ambisonia"
+  value = "postgres://ambisonia:${random_password.db.result}@${aws_db_instance.primary.address}:5432/ambisonia?${local.db_tls}"
 }
 
 resource "aws_ssm_parameter" "database_read_url" {
-  name  = "${local.param_prefix}/database_read_url"
+  name  = "${local.param_prefix}/app/database_read_url"
   type  = "SecureString"
-  value = "postgres://ambisonia:${random_password.db.result}@${aws_db_instance.replica.address}:5432/ambisonia"
+  value = "postgres://ambisonia:${random_password.db.result}@${aws_db_instance.replica.address}:5432/ambisonia?${local.db_tls}"
 }
 
-resource "aws_ssm_parameter" "redis_url" {
-  name  = "${local.param_prefix}/redis_url"
+# The replicas make the balancers' login with it (`server admin bus-reader`).
+resource "aws_ssm_parameter" "bus_reader_password" {
+  name  = "${local.param_prefix}/app/bus_reader_password"
   type  = "SecureString"
-  value = "redis://${aws_elasticache_replication_group.bus.primary_endpoint_address}:6379/"
+  value = random_password.bus_reader.result
 }
 
 resource "aws_ssm_parameter" "stripe_secret_key" {
-  name  = "${local.param_prefix}/stripe_secret_key"
+  name  = "${local.param_prefix}/app/stripe_secret_key"
   type  = "SecureString"
   value = var.stripe_secret_key == "" ? "-" : var.stripe_secret_key
 }
 
 resource "aws_ssm_parameter" "stripe_webhook_secret" {
-  name  = "${local.param_prefix}/stripe_webhook_secret"
+  name  = "${local.param_prefix}/app/stripe_webhook_secret"
   type  = "SecureString"
   value = var.stripe_webhook_secret == "" ? "-" : var.stripe_webhook_secret
+}
+
+# The balancers' login may read the invalidation log and nothing else.
+resource "aws_ssm_parameter" "bus_database_url" {
+  name  = "${local.param_prefix}/balancer/bus_database_url"
+  type  = "SecureString"
+  value = "postgres://ambisonia_bus_reader:${random_password.bus_reader.result}@${aws_db_instance.primary.address}:5432/ambisonia?${local.db_tls}"
+}
+
+resource "aws_ssm_parameter" "redis_url" {
+  name  = "${local.param_prefix}/shared/redis_url"
+  type  = "SecureString"
+  value = "rediss://:${random_password.redis.result}@${aws_elasticache_replication_group.bus.primary_endpoint_address}:6379/"
+}
+
+# What /metrics asks for (Prometheus reads it too: monitoring/admin_token).
+resource "aws_ssm_parameter" "admin_token" {
+  name  = "${local.param_prefix}/shared/admin_token"
+  type  = "SecureString"
+  value = random_password.admin.result
 }
 
 # ----- instance roles ------------------------------------------------------------------
@@ -240,23 +348,41 @@ data "aws_iam_policy_document" "app" {
     resources = ["arn:aws:s3:::${var.release_bucket}/${var.release_key}"]
   }
   statement {
-    actions   = ["ssm:GetParameter"]
-    resources = ["arn:aws:ssm:${var.region}:*:parameter${local.param_prefix}/*"]
+    actions = ["ssm:GetParameter"]
+    resources = [
+      "arn:aws:ssm:${var.region}:*:parameter${local.param_prefix}/app/*",
+      "arn:aws:ssm:${var.region}:*:parameter${local.param_prefix}/shared/*",
+    ]
   }
 }
 
+# The internet-facing balancer: its release, its own and the shared parameters, the ACME
+# store (acme/) and the list of replicas (fleet/app/, written by the replicas) — nothing
+# else of the bucket, no database secret, no Stripe key, no "*".
 data "aws_iam_policy_document" "balancer" {
   statement {
     actions   = ["s3:GetObject"]
     resources = ["arn:aws:s3:::${var.release_bucket}/${var.release_key}"]
   }
   statement {
-    actions   = ["ssm:GetParameter"]
-    resources = ["arn:aws:ssm:${var.region}:*:parameter${local.param_prefix}/*"]
+    actions = ["ssm:GetParameter"]
+    resources = [
+      "arn:aws:ssm:${var.region}:*:parameter${local.param_prefix}/balancer/*",
+      "arn:aws:ssm:${var.region}:*:parameter${local.param_prefix}/shared/*",
+    ]
   }
   statement {
-    actions   = ["ec2:DescribeInstances"]
-    resources = ["*"]
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${aws_s3_bucket.media.arn}/acme/*"]
+  }
+  statement {
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.media.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["fleet/app/*"]
+    }
   }
 }
 
@@ -341,6 +467,12 @@ resource "aws_autoscaling_group" "app" {
     value               = "${var.name}-app"
     propagate_at_launch = true
   }
+  # What Prometheus discovers the replicas by (deploy/observability/prometheus.yml).
+  tag {
+    key                 = "Role"
+    value               = "ambisonia-app"
+    propagate_at_launch = true
+  }
 }
 
 # ----- balancers -----------------------------------------------------------------------
@@ -359,6 +491,13 @@ resource "aws_launch_template" "balancer" {
     http_tokens                 = "required"
     http_put_response_hop_limit = 1
   }
+  block_device_mappings {
+    device_name = "/dev/xvda"
+    ebs {
+      volume_size = 20
+      encrypted   = true
+    }
+  }
 }
 
 resource "aws_instance" "balancer" {
@@ -370,6 +509,7 @@ resource "aws_instance" "balancer" {
   }
   tags = {
     Name = "${var.name}-balancer-${count.index + 1}"
+    Role = "ambisonia-balancer"
   }
 }
 

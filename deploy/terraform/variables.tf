@@ -33,6 +33,26 @@ variable "ami_id" {
 variable "public_url" {
   description = "The address visitors use, such as https://ambisonia.org (DNS points at the balancers)."
   type        = string
+  validation {
+    condition     = startswith(var.public_url, "https://")
+    error_message = "public_url must be https://…: the balancers serve HTTPS (ACME) and log-in cookies are Secure."
+  }
+}
+
+variable "domain_names" {
+  description = "The host names the balancers obtain certificates for (ACME HTTP-01: DNS must point them at the balancers)."
+  type        = list(string)
+}
+
+variable "acme_contact" {
+  description = "The address the certificate authority writes to about the ACME account (expiry warnings)."
+  type        = string
+}
+
+variable "monitoring_security_group_ids" {
+  description = "Security groups of the Prometheus servers allowed to scrape /metrics (none: no access)."
+  type        = list(string)
+  default     = []
 }
 
 variable "release_bucket" {
