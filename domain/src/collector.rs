@@ -250,26 +250,51 @@ fn hash_of(key: &str) -> u64 {
     h.finish()
 }
 
-/// Every key a row names: the recordings' media, previews and pictures (deleted ones
-/// within their window too), and the incoming objects of direct uploads in progress.
-async fn named_keys(db: &DatabaseConnection) -> Result<HashSet<u64>, ServiceError> {
+/// The objects one recording row names: its original (with the SHA-256 and size recorded
+/// when it was uploaded) and what processing made of it.
+#[derive(Debug, Clone)]
+pub struct Named {
+    pub slug: String,
+    pub original: Option<Original>,
+    /// Previews, pictures, the spatial stream.
+    pub derived: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Original {
+    pub key: String,
+    pub sha256: Option<String>,
+    pub size: Option<i64>,
+}
+
+/// Calls `each` with the objects of every recording row (deleted ones within their window
+/// too), a batch at a time, in id order.
+pub async fn each_named(
+    db: &DatabaseConnection,
+    mut each: impl FnMut(Named),
+) -> Result<(), ServiceError> {
     const BATCH: u64 = 10_000;
-    type Keys = (
+    type Row = (
         i32,
+        String,
         Option<String>,
+        Option<String>,
+        Option<i64>,
         Option<String>,
         Option<String>,
         Option<String>,
         Option<String>,
     );
-    let mut named = HashSet::new();
     let mut after = 0;
     loop {
-        let rows: Vec<Keys> = recordings::Entity::find()
+        let rows: Vec<Row> = recordings::Entity::find()
             .select_only()
             .columns([
                 recordings::Column::Id,
+                recordings::Column::Slug,
                 recordings::Column::MediaKey,
+                recordings::Column::Sha256,
+                recordings::Column::SizeBytes,
                 recordings::Column::PreviewKey,
                 recordings::Column::SpatialKey,
                 recordings::Column::WaveformKey,
@@ -284,15 +309,30 @@ async fn named_keys(db: &DatabaseConnection) -> Result<HashSet<u64>, ServiceErro
         let Some(last) = rows.last() else { break };
         after = last.0;
         let full = rows.len() as u64 == BATCH;
-        for (_, a, b, c, d, e) in rows {
-            for key in [a, b, c, d, e].into_iter().flatten() {
-                named.insert(hash_of(&key));
-            }
+        for (_, slug, media, sha256, size, a, b, c, d) in rows {
+            each(Named {
+                slug,
+                original: media.map(|key| Original { key, sha256, size }),
+                derived: [a, b, c, d].into_iter().flatten().collect(),
+            });
         }
         if !full {
             break;
         }
     }
+    Ok(())
+}
+
+/// Every key a row names: the recordings' media, previews and pictures (deleted ones
+/// within their window too), and the incoming objects of direct uploads in progress.
+async fn named_keys(db: &DatabaseConnection) -> Result<HashSet<u64>, ServiceError> {
+    let mut named = HashSet::new();
+    each_named(db, |n| {
+        for key in n.original.iter().map(|o| &o.key).chain(&n.derived) {
+            named.insert(hash_of(key));
+        }
+    })
+    .await?;
     for key in direct_uploads::incoming_in_use(db).await? {
         named.insert(hash_of(&key));
     }

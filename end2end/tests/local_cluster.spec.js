@@ -3,7 +3,10 @@
 // balancers on the bus. A listener logs in and comments through balancer 1; an anonymous
 // visitor sees the comment through balancer 2 (its cached page purged over the bus).
 // `deploy/local-cluster rolling-restart` restarts every replica under load — logged-in
-// page views through both balancers and comment posts — and no request fails. `down`
+// page views through both balancers and comment posts — and no request fails.
+// `deploy/local-cluster backup` then `deploy/restore-drill` (deploy/README.md, "Restoring"):
+// the backup restores into a working site with every row and every object of the bucket,
+// and once an object is deleted from the bucket the drill names it and fails. `down`
 // leaves nothing listening.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +21,8 @@ const cluster = (...args) =>
   promisify(execFile)(resolve(root, 'deploy', 'local-cluster'), args, { cwd: root, maxBuffer: 1 << 24 });
 const FRONT1 = 'http://127.0.0.1:7481';
 const FRONT2 = 'http://127.0.0.1:7482';
-const PORTS = [7400, 7401, 7402, 7403, 7411, 7412, 7413, 7481, 7482, 7491, 7492];
+const PORTS = [7400, 7401, 7402, 7403, 7411, 7412, 7413, 7451, 7452, 7453, 7481, 7482, 7491, 7492];
+const run = (...args) => promisify(execFile)(args[0], args.slice(1), { cwd: root, maxBuffer: 1 << 24 });
 let chrome;
 let up = false;
 
@@ -113,6 +117,32 @@ test('a rolling restart of every replica under load fails no request', async () 
   assert.match(stdout, /all 3 replica\(s\) restarted/);
   assert.ok(posted > 0 && requests > 100, `too little load: ${requests}`);
   assert.deepEqual(failures, []);
+});
+
+test('a backup restores into a working site; a deleted object is named', async () => {
+  const { stdout: made } = await cluster('backup');
+  assert.match(made, /local-cluster: backup \S+\.dump \(.*, \d+ tables\)/);
+  const drill = () => run(resolve(root, 'deploy', 'restore-drill'));
+  const { stdout } = await drill();
+  console.log(stdout);
+  assert.match(stdout, /rows: all \d+ tables have every row/);
+  assert.match(stdout, /page \/recordings\/\S+: 200/);
+  assert.match(stdout, /media: \d+ recordings name (\d+) objects .*: \1 present \(3 originals match their SHA-256\), 0 missing/);
+  assert.match(stdout, /recovery point: the backup, \d+ s old; recovery time: [\d.]+ s/);
+  assert.match(stdout, /every row and object present/);
+
+  // One original gone from the bucket (deleted with boto3, which moto brings).
+  const { stdout: found } = await run('psql', '-tAq', 'postgres://postgres@127.0.0.1:7400/ambisonia', '-c',
+    "SELECT slug || ' ' || media_key FROM recordings WHERE media_key IS NOT NULL ORDER BY id LIMIT 1");
+  const [slug, key] = found.trim().split(' ');
+  await run('python3', '-c', `import boto3, sys
+boto3.client('s3', endpoint_url='http://127.0.0.1:7403', region_name='us-east-1',
+  aws_access_key_id='local', aws_secret_access_key='local-secret').delete_object(Bucket='ambisonia', Key=sys.argv[1])`, key);
+  const failed = await drill().then(() => null, (e) => e);
+  assert.ok(failed, 'the drill fails');
+  assert.match(failed.stdout, new RegExp(`MISSING  ${slug} ${key.replace(/[.]/g, '\\.')}`));
+  assert.match(failed.stdout, /, 1 missing or changed/);
+  assert.match(failed.stdout, /restore-drill: FAILED/);
 });
 
 test('down stops everything', async () => {

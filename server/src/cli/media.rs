@@ -1,6 +1,6 @@
 //! `server media …`: what the site reads from a file (`inspect`), the S3 bucket
-//! (`prepare-bucket`, `migrate --to s3`), and removing what nothing needs any more
-//! (`collect`).
+//! (`prepare-bucket`, `migrate --to s3`), checking that every object a row names is there
+//! (`verify`), and removing what nothing needs any more (`collect`).
 
 use std::path::PathBuf;
 
@@ -38,6 +38,19 @@ pub enum Task {
         #[arg(long, value_enum)]
         to: MigrateTarget,
         /// The folder to copy from.
+        #[arg(long, env = "AMBISONIA_MEDIA_DIR", default_value = DEFAULT_MEDIA_DIR)]
+        media_dir: PathBuf,
+        #[command(flatten)]
+        s3: S3Config,
+    },
+    /// Check that every object a recording row names is in the media store, and that every
+    /// original has the SHA-256 recorded at upload (reading each original once). Prints
+    /// each object missing or changed; exits non-zero when there is one. The restore drill
+    /// (deploy/restore-drill) runs it against a restored database.
+    Verify {
+        #[command(flatten)]
+        db: DatabaseConfig,
+        /// The media folder (when the media are not in S3).
         #[arg(long, env = "AMBISONIA_MEDIA_DIR", default_value = DEFAULT_MEDIA_DIR)]
         media_dir: PathBuf,
         #[command(flatten)]
@@ -123,6 +136,11 @@ pub async fn run(task: Task) -> Result<(), String> {
                 .map_err(|e| e.for_operator())?;
             print!("{}", collected(&report, dry_run, &store.describe()));
             Ok(())
+        }
+        Task::Verify { db, media_dir, s3 } => {
+            let db = db.connect().await?;
+            let store = s3.store(&media_dir);
+            verify(&db, &store).await
         }
         Task::Inspect { file, json } => {
             let name = file.display().to_string();
@@ -275,6 +293,54 @@ async fn migrate_to_s3(media_dir: &std::path::Path, settings: &S3Settings) -> Re
         settings.bucket
     );
     Ok(())
+}
+
+/// Every object the rows name, in `store`; originals by their SHA-256. Names each one
+/// missing or changed, and fails when there is one.
+async fn verify(db: &domain::db::Db, store: &MediaStore) -> Result<(), String> {
+    let mut named = Vec::new();
+    domain::collector::each_named(db, |n| named.push(n))
+        .await
+        .map_err(|e| e.for_operator())?;
+    let (mut present, mut hashed, mut bad) = (0usize, 0usize, Vec::new());
+    for n in &named {
+        if let Some(o) = &n.original {
+            match (sha256_of(store, &o.key).await, &o.sha256) {
+                (Ok(got), Some(want)) if &got == want => {
+                    present += 1;
+                    hashed += 1;
+                }
+                (Ok(got), Some(want)) => bad.push(format!(
+                    "CHANGED  {} {} (sha256 {got}, recorded {want})",
+                    n.slug, o.key
+                )),
+                (Ok(_), None) => present += 1,
+                (Err(e), _) => bad.push(format!("MISSING  {} {} ({e})", n.slug, o.key)),
+            }
+        }
+        for key in &n.derived {
+            match store.size(key).await {
+                Ok(Some(_)) => present += 1,
+                Ok(None) => bad.push(format!("MISSING  {} {key}", n.slug)),
+                Err(e) => bad.push(format!("MISSING  {} {key} ({e})", n.slug)),
+            }
+        }
+    }
+    for line in &bad {
+        println!("{line}");
+    }
+    println!(
+        "media: {} recordings name {} objects in {}: {present} present ({hashed} originals match their SHA-256), {} missing or changed",
+        named.len(),
+        present + bad.len(),
+        store.describe(),
+        bad.len()
+    );
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} objects missing or changed", bad.len()))
+    }
 }
 
 async fn sha256_of(store: &MediaStore, key: &str) -> Result<String, String> {
