@@ -40,8 +40,10 @@ use crate::{
     write::{self, log},
 };
 
-/// How often the follower reads the log when nothing wakes it (also its heartbeat).
-pub const HEARTBEAT: Duration = Duration::from_millis(500);
+/// How often the follower reads the log when nothing wakes it (also its heartbeat): a
+/// third of the lease, so that two missed reads do not lapse it. Each read is one
+/// transaction: with 100 replicas and 10 balancers, 110 a second of background.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// How long a replica trusts its cache after the last successful read of the log.
 pub const LEASE: Duration = Duration::from_secs(3);
 /// How long the log keeps an entry.

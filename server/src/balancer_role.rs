@@ -30,7 +30,7 @@ impl Sink for PageCache {
 
 /// The media bucket as the ACME client's store (`[acme] store = "bucket:PREFIX"`), so that
 /// every balancer of a fleet serves the one certificate and answers any challenge.
-struct BucketStore(domain::store::MediaStore);
+pub struct BucketStore(pub domain::store::MediaStore);
 
 impl balancer::acme::Store for BucketStore {
     fn load<'a>(

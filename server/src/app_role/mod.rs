@@ -51,6 +51,8 @@ use tokio::net::TcpListener;
 
 use crate::config::AppConfig;
 use media_state::MediaState;
+/// How often an idle job worker looks for a job it was not rung for.
+pub use worker::LOOK_EVERY as JOB_LOOK_EVERY;
 
 pub struct Application {
     listener: TcpListener,

@@ -3,7 +3,8 @@
 //! (`domain::processing`), the finishing of a direct upload (`domain::direct_uploads`), a
 //! media collection (`domain::collector`, queued hourly by whichever replica asks first).
 //! Rung by this replica's uploads so their job starts at once; otherwise it looks every
-//! second.
+//! `LOOK_EVERY` (a job another replica queued starts within that; each look is a
+//! transaction, the idle background every replica adds).
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -11,6 +12,9 @@ use domain::{JobKind, collector, db::Db, direct_uploads, jobs, processing, store
 use tokio::sync::Notify;
 
 use super::metrics::{JobRun, JobRuns};
+
+/// How often an idle worker looks for a job it was not rung for.
+pub const LOOK_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct Worker {
@@ -58,7 +62,7 @@ impl Worker {
                 Ok(None) => {
                     tokio::select! {
                         () = self.wake.notified() => {}
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = tokio::time::sleep(LOOK_EVERY) => {}
                     }
                 }
                 Err(e) => {

@@ -253,3 +253,42 @@ async fn migration_copies_the_folder_to_the_bucket_verified_and_resumes() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("AMBISONIA_S3_BUCKET"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The balancers' ACME store on the bucket (`[acme] store = "bucket:acme"`): what one
+/// balancer saves, another reads; what nobody saved is `None`, not an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_acme_store_on_the_bucket_is_shared_by_every_balancer() {
+    use balancer::acme::{Prefixed, Store};
+    let settings = s3_settings();
+    s3_store_with(&settings).await;
+    let on = |_: ()| -> std::sync::Arc<dyn Store> {
+        std::sync::Arc::new(Prefixed {
+            inner: std::sync::Arc::new(server::balancer_role::BucketStore(MediaStore::s3(
+                &settings,
+            ))),
+            prefix: "acme".into(),
+        })
+    };
+    let (one, other) = (on(()), on(()));
+    assert_eq!(one.load("certificate.pem").await, Ok(None));
+    one.save("certificate.pem", b"-----BEGIN PRIVATE KEY-----".to_vec())
+        .await
+        .expect("saved");
+    one.save("challenges/tok-EN_1", b"tok-EN_1.thumbprint".to_vec())
+        .await
+        .expect("saved");
+    assert_eq!(
+        other.load("certificate.pem").await,
+        Ok(Some(b"-----BEGIN PRIVATE KEY-----".to_vec()))
+    );
+    assert_eq!(
+        other.load("challenges/tok-EN_1").await,
+        Ok(Some(b"tok-EN_1.thumbprint".to_vec()))
+    );
+    // Under the prefix the balancers' IAM policy allows, nowhere else.
+    let bucket = MediaStore::s3(&settings);
+    assert_eq!(
+        bucket.size("acme/certificate.pem").await.ok().flatten(),
+        Some(27)
+    );
+}

@@ -560,8 +560,11 @@ async fn a_job_whose_replica_is_killed_is_finished_by_another_within_a_lease() {
     let taken_over = killed.elapsed();
     eprintln!("taken over {taken_over:?} after the kill (lease {LEASE_S} s)");
     assert!(
-        taken_over < Duration::from_secs(LEASE_S + 2),
-        "within a lease (and one look for work)"
+        taken_over
+            < Duration::from_secs(LEASE_S)
+                + server::app_role::JOB_LOOK_EVERY
+                + Duration::from_secs(1),
+        "within a lease and one look for work"
     );
     let job = until("the job is done", Duration::from_secs(120), async || {
         let job = process_job(&app, id).await;
