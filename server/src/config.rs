@@ -50,6 +50,26 @@ impl S3Config {
     }
 }
 
+/// The site's data for a command that reads the database and the media store (`demo-data`,
+/// `media verify`, `media collect`): the same flags and defaults as the app's.
+#[derive(Debug, Clone, Args)]
+pub struct SiteData {
+    #[command(flatten)]
+    pub db: DatabaseConfig,
+    /// The media folder (when the media are not in S3).
+    #[arg(long, env = "AMBISONIA_MEDIA_DIR", default_value = DEFAULT_MEDIA_DIR)]
+    pub media_dir: PathBuf,
+    #[command(flatten)]
+    pub s3: S3Config,
+}
+
+impl SiteData {
+    /// The media store: the bucket when one is configured, else the folder.
+    pub fn store(&self) -> domain::store::MediaStore {
+        self.s3.store(&self.media_dir)
+    }
+}
+
 /// `Debug` shows the URL without its password (as the log does).
 #[derive(Clone, Args)]
 pub struct DatabaseConfig {

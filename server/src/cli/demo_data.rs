@@ -1,19 +1,12 @@
 //! `server demo-data`: a sample catalog for a fresh install, three recordings of it with
 //! synthesised sound ingested exactly as uploads are.
 
-use std::path::PathBuf;
-
-use crate::config::{DEFAULT_MEDIA_DIR, DatabaseConfig, S3Config};
+use crate::config::SiteData;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    db: DatabaseConfig,
-    /// Folder for media files when no S3 bucket is configured.
-    #[arg(long, env = "AMBISONIA_MEDIA_DIR", default_value = DEFAULT_MEDIA_DIR)]
-    media_dir: PathBuf,
-    #[command(flatten)]
-    s3: S3Config,
+    site: SiteData,
     /// Then add generated published recordings until the catalog holds this many (for
     /// benchmarks: a million takes minutes, not hours). The sample catalog comes first.
     #[arg(long)]
@@ -21,7 +14,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<(), String> {
-    let db = args.db.connect().await?;
+    let db = args.site.db.connect().await?;
     let made = match domain::demo::fill(&db).await {
         Ok(made) => made,
         // Running it twice is harmless: the catalog that is there stays as it is.
@@ -31,8 +24,8 @@ pub async fn run(args: Args) -> Result<(), String> {
         }
         Err(e) => return Err(e.cause().unwrap_or(&e.to_string()).to_owned()),
     };
-    let store = args.s3.store(&args.media_dir);
-    let with_sound = domain::demo::sounds(&db, &store, &args.media_dir.join(".incoming"))
+    let store = args.site.store();
+    let with_sound = domain::demo::sounds(&db, &store, &args.site.media_dir.join(".incoming"))
         .await
         .map_err(|e| e.cause().unwrap_or(&e.to_string()).to_owned())?;
     println!(

@@ -8,7 +8,7 @@ use clap::{Subcommand, ValueEnum};
 use domain::store::{MediaStore, S3Settings};
 use media::inspect::{Inspection, inspect};
 
-use crate::config::{DEFAULT_MEDIA_DIR, DatabaseConfig, S3Config};
+use crate::config::{DEFAULT_MEDIA_DIR, S3Config, SiteData};
 
 #[derive(Debug, Subcommand)]
 pub enum Task {
@@ -49,12 +49,7 @@ pub enum Task {
     /// (deploy/restore-drill) runs it against a restored database.
     Verify {
         #[command(flatten)]
-        db: DatabaseConfig,
-        /// The media folder (when the media are not in S3).
-        #[arg(long, env = "AMBISONIA_MEDIA_DIR", default_value = DEFAULT_MEDIA_DIR)]
-        media_dir: PathBuf,
-        #[command(flatten)]
-        s3: S3Config,
+        site: SiteData,
     },
     /// Purge recordings deleted more than 30 days ago, sweep direct uploads left unfinished,
     /// and remove every object of the media store that no row names and that is older than
@@ -71,12 +66,7 @@ pub enum Task {
         #[arg(long, hide = true)]
         grace_s: Option<u64>,
         #[command(flatten)]
-        db: DatabaseConfig,
-        /// The media folder (when the media are not in S3).
-        #[arg(long, env = "AMBISONIA_MEDIA_DIR", default_value = DEFAULT_MEDIA_DIR)]
-        media_dir: PathBuf,
-        #[command(flatten)]
-        s3: S3Config,
+        site: SiteData,
     },
 }
 
@@ -123,13 +113,11 @@ pub async fn run(task: Task) -> Result<(), String> {
             dry_run,
             grace_h,
             grace_s,
-            db,
-            media_dir,
-            s3,
+            site,
         } => {
             let grace = std::time::Duration::from_secs(grace_s.unwrap_or(grace_h * 3600));
-            let db = db.connect().await?;
-            let store = s3.store(&media_dir);
+            let db = site.db.connect().await?;
+            let store = site.store();
             let opts = domain::collector::Options { dry_run, grace };
             let report = domain::collector::collect(&db, &store, opts)
                 .await
@@ -137,11 +125,7 @@ pub async fn run(task: Task) -> Result<(), String> {
             print!("{}", collected(&report, dry_run, &store.describe()));
             Ok(())
         }
-        Task::Verify { db, media_dir, s3 } => {
-            let db = db.connect().await?;
-            let store = s3.store(&media_dir);
-            verify(&db, &store).await
-        }
+        Task::Verify { site } => verify(&site.db.connect().await?, &site.store()).await,
         Task::Inspect { file, json } => {
             let name = file.display().to_string();
             let f = std::fs::File::open(&file).map_err(|e| format!("{name}: {e}"))?;
