@@ -93,24 +93,28 @@ pub struct DirStore(pub PathBuf);
 
 impl Store for DirStore {
     fn load<'a>(&'a self, name: &'a str) -> Fut<'a, Option<Vec<u8>>> {
+        let path = self.0.join(name);
         Box::pin(async move {
-            match tokio::fs::read(self.0.join(name)).await {
-                Ok(b) => Ok(Some(b)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(format!("cannot read {}: {e}", self.0.join(name).display())),
+            let shown = path.display().to_string();
+            match tokio::task::spawn_blocking(move || std::fs::read(path)).await {
+                Ok(Ok(b)) => Ok(Some(b)),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Ok(Err(e)) => Err(format!("cannot read {shown}: {e}")),
+                Err(e) => Err(format!("cannot read {shown}: {e}")),
             }
         })
     }
 
     fn save<'a>(&'a self, name: &'a str, bytes: Vec<u8>) -> Fut<'a, ()> {
+        let (root, path) = (self.0.clone(), self.0.join(name));
         Box::pin(async move {
-            let path = self.0.join(name);
-            let write = || -> std::io::Result<()> {
+            let shown = path.display().to_string();
+            let write = move || -> std::io::Result<()> {
                 use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
-                let dir = path.parent().unwrap_or(&self.0);
+                let dir = path.parent().unwrap_or(&root);
                 std::fs::create_dir_all(dir)?;
                 std::fs::set_permissions(
-                    &self.0,
+                    &root,
                     std::os::unix::fs::PermissionsExt::from_mode(0o700),
                 )?;
                 // Written beside, then renamed: a reader sees the old file or the new one.
@@ -124,8 +128,11 @@ impl Store for DirStore {
                 f.sync_all()?;
                 std::fs::rename(&tmp, &path)
             };
-            tokio::task::block_in_place(write)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+            tokio::task::spawn_blocking(write)
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+                .map_err(|e| format!("cannot write {shown}: {e}"))
         })
     }
 }
@@ -314,11 +321,11 @@ impl Acme {
     }
 
     async fn account(&self) -> Result<Account, String> {
-        let builder = || match &self.settings.ca_root {
+        let builder = match &self.settings.ca_root {
             Some(root) => Account::builder_with_root(root),
             None => Account::builder(),
-        };
-        let builder = builder().map_err(|e| format!("ACME client: {e}"))?;
+        }
+        .map_err(|e| format!("ACME client: {e}"))?;
         if let Some(saved) = self.store.load(ACCOUNT).await? {
             let credentials: AccountCredentials = serde_json::from_slice(&saved)
                 .map_err(|e| format!("the stored ACME account is unreadable: {e}"))?;
@@ -361,6 +368,39 @@ impl Acme {
             .map_err(|e| format!("new order: {e}"))?;
         tracing::info!(domains = ?self.settings.domains, "ordering a certificate");
         let mut tokens = Vec::new();
+        // Answered until the CA has looked, whatever the outcome; then forgotten here (the
+        // store keeps them: any balancer may still be asked).
+        let validated = self.answer_challenges(&mut order, &mut tokens).await;
+        self.challenges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|t, _| !tokens.contains(t));
+        let status = validated?;
+        if status != OrderStatus::Ready {
+            return Err(format!("the order is {status:?}, not ready"));
+        }
+        let patience = patience();
+        let key = order
+            .finalize()
+            .await
+            .map_err(|e| format!("finalize: {e}"))?;
+        let chain = order
+            .poll_certificate(&patience)
+            .await
+            .map_err(|e| format!("waiting for the certificate: {e}"))?;
+        let pem = format!("{key}{chain}").into_bytes();
+        let issued = parse(&pem)?;
+        self.store.save(CERTIFICATE, pem).await?;
+        Ok(issued)
+    }
+
+    /// Sets up the HTTP-01 answer of each pending authorization (`tokens` names them) and
+    /// waits for the CA to validate them: the order's status then.
+    async fn answer_challenges(
+        &self,
+        order: &mut instant_acme::Order,
+        tokens: &mut Vec<String>,
+    ) -> Result<OrderStatus, String> {
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {
             let mut authz = authz.map_err(|e| format!("authorization: {e}"))?;
@@ -389,33 +429,18 @@ impl Acme {
                 .await
                 .map_err(|e| format!("challenge: {e}"))?;
         }
-        let patience = RetryPolicy::new()
-            .initial_delay(Duration::from_millis(250))
-            .timeout(CA_PATIENCE);
-        let status = order
-            .poll_ready(&patience)
+        order
+            .poll_ready(&patience())
             .await
-            .map_err(|e| format!("waiting for validation: {e}"))?;
-        self.challenges
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|t, _| !tokens.contains(t));
-        if status != OrderStatus::Ready {
-            return Err(format!("the order is {status:?}, not ready"));
-        }
-        let key = order
-            .finalize()
-            .await
-            .map_err(|e| format!("finalize: {e}"))?;
-        let chain = order
-            .poll_certificate(&patience)
-            .await
-            .map_err(|e| format!("waiting for the certificate: {e}"))?;
-        let pem = format!("{key}{chain}").into_bytes();
-        let issued = parse(&pem)?;
-        self.store.save(CERTIFICATE, pem).await?;
-        Ok(issued)
+            .map_err(|e| format!("waiting for validation: {e}"))
     }
+}
+
+/// How long the CA may take to validate and to issue, polled from every 250 ms, doubling.
+fn patience() -> RetryPolicy {
+    RetryPolicy::new()
+        .initial_delay(Duration::from_millis(250))
+        .timeout(CA_PATIENCE)
 }
 
 fn unix(t: SystemTime) -> u64 {

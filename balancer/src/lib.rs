@@ -52,8 +52,6 @@ pub struct Balancer {
     tls: Option<tokio_rustls::TlsAcceptor>,
     /// With TLS: the plain-HTTP listener (ACME challenges, redirects to HTTPS).
     http: Option<(TcpListener, Arc<plain_http::Redirects>)>,
-    /// The ACME client, which keeps the TLS listener's certificate current.
-    acme: Option<Arc<acme::Acme>>,
 }
 
 impl Balancer {
@@ -129,7 +127,6 @@ impl Balancer {
             admin,
             tls,
             http,
-            acme,
         })
     }
 
@@ -164,7 +161,6 @@ impl Balancer {
             admin,
             tls,
             http,
-            acme,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         // Every connection task holds a sender; when all are gone, all connections are done.
@@ -173,7 +169,8 @@ impl Balancer {
         let admin_task = tokio::spawn(serve_admin(admin, Arc::clone(&shared), stop_rx.clone()));
         let http_task = http
             .map(|(l, redirects)| tokio::spawn(plain_http::serve(l, redirects, stop_rx.clone())));
-        let acme_task = acme.map(|a| tokio::spawn(a.run()));
+        // The ACME client (kept in `shared` for /metrics) keeps the certificate current.
+        let acme_task = shared.acme.get().cloned().map(|a| tokio::spawn(a.run()));
         let builder = Arc::new(http_builder(&shared.live().settings));
         tokio::pin!(shutdown);
         loop {

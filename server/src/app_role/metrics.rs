@@ -45,31 +45,30 @@ pub const UNMATCHED: &str = "unmatched";
 #[derive(Default)]
 pub struct Counters {
     /// Route → status → latency (its count is the number of requests).
-    requests: RwLock<HashMap<String, HashMap<u16, Arc<Histogram>>>>,
+    requests: RwLock<HashMap<String, HashMap<u16, Histogram>>>,
     /// Statements sent by this replica (requests and background alike).
     statements: Histogram,
     statements_failed: AtomicU64,
 }
 
 impl Counters {
+    /// Counts a request: under the read lock once its route and status have been seen (the
+    /// histogram's atomics need no more), under the write lock the first time.
     pub fn request(&self, route: &str, status: u16, took: Duration) {
-        let known = self
-            .requests
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(route)
-            .and_then(|by_status| by_status.get(&status).cloned());
-        let histogram = known.unwrap_or_else(|| {
-            let mut requests = self.requests.write().unwrap_or_else(|p| p.into_inner());
-            Arc::clone(
-                requests
-                    .entry(route.to_owned())
-                    .or_default()
-                    .entry(status)
-                    .or_default(),
-            )
-        });
-        histogram.observe(took);
+        {
+            let requests = self.requests.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(h) = requests.get(route).and_then(|s| s.get(&status)) {
+                h.observe(took);
+                return;
+            }
+        }
+        let mut requests = self.requests.write().unwrap_or_else(|p| p.into_inner());
+        requests
+            .entry(route.to_owned())
+            .or_default()
+            .entry(status)
+            .or_default()
+            .observe(took);
     }
 
     pub fn statement(&self, took: Duration, failed: bool) {
@@ -195,6 +194,12 @@ fn single(out: &mut String, name: &str, kind: &str, value: impl std::fmt::Displa
     let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {value}");
 }
 
+/// Writes `# TYPE` and one unlabelled histogram.
+fn histogram(out: &mut String, name: &str, h: &Histogram) {
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    h.render(out, name, "");
+}
+
 impl Sources {
     pub async fn render(&self) -> String {
         let mut out = String::with_capacity(16 * 1024);
@@ -239,12 +244,11 @@ impl Sources {
 
     async fn render_database(&self, out: &mut String) {
         let c = &self.counters;
-        let _ = writeln!(
+        histogram(
             out,
-            "# TYPE ambisonia_db_statement_duration_seconds histogram"
+            "ambisonia_db_statement_duration_seconds",
+            &c.statements,
         );
-        c.statements
-            .render(out, "ambisonia_db_statement_duration_seconds", "");
         single(
             out,
             "ambisonia_db_statements_failed_total",
@@ -297,7 +301,9 @@ impl Sources {
             out,
             "ambisonia_bus_seconds_since_read",
             "gauge",
-            s.since_read.map_or(f64::INFINITY, |d| d.as_secs_f64()),
+            // Never read: Prometheus' spelling of infinity (Rust's is `inf`).
+            s.since_read
+                .map_or_else(|| "+Inf".to_owned(), |d| d.as_secs_f64().to_string()),
         );
         let _ = writeln!(
             out,
@@ -390,13 +396,11 @@ fn render_stripe(out: &mut String, payments: &Payments) {
         u8::from(payments.is_on()),
     );
     if let Some(calls) = payments.calls() {
-        let _ = writeln!(
+        histogram(
             out,
-            "# TYPE ambisonia_stripe_call_duration_seconds histogram"
+            "ambisonia_stripe_call_duration_seconds",
+            &calls.latency,
         );
-        calls
-            .latency
-            .render(out, "ambisonia_stripe_call_duration_seconds", "");
         single(
             out,
             "ambisonia_stripe_calls_failed_total",
