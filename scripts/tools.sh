@@ -16,6 +16,9 @@ MIN_PYYAML=5.1          # check-deploy reads the cloud-init files
 MIN_AIOHTTP=3.9         # scripts/crowd.py (scripts/bench-crowd)
 MIN_PEBBLE=2.4          # certificateValidityPeriod (short-lived certificates for the renewal test)
 MIN_PROMTOOL=2.37       # promtool test rules with humanizeDuration in annotations (Debian 12: 2.42)
+MIN_ARIA2=1.35          # BitTorrent with BEP 19 web seeds, for the torrent tests
+MIN_FFMPEG=4.3          # ffprobe reads the podcast MP3's duration; ffmpeg decodes it
+MIN_FEEDPARSER=6.0      # the podcast feeds are read by an independent parser
 MIN_TERRAFORM=1.5       # deploy/terraform's required_version (fmt only; cannot be installed here)
 
 say() { printf '\n== %s\n' "$*"; }
@@ -63,6 +66,9 @@ ensure_pip() {
 
 moto_v() { python3 -c 'import moto, flask; print(moto.__version__)' 2>/dev/null || true; }
 ensure_moto() { ensure_pip moto moto_v "$MIN_MOTO" "moto[server]>=$MIN_MOTO"; }
+
+feedparser_v() { python3 -c 'import feedparser; print(feedparser.__version__)' 2>/dev/null || true; }
+ensure_feedparser() { ensure_pip feedparser feedparser_v "$MIN_FEEDPARSER" "feedparser>=$MIN_FEEDPARSER"; }
 
 aiohttp_v() { python3 -c 'import aiohttp; print(aiohttp.__version__)' 2>/dev/null || true; }
 ensure_aiohttp() { ensure_pip aiohttp aiohttp_v "$MIN_AIOHTTP" "aiohttp>=$MIN_AIOHTTP"; }

@@ -176,6 +176,17 @@ pub async fn load_recording(slug: String) -> Result<RecordingDetail, AppError> {
     if st.payments.is_on() {
         detail.tip_currency = Some(st.payments.tip_currency().to_owned());
     }
+    if let Some(t) = &detail.torrent {
+        let seed = format!(
+            "{}/recordings/{}/download",
+            st.settings.public_url, detail.card.slug
+        );
+        detail.magnet = Some(domain::distribution::magnet(
+            t,
+            &seed,
+            &st.settings.torrent_trackers,
+        ));
+    }
     Ok(detail)
 }
 

@@ -816,6 +816,17 @@ pub async fn recording(
         plays: row.play_count,
         comments,
         my_rating,
+        has_podcast: row.podcast_key.is_some(),
+        torrent: crate::distribution::offers_torrent(&row)
+            .then(|| {
+                Some(crate::model::TorrentOffer {
+                    info_hash: row.torrent_info_hash.clone()?,
+                    name: crate::distribution::original_name(&row)?,
+                    size: u64::try_from(row.size_bytes?).ok()?,
+                })
+            })
+            .flatten(),
+        magnet: None,
         card: cards(db, vec![row]).await?.remove(0),
         tip_currency: None,
     };

@@ -284,6 +284,8 @@ pub async fn each_named(
         Option<String>,
         Option<String>,
         Option<String>,
+        Option<String>,
+        Option<String>,
     );
     let mut after = 0;
     loop {
@@ -299,6 +301,8 @@ pub async fn each_named(
                 recordings::Column::SpatialKey,
                 recordings::Column::WaveformKey,
                 recordings::Column::DoaKey,
+                recordings::Column::PodcastKey,
+                recordings::Column::TorrentKey,
             ])
             .filter(recordings::Column::Id.gt(after))
             .order_by_asc(recordings::Column::Id)
@@ -309,11 +313,11 @@ pub async fn each_named(
         let Some(last) = rows.last() else { break };
         after = last.0;
         let full = rows.len() as u64 == BATCH;
-        for (_, slug, media, sha256, size, a, b, c, d) in rows {
+        for (_, slug, media, sha256, size, a, b, c, d, e, f) in rows {
             each(Named {
                 slug,
                 original: media.map(|key| Original { key, sha256, size }),
-                derived: [a, b, c, d].into_iter().flatten().collect(),
+                derived: [a, b, c, d, e, f].into_iter().flatten().collect(),
             });
         }
         if !full {
@@ -323,7 +327,8 @@ pub async fn each_named(
     Ok(())
 }
 
-/// Every key a row names: the recordings' media, previews and pictures (deleted ones
+/// Every key a row names: the recordings' media, previews, pictures, podcast enclosures
+/// and torrents (deleted ones
 /// within their window too), and the incoming objects of direct uploads in progress.
 async fn named_keys(db: &DatabaseConnection) -> Result<HashSet<u64>, ServiceError> {
     let mut named = HashSet::new();

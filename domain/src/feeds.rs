@@ -1,8 +1,9 @@
-//! What each feed holds: the latest published recordings, a tag's, an uploader's, or any
-//! catalog search's, newest first (a search in its own order), with what an entry needs —
-//! the description and the stereo preview's size for the enclosure — and the surrogate
-//! keys of the page the feed mirrors, so that the writes that purge the page purge the feed.
-//! Writing them as Atom or RSS is the server's.
+//! What each feed holds: the latest published recordings, a tag's, an uploader's, any
+//! catalog search's (newest first, a search in its own order), or the latest free ones as
+//! torrents, with what a podcast app needs of each entry — the enclosure (the binaural MP3,
+//! its length as anyone without premium gets it), duration, licence, place, the spatial
+//! forms — and the surrogate keys of the page the feed mirrors, so that the writes that
+//! purge the page purge the feed. Writing them as Atom or RSS is the server's.
 
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
@@ -10,6 +11,7 @@ use sea_orm::DatabaseConnection;
 use crate::{
     catalog::{self, cards},
     catalog_query::CatalogQuery,
+    distribution::{offers_torrent, open_podcast_len},
     error::ServiceError,
     key,
     model::RecordingCard,
@@ -25,6 +27,8 @@ pub enum Scope {
     Tag(String),
     Uploader(String),
     Search(CatalogQuery),
+    /// The latest free recordings, each as its original's torrent.
+    Torrents,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +42,10 @@ pub struct Feed {
     pub entries: Vec<Entry>,
     /// The mirrored page's surrogate keys.
     pub keys: Vec<String>,
+    /// Whose it is: an uploader's feed is theirs, the others the site's (`None`).
+    pub uploader: Option<String>,
+    /// Its cover art, site-relative (`/artwork/tags/birds.png`).
+    pub artwork: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +57,17 @@ pub struct Entry {
     pub updated: DateTime<Utc>,
     /// The stereo preview's size: an entry has an enclosure only when it is known.
     pub preview_bytes: Option<u64>,
+    /// The podcast enclosure's length as anyone gets it ([`open_podcast_len`]).
+    pub podcast_bytes: Option<u64>,
+    /// Whether it has a spatial (first-order AmbiX) preview.
+    pub spatial: bool,
+    /// The original, when anyone may download it whole (free): its size and extension.
+    pub original: Option<(u64, String)>,
+    /// Its torrent's info hash (hex), when one is offered ([`offers_torrent`]).
+    pub torrent: Option<String>,
+    pub licence: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
 }
 
 impl Feed {
@@ -65,6 +84,8 @@ impl Feed {
 #[tracing::instrument(skip_all)]
 pub async fn feed(db: &DatabaseConnection, scope: &Scope) -> Result<Feed, ServiceError> {
     let both = |base: &str| (format!("{base}.atom"), format!("{base}.rss"));
+    let mut uploader = None;
+    let mut artwork = "/artwork/catalog/latest.png".to_string();
     let (title, page, (atom, rss), rows, mut keys) = match scope {
         Scope::Latest => (
             "Ambisonia: the latest recordings".to_string(),
@@ -73,8 +94,21 @@ pub async fn feed(db: &DatabaseConnection, scope: &Scope) -> Result<Feed, Servic
             catalog::latest_rows(db, FEED_SIZE).await?,
             vec![key::CATALOG.to_string()],
         ),
+        Scope::Torrents => {
+            let mut rows = catalog::latest_rows(db, FEED_SIZE).await?;
+            rows.retain(offers_torrent);
+            artwork = "/artwork/catalog/torrents.png".to_string();
+            (
+                "Ambisonia: the latest free recordings, as torrents".to_string(),
+                "/catalog".to_string(),
+                ("/feed.atom".to_string(), "/feed.torrents.rss".to_string()),
+                rows,
+                vec![key::CATALOG.to_string()],
+            )
+        }
         Scope::Tag(slug) => {
             let (tag, rows) = catalog::tag_rows(db, slug, FEED_SIZE).await?;
+            artwork = format!("/artwork/tags/{}.png", tag.slug);
             (
                 format!("Ambisonia: recordings tagged {}", tag.name),
                 format!("/tags/{}", tag.slug),
@@ -85,6 +119,8 @@ pub async fn feed(db: &DatabaseConnection, scope: &Scope) -> Result<Feed, Servic
         }
         Scope::Uploader(name) => {
             let (user, rows) = catalog::uploader_rows(db, name, FEED_SIZE).await?;
+            artwork = format!("/artwork/users/{}.png", user.username);
+            uploader = Some(user.username.clone());
             (
                 format!("Ambisonia: recordings by {}", user.username),
                 format!("/users/{}", user.username),
@@ -113,15 +149,30 @@ pub async fn feed(db: &DatabaseConnection, scope: &Scope) -> Result<Feed, Servic
         .zip(rows)
         .map(|(card, r)| {
             let published = r.published_at.unwrap_or(r.created_at);
+            let original = (!r.is_premium)
+                .then(|| r.size_bytes.and_then(|b| u64::try_from(b).ok()))
+                .flatten()
+                .zip(r.media_key.as_deref().and_then(|k| k.rsplit('.').next()))
+                .map(|(size, ext)| (size, ext.to_string()));
             Entry {
-                card,
                 published,
                 updated: r.updated_at.max(published),
                 preview_bytes: r
                     .preview_key
+                    .as_ref()
                     .and(r.preview_bytes)
                     .and_then(|b| u64::try_from(b).ok()),
+                podcast_bytes: open_podcast_len(&r),
+                spatial: r.spatial_key.is_some(),
+                original,
+                torrent: offers_torrent(&r)
+                    .then(|| r.torrent_info_hash.clone())
+                    .flatten(),
+                licence: r.licence,
+                latitude: r.latitude,
+                longitude: r.longitude,
                 description: r.description,
+                card,
             }
         })
         .collect();
@@ -132,5 +183,7 @@ pub async fn feed(db: &DatabaseConnection, scope: &Scope) -> Result<Feed, Servic
         rss,
         entries,
         keys,
+        uploader,
+        artwork,
     })
 }

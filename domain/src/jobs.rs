@@ -134,11 +134,14 @@ pub async fn retry(db: &DatabaseConnection, who: &Viewer, slug: &str) -> Result<
     Ok(())
 }
 
-/// Queues processing again for recordings processed before the spatial preview existed
-/// (a preview, but no preview size: every processing since records one), unless a job for
-/// them is waiting or running. Returns how many were queued.
+/// Queues processing again for recordings processed before what processing now makes
+/// existed — the spatial preview (a preview but no preview size), the podcast enclosure and
+/// the torrent — unless a job for them is waiting or running. Returns how many were queued.
 pub async fn queue_missing_previews(db: &DatabaseConnection) -> Result<usize, ServiceError> {
-    use sea_orm::{QuerySelect, sea_query::Query};
+    use sea_orm::{
+        QuerySelect,
+        sea_query::{ExprTrait, Query},
+    };
     let pending = Query::select()
         .column(jobs::Column::SubjectId)
         .from(jobs::Entity)
@@ -149,7 +152,12 @@ pub async fn queue_missing_previews(db: &DatabaseConnection) -> Result<usize, Se
         .select_only()
         .column(recordings::Column::Id)
         .filter(recordings::Column::PreviewKey.is_not_null())
-        .filter(recordings::Column::PreviewBytes.is_null())
+        .filter(
+            recordings::Column::PreviewBytes
+                .is_null()
+                .or(recordings::Column::PodcastKey.is_null())
+                .or(recordings::Column::TorrentKey.is_null()),
+        )
         .filter(recordings::Column::Id.not_in_subquery(pending))
         .into_tuple()
         .all(db)

@@ -41,6 +41,8 @@ pub mod demo;
 #[cfg(feature = "server")]
 pub mod direct_uploads;
 #[cfg(feature = "server")]
+pub mod distribution;
+#[cfg(feature = "server")]
 pub mod downloads;
 #[cfg(feature = "server")]
 pub mod entities;

@@ -168,6 +168,20 @@ pub struct RecordingDetail {
     pub my_rating: Option<u8>,
     /// Tips are on: the currency they are paid in (set by the page's loader).
     pub tip_currency: Option<String>,
+    /// The binaural MP3 (the podcast enclosure) is made.
+    pub has_podcast: bool,
+    /// The original is offered as a torrent (published and free): its info hash, file name
+    /// and size.
+    pub torrent: Option<TorrentOffer>,
+    /// Its magnet link, with this site as web seed (set by the page's loader).
+    pub magnet: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TorrentOffer {
+    pub info_hash: String,
+    pub name: String,
+    pub size: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! What a processing job does: the original → stereo preview and, for a sound field, the
-//! spatial preview (first-order AmbiX; both Ogg Vorbis), waveform and direction-of-arrival
-//! pictures, all stored, then named on the recording in the write that ends the job. The
+//! spatial preview (first-order AmbiX; both Ogg Vorbis), the podcast enclosure (binaural
+//! MP3), waveform and direction-of-arrival pictures, and the original's torrent (its info
+//! dictionary), all stored, then named on the recording in the write that ends the job. The
 //! job's bookkeeping (claim, lease, end) is `jobs`; the loop that runs it is the server's.
 
 use std::path::Path;
@@ -102,6 +103,7 @@ async fn make(
     let original = TempFile::new(scratch, "original");
     let preview = TempFile::new(scratch, "ogg");
     let spatial = TempFile::new(scratch, "spatial.ogg");
+    let podcast = TempFile::new(scratch, "mp3");
     let waveform = TempFile::new(scratch, "waveform.svg");
     let doa = TempFile::new(scratch, "doa.svg");
 
@@ -113,12 +115,15 @@ async fn make(
         ))?;
 
     let convention = row.convention();
-    let (src, out, out_spatial) = (
+    let (src, out, out_spatial, out_podcast) = (
         original.path().to_path_buf(),
         preview.path().to_path_buf(),
         spatial.path().to_path_buf(),
+        podcast.path().to_path_buf(),
     );
-    let pictures = tokio::task::spawn_blocking(move || -> Result<_, Failure> {
+    let ext = key.rsplit('.').next().unwrap_or("wav");
+    let torrent_name = format!("{}.{ext}", row.slug);
+    let (pictures, torrent) = tokio::task::spawn_blocking(move || -> Result<_, Failure> {
         let open = |p: &Path| std::fs::File::open(p).map_err(failed(WORK_FAILED));
         let create = |p: &Path| {
             std::fs::File::create(p)
@@ -132,14 +137,24 @@ async fn make(
                 detail: e.to_string(),
             })?;
         let input = std::io::BufReader::new(open(&src)?);
-        media::render::render(
+        let pictures = media::render::render(
             input,
             &found,
             convention,
             create(&out)?,
             create(&out_spatial)?,
+            create(&out_podcast)?,
         )
-        .map_err(failed("The previews could not be made from this file."))
+        .map_err(failed("The previews could not be made from this file."))?;
+        let file = open(&src)?;
+        let size = file.metadata().map_err(failed(WORK_FAILED))?.len();
+        let torrent = media::torrent::info(
+            &torrent_name,
+            size,
+            std::io::BufReader::with_capacity(1 << 20, file),
+        )
+        .map_err(failed(WORK_FAILED))?;
+        Ok((pictures, torrent))
     })
     .await
     .map_err(failed(WORK_FAILED))??;
@@ -150,6 +165,8 @@ async fn make(
     let spatial_key = format!("previews/{base}-spatial.ogg");
     let waveform_key = format!("pictures/{base}-waveform.svg");
     let doa_key = format!("pictures/{base}-doa.svg");
+    let podcast_key = format!("previews/{base}-binaural.mp3");
+    let torrent_key = format!("torrents/{base}.info");
     tokio::fs::write(waveform.path(), pictures.waveform_svg.as_bytes())
         .await
         .map_err(failed(WORK_FAILED))?;
@@ -188,9 +205,25 @@ async fn make(
         }
         None => None,
     };
+    let podcast_bytes = store
+        .put_file(&podcast_key, podcast.path())
+        .await
+        .map_err(failed(STORE_FAILED))?;
+    let torrent_file = TempFile::new(scratch, "info");
+    tokio::fs::write(torrent_file.path(), &torrent.bencoded)
+        .await
+        .map_err(failed(WORK_FAILED))?;
+    store
+        .put_file(&torrent_key, torrent_file.path())
+        .await
+        .map_err(failed(STORE_FAILED))?;
     Ok(Some(Previews {
         preview_key,
         preview_bytes: i64::try_from(preview_bytes).ok(),
+        podcast_key,
+        podcast_bytes: i64::try_from(podcast_bytes).ok(),
+        torrent_key,
+        torrent_info_hash: torrent.hash_hex(),
         spatial_key,
         waveform_key,
         doa_key,

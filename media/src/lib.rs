@@ -1,9 +1,12 @@
 //! Recordings as sound, and nothing else: what a file is (`inspect`), the WAVE family's
 //! headers (`wav`), FuMa ⇄ AmbiX conversion (`convert`), direction of arrival (`doa`), the
-//! stereo preview and pictures (`render`, behind the `vorbis` feature, which builds
-//! libvorbis), a preview's first seconds (`excerpt`) and demo sound (`synth`). Pure code over `Read`/`Write` and sample buffers,
+//! previews and pictures (`render`, behind the `vorbis` and `mp3` features, which build
+//! libvorbis and LAME), a preview's first seconds (`excerpt`), demo sound (`synth`), and
+//! what feeds and peers need: the podcast MP3 (`mp3`), torrents (`torrent`) and cover art
+//! (`artwork`). Pure code over `Read`/`Write` and sample buffers,
 //! pinned by known-answer tests; no files, network or database.
 
+pub mod artwork;
 pub mod convention;
 pub mod convert;
 pub mod doa;
@@ -11,12 +14,15 @@ pub mod excerpt;
 pub mod first_order;
 pub mod hrtf;
 pub mod inspect;
+#[cfg(feature = "mp3")]
+pub mod mp3;
 pub mod phase;
-#[cfg(feature = "vorbis")]
+#[cfg(all(feature = "vorbis", feature = "mp3"))]
 pub mod render;
 pub mod rendition;
 pub mod resample;
 pub mod synth;
+pub mod torrent;
 pub mod uhj;
 pub mod wav;
 

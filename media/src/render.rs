@@ -22,7 +22,9 @@ use crate::{
     convert::get_sample,
     doa::Analyser,
     first_order::{self, FirstOrder},
+    hrtf,
     inspect::Inspection,
+    mp3::{Mp3Error, Mp3Writer},
 };
 
 /// Columns of the waveform picture.
@@ -39,6 +41,8 @@ pub enum RenderError {
     Io(#[from] std::io::Error),
     #[error("the preview encoder failed: {0}")]
     Encoder(String),
+    #[error(transparent)]
+    Mp3(#[from] Mp3Error),
 }
 
 /// The pictures made while the previews were written.
@@ -51,13 +55,17 @@ pub struct Pictures {
 }
 
 /// Reads the samples of `file` (inspected as `found`) and writes the stereo preview to
-/// `preview` and, for a recording with a sound field, the spatial preview to `spatial`.
-pub fn render<R: Read + Seek, W: Write, S: Write>(
+/// `preview`, for a recording with a sound field the spatial preview to `spatial`, and the
+/// podcast enclosure to `podcast`: the sound field rendered for headphones with the
+/// player's own filters (`hrtf`, facing front), or the stereo preview's sound for a
+/// recording without one, in MP3 (`mp3`).
+pub fn render<R: Read + Seek, W: Write, S: Write, P: Write>(
     mut file: R,
     found: &Inspection,
     convention: Option<Convention>,
     preview: W,
     spatial: S,
+    podcast: P,
 ) -> Result<Pictures, RenderError> {
     let spec = found.spec;
     let channels = usize::from(spec.channels);
@@ -74,6 +82,10 @@ pub fn render<R: Read + Seek, W: Write, S: Write>(
         None => None,
     };
     let b_format = field.is_some() && convention != Some(Convention::Uhj);
+    let mut headphones = field
+        .as_ref()
+        .map(|_| hrtf::Renderer::new(&hrtf::Binaural::new(spec.sample_rate)));
+    let mut enclosure = Mp3Writer::new(spec.sample_rate, podcast)?;
     let frames_total = found.frames.max(1) as usize;
     let per_column = frames_total.div_ceil(WAVEFORM_COLUMNS).max(1);
     let mut peaks: Vec<(f32, f32)> = Vec::with_capacity(WAVEFORM_COLUMNS);
@@ -128,6 +140,13 @@ pub fn render<R: Read + Seek, W: Write, S: Write>(
                 _ if channels == 1 => (samples[0], samples[0]),
                 _ => (samples[0], samples[1]),
             };
+            match (headphones.as_mut(), foa) {
+                (Some(h), Some(foa)) => {
+                    let (hl, hr) = h.push(foa);
+                    enclosure.push(hl, hr)?;
+                }
+                _ => enclosure.push(l, r)?,
+            }
             let (l, r) = (l as f32, r as f32);
             left.push(l);
             right.push(r);
@@ -157,6 +176,7 @@ pub fn render<R: Read + Seek, W: Write, S: Write>(
     encoder_stereo
         .finish()
         .map_err(|e| RenderError::Encoder(e.to_string()))?;
+    enclosure.finish()?;
     let spatial = match encoder_spatial {
         Some(e) => {
             e.finish()
@@ -354,15 +374,25 @@ mod tests {
 
     fn previews(bytes: &[u8], convention: Convention) -> (Vec<u8>, Vec<u8>, Pictures) {
         let found = inspect(bytes).unwrap_or_else(|e| panic!("{e}"));
-        let (mut ogg, mut spatial) = (Vec::new(), Vec::new());
+        let (mut ogg, mut spatial, mut mp3) = (Vec::new(), Vec::new(), Vec::new());
         let pictures = render(
             std::io::Cursor::new(bytes),
             &found,
             Some(convention),
             &mut ogg,
             &mut spatial,
+            &mut mp3,
         )
         .unwrap_or_else(|e| panic!("{e}"));
+        // The enclosure: whole 576-byte MPEG-1 Layer III frames, as long as the sound.
+        assert_eq!(mp3.len() as u64 % crate::mp3::FRAME_BYTES, 0);
+        assert_eq!(&mp3[..2], &[0xFF, 0xFB]);
+        let seconds = mp3.len() as f64 / crate::mp3::BYTES_PER_SECOND as f64;
+        assert!(
+            (found.duration_s..found.duration_s + 0.2).contains(&seconds),
+            "{seconds} s of MP3 for {} s",
+            found.duration_s
+        );
         (ogg, spatial, pictures)
     }
 

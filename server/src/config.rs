@@ -112,6 +112,16 @@ pub struct AppConfig {
     #[arg(long, env = "AMBISONIA_PAGE_TTL", default_value_t = 60)]
     pub page_ttl_s: u32,
 
+    /// The address podcast directories write to about the feeds (`itunes:owner`): they
+    /// send their ownership check there. None: the feeds name no address.
+    #[arg(long, env = "AMBISONIA_FEED_EMAIL")]
+    pub feed_email: Option<String>,
+
+    /// BitTorrent trackers the torrents announce to (comma-separated URLs). None by
+    /// default: the site's own download is each torrent's web seed.
+    #[arg(long, env = "AMBISONIA_TORRENT_TRACKERS", value_delimiter = ',')]
+    pub torrent_trackers: Vec<String>,
+
     /// Whose `X-Forwarded-For` tells the client's address (shared with the balancer role).
     #[command(flatten)]
     pub proxies: balancer::TrustedProxies,

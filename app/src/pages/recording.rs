@@ -120,7 +120,7 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
                                 <figcaption>"Where the sound comes from, over time (azimuth of the intensity vector)."</figcaption>
                             </figure>
                         })}
-                        <Downloads base card=card.clone()/>
+                        <Downloads base card=card.clone() podcast=rec.has_podcast magnet=rec.magnet.clone()/>
                     }.into_any()
                 } else if rec.has_media {
                     let slug = card.slug.clone();
@@ -139,7 +139,7 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
                             }.into_any(),
                             _ => view! { <p data-testid="processing">"The stereo preview and pictures are being made; reload in a moment."</p> }.into_any(),
                         }}
-                        <Downloads base=format!("/recordings/{slug}") card=card.clone()/>
+                        <Downloads base=format!("/recordings/{slug}") card=card.clone() podcast=rec.has_podcast magnet=rec.magnet.clone()/>
                     }.into_any()
                 } else {
                     view! {
@@ -299,10 +299,16 @@ fn Comments(rec: RecordingDetail) -> impl IntoView {
     }
 }
 
-/// The original, and every form the recording can be made into on the way out
-/// (`Rendition::offered`, the same rule the download obeys).
+/// The original, every form the recording can be made into on the way out
+/// (`Rendition::offered`, the same rule the download obeys), the binaural MP3 podcast apps
+/// get, and — for a free recording — the original as a torrent and a magnet link.
 #[component]
-fn Downloads(base: String, card: domain::model::RecordingCard) -> impl IntoView {
+fn Downloads(
+    base: String,
+    card: domain::model::RecordingCard,
+    podcast: bool,
+    magnet: Option<String>,
+) -> impl IntoView {
     let convention = card
         .convention
         .as_deref()
@@ -337,6 +343,20 @@ fn Downloads(base: String, card: domain::model::RecordingCard) -> impl IntoView 
                         {(i > 0).then_some(" · ")}
                         <a href=format!("{base}/download?format={}", r.as_str()) data-testid=format!("download-{}", r.as_str()) download=download>{r.label()}</a>
                     }).collect_view()}
+                </p>
+            })}
+            {podcast.then(|| view! {
+                <p class="podcast">
+                    <a href=format!("{base}/binaural.mp3") data-testid="binaural-mp3">"Binaural MP3, for headphones"</a>
+                    " — what podcast apps get from the "<a href="/feed.rss">"feed"</a>"."
+                </p>
+            })}
+            {magnet.map(|m| view! {
+                <p class="torrent">
+                    "By BitTorrent (this site seeds it): "
+                    <a href=format!("{base}/download.torrent") data-testid="torrent">".torrent"</a>
+                    " · "
+                    <a href=m data-testid="magnet">"magnet link"</a>
                 </p>
             })}
         </div>

@@ -24,6 +24,10 @@ pub struct Settings {
     /// Where payment forms lead (Stripe Checkout, the Customer Portal), for `form-action`;
     /// `None` when payments are off.
     pub payment_origins: Option<String>,
+    /// The address podcast directories write to about the feeds (`itunes:owner`).
+    pub feed_email: Option<String>,
+    /// Trackers the torrents announce to (none: web seed and peers only).
+    pub torrent_trackers: Vec<String>,
 }
 
 impl Settings {

@@ -60,6 +60,14 @@ pub struct Model {
     pub deleted_at: Option<DateTimeUtc>,
     /// The status a restore brings back.
     pub restore_to: Option<String>,
+    /// The podcast enclosure: headphone (binaural) stereo in MP3, and its size for feeds.
+    pub podcast_key: Option<String>,
+    pub podcast_bytes: Option<i64>,
+    /// The original's torrent: its bencoded info dictionary (the `.torrent` is made around
+    /// it with this site's address as web seed) and its info hash, hex, for magnet links.
+    /// Free recordings only.
+    pub torrent_key: Option<String>,
+    pub torrent_info_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

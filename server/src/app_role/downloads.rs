@@ -253,9 +253,10 @@ impl<C: std::io::Write> std::io::Write for Tee<C> {
     }
 }
 
-/// `GET /recordings/{slug}/{preview.ogg|spatial.ogg|waveform.svg|doa.svg}`: what
-/// processing made. The previews of a premium recording are whole only for those who may
-/// download it; anyone else hears their first `PREMIUM_EXCERPT_S` seconds.
+/// `GET /recordings/{slug}/{preview.ogg|spatial.ogg|binaural.mp3|waveform.svg|doa.svg}`:
+/// what processing made. The previews (and the podcast MP3) of a premium recording are
+/// whole only for those who may download it; anyone else hears their first
+/// `PREMIUM_EXCERPT_S` seconds.
 pub async fn derived(
     State(s): State<MediaState>,
     Extension(ctx): Extension<RequestContext>,
@@ -271,6 +272,7 @@ pub async fn derived(
     let (key, content_type, is_preview) = match file.as_str() {
         "preview.ogg" => (row.preview_key.clone(), "audio/ogg", true),
         "spatial.ogg" => (row.spatial_key.clone(), "audio/ogg", true),
+        "binaural.mp3" => (row.podcast_key.clone(), "audio/mpeg", true),
         "waveform.svg" => (row.waveform_key.clone(), "image/svg+xml", false),
         "doa.svg" => (row.doa_key.clone(), "image/svg+xml", false),
         _ => return not_found(),
@@ -296,6 +298,13 @@ pub async fn derived(
                     contract::policy::PRIVATE,
                 )
                 .await
+            }
+            // The MP3's frames are all alike: its excerpt is a prefix of whole frames.
+            Ok(_) if content_type == "audio/mpeg" => {
+                match domain::distribution::open_podcast_len(&row) {
+                    Some(len) => serve_prefix(&s.store, &key, len, range, row.id, published).await,
+                    None => not_found(),
+                }
             }
             Ok(_) => match s.excerpts.of(&s.store, &key).await {
                 Ok(excerpt) => serve_excerpt(&excerpt, range, row.id, published),
@@ -324,20 +333,104 @@ fn serve_excerpt(
     published: bool,
 ) -> Response {
     let total = excerpt.len() as u64;
-    let (start, end) = match range {
-        None => (0, total.saturating_sub(1)),
-        Some((start, _)) if start >= total => {
-            return range_not_satisfiable(i64::try_from(total).unwrap_or(0));
-        }
-        Some((start, end)) => (start, end.map_or(total - 1, |e| e.min(total - 1))),
+    let Some(part) = Part::of(range, total) else {
+        return range_not_satisfiable(i64::try_from(total).unwrap_or(0));
     };
-    let part = bytes::Bytes::from_owner(ExcerptBytes(std::sync::Arc::clone(excerpt)))
-        .slice(usize::try_from(start).unwrap_or(0)..=usize::try_from(end).unwrap_or(0));
-    let mut resp = Response::new(Body::from(part));
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/ogg"));
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(end + 1 - start));
+    let bytes = bytes::Bytes::from_owner(ExcerptBytes(std::sync::Arc::clone(excerpt)))
+        .slice(usize::try_from(part.start).unwrap_or(0)..=usize::try_from(part.end).unwrap_or(0));
+    part.answer(Body::from(bytes), "audio/ogg", recording_id, published)
+}
+
+/// The bytes of an excerpt a request asks for: `start..=end` of `total`.
+struct Part {
+    start: u64,
+    end: u64,
+    total: u64,
+    ranged: bool,
+}
+
+impl Part {
+    /// Where the request's range falls in `total` bytes (all of them without one); `None`
+    /// for a range outside them.
+    fn of(range: Option<(u64, Option<u64>)>, total: u64) -> Option<Self> {
+        let (start, end) = match range {
+            None => (0, total.saturating_sub(1)),
+            Some((start, _)) if start >= total => return None,
+            Some((start, end)) => (start, end.map_or(total - 1, |e| e.min(total - 1))),
+        };
+        Some(Self {
+            start,
+            end,
+            total,
+            ranged: range.is_some(),
+        })
+    }
+
+    /// The answer carrying `body` (these bytes): 206 with `Content-Range` when a range was
+    /// asked, shared as everyone's copy of the recording.
+    fn answer(
+        &self,
+        body: Body,
+        content_type: &'static str,
+        recording_id: i32,
+        published: bool,
+    ) -> Response {
+        let mut resp = Response::new(body);
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        h.insert(
+            header::CONTENT_LENGTH,
+            HeaderValue::from(self.end + 1 - self.start),
+        );
+        share_as_recording(h, recording_id, published);
+        if self.ranged {
+            let range = format!("bytes {}-{}/{}", self.start, self.end, self.total);
+            if let Ok(v) = HeaderValue::from_str(&range) {
+                h.insert(header::CONTENT_RANGE, v);
+            }
+            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+        }
+        resp
+    }
+}
+
+/// An excerpt's bytes, shared with the cache that keeps them.
+struct ExcerptBytes(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for ExcerptBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
+/// The first `len` bytes of a stored object, as if they were the whole (with Range
+/// support): a premium recording's podcast excerpt. Cached as [`serve_excerpt`] is.
+async fn serve_prefix(
+    store: &MediaStore,
+    key: &str,
+    len: u64,
+    range: Option<(u64, Option<u64>)>,
+    recording_id: i32,
+    published: bool,
+) -> Response {
+    let Some(part) = Part::of(range, len) else {
+        return range_not_satisfiable(i64::try_from(len).unwrap_or(0));
+    };
+    let object = match store.get(key, Some((part.start, Some(part.end)))).await {
+        Ok(o) => o,
+        Err(e) => return internal("reading from the media store", e),
+    };
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+        object.body,
+        64 * 1024,
+    ));
+    part.answer(body, "audio/mpeg", recording_id, published)
+}
+
+/// Shared caches may keep what everyone gets of a published recording, filed under it (so
+/// that a change to it reaches them); a browser asks again each time.
+fn share_as_recording(h: &mut HeaderMap, recording_id: i32, published: bool) {
     let shared = published
         .then(|| contract::policy::public_headers(&[contract::key::recording(recording_id)], 3600))
         .flatten();
@@ -353,22 +446,52 @@ fn serve_excerpt(
             );
         }
     }
-    if range.is_some() {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{total}")) {
-            h.insert(header::CONTENT_RANGE, v);
-        }
-        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+}
+
+/// `GET /recordings/{slug}/download.torrent`: the original's torrent — the info dictionary
+/// processing stored, with this site's download as web seed and the configured trackers —
+/// for a published free recording (premium originals are not offered).
+pub async fn torrent(State(s): State<MediaState>, Path(slug): Path<String>) -> Response {
+    let row = match domain::recordings::visible(&s.db, &slug, None).await {
+        Ok(r) => r,
+        Err(ServiceError::NotFound) => return not_found(),
+        Err(e) => return Refusal::from(e).download_page(),
+    };
+    let (true, Some(key), Some(name)) = (
+        domain::distribution::offers_torrent(&row),
+        row.torrent_key.as_deref(),
+        domain::distribution::original_name(&row),
+    ) else {
+        return not_found();
+    };
+    let info = match read_small(&s.store, key).await {
+        Ok(b) => b,
+        Err(e) => return internal("reading a torrent", e),
+    };
+    let site = s.settings.public_url.trim_end_matches('/');
+    let seed = format!("{site}/recordings/{}/download", row.slug);
+    let created = row.published_at.unwrap_or(row.created_at).timestamp();
+    let body = media::torrent::metainfo(&info, &seed, &s.settings.torrent_trackers, created);
+    let mut resp = Response::new(Body::from(body));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-bittorrent"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.torrent\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
     }
+    share_as_recording(h, row.id, true);
     resp
 }
 
-/// An excerpt's bytes, shared with the cache that keeps them.
-struct ExcerptBytes(std::sync::Arc<Vec<u8>>);
-
-impl AsRef<[u8]> for ExcerptBytes {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_slice()
-    }
+/// A small object (a torrent's info dictionary), whole, in memory.
+async fn read_small(store: &MediaStore, key: &str) -> Result<Vec<u8>, StoreError> {
+    use tokio::io::AsyncReadExt;
+    let mut object = store.get(key, None).await?;
+    let mut out = Vec::with_capacity(usize::try_from(object.len).unwrap_or(0).min(1 << 20));
+    object.body.read_to_end(&mut out).await?;
+    Ok(out)
 }
 
 /// An object from the store: a presigned redirect when the store can make one, else

@@ -21,6 +21,8 @@ pub struct MediaState {
     pub renditions: Arc<domain::renditions::Renditions>,
     /// Premium recordings' preview excerpts, kept in memory.
     pub excerpts: Arc<domain::excerpts::Excerpts>,
+    /// The site's address (torrents' web seeds) and trackers.
+    pub settings: Arc<app::ssr::state::Settings>,
 }
 
 impl MediaState {

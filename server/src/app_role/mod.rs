@@ -7,6 +7,7 @@
 mod assets;
 mod cache_policy;
 mod changed_pages;
+mod conditional;
 mod csrf;
 mod direct;
 mod downloads;
@@ -161,6 +162,13 @@ impl Application {
                 media_origin,
                 form_error_key,
                 payment_origins: config.stripe.payment_origins(),
+                feed_email: config.feed_email.clone().filter(|e| !e.trim().is_empty()),
+                torrent_trackers: config
+                    .torrent_trackers
+                    .iter()
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .collect(),
             }),
         };
         let store = Arc::new(store);
@@ -188,6 +196,7 @@ impl Application {
             downloads: Arc::clone(&downloads),
             renditions: Arc::clone(&renditions),
             excerpts: Arc::default(),
+            settings: Arc::clone(&state.settings),
         };
         let metrics = match config.metrics_listen {
             Some(addr) => Some((
@@ -418,6 +427,10 @@ fn router(
         .route(
             "/recordings/{slug}/download",
             get(downloads::download).with_state(media_state.clone()),
+        )
+        .route(
+            "/recordings/{slug}/download.torrent",
+            get(downloads::torrent).with_state(media_state.clone()),
         )
         .route(
             "/recordings/{slug}/{file}",

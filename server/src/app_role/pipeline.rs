@@ -16,11 +16,13 @@
 //! Then the routes that need nothing more (health, assets, the token-authenticated upload
 //! API, Stripe's signed webhook), and, for pages and their forms only:
 //!
-//! 8. `cache_policy` — the last word on whether a shared cache may keep the answer;
-//! 9. `read_your_writes` — after a write, where the primary's log stood;
-//! 10. `session` — who is asking (the session cookie, the form token, the client address);
-//! 11. `csrf` — may they post this (same origin, the right form token), else 403;
-//! 12. `form_errors` — a form error sent back to its form is signed;
+//! 8. `conditional` — validators (`ETag`, `Last-Modified`) on what a shared cache may
+//!    keep, and `304` when the client's copy is current;
+//! 9. `cache_policy` — the last word on whether a shared cache may keep the answer;
+//! 10. `read_your_writes` — after a write, where the primary's log stood;
+//! 11. `session` — who is asking (the session cookie, the form token, the client address);
+//! 12. `csrf` — may they post this (same origin, the right form token), else 403;
+//! 13. `form_errors` — a form error sent back to its form is signed;
 //!
 //! and then Leptos: the page, or the server function a form posted to.
 
@@ -40,8 +42,8 @@ use tower_http::{
 use tracing::Instrument;
 
 use super::{
-    cache_policy, changed_pages, csrf, form_errors, health, page_headers, read_your_writes,
-    request_log, session,
+    cache_policy, changed_pages, conditional, csrf, form_errors, health, page_headers,
+    read_your_writes, request_log, session,
 };
 
 /// What the steps for every request need.
@@ -82,10 +84,11 @@ pub fn every_request(router: Router, s: Outer) -> Router {
     )
 }
 
-/// Steps 8–12 around the pages and their forms.
+/// Steps 8–13 around the pages and their forms.
 pub fn pages<S: Clone + Send + Sync + 'static>(router: Router<S>, s: Pages) -> Router<S> {
     router.layer(
         ServiceBuilder::new()
+            .layer(from_fn(conditional::validate))
             .layer(from_fn(cache_policy::apply))
             .layer(from_fn_with_state(s.routing, read_your_writes::remember))
             .layer(from_fn_with_state(s.sessions, session::resolve))

@@ -36,7 +36,7 @@ impl Worker {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 recordings = n,
-                "queued recordings processed before spatial previews"
+                "queued recordings processed before the spatial preview, podcast MP3 or torrent existed"
             ),
             Err(e) => tracing::warn!(error = %e.for_operator(), "cannot queue missing previews"),
         }

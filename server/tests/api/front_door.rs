@@ -37,12 +37,30 @@ pub async fn balancer_for(
     std::net::SocketAddr,
     std::sync::Arc<balancer::proxy::Shared>,
 ) {
+    balancer_at(
+        "127.0.0.1:0".parse().expect("address"),
+        upstream_base,
+        extra,
+    )
+    .await
+}
+
+/// [`balancer_for`] listening on `listen`.
+pub async fn balancer_at(
+    listen: std::net::SocketAddr,
+    upstream_base: &str,
+    extra: &str,
+) -> (
+    String,
+    std::net::SocketAddr,
+    std::sync::Arc<balancer::proxy::Shared>,
+) {
     let upstream = upstream_base.trim_start_matches("http://");
     let toml = format!(
         "[pools.app]\nupstreams = [\"{upstream}\"]\n\n[[routes]]\nprefix = \"/\"\npool = \"app\"\n\n{extra}"
     );
     let any = "127.0.0.1:0".parse().expect("address");
-    let settings = balancer::Settings::from_toml(&toml, any, any).expect("balancer settings");
+    let settings = balancer::Settings::from_toml(&toml, listen, any).expect("balancer settings");
     let front = balancer::Balancer::bind(settings)
         .await
         .expect("balancer starts");

@@ -341,6 +341,9 @@ pub struct Setup {
     pub max_upload_mb: Option<u64>,
     /// What `/metrics` asks for, if anything.
     pub admin_token: Option<String>,
+    /// The address visitors use, when not the tests' `http://127.0.0.1` (a balancer's, for
+    /// what names the site's own URLs: feeds, torrents' web seeds).
+    pub public_url: Option<String>,
 }
 
 pub struct TestApp {
@@ -511,6 +514,7 @@ impl TestApp {
             no_jobs,
             max_upload_mb,
             admin_token,
+            public_url,
         } = setup;
         let (admin, read_admin) = if replica {
             let (primary, replica) = replica_pair_urls();
@@ -561,8 +565,10 @@ impl TestApp {
                 database_read_url,
             },
             media_dir: dir.join("media"),
-            public_url: "http://127.0.0.1".into(),
+            public_url: public_url.unwrap_or_else(|| "http://127.0.0.1".into()),
             page_ttl_s: 60,
+            feed_email: None,
+            torrent_trackers: vec![],
             proxies: Default::default(),
             shutdown_grace_s: 1,
             drain_s: 0,

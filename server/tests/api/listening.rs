@@ -488,9 +488,9 @@ async fn feeds_carry_published_recordings_with_their_previews(backend: Backend) 
     )
     .await;
     let anyone = Browser::default();
-    let (_, _, preview) = bytes_of(
+    let (_, _, mp3) = bytes_of(
         &app,
-        &format!("/recordings/{}/preview.ogg", with_sound.slug),
+        &format!("/recordings/{}/binaural.mp3", with_sound.slug),
         &anyone,
     )
     .await;
@@ -508,17 +508,14 @@ async fn feeds_carry_published_recordings_with_their_previews(backend: Backend) 
         "the catalog's keys: {keys}"
     );
     let (_, _, rss) = feed(&app, "/feed.rss", &anyone).await;
-    for (what, items) in [("atom", atom_entries(&atom)), ("rss", rss_items(&rss))] {
+    // Atom lists every published recording; the RSS, a podcast, those with their sound.
+    for (what, items, want) in [
+        ("atom", atom_entries(&atom), 2),
+        ("rss", rss_items(&rss), 1),
+    ] {
         let titles: Vec<&str> = items.iter().map(|i| i.title.as_str()).collect();
-        assert_eq!(
-            titles.len(),
-            2,
-            "{what}: one entry per published recording: {titles:?}"
-        );
-        assert!(
-            titles.contains(&"Rain & <Thunder>") && titles.contains(&"Quiet Chapel"),
-            "{what}: {titles:?}"
-        );
+        assert_eq!(titles.len(), want, "{what}: {titles:?}");
+        assert!(titles.contains(&"Rain & <Thunder>"), "{what}: {titles:?}");
         let rain = items
             .iter()
             .find(|i| i.title.starts_with("Rain"))
@@ -530,18 +527,20 @@ async fn feeds_carry_published_recordings_with_their_previews(backend: Backend) 
         assert_eq!(
             rain.enclosure,
             Some((
-                format!("{}/preview.ogg", rain.link),
-                preview.len() as u64,
-                "audio/ogg".to_string()
+                format!("{}/binaural.mp3", rain.link),
+                mp3.len() as u64,
+                "audio/mpeg".to_string()
             )),
-            "{what}: the stereo preview, its length and type"
+            "{what}: the binaural MP3, its length and type"
         );
-        let chapel = items
-            .iter()
-            .find(|i| i.title == "Quiet Chapel")
-            .expect("chapel");
-        assert!(chapel.enclosure.is_none(), "{what}: no sound, no enclosure");
+        if let Some(chapel) = items.iter().find(|i| i.title == "Quiet Chapel") {
+            assert!(chapel.enclosure.is_none(), "{what}: no sound, no enclosure");
+        }
     }
+    assert!(
+        atom.contains(&format!("/recordings/{}/preview.ogg", with_sound.slug)),
+        "Atom keeps the stereo preview beside the MP3"
+    );
 
     // A tag's, an uploader's and a search's feed hold just theirs, keyed like their pages.
     let (_, keys, tag) = feed(&app, "/tags/church/feed.atom", &anyone).await;
@@ -555,6 +554,11 @@ async fn feeds_carry_published_recordings_with_their_previews(backend: Backend) 
     assert!(keys.contains("tag:church"), "{keys}");
     let (_, keys, by_paul) = feed(&app, "/users/paul/feed.rss", &anyone).await;
     assert_eq!(rss_items(&by_paul).len(), 1);
+    let (_, _, by_marta) = feed(&app, "/users/marta/feed.rss", &anyone).await;
+    assert!(
+        rss_items(&by_marta).is_empty(),
+        "no sound yet: not a podcast episode"
+    );
     assert!(
         keys.contains(&format!("user:{}", app.user_id("paul").await)),
         "{keys}"

@@ -25,6 +25,7 @@ mod media;
 mod media_store;
 mod never_lost;
 mod observability;
+mod podcast;
 mod premium;
 mod read_replica;
 mod request_ids;

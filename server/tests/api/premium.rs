@@ -659,6 +659,40 @@ async fn premium_previews_are_an_excerpt_without_premium(backend: Backend) {
                 .unwrap_or(0)
     );
     assert_eq!(res.bytes().await.map(|b| b.len()).unwrap_or(0), 8);
+    // The podcast MP3 likewise: its first 60 seconds in whole frames for everyone else
+    // (what the feed's enclosure says), the whole for a premium member; ranges answered.
+    let excerpt = media::mp3::excerpt_len(
+        row.podcast_bytes
+            .and_then(|b| u64::try_from(b).ok())
+            .unwrap_or(0),
+        u64::from(domain::billing::PREMIUM_EXCERPT_S),
+    );
+    assert_eq!(excerpt, 60 * media::mp3::BYTES_PER_SECOND);
+    for (who, browser, whole) in &cases {
+        let res = app
+            .get(&format!("/recordings/{slug}/binaural.mp3"), browser)
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "{who}");
+        let len = res.bytes().await.map(|b| b.len() as u64).unwrap_or(0);
+        if *whole {
+            assert!(len > excerpt, "{who}: the whole ({len} bytes)");
+        } else {
+            assert_eq!(len, excerpt, "{who}");
+        }
+    }
+    let res = reqwest::Client::new()
+        .get(app.url(&format!("/recordings/{slug}/binaural.mp3")))
+        .header("range", "bytes=576-1151")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        crate::helpers::header_of(&res, "content-range"),
+        format!("bytes 576-1151/{excerpt}")
+    );
+    let frame = res.bytes().await.expect("a frame");
+    assert_eq!(&frame[..2], &[0xFF, 0xFB], "a frame of its own");
     // The page says so.
     let (_, html) = app
         .get_text(&format!("/recordings/{slug}"), &Browser::default())
