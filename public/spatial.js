@@ -73,7 +73,76 @@
     return { input, output, setOrientation };
   }
 
-  window.AmbisoniaSpatial = { createDecoder, roomToHead };
+  // Spherical harmonics to the third order and their rotation: the media crate's `sh`
+  // module, number for number (the browser test checks its known answer). Directions are
+  // [x front, y left, z up]; channels ACN, SN3D.
+  function sn3d([x, y, z]) {
+    const s3 = Math.sqrt(3), s15 = Math.sqrt(15), s58 = Math.sqrt(5 / 8), s38 = Math.sqrt(3 / 8);
+    return [1, y, z, x, s3 * x * y, s3 * y * z, 0.5 * (3 * z * z - 1), s3 * x * z, 0.5 * s3 * (x * x - y * y),
+      s58 * y * (3 * x * x - y * y), s15 * x * y * z, s38 * y * (5 * z * z - 1), 0.5 * z * (5 * z * z - 3),
+      s38 * x * (5 * z * z - 1), 0.5 * s15 * z * (x * x - y * y), s58 * x * (x * x - 3 * y * y)];
+  }
+
+  /** R = Rz(yaw)·Ry(pitch)·Rx(roll), degrees (the media crate's `sh::rotation`). */
+  function rotation(yaw, pitch, roll) {
+    const [a, b, c] = [yaw * DEG, pitch * DEG, roll * DEG];
+    const [sa, ca, sb, cb, sc, cc] = [Math.sin(a), Math.cos(a), Math.sin(b), Math.cos(b), Math.sin(c), Math.cos(c)];
+    return [[ca * cb, ca * sb * sc - sa * cc, ca * sb * cc + sa * sc],
+      [sa * cb, sa * sb * sc + ca * cc, sa * sb * cc - ca * sc],
+      [-sb, cb * sc, cb * cc]];
+  }
+
+  /** The SH rotation of each order, solved at 32 fixed directions (a Fibonacci lattice):
+   *  M_n = Y_n(R·D)·Y_n(D)⁺, with Y_n(D)⁺ computed once. `matrix(r, order)` is the
+   *  (order+1)² square matrix that turns a field's channels by r. */
+  const rotator = (() => {
+    const golden = Math.PI * (3 - Math.sqrt(5));
+    const points = Array.from({ length: 32 }, (_, k) => {
+      const z = 1 - (2 * (k + 0.5)) / 32, r = Math.sqrt(1 - z * z);
+      return [r * Math.cos(golden * k), r * Math.sin(golden * k), z];
+    });
+    const invert = (m) => {
+      const n = m.length;
+      const a = m.map((row, i) => [...row, ...row.map((_, j) => (i === j ? 1 : 0))]);
+      for (let col = 0; col < n; col++) {
+        let pivot = col;
+        for (let i = col + 1; i < n; i++) if (Math.abs(a[i][col]) > Math.abs(a[pivot][col])) pivot = i;
+        [a[col], a[pivot]] = [a[pivot], a[col]];
+        const p = a[col][col];
+        a[col] = a[col].map((v) => v / p);
+        for (let row = 0; row < n; row++) {
+          if (row !== col && a[row][col] !== 0) {
+            const f = a[row][col];
+            a[row] = a[row].map((v, k) => v - f * a[col][k]);
+          }
+        }
+      }
+      return a.map((row) => row.slice(n));
+    };
+    const pinv = [1, 2, 3].map((n) => {
+      const rows = points.map((d) => sn3d(d).slice(n * n, (n + 1) * (n + 1)));
+      const cols = 2 * n + 1;
+      const ata = Array.from({ length: cols }, (_, i) => Array.from({ length: cols }, (_, j) =>
+        rows.reduce((s, r) => s + r[i] * r[j], 0)));
+      const inv = invert(ata);
+      return inv.map((irow) => rows.map((r) => irow.reduce((s, v, k) => s + v * r[k], 0)));
+    });
+    function matrix(r, order) {
+      const size = (order + 1) * (order + 1);
+      const m = Array.from({ length: size }, (_, i) => Array.from({ length: size }, (_, j) => (i === 0 && j === 0 ? 1 : 0)));
+      const turned = points.map((d) => sn3d([0, 1, 2].map((i) => r[i][0] * d[0] + r[i][1] * d[1] + r[i][2] * d[2])));
+      for (let n = 1; n <= order; n++) {
+        const [lo, width] = [n * n, 2 * n + 1];
+        for (let i = 0; i < width; i++) for (let j = 0; j < width; j++) {
+          m[lo + i][lo + j] = turned.reduce((s, y, q) => s + y[lo + i] * pinv[n - 1][j][q], 0);
+        }
+      }
+      return m;
+    }
+    return { matrix };
+  })();
+
+  window.AmbisoniaSpatial = { createDecoder, roomToHead, sn3d, rotation, rotator };
 
   const section = document.querySelector('[data-spatial-player]');
   if (!section) return;

@@ -31,6 +31,32 @@ pub fn rendition(
     }
 }
 
+/// A binaural download's listener may face this many degrees at a time (to the left, from
+/// −165 to 180): so a recording has at most 24 such renditions to make and keep.
+pub const FACING_STEP_DEG: i32 = 15;
+
+/// The yaw a download's listener faces (`?yaw=`, degrees to the left; 0 without one): only
+/// for `binaural`, in whole steps of [`FACING_STEP_DEG`], brought to −165…180.
+pub fn facing(rendition: Option<Rendition>, raw: Option<&str>) -> Result<i32, ServiceError> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(0);
+    };
+    if rendition != Some(Rendition::Binaural) {
+        return Err(ServiceError::invalid(
+            "Only a binaural download can face another way (yaw= goes with format=binaural).",
+        ));
+    }
+    match raw.parse::<i32>() {
+        Ok(deg) if deg % FACING_STEP_DEG == 0 && (-3600..=3600).contains(&deg) => {
+            let deg = deg.rem_euclid(360);
+            Ok(if deg > 180 { deg - 360 } else { deg })
+        }
+        _ => Err(ServiceError::invalid(&format!(
+            "yaw= is the way the listener faces, in degrees to the left, in steps of {FACING_STEP_DEG} (yaw=90, yaw=-45)."
+        ))),
+    }
+}
+
 /// A reason from the media crate as a sentence: capital first, full stop last.
 fn sentence(reason: &str) -> String {
     let mut chars = reason.chars();

@@ -21,13 +21,27 @@ use crate::{entities::recordings, error::ServiceError};
 
 /// The renderers' version: raised when any rendition's output changes, so that stored
 /// renditions of the old version are made again (and collected).
-pub const VERSION: u32 = 1;
+/// 2: binaural by MagLS at the recording's own order (up to the third).
+pub const VERSION: u32 = 2;
 
-/// Where rendition `r` of recording `row` is kept.
-pub fn key(row: &recordings::Model, r: Rendition) -> String {
+/// Where rendition `r` of recording `row` is kept; `facing`: a binaural listener's yaw.
+pub fn key(row: &recordings::Model, r: Rendition, facing: i32) -> String {
     let base = row.sha256.clone().unwrap_or_else(|| format!("r{}", row.id));
     let shard = base.get(..2).unwrap_or("00");
-    format!("renditions/{shard}/{base}/v{VERSION}{}", r.file_suffix())
+    format!(
+        "renditions/{shard}/{base}/v{VERSION}{}",
+        file_suffix(r, facing)
+    )
+}
+
+/// The end of a rendition's file name: its form's, with the yaw a binaural listener faces.
+pub fn file_suffix(r: Rendition, facing: i32) -> String {
+    if facing == 0 {
+        r.file_suffix().to_string()
+    } else {
+        r.file_suffix()
+            .replace(".wav", &format!("-yaw{facing}.wav"))
+    }
 }
 
 /// The recording a rendition key belongs to (its SHA-256, or `r<id>`), when the key is of
@@ -156,6 +170,33 @@ mod tests {
             matches!(renditions.turn("another"), Ok(Turn::Make(_))),
             "a core is free"
         );
+    }
+
+    #[test]
+    fn a_listener_facing_another_way_has_a_rendition_of_its_own() {
+        assert_eq!(file_suffix(Rendition::Binaural, 0), "-binaural.wav");
+        assert_eq!(
+            file_suffix(Rendition::Binaural, -90),
+            "-binaural-yaw-90.wav"
+        );
+        let (bad, none) = (
+            crate::downloads::facing(Some(Rendition::Binaural), Some("10")),
+            crate::downloads::facing(Some(Rendition::Uhj), Some("90")),
+        );
+        assert!(bad.is_err() && none.is_err());
+        for (raw, want) in [
+            ("90", 90),
+            ("-180", 180),
+            ("540", 180),
+            ("270", -90),
+            ("", 0),
+        ] {
+            assert_eq!(
+                crate::downloads::facing(Some(Rendition::Binaural), Some(raw)).ok(),
+                Some(want),
+                "{raw}"
+            );
+        }
     }
 
     #[test]

@@ -119,6 +119,45 @@ fn main() {
         plan.write(data, &mut out).unwrap_or_else(|e| panic!("{e}"));
     });
     row("download ?format=ambix-48k from 44.1 kHz", resampled);
+    // The same sound at third order (AmbiX, 16 channels, 32-bit float): its binaural
+    // rendering runs that order's 16 filters instead of first order's 4.
+    let third = {
+        let spec = Spec {
+            channels: 16,
+            sample_rate: 48_000,
+            bits: 32,
+            float: true,
+            sub_format: Some(wav::GUID_AMB_FLOAT),
+            channel_mask: 0,
+        };
+        let frames = 48_000 * seconds as usize;
+        let mut data = Vec::with_capacity(frames * 64);
+        let mut x = 12_345u64;
+        for n in 0..frames {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let s = ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.5;
+            let a = 2.0 * PI * n as f64 / (48_000.0 * 6.0);
+            for g in media::sh::sn3d([a.cos(), a.sin(), 0.0]) {
+                wav::put_sample(&mut data, &spec, g * s * 0.5);
+            }
+        }
+        (spec, data)
+    };
+    let third_order = time(|| {
+        let plan = Plan::new(
+            &third.0,
+            Some(Convention::Ambix),
+            third.1.len() as u64,
+            Rendition::Binaural,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::with_capacity(plan.total_len() as usize);
+        plan.write(&third.1[..], &mut out)
+            .unwrap_or_else(|e| panic!("{e}"));
+    });
+    row("download ?format=binaural of third order", third_order);
     let processing = time(|| {
         let (mut stereo, mut spatial, mut podcast) = (Vec::new(), Vec::new(), Vec::new());
         media::render::render(
@@ -147,7 +186,7 @@ fn main() {
                     .chunks_exact(3)
                     .map(|b| media::convert::get_sample(&found.spec, b))
                     .collect();
-                h.push(fo.push(&s))
+                h.push(&fo.push(&s))
             })
             .collect()
     };

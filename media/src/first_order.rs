@@ -1,6 +1,6 @@
 //! Any recording with a sound field in it, brought to first-order AmbiX (ACN order W Y Z X,
-//! SN3D): what the spatial preview carries, and what the binaural, UHJ and 5.1 decodes
-//! start from. FuMa of any layout gives its first-order part (W × √2; Z only where the
+//! SN3D): what the spatial preview carries, and what the UHJ and 5.1 decodes start from;
+//! and ([`Field`]) read at its own order, up to the third, for the binaural rendering. FuMa of any layout gives its first-order part (W × √2; Z only where the
 //! layout has height), AmbiX its first four channels, and UHJ is decoded to horizontal
 //! B-format with docs/ambisonics.md's equations (so Z is silent).
 
@@ -69,6 +69,69 @@ impl FirstOrder {
                 let (w, x, y) = decoder.push(frame[0], frame[1]);
                 [w, y, 0.0, x]
             }
+        }
+    }
+}
+
+/// A recording's sound field at its own order (up to the third) as AmbiX: full-sphere
+/// AmbiX of (N+1)² channels (or more: the rest are ignored) and full-sphere FuMa of 4, 9 or
+/// 16 channels keep their order (FuMa converted by `convert`); every other sound field —
+/// FuMa's mixed layouts, UHJ — is read at first order.
+#[derive(Debug, Clone)]
+pub struct Field {
+    order: usize,
+    source: FieldSource,
+}
+
+#[derive(Debug, Clone)]
+enum FieldSource {
+    Ambix,
+    Fuma,
+    First(FirstOrder),
+}
+
+impl Field {
+    pub fn new(convention: Option<Convention>, channels: u16) -> Result<Self, NotASoundField> {
+        let first = FirstOrder::new(convention, channels)?;
+        let full_order = |c: u16| match c {
+            16.. => Some(3),
+            9..=15 => Some(2),
+            _ => None,
+        };
+        Ok(match (convention, full_order(channels)) {
+            (Some(Convention::Ambix), Some(order)) => Self {
+                order,
+                source: FieldSource::Ambix,
+            },
+            (Some(Convention::Fuma), Some(order)) if matches!(channels, 9 | 16) => Self {
+                order,
+                source: FieldSource::Fuma,
+            },
+            _ => Self {
+                order: 1,
+                source: FieldSource::First(first),
+            },
+        })
+    }
+
+    /// The order it is read at (1–3).
+    pub fn order(&self) -> usize {
+        self.order
+    }
+
+    /// One frame of the file's channels → `out`'s first (order + 1)² channels, ACN/SN3D.
+    pub fn push(&mut self, frame: &[f64], out: &mut [f64]) {
+        let n = (self.order + 1) * (self.order + 1);
+        match &mut self.source {
+            FieldSource::Ambix => out[..n].copy_from_slice(&frame[..n]),
+            FieldSource::Fuma => {
+                crate::convert::frame(
+                    crate::convert::Direction::FumaToAmbix,
+                    &frame[..n],
+                    &mut out[..n],
+                );
+            }
+            FieldSource::First(first) => out[..4].copy_from_slice(&first.push(frame)),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod phase;
 pub mod render;
 pub mod rendition;
 pub mod resample;
+pub mod sh;
 pub mod synth;
 pub mod torrent;
 pub mod uhj;

@@ -82,9 +82,9 @@ pub fn render<R: Read + Seek, W: Write, S: Write, P: Write>(
         None => None,
     };
     let b_format = field.is_some() && convention != Some(Convention::Uhj);
-    let mut headphones = field
-        .as_ref()
-        .map(|_| hrtf::Renderer::new(&hrtf::Binaural::new(spec.sample_rate)));
+    // The podcast enclosure hears the field at its own order, as the binaural download does.
+    let mut headphones =
+        hrtf::Headphones::new(convention, spec.channels, spec.sample_rate, 0.0).ok();
     let mut enclosure = Mp3Writer::new(spec.sample_rate, podcast)?;
     let frames_total = found.frames.max(1) as usize;
     let per_column = frames_total.div_ceil(WAVEFORM_COLUMNS).max(1);
@@ -140,12 +140,12 @@ pub fn render<R: Read + Seek, W: Write, S: Write, P: Write>(
                 _ if channels == 1 => (samples[0], samples[0]),
                 _ => (samples[0], samples[1]),
             };
-            match (headphones.as_mut(), foa) {
-                (Some(h), Some(foa)) => {
-                    let (hl, hr) = h.push(foa);
+            match headphones.as_mut() {
+                Some(h) => {
+                    let (hl, hr) = h.push(&samples);
                     enclosure.push(hl, hr)?;
                 }
-                _ => enclosure.push(l, r)?,
+                None => enclosure.push(l, r)?,
             }
             let (l, r) = (l as f32, r as f32);
             left.push(l);

@@ -4,7 +4,8 @@
 //!
 //! - `ambix`, `fuma`: the other channel order of a full-sphere recording ([`crate::convert`]).
 //! - `ambix-48k`: first-order AmbiX at 48 kHz, what 360° video tools expect.
-//! - `binaural`: headphone stereo, facing front ([`crate::hrtf`]).
+//! - `binaural`: headphone stereo at the recording's own order (up to the third), facing
+//!   front or `yaw` degrees to the left ([`crate::hrtf::Headphones`]).
 //! - `uhj`: two-channel UHJ, playable on any stereo system ([`crate::uhj`]).
 //! - `5.1`: a basic first-order decode to ITU 5.1 (L R C LFE Ls Rs at ±30°, 0°, ±110°):
 //!   each speaker a virtual supercardioid aimed at it, `p·W + (1 − p)·(cos φ·X + sin φ·Y)`
@@ -173,9 +174,17 @@ pub struct Plan {
     container: Container,
     extra: Vec<([u8; 4], Vec<u8>)>,
     out_data_len: u64,
+    /// Binaural: the listener faces this many degrees to the left (0: as recorded).
+    yaw_deg: f64,
 }
 
 impl Plan {
+    /// A binaural rendering for a listener facing `yaw_deg` degrees to the left.
+    pub fn facing(mut self, yaw_deg: f64) -> Self {
+        self.yaw_deg = yaw_deg;
+        self
+    }
+
     /// `source` and `data_len` are the original's, as inspected.
     pub fn new(
         source: &Spec,
@@ -262,6 +271,7 @@ impl Plan {
             container,
             extra,
             out_data_len,
+            yaw_deg: 0.0,
         }
     }
 
@@ -299,6 +309,15 @@ impl Plan {
             limit: self.out_data_len,
         };
         let mut first_order = FirstOrder::new(self.convention, self.source.channels)?;
+        let mut headphones = match self.rendition {
+            Rendition::Binaural => Some(hrtf::Headphones::new(
+                self.convention,
+                self.source.channels,
+                self.source.sample_rate,
+                self.yaw_deg,
+            )?),
+            _ => None,
+        };
         let mut stage = Stage::new(self.rendition, &self.source);
         let block = usize::from(self.source.block_align());
         let channels = usize::from(self.source.channels);
@@ -314,7 +333,13 @@ impl Plan {
                 for (c, v) in frame.iter_mut().enumerate() {
                     *v = get_sample(&self.source, &f[c * width..]);
                 }
-                stage.push(first_order.push(&frame), &mut sink)?;
+                match headphones.as_mut() {
+                    Some(h) => {
+                        let (l, r) = h.push(&frame);
+                        sink.frame(&[l, r])?;
+                    }
+                    None => stage.push(first_order.push(&frame), &mut sink)?,
+                }
             }
             remaining -= want as u64;
         }
@@ -370,10 +395,10 @@ impl<O: Write> Sink<'_, O> {
     }
 }
 
-/// What happens to each first-order frame.
+/// What happens to each first-order frame (binaural works at the recording's own order:
+/// [`hrtf::Headphones`]).
 enum Stage {
     Ambix48k(Option<resample::Resampler>),
-    Binaural(Box<hrtf::Renderer>),
     Uhj(Box<uhj::Encoder>),
     Surround51([[f64; 4]; 6]),
 }
@@ -381,15 +406,14 @@ enum Stage {
 impl Stage {
     fn new(rendition: Rendition, source: &Spec) -> Self {
         match rendition {
-            Rendition::Binaural => Stage::Binaural(Box::new(hrtf::Renderer::new(
-                &hrtf::Binaural::new(source.sample_rate),
-            ))),
             Rendition::Uhj => Stage::Uhj(Box::default()),
             Rendition::Surround51 => Stage::Surround51(surround_gains()),
-            Rendition::Ambix48k | Rendition::Ambix | Rendition::Fuma => Stage::Ambix48k(
-                (source.sample_rate != AMBIX_48K_RATE)
-                    .then(|| resample::Resampler::new(source.sample_rate, AMBIX_48K_RATE, 4)),
-            ),
+            Rendition::Ambix48k | Rendition::Ambix | Rendition::Fuma | Rendition::Binaural => {
+                Stage::Ambix48k(
+                    (source.sample_rate != AMBIX_48K_RATE)
+                        .then(|| resample::Resampler::new(source.sample_rate, AMBIX_48K_RATE, 4)),
+                )
+            }
         }
     }
 
@@ -404,10 +428,6 @@ impl Stage {
                     }
                 });
                 result
-            }
-            Stage::Binaural(r) => {
-                let (l, r) = r.push(foa);
-                sink.frame(&[l, r])
             }
             // UHJ's equations take W at unity gain for a plane wave: SN3D's W.
             Stage::Uhj(e) => {
@@ -451,6 +471,75 @@ fn surround_gains() -> [[f64; 4]; 6] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A third-order recording is heard at third order: a source at the side is louder in
+    /// its ear than first order makes it, and a listener facing it hears it in front.
+    #[test]
+    fn binaural_renders_at_the_recordings_order_and_faces_where_asked() {
+        let spec = Spec {
+            channels: 16,
+            sample_rate: 48_000,
+            bits: 32,
+            float: true,
+            sub_format: Some(wav::GUID_AMB_FLOAT),
+            channel_mask: 0,
+        };
+        let y = crate::sh::sn3d(crate::sh::direction(90.0, 0.0));
+        let mut data = Vec::new();
+        let mut x = 3u64;
+        for _ in 0..24_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let s = ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.5;
+            for g in y {
+                wav::put_sample(&mut data, &spec, g * s);
+            }
+        }
+        let ild = |yaw: f64, channels: u16| {
+            let spec = Spec { channels, ..spec };
+            let data: Vec<u8> = if channels == 16 {
+                data.clone()
+            } else {
+                data.chunks_exact(64)
+                    .flat_map(|f| f[..16].to_vec())
+                    .collect()
+            };
+            let plan = Plan::new(
+                &spec,
+                Some(Convention::Ambix),
+                data.len() as u64,
+                Rendition::Binaural,
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+            .facing(yaw);
+            let mut out = Vec::new();
+            plan.write(&data[..], &mut out)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let body = &out[out.len() - 24_000 * 8..];
+            let (mut l2, mut r2) = (0.0, 0.0);
+            for f in body.chunks_exact(8).skip(1_000) {
+                let l = f64::from(f32::from_le_bytes([f[0], f[1], f[2], f[3]]));
+                let r = f64::from(f32::from_le_bytes([f[4], f[5], f[6], f[7]]));
+                l2 += l * l;
+                r2 += r * r;
+            }
+            10.0 * (l2 / r2).log10()
+        };
+        let (third, first) = (ild(0.0, 16), ild(0.0, 4));
+        assert!(
+            third > first + 1.0,
+            "third order {third:.1} dB, first {first:.1} dB"
+        );
+        assert!(
+            ild(90.0, 16).abs() < 1.0,
+            "facing it: {:.1} dB",
+            ild(90.0, 16)
+        );
+        assert!(
+            ild(180.0, 16) < -6.0,
+            "turned away: {:.1} dB",
+            ild(180.0, 16)
+        );
+    }
     use crate::inspect::inspect;
     use std::f64::consts::{FRAC_1_SQRT_2, PI};
 

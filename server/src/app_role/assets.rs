@@ -57,24 +57,35 @@ pub async fn spatial_js() -> impl IntoResponse {
     )
 }
 
-/// `GET /binaural/{rate}.json`: the player's binaural filters for the browser's sample
-/// rate (a ConvolverNode takes only filters at its context's rate). The same for everyone
-/// and never changing for a build, so shared caches may keep them.
+/// `GET /binaural/{rate}.json` (first order, what the player's 4-channel preview needs) and
+/// `/binaural/{rate}-{order}.json` (orders 1–3): the binaural filters for the browser's
+/// sample rate (a ConvolverNode takes only filters at its context's rate). The same for
+/// everyone and never changing for a build, so shared caches may keep them.
 pub async fn binaural_filters(Path(file): Path<String>) -> Response {
-    let rate = file
-        .strip_suffix(".json")
-        .and_then(|r| r.parse::<u32>().ok())
-        .filter(|r| FILTER_RATES.contains(r));
-    let Some(rate) = rate else {
+    let asked = file.strip_suffix(".json").and_then(|name| {
+        let (rate, order) = match name.split_once('-') {
+            Some((rate, order)) => (rate, order.parse::<usize>().ok()?),
+            None => (name, 1),
+        };
+        let rate = rate
+            .parse::<u32>()
+            .ok()
+            .filter(|r| FILTER_RATES.contains(r))?;
+        (1..=media::sh::MAX_ORDER)
+            .contains(&order)
+            .then_some((rate, order))
+    });
+    let Some((rate, order)) = asked else {
         return (
             StatusCode::NOT_FOUND,
-            "No binaural filters for that sample rate.",
+            "No binaural filters for that sample rate and order.",
         )
             .into_response();
     };
-    let json = tokio::task::spawn_blocking(move || media::hrtf::Binaural::new(rate).to_json())
-        .await
-        .unwrap_or_default();
+    let json =
+        tokio::task::spawn_blocking(move || media::hrtf::Binaural::shared(rate, order).to_json())
+            .await
+            .unwrap_or_default();
     (
         [
             (CONTENT_TYPE, "application/json"),

@@ -62,6 +62,10 @@ pub async fn download(
         Ok(r) => r,
         Err(e) => return Refusal::from(e).download_page(),
     };
+    let facing = match domain::downloads::facing(rendition, q.get("yaw").map(String::as_str)) {
+        Ok(f) => f,
+        Err(e) => return Refusal::from(e).download_page(),
+    };
     let range = match headers.get(header::RANGE).map(parse_range) {
         None => None,
         Some(Some(r)) => Some(r),
@@ -88,8 +92,8 @@ pub async fn download(
         )
         .await;
     };
-    let name = format!("{}{}", row.slug, rendition.file_suffix());
-    let stored = renditions::key(&row, rendition);
+    let name = format!("{}{}", row.slug, renditions::file_suffix(rendition, facing));
+    let stored = renditions::key(&row, rendition, facing);
     loop {
         if let Ok(Some(_)) = s.store.size(&stored).await {
             return serve_object(
@@ -105,8 +109,8 @@ pub async fn download(
         match s.renditions.turn(&stored) {
             Ok(Turn::Make(making)) => {
                 let convention = row.convention();
-                return render_and_store(&s, &key, &stored, convention, rendition, &name, making)
-                    .await;
+                let form = Form { rendition, facing };
+                return render_and_store(&s, &key, &stored, convention, form, &name, making).await;
             }
             Ok(Turn::Wait(mut done)) => {
                 // The one being made: once stored, served from the store like the rest.
@@ -130,10 +134,11 @@ async fn render_and_store(
     key: &str,
     stored: &str,
     convention: Option<domain::Convention>,
-    rendition: Rendition,
+    form: Form,
     filename: &str,
     making: renditions::Making,
 ) -> Response {
+    let Form { rendition, facing } = form;
     let object = match s.store.get(key, None).await {
         Ok(o) => o,
         Err(e) => return internal("reading from the media store", e),
@@ -155,7 +160,9 @@ async fn render_and_store(
         let plan = inspect_header(&mut input)
             .map_err(|e| e.to_string())
             .and_then(|h| {
-                Plan::new(&h.spec, convention, h.data_len, rendition).map_err(|e| e.to_string())
+                Plan::new(&h.spec, convention, h.data_len, rendition)
+                    .map(|p| p.facing(f64::from(facing)))
+                    .map_err(|e| e.to_string())
             });
         let plan = match plan {
             Ok(p) => p,
@@ -224,6 +231,13 @@ async fn render_and_store(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     resp
+}
+
+/// A rendition as asked for: its form, and for binaural the yaw its listener faces.
+#[derive(Debug, Clone, Copy)]
+struct Form {
+    rendition: Rendition,
+    facing: i32,
 }
 
 /// Writes a rendition to its scratch copy and, while it listens, to the client.

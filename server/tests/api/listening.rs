@@ -195,6 +195,29 @@ async fn a_sound_field_gets_a_spatial_preview_and_every_rendition(backend: Backe
         row.download_count, 1,
         "four forms by one visitor within the hour: one download"
     );
+    // Facing another way: a binaural rendition of its own, named so; a yaw off the 15°
+    // steps, or with another form, is refused in words.
+    let res = app
+        .get(&format!("{page}/download?format=binaural&yaw=90"), &anyone)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        header_of(&res, "content-disposition").contains("-binaural-yaw90.wav"),
+        "{}",
+        header_of(&res, "content-disposition")
+    );
+    for bad in [
+        "format=binaural&yaw=10",
+        "format=binaural&yaw=left",
+        "format=uhj&yaw=90",
+    ] {
+        let res = app.get(&format!("{page}/download?{bad}"), &anyone).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(
+            res.text().await.unwrap_or_default().contains("yaw="),
+            "{bad}"
+        );
+    }
     let res = app
         .get(&format!("{page}/download?format=fuma"), &anyone)
         .await;
@@ -332,6 +355,13 @@ async fn the_player_gets_binaural_filters_for_its_sample_rate() {
         assert!(header_of(&res, "cache-control").contains("public"));
         let v: serde_json::Value = res.json().await.expect("JSON");
         assert_eq!(v["rate"], rate);
+        assert_eq!(v["order"], 1);
+        assert!(
+            v["method"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("MagLS")
+        );
         assert_eq!(v["rightEarSigns"], serde_json::json!([1, -1, 1, 1]));
         let left = v["left"].as_array().expect("per channel");
         assert_eq!(left.len(), 4);
@@ -340,11 +370,31 @@ async fn the_player_gets_binaural_filters_for_its_sample_rate() {
                 .all(|c| c.as_array().map(Vec::len) == left[0].as_array().map(Vec::len))
         );
     }
+    // Higher orders, by name: (order + 1)² channels, the odd ones' signs turned.
+    for (order, channels) in [(2, 9), (3, 16)] {
+        let res = app
+            .get(
+                &format!("/binaural/48000-{order}.json"),
+                &Browser::default(),
+            )
+            .await;
+        let v: serde_json::Value = res.json().await.expect("JSON");
+        assert_eq!(v["order"], order);
+        assert_eq!(v["left"].as_array().map(Vec::len), Some(channels));
+        assert_eq!(
+            v["rightEarSigns"]
+                .as_array()
+                .map(|s| s.iter().filter(|x| **x == -1).count()),
+            Some(order * (order + 1) / 2)
+        );
+    }
     for bad in [
         "/binaural/5.json",
         "/binaural/48000",
         "/binaural/lots.json",
         "/binaural/900000.json",
+        "/binaural/48000-4.json",
+        "/binaural/48000-0.json",
     ] {
         assert_eq!(
             app.get(bad, &Browser::default()).await.status(),
