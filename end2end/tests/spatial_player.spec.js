@@ -1,11 +1,14 @@
 // The binaural player: the page's own decoder (public/spatial.js) renders the recording's
 // spatial preview offline — noise from the left is louder in the left ear, louder in the
 // right once the listener turns round, and noise from the front equal in both; the facing
-// control answers the keyboard and the direction picture; without JavaScript (or without
-// Web Audio) the stereo preview plays as before; and pictures of the player.
+// control answers the keyboard and the direction picture; the page turns fields of orders
+// 1–3 as the media crate does; at the side it is at least as loud in the near ear as
+// Omnitone's first-order decoder from 4 to 16 kHz; without JavaScript (or without Web
+// Audio) the stereo preview plays as before; and pictures of the player.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { DESKTOP, PHONE, SCREENSHOTS, fumaFile, launchBrowser, logIn, startSite } from './support.js';
 
@@ -143,6 +146,93 @@ test('the page turns sound fields of every order as the media crate does', async
     return worst;
   });
   assert.ok(worst < 1e-5, `encode-then-turn equals turn-then-encode, and the known answer: worst error ${worst}`);
+  await context.close();
+});
+
+test('the page’s decoder beside Omnitone’s: level differences at the side, band by band', async (t) => {
+  // Omnitone (npm, Apache-2.0; SH-domain filters from SADIE's KU100) is loaded into the page
+  // from end2end's own node_modules: the reference, not part of the site.
+  const omnitone = createRequire(import.meta.url).resolve('omnitone/build/omnitone.min.js');
+  const context = await chrome.browser.newContext({ baseURL: site.baseURL, bypassCSP: true });
+  const page = await context.newPage();
+  await openWhenReady(page, 'a-bee-circling-the-listener');
+  await page.addScriptTag({ path: omnitone });
+  const bands = await page.evaluate(async () => {
+    const rate = 48000, seconds = 2;
+    // A plane wave of white noise from 90° left, first order, ACN/SN3D: W = Y = s.
+    let x = 7;
+    const s = Float32Array.from({ length: rate * seconds }, () => {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      return 0.25 * (x / 1073741824 - 1);
+    });
+    const render = async (make) => {
+      const context = new OfflineAudioContext(2, rate * seconds, rate);
+      const buffer = new AudioBuffer({ numberOfChannels: 4, length: s.length, sampleRate: rate });
+      buffer.copyToChannel(s, 0);
+      buffer.copyToChannel(s, 1);
+      const source = new AudioBufferSourceNode(context, { buffer });
+      const decoder = await make(context);
+      source.connect(decoder.input);
+      decoder.output.connect(context.destination);
+      source.start();
+      const out = await context.startRendering();
+      return [out.getChannelData(0), out.getChannelData(1)];
+    };
+    // Band powers by Welch's method: 4096-point Hann-windowed frames, an FFT each.
+    const fft = (re, im) => {
+      const n = re.length;
+      for (let i = 1, j = 0; i < n; i++) {
+        let bit = n >> 1;
+        for (; j & bit; bit >>= 1) j ^= bit;
+        j ^= bit;
+        if (i < j) { [re[i], re[j]] = [re[j], re[i]]; [im[i], im[j]] = [im[j], im[i]]; }
+      }
+      for (let len = 2; len <= n; len <<= 1) {
+        const ang = (-2 * Math.PI) / len;
+        for (let i = 0; i < n; i += len) {
+          for (let k = 0; k < len / 2; k++) {
+            const [c, d] = [Math.cos(ang * k), Math.sin(ang * k)];
+            const [a, b] = [i + k, i + k + len / 2];
+            const tr = re[b] * c - im[b] * d, ti = re[b] * d + im[b] * c;
+            re[b] = re[a] - tr; im[b] = im[a] - ti; re[a] += tr; im[a] += ti;
+          }
+        }
+      }
+    };
+    const BANDS = [[1000, 2000], [2000, 4000], [4000, 8000], [8000, 16000]];
+    const power = (signal) => {
+      const n = 4096, sums = BANDS.map(() => 0);
+      for (let start = rate / 10; start + n <= signal.length; start += n / 2) {
+        const re = new Float64Array(n), im = new Float64Array(n);
+        for (let i = 0; i < n; i++) re[i] = signal[start + i] * (0.5 - 0.5 * Math.cos((2 * Math.PI * i) / n));
+        fft(re, im);
+        BANDS.forEach(([lo, hi], b) => {
+          for (let k = Math.ceil((lo * n) / rate); k < (hi * n) / rate; k++) sums[b] += re[k] * re[k] + im[k] * im[k];
+        });
+      }
+      return sums;
+    };
+    const ild = ([left, right]) => {
+      const [l, r] = [power(left), power(right)];
+      return l.map((v, b) => 10 * Math.log10(v / r[b]));
+    };
+    const filters = await (await fetch(`/binaural/${rate}.json`)).json();
+    const ours = ild(await render(async (c) => window.AmbisoniaSpatial.createDecoder(c, filters)));
+    const theirs = ild(await render(async (c) => {
+      const renderer = window.Omnitone.createFOARenderer(c);
+      await renderer.initialize();
+      return renderer;
+    }));
+    return { ours, theirs, bands: BANDS };
+  });
+  const row = (name, v) => `${name}: ${v.map((d) => d.toFixed(1).padStart(5)).join(' / ')} dB`;
+  t.diagnostic('ILD at 90°, 1–2 / 2–4 / 4–8 / 8–16 kHz');
+  t.diagnostic(row('Ambisonia (MagLS, first order, spherical head)', bands.ours));
+  t.diagnostic(row('Omnitone (first order, SADIE KU100)          ', bands.theirs));
+  for (const b of [2, 3]) {
+    assert.ok(bands.ours[b] >= bands.theirs[b],
+      `${bands.bands[b].join('–')} Hz: ours ${bands.ours[b].toFixed(1)} dB, Omnitone's ${bands.theirs[b].toFixed(1)} dB`);
+  }
   await context.close();
 });
 
