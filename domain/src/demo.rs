@@ -386,9 +386,12 @@ pub async fn fill(db: &DatabaseConnection) -> Result<usize, ServiceError> {
     Ok(made.len())
 }
 
+/// Which of `media::synth::all()` is premium (the wood at dusk), so that the download gate
+/// has something to show.
+const PREMIUM_SOUND: usize = 2;
+
 /// The synthesised recordings (`media::synth`), ingested exactly as uploads are, by the
 /// demo sound recordist; `scratch` holds each file while it is ingested. Returns how many.
-/// The last one is premium, so that the download gate has something to show.
 pub async fn sounds(
     db: &DatabaseConnection,
     store: &crate::store::MediaStore,
@@ -403,7 +406,6 @@ pub async fn sounds(
         .map_err(|e| ServiceError::internal("creating the scratch folder", e))?;
     let mut made = 0;
     let samples = media::synth::all();
-    let last = samples.len().saturating_sub(1);
     for (i, sample) in samples.into_iter().enumerate() {
         let file = crate::store::TempFile::new(scratch, "amb");
         std::fs::write(file.path(), &sample.file)
@@ -416,14 +418,14 @@ pub async fn sounds(
             microphone: "Synthesised (first-order encoder)".into(),
             tags: sample.tags.iter().map(|t| (*t).to_string()).collect(),
             uploader_id: uploader.id,
-            is_premium: i == last,
+            is_premium: i == PREMIUM_SOUND,
             ..Default::default()
         };
         crate::uploads::ingest(
             db,
             store,
             crate::uploads::File::Local(file.path()),
-            None,
+            sample.convention,
             meta,
             Status::Published,
         )

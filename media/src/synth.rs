@@ -10,6 +10,8 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use crate::wav::{self, Container, Spec};
 
 pub struct Synthesised {
+    /// What the uploader says of a plain multichannel file (AmbiX has no mark of its own).
+    pub convention: Option<crate::Convention>,
     pub title: &'static str,
     pub location: &'static str,
     pub description: &'static str,
@@ -82,6 +84,7 @@ pub fn circling_bee() -> Synthesised {
         bf
     });
     Synthesised {
+        convention: None,
         title: "A Bee Circling the Listener",
         location: "Synthesised",
         description: "One bee flies a full circle round the microphone, anticlockwise from the front, in six seconds. Made by Ambisonia's demo data to show the direction picture.",
@@ -115,6 +118,7 @@ pub fn swift_fly_over() -> Synthesised {
         bf
     });
     Synthesised {
+        convention: None,
         title: "Swift Fly-over",
         location: "Synthesised",
         description: "A swift passes from front left, over the listener's head, to behind on the right. Made by Ambisonia's demo data.",
@@ -148,6 +152,7 @@ pub fn wood_at_dusk() -> Synthesised {
         bf
     });
     Synthesised {
+        convention: None,
         title: "Beech Wood at Dusk",
         location: "Synthesised",
         description: "A quiet wood with three birds calling from the front left, behind left and the right. Made by Ambisonia's demo data.",
@@ -156,14 +161,97 @@ pub fn wood_at_dusk() -> Synthesised {
     }
 }
 
+/// Third order: three bells around and above the listener — front left at ear height,
+/// behind right 30° up, and nearly overhead — in AmbiX (ACN/SN3D, 16 channels), so that the
+/// binaural download is heard at third order.
+pub fn bells_third_order() -> Synthesised {
+    let spec = Spec {
+        channels: 16,
+        ..spec()
+    };
+    let mut rng = StdRng::seed_from_u64(4);
+    let n = (RATE * SECONDS) as usize;
+    // (azimuth°, elevation°, first strike s, pitch Hz)
+    let bells = [
+        (40.0f64, 0.0f64, 0.2f64, 660.0f64),
+        (-130.0, 30.0, 1.1, 523.0),
+        (10.0, 75.0, 2.0, 784.0),
+    ];
+    let gains: Vec<[f64; 16]> = bells
+        .iter()
+        .map(|(a, e, ..)| crate::sh::sn3d(crate::sh::direction(*a, *e)))
+        .collect();
+    let mut data = Vec::with_capacity(n * 16 * 3);
+    let mut hiss = [0.0f64; 16];
+    for i in 0..n {
+        let t = i as f64 / RATE;
+        let mut frame = [0.0f64; 16];
+        // A quiet room in the omnidirectional channel and a little in every other.
+        for (c, (v, h)) in frame.iter_mut().zip(hiss.iter_mut()).enumerate() {
+            *h = 0.97 * *h + 0.03 * rng.gen_range(-1.0..1.0);
+            *v = if c == 0 { 0.05 } else { 0.01 } * *h;
+        }
+        for ((_, _, first, pitch), g) in bells.iter().zip(&gains) {
+            // Struck every three seconds: inharmonic partials, each dying away.
+            let local = (t - first).rem_euclid(3.0);
+            if t < *first {
+                continue;
+            }
+            let partials: [(f64, f64, f64); 4] = [
+                (1.0, 1.0, 1.2),
+                (2.0, 0.5, 2.0),
+                (2.76, 0.35, 3.0),
+                (5.4, 0.2, 5.0),
+            ];
+            let s: f64 = partials
+                .iter()
+                .map(|(ratio, level, decay)| {
+                    level * (-decay * local).exp() * (TAU * pitch * ratio * local).sin()
+                })
+                .sum::<f64>()
+                * 0.18;
+            for (v, gain) in frame.iter_mut().zip(g) {
+                *v += s * gain;
+            }
+        }
+        for v in frame {
+            wav::put_sample(&mut data, &spec, v);
+        }
+    }
+    let mut file = wav::header(Container::Riff, &spec, &[], data.len() as u64);
+    file.extend_from_slice(&data);
+    file.extend_from_slice(&wav::trailer(Container::Riff, data.len() as u64));
+    Synthesised {
+        convention: Some(crate::Convention::Ambix),
+        title: "Three Bells Around and Above (Third Order)",
+        location: "Synthesised",
+        description: "Three bells: front left at ear height, behind right above, and nearly overhead, in third-order AmbiX (16 channels). Its binaural download is heard at third order. Made by Ambisonia's demo data.",
+        tags: &["bells", "demo"],
+        file,
+    }
+}
+
 pub fn all() -> Vec<Synthesised> {
-    vec![circling_bee(), swift_fly_over(), wood_at_dusk()]
+    vec![
+        circling_bee(),
+        swift_fly_over(),
+        wood_at_dusk(),
+        bells_third_order(),
+    ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{doa::Analyser, inspect::inspect};
+
+    #[test]
+    fn the_bells_are_third_order_ambix() {
+        let bells = bells_third_order();
+        let found = inspect(&bells.file[..]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((found.spec.channels, found.duration_s), (16, 6.0));
+        assert_eq!(bells.convention, Some(crate::Convention::Ambix));
+    }
 
     #[test]
     fn the_bee_goes_once_round_anticlockwise() {

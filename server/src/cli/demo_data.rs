@@ -1,4 +1,4 @@
-//! `server demo-data`: a sample catalog for a fresh install, three recordings of it with
+//! `server demo-data`: a sample catalog for a fresh install, four recordings of it with
 //! synthesised sound ingested exactly as uploads are.
 
 use crate::config::SiteData;

@@ -21,7 +21,8 @@ use crate::{
 };
 
 const BEE: &str = "a-bee-circling-the-listener";
-const SOUNDS: [&str; 3] = [BEE, "swift-fly-over", "beech-wood-at-dusk"];
+const BELLS: &str = "three-bells-around-and-above-third-order";
+const SOUNDS: [&str; 4] = [BEE, "swift-fly-over", "beech-wood-at-dusk", BELLS];
 
 /// A free address on loopback, for a balancer the app must know before it starts (the
 /// site's public URL is the balancer's: feeds and torrents name it).
@@ -61,7 +62,7 @@ async fn demo_sounds(app: &TestApp) -> Vec<recordings::Model> {
     domain::demo::sounds(&app.db, &store, &scratch)
         .await
         .expect("the demo sounds");
-    let mut rows = Vec::new();
+    let mut rows: Vec<recordings::Model> = Vec::new();
     for slug in SOUNDS {
         let row = processed(app, slug).await;
         assert!(
@@ -71,6 +72,8 @@ async fn demo_sounds(app: &TestApp) -> Vec<recordings::Model> {
         );
         rows.push(row);
     }
+    // The bells are third order: their binaural download and MP3 are heard at third order.
+    assert_eq!(rows[3].ambi_order, Some(3), "{}", rows[3].processing_error);
     rows
 }
 
@@ -126,13 +129,13 @@ async fn every_feed_is_one_podcast_apps_and_directories_take() {
     args.extend(feeds);
     let report = check_feeds(&args);
     println!("{report}");
-    // All three sounds, the premium one's enclosure its excerpt (whole: six seconds).
+    // All four sounds, the premium one's enclosure its excerpt (whole: six seconds).
     assert_eq!(
         report
             .lines()
             .filter(|l| l.starts_with("  /feed.rss: '"))
             .count(),
-        3,
+        4,
         "{report}"
     );
     println!(
