@@ -1,11 +1,14 @@
 // The binaural player: the recording's spatial preview (first-order AmbiX, 4 channels, ACN
-// order W Y Z X, SN3D) streamed by an <audio> element, turned to where the listener faces,
-// and decoded for headphones with the site's head-related filters (/binaural/{rate}.json,
-// made by the media crate from a spherical-head model). Web Audio only; no WebAssembly.
+// order W Y Z X, SN3D; for a recording of order 2 or 3 its higher-order preview, 9 or 16
+// channels in two streams of at most eight kept in step) streamed by <audio> elements,
+// turned to where the listener faces, and decoded for headphones with the site's
+// head-related filters (/binaural/{rate}-{order}.json, MagLS from a spherical-head model,
+// made by the media crate). Web Audio only; no WebAssembly.
 //
-//   <audio> → MediaElementSource → split into W Y Z X → rotation (a 3×3 matrix of gains on
-//   X Y Z; W is unchanged) → one ConvolverNode per channel, each with a two-channel filter
-//   (left ear, right ear) → summed → headphones
+//   <audio> (+ <audio>) → MediaElementSource → split into the ACN channels → rotation (one
+//   block of gains per order: the spherical-harmonic rotation; W is unchanged) → one
+//   ConvolverNode per channel, each with a two-channel filter (left ear, right ear) →
+//   summed → headphones. Where the second stream cannot play, first order from the first.
 //
 // The page works without this file: the section stays hidden and the stereo preview above
 // it is the player. `window.AmbisoniaSpatial.createDecoder` builds the same graph on any
@@ -13,8 +16,7 @@
 (function () {
   'use strict';
 
-  const W = 0, Y = 1, Z = 2, X = 3;
-  const AXES = [X, Y, Z];
+  const W = 0;
   const DEG = Math.PI / 180;
 
   /** Head orientation (degrees: yaw anticlockwise, pitch nose up, roll right ear down) as the
@@ -32,14 +34,19 @@
     return [0, 1, 2].map((i) => [0, 1, 2].map((j) => head[j][i]));
   }
 
-  /** The decoder on `context` with `filters` (the JSON of /binaural/{rate}.json):
-   *  { input (4 channels), output (2 channels), setOrientation(yaw, pitch, roll) }. */
+  /** The decoder on `context` with `filters` (the JSON of /binaural/{rate}.json or
+   *  /binaural/{rate}-{order}.json): { input ((order+1)² channels, ACN/SN3D), output (2
+   *  channels), order, setOrientation(yaw, pitch, roll) }. The field is turned by the
+   *  spherical-harmonic rotation of its order (`rotator`, below), one block of gains per
+   *  order, then each channel runs through its two-ear filter. */
   function createDecoder(context, filters) {
     if (filters.rate !== context.sampleRate) {
       throw new Error(`filters for ${filters.rate} Hz, context at ${context.sampleRate} Hz`);
     }
-    const input = new GainNode(context, { channelCount: 4, channelCountMode: 'explicit', channelInterpretation: 'discrete' });
-    const split = new ChannelSplitterNode(context, { numberOfOutputs: 4 });
+    const channels = filters.left.length;
+    const order = Math.round(Math.sqrt(channels)) - 1;
+    const input = new GainNode(context, { channelCount: channels, channelCountMode: 'explicit', channelInterpretation: 'discrete' });
+    const split = new ChannelSplitterNode(context, { numberOfOutputs: channels });
     input.connect(split);
     const output = new GainNode(context, { channelCount: 2, channelCountMode: 'explicit', channelInterpretation: 'speakers' });
     const ears = (c) => {
@@ -53,24 +60,33 @@
       return convolver;
     };
     split.connect(ears(W), W);
-    // Each rotated axis sums its three gains; gains[i][j] takes room axis j to head axis i.
-    const gains = AXES.map((to) => {
-      const sum = new GainNode(context, { channelCount: 1, channelCountMode: 'explicit' });
-      sum.connect(ears(to));
-      return AXES.map((from) => {
-        const g = new GainNode(context, { gain: from === to ? 1 : 0 });
-        split.connect(g, from);
-        g.connect(sum);
-        return g;
-      });
-    });
-    function setOrientation(yaw, pitch = 0, roll = 0) {
-      const m = roomToHead(yaw, pitch, roll);
-      for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) {
-        gains[i][j].gain.setTargetAtTime(m[i][j], context.currentTime, 0.01);
+    // gains[i][j] takes channel j of the room's field to channel i of the head's, within
+    // each order's block (2n+1 channels from n²).
+    const gains = [];
+    for (let n = 1; n <= order; n++) {
+      const [lo, width] = [n * n, 2 * n + 1];
+      for (let i = lo; i < lo + width; i++) {
+        const sum = new GainNode(context, { channelCount: 1, channelCountMode: 'explicit' });
+        sum.connect(ears(i));
+        gains[i] = [];
+        for (let j = lo; j < lo + width; j++) {
+          const g = new GainNode(context, { gain: i === j ? 1 : 0 });
+          split.connect(g, j);
+          g.connect(sum);
+          gains[i][j] = g;
+        }
       }
     }
-    return { input, output, setOrientation };
+    function setOrientation(yaw, pitch = 0, roll = 0) {
+      const m = rotator.matrix(roomToHead(yaw, pitch, roll), order);
+      for (let n = 1; n <= order; n++) {
+        const [lo, width] = [n * n, 2 * n + 1];
+        for (let i = lo; i < lo + width; i++) for (let j = lo; j < lo + width; j++) {
+          gains[i][j].gain.setTargetAtTime(m[i][j], context.currentTime, 0.01);
+        }
+      }
+    }
+    return { input, output, order, setOrientation };
   }
 
   // Spherical harmonics to the third order and their rotation: the media crate's `sh`
@@ -142,7 +158,30 @@
     return { matrix };
   })();
 
-  window.AmbisoniaSpatial = { createDecoder, roomToHead, sn3d, rotation, rotator };
+  /** How this browser orders the channels of an eight-channel Ogg Vorbis stream (some
+   *  decoders reorder them as speakers): `where[k]` is the stream channel that decoded
+   *  channel k carries, learnt from /spatial-probe.ogg, whose channel c is a tone of
+   *  750 Hz × (c + 1) (the media crate's `channel_probe`). */
+  async function channelOrder(context) {
+    const bytes = await (await fetch('/spatial-probe.ogg')).arrayBuffer();
+    const probe = await context.decodeAudioData(bytes);
+    const rate = probe.sampleRate;
+    const level = (data, hz) => {
+      // Goertzel over the middle of the probe.
+      const from = Math.floor(data.length / 4), to = Math.floor((3 * data.length) / 4);
+      const k = 2 * Math.cos((2 * Math.PI * hz) / rate);
+      let [s1, s2] = [0, 0];
+      for (let i = from; i < to; i++) [s1, s2] = [data[i] + k * s1 - s2, s1];
+      return s1 * s1 + s2 * s2 - k * s1 * s2;
+    };
+    return Array.from({ length: probe.numberOfChannels }, (_, ch) => {
+      const data = probe.getChannelData(ch);
+      const levels = Array.from({ length: 8 }, (_, c) => level(data, 750 * (c + 1)));
+      return levels.indexOf(Math.max(...levels));
+    });
+  }
+
+  window.AmbisoniaSpatial = { createDecoder, roomToHead, sn3d, rotation, rotator, channelOrder };
 
   const section = document.querySelector('[data-spatial-player]');
   if (!section) return;
@@ -178,15 +217,71 @@
     if (line) line.style.top = `${(0.5 - yaw / 360) * 100}%`;
   }
 
+  // A higher-order recording: the page's <audio> streams ACN channels 0–7, a second
+  // element (made here, never shown) the rest, kept to the first's time.
+  const wanted = Number(section.dataset.spatialOrder || 1);
+  const restUrl = section.dataset.hoaRest;
+  let follower = null;
+  function keepInStep() {
+    if (!follower) return;
+    if (Math.abs(follower.currentTime - audio.currentTime) > 0.04) follower.currentTime = audio.currentTime;
+  }
+
+  /** The second stream, once it can play: true, or false when the browser says it cannot
+   *  (then the player plays first order from the first stream alone). */
+  function startFollower() {
+    if (wanted < 2 || !restUrl) return Promise.resolve(false);
+    follower = new Audio();
+    follower.preload = 'auto';
+    follower.muted = audio.muted;
+    follower.src = restUrl;
+    return new Promise((ok) => {
+      const timer = setTimeout(() => ok(false), 5000);
+      follower.addEventListener('canplay', () => { clearTimeout(timer); ok(true); }, { once: true });
+      follower.addEventListener('error', () => { clearTimeout(timer); ok(false); }, { once: true });
+    });
+  }
+
   // The graph is built on the first play (browsers start audio only after a gesture).
   async function start() {
     const context = new Context();
-    const response = await fetch(`/binaural/${context.sampleRate}.json`);
+    const higher = await startFollower();
+    const order = higher ? wanted : 1;
+    const name = order === 1 ? `${context.sampleRate}` : `${context.sampleRate}-${order}`;
+    const response = await fetch(`/binaural/${name}.json`);
     if (!response.ok) throw new Error(`no filters for ${context.sampleRate} Hz`);
     const built = createDecoder(context, await response.json());
     const source = context.createMediaElementSource(audio);
-    source.connect(built.input);
-    built.output.connect(context.destination);
+    if (higher) {
+      const channels = (order + 1) * (order + 1);
+      const merge = new ChannelMergerNode(context, { numberOfInputs: channels });
+      const first = new ChannelSplitterNode(context, { numberOfOutputs: 8 });
+      const rest = new ChannelSplitterNode(context, { numberOfOutputs: channels - 8 });
+      source.connect(first);
+      context.createMediaElementSource(follower).connect(rest);
+      // Each decoded channel to the ACN channel it carries.
+      const where = await channelOrder(context);
+      for (let k = 0; k < 8; k++) first.connect(merge, k, where[k]);
+      if (channels - 8 === 1) rest.connect(merge, 0, 8);
+      else for (let k = 0; k < 8; k++) rest.connect(merge, k, 8 + where[k]);
+      merge.connect(built.input);
+      audio.addEventListener('pause', () => follower.pause());
+      audio.addEventListener('seeked', keepInStep);
+      audio.addEventListener('volumechange', () => { follower.muted = audio.muted; });
+      setInterval(() => { if (!audio.paused) keepInStep(); }, 500);
+      keepInStep();
+      await follower.play();
+    } else {
+      // Four channels (the first-order preview), or the first eight of a higher-order one:
+      // the decoder's input keeps the first four, the first-order field.
+      source.connect(built.input);
+      if (follower) follower.removeAttribute('src');
+      follower = null;
+    }
+    section.dataset.playingOrder = String(order);
+    status.textContent = order === 1
+      ? (wanted > 1 ? 'Playing at first order: this browser could not stream the higher orders.' : '')
+      : `Playing at order ${order} (${(order + 1) * (order + 1)} channels).`;
     decoder = built;
     face(facing.yaw);
     await context.resume();
@@ -200,7 +295,10 @@
         status.textContent = `The binaural player could not start (${e.message}); the stereo preview above still plays.`;
       });
     } else {
-      starting.then((context) => context && context.resume());
+      starting.then((context) => {
+        if (context) context.resume();
+        if (follower) { keepInStep(); follower.play(); }
+      });
     }
   });
   if (stereo) stereo.addEventListener('play', () => audio.pause());

@@ -811,6 +811,10 @@ pub async fn recording(
         has_preview: row.preview_key.is_some(),
         has_direction_picture: row.doa_key.is_some(),
         has_spatial_preview: row.spatial_key.is_some(),
+        spatial_order: match (&row.hoa_key, row.ambi_order) {
+            (Some(_), Some(order)) => order.clamp(1, 3) as u8,
+            _ => 1,
+        },
         processing: row.processing,
         processing_error: row.processing_error.clone(),
         plays: row.play_count,

@@ -286,6 +286,7 @@ pub async fn each_named(
         Option<String>,
         Option<String>,
         Option<String>,
+        Option<String>,
     );
     let mut after = 0;
     loop {
@@ -303,6 +304,7 @@ pub async fn each_named(
                 recordings::Column::DoaKey,
                 recordings::Column::PodcastKey,
                 recordings::Column::TorrentKey,
+                recordings::Column::HoaKey,
             ])
             .filter(recordings::Column::Id.gt(after))
             .order_by_asc(recordings::Column::Id)
@@ -313,11 +315,19 @@ pub async fn each_named(
         let Some(last) = rows.last() else { break };
         after = last.0;
         let full = rows.len() as u64 == BATCH;
-        for (_, slug, media, sha256, size, a, b, c, d, e, f) in rows {
+        for (_, slug, media, sha256, size, a, b, c, d, e, f, hoa) in rows {
+            // The higher-order preview is two objects under one stem.
+            let hoa = hoa
+                .into_iter()
+                .flat_map(|stem| [format!("{stem}-1.ogg"), format!("{stem}-2.ogg")]);
             each(Named {
                 slug,
                 original: media.map(|key| Original { key, sha256, size }),
-                derived: [a, b, c, d, e, f].into_iter().flatten().collect(),
+                derived: [a, b, c, d, e, f]
+                    .into_iter()
+                    .flatten()
+                    .chain(hoa)
+                    .collect(),
             });
         }
         if !full {

@@ -135,8 +135,8 @@ pub async fn retry(db: &DatabaseConnection, who: &Viewer, slug: &str) -> Result<
 }
 
 /// Queues processing again for recordings processed before what processing now makes
-/// existed — the spatial preview (a preview but no preview size), the podcast enclosure and
-/// the torrent — unless a job for them is waiting or running. Returns how many were queued.
+/// existed — the spatial preview (a preview but no preview size), the podcast enclosure,
+/// the torrent and a higher-order recording's higher-order preview — unless a job for them is waiting or running. Returns how many were queued.
 pub async fn queue_missing_previews(db: &DatabaseConnection) -> Result<usize, ServiceError> {
     use sea_orm::{
         QuerySelect,
@@ -156,7 +156,10 @@ pub async fn queue_missing_previews(db: &DatabaseConnection) -> Result<usize, Se
             recordings::Column::PreviewBytes
                 .is_null()
                 .or(recordings::Column::PodcastKey.is_null())
-                .or(recordings::Column::TorrentKey.is_null()),
+                .or(recordings::Column::TorrentKey.is_null())
+                .or(recordings::Column::AmbiOrder
+                    .gte(2)
+                    .and(recordings::Column::HoaKey.is_null())),
         )
         .filter(recordings::Column::Id.not_in_subquery(pending))
         .into_tuple()

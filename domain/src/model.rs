@@ -160,6 +160,9 @@ pub struct RecordingDetail {
     pub has_direction_picture: bool,
     /// First-order AmbiX for the binaural player (recordings with a sound field).
     pub has_spatial_preview: bool,
+    /// The order the binaural player may play it at: 2 or 3 when its higher-order preview
+    /// is made, else 1.
+    pub spatial_order: u8,
     pub processing: Processing,
     pub processing_error: String,
     pub plays: i64,

@@ -1,5 +1,6 @@
 //! What a processing job does: the original → stereo preview and, for a sound field, the
-//! spatial preview (first-order AmbiX; both Ogg Vorbis), the podcast enclosure (binaural
+//! spatial preview (first-order AmbiX, and for orders 2–3 the higher-order one in two
+//! streams; all Ogg Vorbis), the podcast enclosure (binaural
 //! MP3), waveform and direction-of-arrival pictures, and the original's torrent (its info
 //! dictionary), all stored, then named on the recording in the write that ends the job. The
 //! job's bookkeeping (claim, lease, end) is `jobs`; the loop that runs it is the server's.
@@ -104,6 +105,8 @@ async fn make(
     let preview = TempFile::new(scratch, "ogg");
     let spatial = TempFile::new(scratch, "spatial.ogg");
     let podcast = TempFile::new(scratch, "mp3");
+    let hoa_first = TempFile::new(scratch, "hoa-1.ogg");
+    let hoa_rest = TempFile::new(scratch, "hoa-2.ogg");
     let waveform = TempFile::new(scratch, "waveform.svg");
     let doa = TempFile::new(scratch, "doa.svg");
 
@@ -121,6 +124,10 @@ async fn make(
         spatial.path().to_path_buf(),
         podcast.path().to_path_buf(),
     );
+    let out_hoa = [
+        hoa_first.path().to_path_buf(),
+        hoa_rest.path().to_path_buf(),
+    ];
     let ext = key.rsplit('.').next().unwrap_or("wav");
     let torrent_name = format!("{}.{ext}", row.slug);
     let (pictures, torrent) = tokio::task::spawn_blocking(move || -> Result<_, Failure> {
@@ -144,6 +151,7 @@ async fn make(
             create(&out)?,
             create(&out_spatial)?,
             create(&out_podcast)?,
+            [create(&out_hoa[0])?, create(&out_hoa[1])?],
         )
         .map_err(failed("The previews could not be made from this file."))?;
         let file = open(&src)?;
@@ -166,6 +174,7 @@ async fn make(
     let waveform_key = format!("pictures/{base}-waveform.svg");
     let doa_key = format!("pictures/{base}-doa.svg");
     let podcast_key = format!("previews/{base}-binaural.mp3");
+    let hoa_key = format!("previews/{base}-hoa");
     let torrent_key = format!("torrents/{base}.info");
     tokio::fs::write(waveform.path(), pictures.waveform_svg.as_bytes())
         .await
@@ -209,6 +218,18 @@ async fn make(
         .put_file(&podcast_key, podcast.path())
         .await
         .map_err(failed(STORE_FAILED))?;
+    let hoa_key = match pictures.hoa_order {
+        Some(_) => {
+            for (n, file) in [(1, &hoa_first), (2, &hoa_rest)] {
+                store
+                    .put_file(&format!("{hoa_key}-{n}.ogg"), file.path())
+                    .await
+                    .map_err(failed(STORE_FAILED))?;
+            }
+            Some(hoa_key)
+        }
+        None => None,
+    };
     let torrent_file = TempFile::new(scratch, "info");
     tokio::fs::write(torrent_file.path(), &torrent.bencoded)
         .await
@@ -224,6 +245,7 @@ async fn make(
         podcast_bytes: i64::try_from(podcast_bytes).ok(),
         torrent_key,
         torrent_info_hash: torrent.hash_hex(),
+        hoa_key,
         spatial_key,
         waveform_key,
         doa_key,

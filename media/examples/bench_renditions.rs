@@ -167,6 +167,7 @@ fn main() {
             &mut stereo,
             &mut spatial,
             &mut podcast,
+            [Vec::new(), Vec::new()],
         )
         .unwrap_or_else(|e| panic!("{e}"));
     });

@@ -21,6 +21,7 @@ use crate::{
     Convention,
     convert::get_sample,
     doa::Analyser,
+    first_order::Field,
     first_order::{self, FirstOrder},
     hrtf,
     inspect::Inspection,
@@ -52,20 +53,25 @@ pub struct Pictures {
     pub doa_svg: Option<String>,
     /// Whether a spatial preview was written (only for recordings with a sound field).
     pub spatial: bool,
+    /// The order of the higher-order spatial preview written (2 or 3), if any.
+    pub hoa_order: Option<usize>,
 }
 
 /// Reads the samples of `file` (inspected as `found`) and writes the stereo preview to
 /// `preview`, for a recording with a sound field the spatial preview to `spatial`, and the
 /// podcast enclosure to `podcast`: the sound field rendered for headphones with the
 /// player's own filters (`hrtf`, facing front), or the stereo preview's sound for a
-/// recording without one, in MP3 (`mp3`).
-pub fn render<R: Read + Seek, W: Write, S: Write, P: Write>(
+/// recording without one, in MP3 (`mp3`). A recording of order 2 or 3 also gets its
+/// higher-order spatial preview in `hoa`: ACN channels 0–7 in the first Ogg Vorbis stream,
+/// the rest in the second (browsers decode up to eight channels reliably).
+pub fn render<R: Read + Seek, W: Write, S: Write, P: Write, H: Write>(
     mut file: R,
     found: &Inspection,
     convention: Option<Convention>,
     preview: W,
     spatial: S,
     podcast: P,
+    hoa: [H; 2],
 ) -> Result<Pictures, RenderError> {
     let spec = found.spec;
     let channels = usize::from(spec.channels);
@@ -86,6 +92,23 @@ pub fn render<R: Read + Seek, W: Write, S: Write, P: Write>(
     let mut headphones =
         hrtf::Headphones::new(convention, spec.channels, spec.sample_rate, 0.0).ok();
     let mut enclosure = Mp3Writer::new(spec.sample_rate, podcast)?;
+    let mut higher = Field::new(convention, spec.channels)
+        .ok()
+        .filter(|f| f.order() >= 2);
+    let hoa_order = higher.as_ref().map(Field::order);
+    let hoa_channels = hoa_order.map_or(0, |o| (o + 1) * (o + 1));
+    let [hoa_first, hoa_rest] = hoa;
+    let mut hoa_encoders = match hoa_order {
+        Some(_) => Some((
+            encoder(rate, 8, hoa_first)?,
+            encoder(rate, (hoa_channels - 8) as u8, hoa_rest)?,
+        )),
+        None => None,
+    };
+    let mut hoa_blocks: Vec<Vec<f32>> = (0..hoa_channels)
+        .map(|_| Vec::with_capacity(BLOCK))
+        .collect();
+    let mut hoa_frame = [0.0f64; 16];
     let frames_total = found.frames.max(1) as usize;
     let per_column = frames_total.div_ceil(WAVEFORM_COLUMNS).max(1);
     let mut peaks: Vec<(f32, f32)> = Vec::with_capacity(WAVEFORM_COLUMNS);
@@ -105,9 +128,16 @@ pub fn render<R: Read + Seek, W: Write, S: Write, P: Write>(
         left.clear();
         right.clear();
         acn.iter_mut().for_each(Vec::clear);
+        hoa_blocks.iter_mut().for_each(Vec::clear);
         for frame in raw[..got - got % block_align].chunks_exact(block_align) {
             for (c, v) in samples.iter_mut().enumerate() {
                 *v = get_sample(&spec, &frame[c * width..]);
+            }
+            if let Some(h) = higher.as_mut() {
+                h.push(&samples, &mut hoa_frame);
+                for (out, v) in hoa_blocks.iter_mut().zip(hoa_frame) {
+                    out.push(v as f32);
+                }
             }
             let foa = field.as_mut().map(|f| f.push(&samples));
             if let Some(foa) = foa {
@@ -166,6 +196,13 @@ pub fn render<R: Read + Seek, W: Write, S: Write, P: Write>(
             e.encode_audio_block(&acn)
                 .map_err(|e| RenderError::Encoder(e.to_string()))?;
         }
+        if let Some((first, rest)) = hoa_encoders.as_mut() {
+            first
+                .encode_audio_block(&hoa_blocks[..8])
+                .map_err(|e| RenderError::Encoder(e.to_string()))?;
+            rest.encode_audio_block(&hoa_blocks[8..])
+                .map_err(|e| RenderError::Encoder(e.to_string()))?;
+        }
     }
     if in_column > 0 {
         peaks.push((lo, hi));
@@ -177,6 +214,11 @@ pub fn render<R: Read + Seek, W: Write, S: Write, P: Write>(
         .finish()
         .map_err(|e| RenderError::Encoder(e.to_string()))?;
     enclosure.finish()?;
+    if let Some((first, rest)) = hoa_encoders {
+        for e in [first.finish(), rest.finish()] {
+            e.map_err(|e| RenderError::Encoder(e.to_string()))?;
+        }
+    }
     let spatial = match encoder_spatial {
         Some(e) => {
             e.finish()
@@ -189,6 +231,7 @@ pub fn render<R: Read + Seek, W: Write, S: Write, P: Write>(
         waveform_svg: waveform_svg(&peaks),
         doa_svg: spatial.then(|| doa_svg(&arrivals, found.duration_s)),
         spatial,
+        hoa_order,
     })
 }
 
@@ -197,6 +240,41 @@ pub fn render<R: Read + Seek, W: Write, S: Write, P: Write>(
 fn doa_window(sample_rate: u32, frames: u64) -> usize {
     let tenth = u64::from(sample_rate / 10).max(1);
     usize::try_from(tenth.max(frames.div_ceil(DOA_DOTS))).unwrap_or(usize::MAX)
+}
+
+/// The tone of channel `c` in [`channel_probe`]: 750 Hz × (c + 1).
+pub fn probe_tone_hz(c: usize) -> f64 {
+    750.0 * (c + 1) as f64
+}
+
+/// A quarter second of eight-channel Ogg Vorbis, channel `c` a tone of
+/// [`probe_tone_hz`]`(c)`: a browser decodes it and learns how its decoder orders the
+/// channels of an eight-channel stream (some reorder them as if they were speakers), so the
+/// player can put each channel of a higher-order preview where it belongs.
+pub fn channel_probe() -> Result<Vec<u8>, RenderError> {
+    let rate = 48_000u32;
+    let mut out = Vec::new();
+    let mut e = encoder(
+        NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN),
+        8,
+        &mut out,
+    )?;
+    let frames = rate as usize / 4;
+    let block: Vec<Vec<f32>> = (0..8)
+        .map(|c| {
+            (0..frames)
+                .map(|n| {
+                    let t = n as f64 / f64::from(rate);
+                    (0.3 * (std::f64::consts::TAU * probe_tone_hz(c) * t).sin()) as f32
+                })
+                .collect()
+        })
+        .collect();
+    e.encode_audio_block(&block)
+        .map_err(|e| RenderError::Encoder(e.to_string()))?;
+    e.finish()
+        .map_err(|e| RenderError::Encoder(e.to_string()))?;
+    Ok(out)
 }
 
 fn encoder<W: Write>(
@@ -375,6 +453,7 @@ mod tests {
     fn previews(bytes: &[u8], convention: Convention) -> (Vec<u8>, Vec<u8>, Pictures) {
         let found = inspect(bytes).unwrap_or_else(|e| panic!("{e}"));
         let (mut ogg, mut spatial, mut mp3) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut hoa_first, mut hoa_rest) = (Vec::new(), Vec::new());
         let pictures = render(
             std::io::Cursor::new(bytes),
             &found,
@@ -382,6 +461,7 @@ mod tests {
             &mut ogg,
             &mut spatial,
             &mut mp3,
+            [&mut hoa_first, &mut hoa_rest],
         )
         .unwrap_or_else(|e| panic!("{e}"));
         // The enclosure: whole 576-byte MPEG-1 Layer III frames, as long as the sound.
@@ -394,6 +474,40 @@ mod tests {
             found.duration_s
         );
         (ogg, spatial, pictures)
+    }
+
+    /// Third order: the higher-order preview is the 16 ACN channels in two Ogg streams of
+    /// eight, each decoding to the channels it carries.
+    #[test]
+    fn a_third_order_recording_gets_a_higher_order_preview_in_two_streams() {
+        let bells = crate::synth::bells_third_order();
+        let found = inspect(&bells.file[..]).unwrap_or_else(|e| panic!("{e}"));
+        let (mut ogg, mut spatial, mut mp3) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut first, mut rest) = (Vec::new(), Vec::new());
+        let pictures = render(
+            std::io::Cursor::new(&bells.file),
+            &found,
+            Some(Convention::Ambix),
+            &mut ogg,
+            &mut spatial,
+            &mut mp3,
+            [&mut first, &mut rest],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(pictures.hoa_order, Some(3));
+        for stream in [&first, &rest] {
+            let mut d = vorbis_rs::VorbisDecoder::new(std::io::Cursor::new(stream.as_slice()))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(d.channels().get(), 8);
+            let mut frames = 0usize;
+            while let Some(block) = d.decode_audio_block().unwrap_or_else(|e| panic!("{e}")) {
+                frames += block.samples()[0].len();
+            }
+            assert_eq!(frames, 6 * 48_000);
+        }
+        // A first-order recording has none.
+        let (_, _, pictures) = previews(&plane_wave(90.0, 0.2), Convention::Fuma);
+        assert_eq!(pictures.hoa_order, None);
     }
 
     #[test]

@@ -203,13 +203,20 @@ pub fn bells_third_order() -> Synthesised {
                 (2.76, 0.35, 3.0),
                 (5.4, 0.2, 5.0),
             ];
-            let s: f64 = partials
-                .iter()
-                .map(|(ratio, level, decay)| {
-                    level * (-decay * local).exp() * (TAU * pitch * ratio * local).sin()
-                })
-                .sum::<f64>()
-                * 0.18;
+            // The clapper's strike: 40 ms of bright noise.
+            let strike = if local < 0.04 {
+                0.3 * (1.0 - local / 0.04) * rng.gen_range(-1.0..1.0)
+            } else {
+                0.0
+            };
+            let s: f64 = strike
+                + partials
+                    .iter()
+                    .map(|(ratio, level, decay)| {
+                        level * (-decay * local).exp() * (TAU * pitch * ratio * local).sin()
+                    })
+                    .sum::<f64>()
+                    * 0.18;
             for (v, gain) in frame.iter_mut().zip(g) {
                 *v += s * gain;
             }

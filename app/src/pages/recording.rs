@@ -110,7 +110,7 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
                             <a href=format!("{base}/preview.ogg")>"Stereo preview (Ogg Vorbis)"</a>
                         </audio>
                         <p class="hint">"Stereo preview: two virtual cardioid microphones at ±45°, decoded from the B-format."</p>
-                        {rec.has_spatial_preview.then(|| view! { <SpatialPlayer base=base.clone()/> })}
+                        {rec.has_spatial_preview.then(|| view! { <SpatialPlayer base=base.clone() order=rec.spatial_order/> })}
                         <figure class="waveform">
                             <img src=format!("{base}/waveform.svg") alt="Waveform of the recording" data-testid="waveform"/>
                         </figure>
@@ -401,14 +401,26 @@ fn Tip(slug: String, uploader: String, currency: String) -> impl IntoView {
 }
 
 /// The binaural player: hidden until `public/spatial.js` finds Web Audio and Ogg Vorbis and
-/// wires it up; without them the stereo preview above is the page's player, as before.
+/// wires it up; without them the stereo preview above is the page's player, as before. A
+/// recording of order 2 or 3 streams its higher-order preview: the first eight channels in
+/// the page's `<audio>` (its first four are the first-order field, so the player falls back
+/// to first order on them alone) and the rest in a second stream the script keeps in sync.
 #[component]
-fn SpatialPlayer(base: String) -> impl IntoView {
+fn SpatialPlayer(base: String, order: u8) -> impl IntoView {
+    let (src, rest) = if order >= 2 {
+        (
+            format!("{base}/spatial-hoa-1.ogg"),
+            Some(format!("{base}/spatial-hoa-2.ogg")),
+        )
+    } else {
+        (format!("{base}/spatial.ogg"), None)
+    };
     view! {
-        <section class="spatial" data-spatial-player="" hidden=true aria-labelledby="spatial-title" data-testid="spatial-player">
+        <section class="spatial" data-spatial-player="" hidden=true aria-labelledby="spatial-title" data-testid="spatial-player"
+            data-spatial-order=order.to_string() data-hoa-rest=rest>
             <h3 id="spatial-title">"Listen in the round "<small>"(headphones)"</small></h3>
             <p class="hint">"The whole sound field, decoded for headphones in your browser. Turn to face any direction: drag the facing line on the picture below, use the slider or the arrow keys, or let your phone follow your head."</p>
-            <audio controls=true preload="none" src=format!("{base}/spatial.ogg") data-spatial-audio="" data-testid="spatial-audio"></audio>
+            <audio controls=true preload="none" src=src data-spatial-audio="" data-testid="spatial-audio"></audio>
             <div class="facing">
                 <label for="spatial-yaw">"Facing"</label>
                 <input id="spatial-yaw" type="range" min="-180" max="180" step="1" value="0" data-yaw="" aria-valuetext="front"/>

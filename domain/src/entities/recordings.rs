@@ -68,6 +68,9 @@ pub struct Model {
     /// Free recordings only.
     pub torrent_key: Option<String>,
     pub torrent_info_hash: Option<String>,
+    /// The higher-order spatial preview (orders 2–3): `{hoa_key}-1.ogg` holds ACN channels
+    /// 0–7, `{hoa_key}-2.ogg` the rest.
+    pub hoa_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -57,6 +57,22 @@ pub async fn spatial_js() -> impl IntoResponse {
     )
 }
 
+/// `GET /spatial-probe.ogg`: eight tones in eight channels, by which the player learns how
+/// the browser orders the channels of an eight-channel stream (`media::render::channel_probe`).
+pub async fn channel_probe() -> Response {
+    match tokio::task::spawn_blocking(media::render::channel_probe).await {
+        Ok(Ok(ogg)) => (
+            [
+                (CONTENT_TYPE, "audio/ogg"),
+                (CACHE_CONTROL, "public, max-age=86400, s-maxage=86400"),
+            ],
+            ogg,
+        )
+            .into_response(),
+        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
 /// `GET /binaural/{rate}.json` (first order, what the player's 4-channel preview needs) and
 /// `/binaural/{rate}-{order}.json` (orders 1–3): the binaural filters for the browser's
 /// sample rate (a ConvolverNode takes only filters at its context's rate). The same for

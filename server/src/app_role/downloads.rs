@@ -267,7 +267,7 @@ impl<C: std::io::Write> std::io::Write for Tee<C> {
     }
 }
 
-/// `GET /recordings/{slug}/{preview.ogg|spatial.ogg|binaural.mp3|waveform.svg|doa.svg}`:
+/// `GET /recordings/{slug}/{preview.ogg|spatial.ogg|spatial-hoa-{1,2}.ogg|binaural.mp3|waveform.svg|doa.svg}`:
 /// what processing made. The previews (and the podcast MP3) of a premium recording are
 /// whole only for those who may download it; anyone else hears their first
 /// `PREMIUM_EXCERPT_S` seconds.
@@ -287,6 +287,13 @@ pub async fn derived(
         "preview.ogg" => (row.preview_key.clone(), "audio/ogg", true),
         "spatial.ogg" => (row.spatial_key.clone(), "audio/ogg", true),
         "binaural.mp3" => (row.podcast_key.clone(), "audio/mpeg", true),
+        "spatial-hoa-1.ogg" | "spatial-hoa-2.ogg" => (
+            row.hoa_key
+                .as_ref()
+                .map(|stem| format!("{stem}-{}", &file["spatial-hoa-".len()..])),
+            "audio/ogg",
+            true,
+        ),
         "waveform.svg" => (row.waveform_key.clone(), "image/svg+xml", false),
         "doa.svg" => (row.doa_key.clone(), "image/svg+xml", false),
         _ => return not_found(),

@@ -456,6 +456,7 @@ fn router(
         .route("/upload.js", get(assets::upload_js))
         .route("/spatial.js", get(assets::spatial_js))
         .route("/binaural/{file}", get(assets::binaural_filters))
+        .route("/spatial-probe.ogg", get(assets::channel_probe))
         // Token-authenticated, not cookie-authenticated: outside the session and form-token
         // steps, which a bearer token needs neither of.
         .route(
