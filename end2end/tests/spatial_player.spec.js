@@ -289,8 +289,7 @@ test('a third-order recording plays at third order from its two streams', async 
   assert.deepEqual(ahead.channels, [8, 8], 'two 8-channel streams');
   assert.equal(ahead.order, 3);
   // (The Vorbis-coded previews carry less of the strike's level difference than the PCM
-  // original: 4.6–5.7 dB here, at first order from the 4-channel preview too, against
-  // 13.8–15.3 dB rendered from the original by the media crate.)
+  // original: 6.8 dB here against 11.7 dB decoded from the original; docs/operating.md.)
   assert.ok(ahead.left - ahead.right > 3, `bell on the left: ${ahead.left.toFixed(1)} vs ${ahead.right.toFixed(1)} dB`);
   assert.ok(turned.right - turned.left > 3, `turned round: ${turned.left.toFixed(1)} vs ${turned.right.toFixed(1)} dB`);
 

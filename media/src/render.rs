@@ -277,15 +277,27 @@ pub fn channel_probe() -> Result<Vec<u8>, RenderError> {
     Ok(out)
 }
 
+/// Vorbis quality of the spatial previews (the stereo preview keeps the default, 0.5). A
+/// decoder for headphones takes sums and differences of the channels, so coding noise a
+/// channel's own signal masks is heard where the channels cancel — at the far ear. Measured
+/// in Chromium (2026-12-06) on the demo's third-order bells, the level difference above
+/// 3 kHz for a bell at the side: 4.6 dB at 0.5, 6.8 dB at 0.7, 6.9 dB at 0.9 and 1.0, 11.7 dB
+/// from the PCM original; the previews grow by 1.26× (0.7) or 1.75× (0.9).
+const SPATIAL_QUALITY: f32 = 0.7;
+
 fn encoder<W: Write>(
     rate: NonZeroU32,
     channels: u8,
     out: W,
 ) -> Result<vorbis_rs::VorbisEncoder<W>, RenderError> {
     let n = NonZeroU8::new(channels).unwrap_or(NonZeroU8::MIN);
-    vorbis_rs::VorbisEncoderBuilder::new_with_serial(rate, n, out, 0x414D_4253)
-        .build()
-        .map_err(|e| RenderError::Encoder(e.to_string()))
+    let mut b = vorbis_rs::VorbisEncoderBuilder::new_with_serial(rate, n, out, 0x414D_4253);
+    if channels > 2 {
+        b.bitrate_management_strategy(vorbis_rs::VorbisBitrateManagementStrategy::QualityVbr {
+            target_quality: SPATIAL_QUALITY,
+        });
+    }
+    b.build().map_err(|e| RenderError::Encoder(e.to_string()))
 }
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -443,8 +455,9 @@ mod tests {
                 frames += block.samples()[0].len();
             }
             let seconds = frames as f64 / f64::from(d.sampling_frequency().get());
+            // To the end of the page that passes the limit: at most about a second more.
             assert!(
-                (2.0..3.0).contains(&seconds),
+                (2.0..3.2).contains(&seconds),
                 "{seconds} s: to a page past the limit"
             );
         }
