@@ -218,13 +218,13 @@
   }
 
   // A higher-order recording: the page's <audio> streams ACN channels 0–7, a second
-  // element (made here, never shown) the rest, kept to the first's time.
+  // element (made here, never shown) the rest, kept to the first's time, volume and rate.
   const wanted = Number(section.dataset.spatialOrder || 1);
   const restUrl = section.dataset.hoaRest;
   let follower = null;
   function keepInStep() {
     if (!follower) return;
-    if (Math.abs(follower.currentTime - audio.currentTime) > 0.04) follower.currentTime = audio.currentTime;
+    if (Math.abs(follower.currentTime - audio.currentTime) > 0.02) follower.currentTime = audio.currentTime;
   }
 
   /** The second stream, once it can play: true, or false when the browser says it cannot
@@ -233,7 +233,6 @@
     if (wanted < 2 || !restUrl) return Promise.resolve(false);
     follower = new Audio();
     follower.preload = 'auto';
-    follower.muted = audio.muted;
     follower.src = restUrl;
     return new Promise((ok) => {
       const timer = setTimeout(() => ok(false), 5000);
@@ -242,17 +241,34 @@
     });
   }
 
+  /** Eight decoded channels → the ACN channels they carry, or null when the probe does not
+   *  give a clean permutation (then higher orders are not trusted). */
+  async function probedOrder(context) {
+    try {
+      const where = await channelOrder(context);
+      const clean = where.length === 8 && [...where].sort((x, y) => x - y).every((v, i) => v === i);
+      return clean ? where : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
   // The graph is built on the first play (browsers start audio only after a gesture).
   async function start() {
     const context = new Context();
+    // Captured at once, so nothing of it plays undecoded while the rest is fetched.
+    const source = context.createMediaElementSource(audio);
     const higher = await startFollower();
-    const order = higher ? wanted : 1;
+    const where = wanted >= 2 ? await probedOrder(context) : null;
+    const order = higher && where ? wanted : 1;
     const name = order === 1 ? `${context.sampleRate}` : `${context.sampleRate}-${order}`;
     const response = await fetch(`/binaural/${name}.json`);
     if (!response.ok) throw new Error(`no filters for ${context.sampleRate} Hz`);
     const built = createDecoder(context, await response.json());
-    const source = context.createMediaElementSource(audio);
-    if (higher) {
+    // What the page plays, for the browser test to listen to.
+    const analyser = new AnalyserNode(context, { fftSize: 2048 });
+    built.output.connect(analyser).connect(context.destination);
+    if (order >= 2) {
       const channels = (order + 1) * (order + 1);
       const merge = new ChannelMergerNode(context, { numberOfInputs: channels });
       const first = new ChannelSplitterNode(context, { numberOfOutputs: 8 });
@@ -260,24 +276,40 @@
       source.connect(first);
       context.createMediaElementSource(follower).connect(rest);
       // Each decoded channel to the ACN channel it carries.
-      const where = await channelOrder(context);
       for (let k = 0; k < 8; k++) first.connect(merge, k, where[k]);
       if (channels - 8 === 1) rest.connect(merge, 0, 8);
       else for (let k = 0; k < 8; k++) rest.connect(merge, k, 8 + where[k]);
       merge.connect(built.input);
       audio.addEventListener('pause', () => follower.pause());
+      audio.addEventListener('waiting', () => follower.pause());
+      audio.addEventListener('playing', () => { keepInStep(); follower.play(); });
       audio.addEventListener('seeked', keepInStep);
-      audio.addEventListener('volumechange', () => { follower.muted = audio.muted; });
+      audio.addEventListener('ratechange', () => { follower.playbackRate = audio.playbackRate; });
+      audio.addEventListener('volumechange', () => { follower.muted = audio.muted; follower.volume = audio.volume; });
+      follower.addEventListener('error', () => {
+        status.textContent = 'The higher orders stopped streaming; reload the page to hear them again.';
+      });
       setInterval(() => { if (!audio.paused) keepInStep(); }, 500);
-      keepInStep();
-      await follower.play();
-    } else {
-      // Four channels (the first-order preview), or the first eight of a higher-order one:
-      // the decoder's input keeps the first four, the first-order field.
-      source.connect(built.input);
-      if (follower) follower.removeAttribute('src');
+      [follower.muted, follower.volume, follower.playbackRate] = [audio.muted, audio.volume, audio.playbackRate];
+      follower.currentTime = audio.currentTime;
+      if (!audio.paused) await follower.play();
+    } else if (wanted >= 2) {
+      // The first eight channels of a higher-order preview: its first-order four, wherever
+      // this browser decodes them.
+      const first = new ChannelSplitterNode(context, { numberOfOutputs: 8 });
+      const merge = new ChannelMergerNode(context, { numberOfInputs: 4 });
+      source.connect(first);
+      for (let k = 0; k < 8; k++) {
+        const acn = where ? where[k] : k;
+        if (acn < 4) first.connect(merge, k, acn);
+      }
+      merge.connect(built.input);
+      if (follower) { follower.removeAttribute('src'); follower.load(); }
       follower = null;
+    } else {
+      source.connect(built.input);
     }
+    window.AmbisoniaSpatial.live = { context, analyser, order, streams: follower ? [audio, follower] : [audio] };
     section.dataset.playingOrder = String(order);
     status.textContent = order === 1
       ? (wanted > 1 ? 'Playing at first order: this browser could not stream the higher orders.' : '')
@@ -297,7 +329,6 @@
     } else {
       starting.then((context) => {
         if (context) context.resume();
-        if (follower) { keepInStep(); follower.play(); }
       });
     }
   });

@@ -811,8 +811,11 @@ pub async fn recording(
         has_preview: row.preview_key.is_some(),
         has_direction_picture: row.doa_key.is_some(),
         has_spatial_preview: row.spatial_key.is_some(),
-        spatial_order: match (&row.hoa_key, row.ambi_order) {
-            (Some(_), Some(order)) => order.clamp(1, 3) as u8,
+        // The order its higher-order preview was made at (`media::first_order::Field`'s
+        // rule: 16 channels or more, third; 9 to 15, second).
+        spatial_order: match (&row.hoa_key, row.channels) {
+            (Some(_), Some(16..)) => 3,
+            (Some(_), Some(9..)) => 2,
             _ => 1,
         },
         processing: row.processing,

@@ -293,14 +293,32 @@ test('a third-order recording plays at third order from its two streams', async 
   assert.ok(ahead.left - ahead.right > 3, `bell on the left: ${ahead.left.toFixed(1)} vs ${ahead.right.toFixed(1)} dB`);
   assert.ok(turned.right - turned.left > 3, `turned round: ${turned.left.toFixed(1)} vs ${turned.right.toFixed(1)} dB`);
 
-  // Playing: the page chooses third order and keeps the second stream in step.
+  // Playing (after a click, as a listener's gesture): the page chooses third order, sound
+  // reaches the output, and the second stream keeps in step with the first.
+  await page.mouse.click(5, 5);
   await page.getByTestId('spatial-audio').evaluate(async (audio) => {
-    audio.muted = true;
+    audio.volume = 0.05;
     await audio.play();
   });
   await page.waitForFunction(() => document.querySelector('[data-spatial-player]').dataset.playingOrder);
   assert.equal(await player.getAttribute('data-playing-order'), '3');
   assert.match(await page.locator('[data-spatial-status]').textContent(), /order 3 \(16 channels\)/);
+  const live = await page.evaluate(async () => {
+    await new Promise((ok) => setTimeout(ok, 1500));
+    const { analyser, streams } = window.AmbisoniaSpatial.live;
+    const data = new Float32Array(analyser.fftSize);
+    let peak = 0;
+    for (let i = 0; i < 20; i++) {
+      analyser.getFloatTimeDomainData(data);
+      for (const v of data) peak = Math.max(peak, Math.abs(v));
+      await new Promise((ok) => setTimeout(ok, 25));
+    }
+    return { peak, drift: Math.abs(streams[0].currentTime - streams[1].currentTime), playing: streams.map((s) => !s.paused) };
+  });
+  t.diagnostic(`live: peak ${live.peak.toFixed(4)}, streams ${(live.drift * 1000).toFixed(0)} ms apart`);
+  assert.ok(live.peak > 1e-4, `the page plays sound: peak ${live.peak}`);
+  assert.deepEqual(live.playing, [true, true]);
+  assert.ok(live.drift < 0.1, `the streams in step: ${live.drift} s apart`);
   await context.close();
 });
 
@@ -323,15 +341,26 @@ test('the facing control answers the keyboard, the picture and the reset button'
   assert.equal(await page.locator('[data-yaw-label]').textContent(), '90° left');
   await page.getByRole('button', { name: 'Face front' }).click();
   assert.equal(await yaw.inputValue(), '0');
-  // Playing moves the playhead across the picture.
-  await page.getByTestId('spatial-audio').evaluate(async (audio) => {
-    audio.muted = true;
+  // Playing (the clicks above were the listener's gesture) moves the playhead across the
+  // picture, and sound reaches the output.
+  const peak = await page.getByTestId('spatial-audio').evaluate(async (audio) => {
+    audio.volume = 0.05;
     await audio.play();
     await new Promise((ok) => {
       const check = () => (audio.currentTime > 0.5 ? ok() : setTimeout(check, 50));
       check();
     });
+    const { analyser } = window.AmbisoniaSpatial.live;
+    const data = new Float32Array(analyser.fftSize);
+    let peak = 0;
+    for (let i = 0; i < 20; i++) {
+      analyser.getFloatTimeDomainData(data);
+      for (const v of data) peak = Math.max(peak, Math.abs(v));
+      await new Promise((ok) => setTimeout(ok, 25));
+    }
+    return peak;
   });
+  assert.ok(peak > 1e-4, `the first-order player plays sound: peak ${peak}`);
   const left = await page.locator('.playhead').evaluate((el) => parseFloat(el.style.left));
   assert.ok(left > 0, `the playhead moved (${left} %)`);
   await context.close();

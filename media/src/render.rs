@@ -101,7 +101,7 @@ pub fn render<R: Read + Seek, W: Write, S: Write, P: Write, H: Write>(
     let mut hoa_encoders = match hoa_order {
         Some(_) => Some((
             encoder(rate, 8, hoa_first)?,
-            encoder(rate, (hoa_channels - 8) as u8, hoa_rest)?,
+            spatial_encoder(rate, (hoa_channels - 8) as u8, true, hoa_rest)?,
         )),
         None => None,
     };
@@ -290,9 +290,20 @@ fn encoder<W: Write>(
     channels: u8,
     out: W,
 ) -> Result<vorbis_rs::VorbisEncoder<W>, RenderError> {
+    spatial_encoder(rate, channels, channels > 2, out)
+}
+
+/// An encoder at the spatial previews' quality when `spatial` (every stream of a sound
+/// field, whatever its channel count: the second of an order-2 preview has one).
+fn spatial_encoder<W: Write>(
+    rate: NonZeroU32,
+    channels: u8,
+    spatial: bool,
+    out: W,
+) -> Result<vorbis_rs::VorbisEncoder<W>, RenderError> {
     let n = NonZeroU8::new(channels).unwrap_or(NonZeroU8::MIN);
     let mut b = vorbis_rs::VorbisEncoderBuilder::new_with_serial(rate, n, out, 0x414D_4253);
-    if channels > 2 {
+    if spatial {
         b.bitrate_management_strategy(vorbis_rs::VorbisBitrateManagementStrategy::QualityVbr {
             target_quality: SPATIAL_QUALITY,
         });

@@ -15,7 +15,11 @@ const FAVICON: &str = include_str!("../../../public/favicon.svg");
 const UPLOAD_JS: &str = include_str!("../../../public/upload.js");
 const SPATIAL_JS: &str = include_str!("../../../public/spatial.js");
 /// Sample rates the binaural filters are made for (a browser's audio runs at one of these).
-const FILTER_RATES: std::ops::RangeInclusive<u32> = 8_000..=192_000;
+/// The sample rates browsers run audio contexts at: the filters are designed once per rate
+/// and order and kept, so the set is fixed, not any number a request names.
+const FILTER_RATES: [u32; 11] = [
+    8_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000, 88_200, 96_000, 176_400, 192_000,
+];
 
 pub async fn stylesheet() -> impl IntoResponse {
     (
