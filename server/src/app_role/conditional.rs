@@ -104,7 +104,9 @@ impl Asked {
         let modified = modified
             .and_then(|v| v.to_str().ok())
             .and_then(|v| httpdate::parse_http_date(v).ok());
-        matches!((self.modified_since, modified), (Some(since), Some(m)) if m <= since)
+        // Only the date this answer carries: a feed's date is its newest entry's, which can
+        // move back when an entry leaves it, so an earlier or later date proves nothing.
+        matches!((self.modified_since, modified), (Some(since), Some(m)) if m == since)
     }
 }
 
@@ -175,6 +177,7 @@ mod tests {
         Response::builder()
             .header(CONTENT_TYPE, "text/html; charset=utf-8")
             .header(CACHE_CONTROL, "public, max-age=0, s-maxage=60")
+            .header(LAST_MODIFIED, "Thu, 01 Jan 2026 00:00:00 GMT")
             .header(
                 CONTENT_SECURITY_POLICY,
                 format!("script-src 'self' 'nonce-{n}'"),
@@ -245,6 +248,19 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e:?}"))
                 .is_empty()
         );
+        // If-Modified-Since: the date the answer carries, and no other.
+        let modified = b.headers()[LAST_MODIFIED]
+            .to_str()
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .to_owned();
+        let same = get_with(&app, Some(("if-modified-since", modified.as_str()))).await;
+        assert_eq!(same.status(), StatusCode::NOT_MODIFIED);
+        let later = get_with(
+            &app,
+            Some(("if-modified-since", "Fri, 01 Jan 2100 00:00:00 GMT")),
+        )
+        .await;
+        assert_eq!(later.status(), StatusCode::OK);
         let other = get_with(&app, Some(("if-none-match", "\"something-else\""))).await;
         assert_eq!(other.status(), StatusCode::OK);
     }

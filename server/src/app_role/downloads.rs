@@ -334,13 +334,22 @@ pub async fn derived(
             Err(e) => Refusal::from(e).download_page(),
         };
     }
-    // Previews of published recordings are public and change only when reprocessed.
-    let cache = if published {
-        "public, max-age=3600"
-    } else {
-        contract::policy::PRIVATE
-    };
-    serve_object(&s.store, &key, range, content_type, None, cache).await
+    // What processing made of a published recording is everyone's: shared, filed under the
+    // recording so that a change to it (made premium, taken down, reprocessed) reaches
+    // every cache.
+    let mut resp = serve_object(
+        &s.store,
+        &key,
+        range,
+        content_type,
+        None,
+        contract::policy::PRIVATE,
+    )
+    .await;
+    if published && resp.status().is_success() {
+        share_as_recording(resp.headers_mut(), row.id, true);
+    }
+    resp
 }
 
 /// A premium preview's excerpt, with Range support. Everyone without premium hears the
@@ -358,11 +367,11 @@ fn serve_excerpt(
         return range_not_satisfiable(i64::try_from(total).unwrap_or(0));
     };
     let bytes = bytes::Bytes::from_owner(ExcerptBytes(std::sync::Arc::clone(excerpt)))
-        .slice(usize::try_from(part.start).unwrap_or(0)..=usize::try_from(part.end).unwrap_or(0));
+        .slice(usize::try_from(part.start).unwrap_or(0)..usize::try_from(part.end).unwrap_or(0));
     part.answer(Body::from(bytes), "audio/ogg", recording_id, published)
 }
 
-/// The bytes of an excerpt a request asks for: `start..=end` of `total`.
+/// The bytes of an excerpt a request asks for: `start..end` of `total`.
 struct Part {
     start: u64,
     end: u64,
@@ -375,9 +384,9 @@ impl Part {
     /// for a range outside them.
     fn of(range: Option<(u64, Option<u64>)>, total: u64) -> Option<Self> {
         let (start, end) = match range {
-            None => (0, total.saturating_sub(1)),
+            None => (0, total),
             Some((start, _)) if start >= total => return None,
-            Some((start, end)) => (start, end.map_or(total - 1, |e| e.min(total - 1))),
+            Some((start, end)) => (start, end.map_or(total, |e| e.min(total - 1) + 1)),
         };
         Some(Self {
             start,
@@ -402,11 +411,11 @@ impl Part {
         h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         h.insert(
             header::CONTENT_LENGTH,
-            HeaderValue::from(self.end + 1 - self.start),
+            HeaderValue::from(self.end - self.start),
         );
         share_as_recording(h, recording_id, published);
         if self.ranged {
-            let range = format!("bytes {}-{}/{}", self.start, self.end, self.total);
+            let range = format!("bytes {}-{}/{}", self.start, self.end - 1, self.total);
             if let Ok(v) = HeaderValue::from_str(&range) {
                 h.insert(header::CONTENT_RANGE, v);
             }
@@ -435,10 +444,19 @@ async fn serve_prefix(
     recording_id: i32,
     published: bool,
 ) -> Response {
+    // Never more than the stored object holds, whatever the row says.
+    let len = match store.size(key).await {
+        Ok(Some(size)) => len.min(size),
+        Ok(None) => return not_found(),
+        Err(e) => return internal("reading from the media store", e),
+    };
     let Some(part) = Part::of(range, len) else {
         return range_not_satisfiable(i64::try_from(len).unwrap_or(0));
     };
-    let object = match store.get(key, Some((part.start, Some(part.end)))).await {
+    if part.end == part.start {
+        return part.answer(Body::empty(), "audio/mpeg", recording_id, published);
+    }
+    let object = match store.get(key, Some((part.start, Some(part.end - 1)))).await {
         Ok(o) => o,
         Err(e) => return internal("reading from the media store", e),
     };

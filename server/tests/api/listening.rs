@@ -135,7 +135,16 @@ async fn a_sound_field_gets_a_spatial_preview_and_every_rendition(backend: Backe
     assert!(row.spatial_key.is_some());
     let res = app.get(&format!("{page}/spatial.ogg"), &anyone).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(header_of(&res, "cache-control"), "public, max-age=3600");
+    // Filed under its recording, so that a change to it reaches every cache.
+    assert!(
+        header_of(&res, "cache-control").starts_with("public, max-age=0, s-maxage=3600"),
+        "{}",
+        header_of(&res, "cache-control")
+    );
+    assert_eq!(
+        header_of(&res, "surrogate-key"),
+        format!("recording:{}", row.id)
+    );
     let ogg = res.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
     assert_eq!(&ogg[..4], b"OggS");
     assert_eq!(

@@ -156,6 +156,36 @@ async fn every_feed_is_one_podcast_apps_and_directories_take() {
         ),
         "{rss}"
     );
+    // Cover art at its own address only (a query would bust the balancer's cache).
+    let art = reqwest::get(format!("{front}/artwork/catalog/latest.png"))
+        .await
+        .expect("art");
+    assert_eq!(
+        (art.status(), header_of(&art, "content-type")),
+        (StatusCode::OK, "image/png".to_string())
+    );
+    let busting = reqwest::get(format!("{front}/artwork/catalog/latest.png?n=1"))
+        .await
+        .expect("art");
+    assert_eq!(busting.status(), StatusCode::NOT_FOUND);
+    // The MP3 is filed under its recording, so making it premium or taking it down purges it.
+    // (At the replica: the balancer keeps the keys to itself.)
+    let mp3 = reqwest::get(format!("{}/recordings/{BEE}/binaural.mp3", app.base))
+        .await
+        .expect("mp3");
+    let bee_id = recordings::Entity::find()
+        .filter(recordings::Column::Slug.eq(BEE))
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("the bee")
+        .id;
+    assert_eq!(
+        header_of(&mp3, "surrogate-key"),
+        format!("recording:{bee_id}"),
+        "{:?}",
+        mp3.headers()
+    );
     // The premium recording's original is not offered, nor as a torrent.
     let torrents = reqwest::get(format!("{front}/feed.torrents.rss"))
         .await

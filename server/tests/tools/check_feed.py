@@ -27,7 +27,10 @@ import feedparser
 
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
-PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a0b28128fb0b")
+# The namespace's UUID, checked against its own example below.
+PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
+assert str(uuid.uuid5(PODCAST_GUID_NAMESPACE, "mp3s.nashownotes.com/pc20rss.xml")) == \
+    "917393e3-1b1e-5cef-ace4-edaa54e1f810", "the Podcast Index namespace's example"
 
 
 def fail(what):
