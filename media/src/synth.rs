@@ -165,8 +165,11 @@ pub fn wood_at_dusk() -> Synthesised {
 /// behind right 30° up, and nearly overhead — in AmbiX (ACN/SN3D, 16 channels), so that the
 /// binaural download is heard at third order.
 pub fn bells_third_order() -> Synthesised {
+    // Plain WAVE-EXTENSIBLE PCM: AmbiX has no mark of its own (the `.amb` GUID would say
+    // FuMa); the uploader (`convention`) says what it is.
     let spec = Spec {
         channels: 16,
+        sub_format: Some(wav::GUID_PCM),
         ..spec()
     };
     let mut rng = StdRng::seed_from_u64(4);
@@ -257,6 +260,8 @@ mod tests {
         let bells = bells_third_order();
         let found = inspect(&bells.file[..]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((found.spec.channels, found.duration_s), (16, 6.0));
+        // Nothing in the file claims FuMa: the uploader's word (AmbiX) decides.
+        assert_eq!(found.convention, "unknown");
         assert_eq!(bells.convention, Some(crate::Convention::Ambix));
     }
 

@@ -74,6 +74,7 @@ async fn demo_sounds(app: &TestApp) -> Vec<recordings::Model> {
     }
     // The bells are third order: their binaural download and MP3 are heard at third order.
     assert_eq!(rows[3].ambi_order, Some(3), "{}", rows[3].processing_error);
+    assert_eq!(rows[3].convention.as_deref(), Some("ambix"));
     assert!(rows[3].hoa_key.is_some() && rows[0].hoa_key.is_none());
     rows
 }
