@@ -70,6 +70,31 @@ pub struct Entry {
     pub longitude: Option<f64>,
 }
 
+/// Whether what a feed follows exists — its tag, its account — by one lookup, not by
+/// making the feed (the cover art asks, for names that may be made up).
+pub async fn exists(db: &DatabaseConnection, scope: &Scope) -> Result<bool, ServiceError> {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+    use crate::entities::{tags, users};
+    Ok(match scope {
+        Scope::Tag(slug) => {
+            tags::Entity::find()
+                .filter(tags::Column::Slug.eq(slug.as_str()))
+                .count(db)
+                .await?
+                > 0
+        }
+        Scope::Uploader(name) => {
+            users::Entity::find()
+                .filter(users::Column::Username.eq(name.to_lowercase()))
+                .count(db)
+                .await?
+                > 0
+        }
+        Scope::Latest | Scope::Torrents | Scope::Search(_) => true,
+    })
+}
+
 impl Feed {
     /// The newest change among the entries (or now, for an empty feed).
     pub fn updated(&self) -> DateTime<Utc> {

@@ -124,16 +124,17 @@ async fn artwork(
     };
     let (exists, keys) = match kind.as_str() {
         "catalog" => (matches!(name, "latest" | "torrents" | "search"), vec![]),
-        "tags" => match domain::feeds::feed(&s.db, &Scope::Tag(name.to_string())).await {
-            Ok(_) => (true, vec![]),
-            Err(ServiceError::NotFound) => (false, vec![]),
-            Err(e) => return Refusal::from(e).download_page(),
-        },
-        "users" => match domain::feeds::feed(&s.db, &Scope::Uploader(name.to_string())).await {
-            Ok(_) => (true, vec![]),
-            Err(ServiceError::NotFound) => (false, vec![]),
-            Err(e) => return Refusal::from(e).download_page(),
-        },
+        "tags" | "users" => {
+            let scope = if kind == "tags" {
+                Scope::Tag(name.to_string())
+            } else {
+                Scope::Uploader(name.to_string())
+            };
+            match domain::feeds::exists(&s.db, &scope).await {
+                Ok(found) => (found, vec![]),
+                Err(e) => return Refusal::from(e).download_page(),
+            }
+        }
         "recordings" => match domain::recordings::visible(&s.db, name, None).await {
             Ok(r) => (true, vec![contract::key::recording(r.id)]),
             Err(ServiceError::NotFound) => (false, vec![]),

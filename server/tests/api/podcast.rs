@@ -169,6 +169,19 @@ async fn every_feed_is_one_podcast_apps_and_directories_take() {
         .await
         .expect("art");
     assert_eq!(busting.status(), StatusCode::NOT_FOUND);
+    for (path, want) in [
+        ("/artwork/tags/demo.png", StatusCode::OK),
+        ("/artwork/users/soundwalker.png", StatusCode::OK),
+        ("/artwork/tags/no-such-tag.png", StatusCode::NOT_FOUND),
+        ("/artwork/users/nobody-here.png", StatusCode::NOT_FOUND),
+        (
+            "/artwork/recordings/no-such-recording.png",
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let res = reqwest::get(format!("{front}{path}")).await.expect("art");
+        assert_eq!(res.status(), want, "{path}");
+    }
     // The MP3 is filed under its recording, so making it premium or taking it down purges it.
     // (At the replica: the balancer keeps the keys to itself.)
     let mp3 = reqwest::get(format!("{}/recordings/{BEE}/binaural.mp3", app.base))
