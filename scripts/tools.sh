@@ -19,6 +19,7 @@ MIN_PROMTOOL=2.37       # promtool test rules with humanizeDuration in annotatio
 MIN_ARIA2=1.35          # BitTorrent with BEP 19 web seeds, for the torrent tests
 MIN_FFMPEG=4.3          # ffprobe reads the podcast MP3's duration; ffmpeg decodes it
 MIN_FEEDPARSER=6.0      # the podcast feeds are read by an independent parser
+MIN_OPENAPI_SPEC_VALIDATOR=0.7  # validates the API's document as OpenAPI 3.1 (with jsonschema)
 MIN_TERRAFORM=1.5       # deploy/terraform's required_version (fmt only; cannot be installed here)
 
 say() { printf '\n== %s\n' "$*"; }
@@ -69,6 +70,9 @@ ensure_moto() { ensure_pip moto moto_v "$MIN_MOTO" "moto[server]>=$MIN_MOTO"; }
 
 feedparser_v() { python3 -c 'import feedparser; print(feedparser.__version__)' 2>/dev/null || true; }
 ensure_feedparser() { ensure_pip feedparser feedparser_v "$MIN_FEEDPARSER" "feedparser>=$MIN_FEEDPARSER"; }
+
+openapi_validator_v() { python3 -c 'import openapi_spec_validator as o, jsonschema; print(o.__version__)' 2>/dev/null || true; }
+ensure_openapi_validator() { ensure_pip openapi-spec-validator openapi_validator_v "$MIN_OPENAPI_SPEC_VALIDATOR" "openapi-spec-validator>=$MIN_OPENAPI_SPEC_VALIDATOR"; }
 
 aiohttp_v() { python3 -c 'import aiohttp; print(aiohttp.__version__)' 2>/dev/null || true; }
 ensure_aiohttp() { ensure_pip aiohttp aiohttp_v "$MIN_AIOHTTP" "aiohttp>=$MIN_AIOHTTP"; }

@@ -173,6 +173,7 @@ pub async fn load_recording(slug: String) -> Result<RecordingDetail, AppError> {
         }
     };
     let mut detail = page.public_for(ttl);
+    detail.site_url = st.settings.public_url.clone();
     if st.payments.is_on() {
         detail.tip_currency = Some(st.payments.tip_currency().to_owned());
     }
@@ -360,15 +361,31 @@ pub async fn restore_recording(slug: String) -> Result<(), AppError> {
 }
 
 #[server(endpoint = "create-token")]
-pub async fn create_token(name: String, password: String) -> Result<(), AppError> {
+pub async fn create_token(
+    name: String,
+    password: String,
+    // Checkboxes: present ("on") when ticked.
+    scope_read: Option<String>,
+    scope_upload: Option<String>,
+    scope_download: Option<String>,
+) -> Result<(), AppError> {
     finish(
         async {
+            use domain::tokens::Scope;
             let me = require_viewer()?;
             let st = state()?;
             slow_down(Act::CreateToken, Some(me.user_id))?;
-            // A token uploads as this account: whoever makes one must know its password.
+            // A token acts as this account: whoever makes one must know its password.
             accounts::confirmed(&st.db, me.user_id, &password).await?;
-            let token = domain::tokens::create(&st.db, me.user_id, &name).await?;
+            let scopes: Vec<Scope> = [
+                (Scope::Read, scope_read),
+                (Scope::Upload, scope_upload),
+                (Scope::Download, scope_download),
+            ]
+            .into_iter()
+            .filter_map(|(scope, ticked)| ticked.map(|_| scope))
+            .collect();
+            let token = domain::tokens::create(&st.db, me.user_id, &name, &scopes).await?;
             // Shown once on the account page; the database keeps only its hash.
             set_cookie(cookies::new_token_cookie(
                 &token,

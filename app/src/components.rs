@@ -270,3 +270,37 @@ pub fn FeedLinks(atom: String, rss: String, title: String) -> impl IntoView {
         <p class="feeds">"Follow: "<a href=atom data-testid="feed-atom">"Atom feed"</a>" · "<a href=rss data-testid="feed-rss">"RSS (podcast)"</a></p>
     }
 }
+
+/// The binaural player: hidden until `public/spatial.js` finds Web Audio and Ogg Vorbis and
+/// wires it up; without them the stereo preview above is the page's player, as before. A
+/// recording of order 2 or 3 streams its higher-order preview: the first eight channels in
+/// the page's `<audio>` (its first four are the first-order field, so the player falls back
+/// to first order on them alone) and the rest in a second stream the script keeps in sync.
+#[component]
+pub fn SpatialPlayer(base: String, order: u8) -> impl IntoView {
+    let (src, rest) = if order >= 2 {
+        (
+            format!("{base}/spatial-hoa-1.ogg"),
+            Some(format!("{base}/spatial-hoa-2.ogg")),
+        )
+    } else {
+        (format!("{base}/spatial.ogg"), None)
+    };
+    view! {
+        <section class="spatial" data-spatial-player="" hidden=true aria-labelledby="spatial-title" data-testid="spatial-player"
+            data-spatial-order=order.to_string() data-hoa-rest=rest>
+            <h3 id="spatial-title">"Listen in the round "<small>"(headphones)"</small></h3>
+            <p class="hint">"The whole sound field, decoded for headphones in your browser. Turn to face any direction: drag the facing line on the picture below, use the slider or the arrow keys, or let your phone follow your head."</p>
+            <audio controls=true preload="none" src=src data-spatial-audio="" data-testid="spatial-audio"></audio>
+            <div class="facing">
+                <label for="spatial-yaw">"Facing"</label>
+                <input id="spatial-yaw" type="range" min="-180" max="180" step="1" value="0" data-yaw="" aria-valuetext="front"/>
+                <output for="spatial-yaw" data-yaw-label="">"front"</output>
+                <button type="button" data-reset="">"Face front"</button>
+                <button type="button" data-orientation="" hidden=true>"Follow my phone"</button>
+            </div>
+            <p class="hint" data-spatial-status="" role="status"></p>
+        </section>
+        <script src="/spatial.js" defer=true></script>
+    }
+}

@@ -6,6 +6,7 @@
 
 pub mod api;
 mod components;
+pub mod embed;
 pub mod error;
 mod pages;
 #[cfg(feature = "ssr")]

@@ -117,10 +117,20 @@ const OVERHEAD: usize = 256;
 /// Variants kept per URL; more means the `Vary` is too fine-grained to be worth caching.
 const MAX_VARIANTS: usize = 16;
 
+/// A rate limit's headers (`RateLimit-Limit` …) speak of the client that was answered, not
+/// of those a stored copy is served to: they are not stored.
+const RATELIMIT_HEADERS: [&str; 4] = [
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "ratelimit-policy",
+];
+
 /// One stored response.
 pub struct Object {
     pub status: StatusCode,
-    /// As sent to clients: no hop-by-hop headers, no `Age`, no `Surrogate-Key`.
+    /// As sent to clients: no hop-by-hop headers, no `Age`, no `Surrogate-Key`, no
+    /// `RateLimit-*`.
     pub headers: HeaderMap,
     pub body: Bytes,
     /// The request header values this variant was stored for, in `vary` order.
@@ -156,6 +166,10 @@ impl Object {
         headers.remove(&SURROGATE_KEY);
         headers.remove(&SURROGATE_CONTROL);
         headers.remove(header::AGE);
+        // Where the first client stood against its rate limit is nobody else's business.
+        for name in RATELIMIT_HEADERS {
+            headers.remove(name);
+        }
         // Said explicitly, so a HEAD answered from the cache tells the true length.
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         let size = OVERHEAD

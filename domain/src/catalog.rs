@@ -445,8 +445,8 @@ pub async fn catalog(
     Ok(page)
 }
 
-/// [`catalog`] without its menus.
-async fn listing(
+/// [`catalog`] without its menus: what the API's search answers.
+pub async fn listing(
     db: &DatabaseConnection,
     query: &CatalogQuery,
 ) -> Result<CatalogPage, ServiceError> {
@@ -834,6 +834,7 @@ pub async fn recording(
             })
             .flatten(),
         magnet: None,
+        site_url: String::new(),
         card: cards(db, vec![row]).await?.remove(0),
         tip_currency: None,
     };
@@ -846,21 +847,51 @@ pub(crate) async fn uploader_rows(
     username: &str,
     limit: u64,
 ) -> Result<(users::Model, Vec<recordings::Model>), ServiceError> {
+    uploader_rows_after(db, username, None, limit).await
+}
+
+/// [`uploader_rows`] after `after` in the newest-first order.
+async fn uploader_rows_after(
+    db: &DatabaseConnection,
+    username: &str,
+    after: Option<&Cursor>,
+    limit: u64,
+) -> Result<(users::Model, Vec<recordings::Model>), ServiceError> {
     let user = users::Entity::find()
         .filter(users::Column::Username.eq(username.to_lowercase()))
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound)?;
+    let mut select = published().filter(recordings::Column::UploaderId.eq(user.id));
+    if let Some(c) = after {
+        select = select.filter(beyond(c, true));
+    }
     let rows = rows_by_ids(
         db,
-        published()
-            .filter(recordings::Column::UploaderId.eq(user.id))
+        select
             .order_by_desc(recordings::Column::PublishedAt)
             .order_by_desc(recordings::Column::Id)
             .limit(limit),
     )
     .await?;
     Ok((user, rows))
+}
+
+/// One page of an uploader's published recordings, newest first, after `after` (a
+/// [`Sort::Newest`] cursor): the uploader's id, the cards, and the cursor of the next page
+/// when there is one.
+pub async fn uploads(
+    db: &DatabaseConnection,
+    username: &str,
+    after: Option<&Cursor>,
+) -> Result<(i32, Vec<RecordingCard>, Option<Cursor>), ServiceError> {
+    let (user, mut rows) = uploader_rows_after(db, username, after, PAGE_SIZE + 1).await?;
+    let more = rows.len() as u64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    let next = more
+        .then(|| rows.last().map(|r| cursor(Sort::Newest, r)))
+        .flatten();
+    Ok((user.id, cards(db, rows).await?, next))
 }
 
 pub async fn profile(

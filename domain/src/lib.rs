@@ -67,6 +67,8 @@ pub mod payments;
 #[cfg(feature = "server")]
 pub mod processing;
 #[cfg(feature = "server")]
+pub mod quota;
+#[cfg(feature = "server")]
 pub mod recordings;
 #[cfg(feature = "server")]
 pub mod renditions;

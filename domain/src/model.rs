@@ -178,6 +178,8 @@ pub struct RecordingDetail {
     pub torrent: Option<TorrentOffer>,
     /// Its magnet link, with this site as web seed (set by the page's loader).
     pub magnet: Option<String>,
+    /// The site's public URL (set by the page's loader): what its share links start with.
+    pub site_url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -288,6 +290,8 @@ pub struct TokenView {
     pub prefix: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// What it may do (`read`, `upload`, `download`).
+    pub scopes: Vec<String>,
 }
 
 /// One recording waiting for an editor.

@@ -160,6 +160,16 @@ pub struct AppConfig {
     #[arg(long, env = "AMBISONIA_READ_CACHE_MB", default_value_t = 64)]
     pub read_cache_mb: u64,
 
+    /// API requests one personal token may make a minute (across all replicas when the
+    /// bus runs on Redis, per replica otherwise).
+    #[arg(long, env = "AMBISONIA_API_TOKEN_PER_MINUTE", default_value_t = 600)]
+    pub api_token_per_minute: u32,
+
+    /// API requests one address without a token may make a minute (those the balancer
+    /// answers from its cache are not counted).
+    #[arg(long, env = "AMBISONIA_API_ADDRESS_PER_MINUTE", default_value_t = 300)]
+    pub api_address_per_minute: u32,
+
     /// The largest recording an upload may be, in MiB.
     #[arg(long, env = "AMBISONIA_MAX_UPLOAD_MB", default_value_t = contract::uploads::MAX_UPLOAD_MB)]
     pub max_upload_mb: u64,

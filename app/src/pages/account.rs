@@ -136,7 +136,8 @@ fn EarningsTable(e: Earnings) -> impl IntoView {
     }
 }
 
-/// Personal API tokens, for the desktop Uploader and `server upload`.
+/// Personal API tokens, for the desktop Uploader, `server upload` and programs using the
+/// API, each with the scopes its owner ticked.
 #[component]
 fn Tokens(tokens: Vec<TokenView>, new_token: Option<String>) -> impl IntoView {
     view! {
@@ -144,7 +145,8 @@ fn Tokens(tokens: Vec<TokenView>, new_token: Option<String>) -> impl IntoView {
             <h2>"API tokens"</h2>
             <p>
                 "For uploading from a terminal: "<code>"server upload FILE --title … --url https://this.site"</code>
-                " with the token in "<code>"AMBISONIA_API_TOKEN"</code>"."
+                " with the token in "<code>"AMBISONIA_API_TOKEN"</code>"; for programs that read the catalog or download through "
+                <a href="/api">"the API"</a>"."
             </p>
             {new_token.map(|t| view! {
                 <p class="notice" role="status">
@@ -156,6 +158,7 @@ fn Tokens(tokens: Vec<TokenView>, new_token: Option<String>) -> impl IntoView {
                 {tokens.into_iter().map(|t| view! {
                     <li data-testid="token">
                         <strong>{t.name.clone()}</strong>" "<code>{format!("{}…", t.prefix)}</code>
+                        " · "<span data-testid="token-scopes">{t.scopes.join(", ")}</span>
                         " · made "{t.created_at.format("%-d %B %Y").to_string()}
                         {t.last_used_at.map(|u| format!(" · last used {}", u.format("%-d %B %Y %H:%M")))}
                         <form method="post" action=RevokeToken::PATH class="inline-form">
@@ -172,6 +175,12 @@ fn Tokens(tokens: Vec<TokenView>, new_token: Option<String>) -> impl IntoView {
                     <label for="t-name">"Token name"</label>
                     <input id="t-name" name="name" type="text" maxlength="80" placeholder="studio laptop" required=true/>
                 </div>
+                <fieldset class="field scopes">
+                    <legend>"It may"</legend>
+                    <label><input type="checkbox" name="scope_read" checked=true/>" read the catalog as you (read)"</label>
+                    <label><input type="checkbox" name="scope_upload" checked=true/>" upload recordings (upload)"</label>
+                    <label><input type="checkbox" name="scope_download" data-testid="scope-download"/>" download originals, premium ones if you are premium (download)"</label>
+                </fieldset>
                 <div class="field">
                     <label for="t-pass">"Your password"</label>
                     <input id="t-pass" name="password" type="password" autocomplete="current-password" required=true/>

@@ -1,5 +1,5 @@
 use leptos::{prelude::*, server_fn::ServerFn};
-use leptos_meta::Title;
+use leptos_meta::{Link, Title};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::{
@@ -7,7 +7,9 @@ use crate::{
         DeleteRecording, DescribeRecording, PostComment, Rate, RestoreRecording, RetryProcessing,
         load_recording,
     },
-    components::{CsrfField, ErrorView, Facts, FormError, current_viewer, stars_text},
+    components::{
+        CsrfField, ErrorView, Facts, FormError, SpatialPlayer, current_viewer, stars_text,
+    },
 };
 use domain::{
     Processing, Rendition, Status,
@@ -152,6 +154,7 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
             {(rec.status == Status::Published).then(|| rec.tip_currency.clone()).flatten().map(|currency| view! {
                 <Tip slug=card.slug.clone() uploader=card.uploader.clone() currency/>
             })}
+            {(rec.status == Status::Published).then(|| view! { <Share rec=rec.clone()/> })}
 
             <div class="recording-body">
                 <section class="description">
@@ -195,6 +198,36 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
             <Rating rec=rec.clone()/>
             <Comments rec/>
         </article>
+    }
+}
+
+/// The page's address and the `<iframe>` of its player, to paste elsewhere; and, for
+/// programs that embed links (oEmbed consumers), the discovery link to the same code.
+#[component]
+fn Share(rec: RecordingDetail) -> impl IntoView {
+    let card = &rec.card;
+    let page = format!("{}/recordings/{}", rec.site_url, card.slug);
+    let oembed = format!(
+        "{}/oembed?url={}&format=json",
+        rec.site_url,
+        domain::catalog_query::encode_component(&page)
+    );
+    let code = crate::embed::iframe_code(&rec.site_url, &card.slug, &card.title);
+    view! {
+        <Link rel="alternate" type_="application/json+oembed" href=oembed title=card.title.clone()/>
+        <details class="share" id="share" data-testid="share">
+            <summary>"Share / Embed"</summary>
+            <div class="field">
+                <label for="share-link">"Link"</label>
+                <input id="share-link" type="text" readonly=true value=page/>
+            </div>
+            <div class="field">
+                <label for="share-embed">"Embed the player on your page"</label>
+                <textarea id="share-embed" readonly=true rows="3" data-testid="embed-code">{code}</textarea>
+                <p class="hint">"The player, its facing control and the stereo preview, in a frame of "{crate::embed::WIDTH}" × "{crate::embed::HEIGHT}" pixels. "
+                {card.is_premium.then_some("A premium recording embeds its preview only.")}</p>
+            </div>
+        </details>
     }
 }
 
@@ -397,40 +430,6 @@ fn Tip(slug: String, uploader: String, currency: String) -> impl IntoView {
                 }.into_any(),
             }}
         </section>
-    }
-}
-
-/// The binaural player: hidden until `public/spatial.js` finds Web Audio and Ogg Vorbis and
-/// wires it up; without them the stereo preview above is the page's player, as before. A
-/// recording of order 2 or 3 streams its higher-order preview: the first eight channels in
-/// the page's `<audio>` (its first four are the first-order field, so the player falls back
-/// to first order on them alone) and the rest in a second stream the script keeps in sync.
-#[component]
-fn SpatialPlayer(base: String, order: u8) -> impl IntoView {
-    let (src, rest) = if order >= 2 {
-        (
-            format!("{base}/spatial-hoa-1.ogg"),
-            Some(format!("{base}/spatial-hoa-2.ogg")),
-        )
-    } else {
-        (format!("{base}/spatial.ogg"), None)
-    };
-    view! {
-        <section class="spatial" data-spatial-player="" hidden=true aria-labelledby="spatial-title" data-testid="spatial-player"
-            data-spatial-order=order.to_string() data-hoa-rest=rest>
-            <h3 id="spatial-title">"Listen in the round "<small>"(headphones)"</small></h3>
-            <p class="hint">"The whole sound field, decoded for headphones in your browser. Turn to face any direction: drag the facing line on the picture below, use the slider or the arrow keys, or let your phone follow your head."</p>
-            <audio controls=true preload="none" src=src data-spatial-audio="" data-testid="spatial-audio"></audio>
-            <div class="facing">
-                <label for="spatial-yaw">"Facing"</label>
-                <input id="spatial-yaw" type="range" min="-180" max="180" step="1" value="0" data-yaw="" aria-valuetext="front"/>
-                <output for="spatial-yaw" data-yaw-label="">"front"</output>
-                <button type="button" data-reset="">"Face front"</button>
-                <button type="button" data-orientation="" hidden=true>"Follow my phone"</button>
-            </div>
-            <p class="hint" data-spatial-status="" role="status"></p>
-        </section>
-        <script src="/spatial.js" defer=true></script>
     }
 }
 

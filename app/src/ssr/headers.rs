@@ -13,14 +13,29 @@ pub fn content_security_policy(
     media_origin: Option<&str>,
     payment_origins: Option<&str>,
 ) -> String {
+    let pay = payment_origins.map(|o| format!(" {o}")).unwrap_or_default();
+    policy(nonce, media_origin, &format!("'self'{pay}"), "'none'")
+}
+
+/// The policy of the embeddable player (`/embed/{slug}`): the page's, except that any site
+/// may frame it and it posts no forms at all.
+pub fn embed_security_policy(media_origin: Option<&str>) -> String {
+    policy(None, media_origin, "'none'", "*")
+}
+
+fn policy(
+    nonce: Option<&str>,
+    media_origin: Option<&str>,
+    form_action: &str,
+    frame_ancestors: &str,
+) -> String {
     let nonce = nonce.map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
     let media = media_origin.map(|o| format!(" {o}")).unwrap_or_default();
-    let pay = payment_origins.map(|o| format!(" {o}")).unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self'{nonce}; style-src 'self'; \
          img-src 'self' data:{media}; media-src 'self'{media}; connect-src 'self'{media}; \
-         font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'{pay}; \
-         frame-ancestors 'none'"
+         font-src 'self'; object-src 'none'; base-uri 'self'; form-action {form_action}; \
+         frame-ancestors {frame_ancestors}"
     )
 }
 
@@ -44,5 +59,7 @@ mod tests {
         let plain = content_security_policy(None, None, None);
         assert!(plain.contains("script-src 'self';") && plain.contains("img-src 'self' data:;"));
         assert!(plain.contains("form-action 'self';"));
+        let embed = super::embed_security_policy(None);
+        assert!(embed.ends_with("frame-ancestors *") && embed.contains("form-action 'none';"));
     }
 }

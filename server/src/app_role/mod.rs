@@ -4,6 +4,7 @@
 //! session, the form token); beside them the upload, download and feed handlers, and the
 //! job worker.
 
+mod api;
 mod assets;
 mod cache_policy;
 mod changed_pages;
@@ -11,6 +12,7 @@ mod conditional;
 mod csrf;
 mod direct;
 mod downloads;
+mod embed;
 mod feeds;
 mod form_errors;
 mod forms;
@@ -217,7 +219,16 @@ impl Application {
             None => None,
         };
         let draining = Arc::new(AtomicBool::new(false));
-        let router = router(state, media, config, Arc::clone(&draining), counters);
+        let per_minute = |max| domain::quota::Allowance {
+            max,
+            window: Duration::from_secs(60),
+        };
+        let quota = Arc::new(domain::quota::Quota::new(
+            per_minute(config.api_token_per_minute),
+            per_minute(config.api_address_per_minute),
+            config.bus.redis_url.as_deref(),
+        )?);
+        let router = router(state, media, config, Arc::clone(&draining), counters, quota);
         Ok(Self {
             listener,
             draining,
@@ -354,9 +365,21 @@ fn router(
     config: &AppConfig,
     draining: Arc<AtomicBool>,
     counters: Arc<metrics::Counters>,
+    quota: Arc<domain::quota::Quota>,
 ) -> Router {
     let state_bus = Arc::clone(&state.bus);
     let api_state = media_state.clone();
+    let public_api = api::routes(
+        api::ApiState {
+            app: state.clone(),
+            media: media_state.clone(),
+        },
+        api::Meter {
+            db: state.db.clone(),
+            quota: Arc::clone(&quota),
+            proxies: config.proxies.clone(),
+        },
+    );
     let leptos_options = LeptosOptions::builder()
         .output_name("ambisonia")
         .site_addr(config.listen)
@@ -464,6 +487,16 @@ fn router(
             post(uploads::api)
                 .layer(DefaultBodyLimit::disable())
                 .with_state(api_state),
+        )
+        .merge(public_api)
+        .merge(
+            // No session or form-token steps: these read and set no cookie.
+            Router::new()
+                .route("/embed/{slug}", get(embed::page))
+                .route("/oembed", get(embed::oembed))
+                .with_state(state.clone())
+                .layer(axum::middleware::from_fn(conditional::validate))
+                .layer(axum::middleware::from_fn(cache_policy::apply)),
         )
         // Signed by Stripe, not by a session: outside the session and form-token steps.
         .route(

@@ -1,5 +1,5 @@
 //! Security headers on every response (security by default): no content sniffing,
-//! no framing, referrers only to this site in full, HSTS when the site is served over
+//! no framing (but for the embeddable player, marked [`Framable`]), referrers only to this site in full, HSTS when the site is served over
 //! https, and on HTML a Content-Security-Policy — the shell's, which names its render's
 //! nonce, or for pages made outside Leptos (refusals, plain 404s) the same policy without
 //! one, which no inline script passes.
@@ -17,6 +17,11 @@ use axum::{
     middleware::Next,
     response::Response,
 };
+
+/// Marks an answer that other sites may frame (the embeddable player): its own
+/// Content-Security-Policy says who (`frame-ancestors`), and no `X-Frame-Options` overrides it.
+#[derive(Debug, Clone, Copy)]
+pub struct Framable;
 
 #[derive(Clone)]
 pub struct PageHeaders {
@@ -38,9 +43,12 @@ impl PageHeaders {
 
 pub async fn apply(State(p): State<PageHeaders>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
+    let framable = res.extensions().get::<Framable>().is_some();
     let h = res.headers_mut();
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !framable {
+        h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
     h.insert(
         REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),

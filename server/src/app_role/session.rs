@@ -34,7 +34,7 @@ pub struct Sessions {
 }
 
 /// The client's address, as far as the trusted proxies in front vouch for it.
-fn client_ip(req: &Request, proxies: &balancer::TrustedProxies) -> String {
+pub(super) fn client_ip(req: &Request, proxies: &balancer::TrustedProxies) -> String {
     let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>() else {
         return String::new();
     };

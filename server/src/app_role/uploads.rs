@@ -150,7 +150,7 @@ async fn receive_api(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let (user_id, role, trusted) = domain::tokens::authenticate(&s.db, bearer.trim())
+    let token = domain::tokens::authenticate(&s.db, bearer.trim())
         .await
         .map_err(Refusal::from)?
         .ok_or_else(|| {
@@ -159,7 +159,11 @@ async fn receive_api(
                 "A valid personal API token is needed (make one on your account page).",
             )
         })?;
-    let uploader = Uploader::check(user_id, role, trusted).map_err(Refusal::from)?;
+    token
+        .require(domain::tokens::Scope::Upload)
+        .map_err(Refusal::from)?;
+    let uploader =
+        Uploader::check(token.user_id, token.role, token.trusted).map_err(Refusal::from)?;
     let meta = meta(|k| q.get(k).map(String::as_str)).map_err(Refusal::from)?;
     let temp = incoming(s).await?;
     let n = stream_to(s, &temp, body.into_data_stream()).await?;

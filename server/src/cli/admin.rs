@@ -36,6 +36,9 @@ pub enum AdminTask {
         /// What the token is for, as shown on the account page.
         #[arg(long, default_value = "made by server admin")]
         name: String,
+        /// What it may do: any of read, upload, download (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "read,upload")]
+        scopes: Vec<String>,
     },
     /// Give an existing account another role.
     SetRole {
@@ -135,11 +138,22 @@ pub async fn run(args: Args) -> Result<(), String> {
                 .map_err(|e| e.for_operator())?;
             println!("{} is now {}.", user.username, role.as_str());
         }
-        AdminTask::CreateToken { username, name } => {
+        AdminTask::CreateToken {
+            username,
+            name,
+            scopes,
+        } => {
+            let scopes = scopes
+                .iter()
+                .map(|s| {
+                    domain::tokens::Scope::parse(s.trim())
+                        .ok_or_else(|| format!("unknown scope {s:?}: use read, upload or download"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let user = accounts::by_username(&db, &username)
                 .await
                 .map_err(|e| e.for_operator())?;
-            let token = domain::tokens::create(&db, user.id, &name)
+            let token = domain::tokens::create(&db, user.id, &name, &scopes)
                 .await
                 .map_err(|e| e.for_operator())?;
             // The token alone on standard output, for scripts; it is not shown again.

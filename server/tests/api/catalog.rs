@@ -3,7 +3,7 @@ use reqwest::StatusCode;
 
 use crate::{both_backends, helpers::*};
 
-async fn seed(app: &TestApp) -> i32 {
+pub async fn seed(app: &TestApp) -> i32 {
     let uploader = app.user("olga", Role::Uploader).await;
     let facts = |title: &str, convention, order: i32, mic: &str, minutes: i64, tags: &[&str]| {
         NewRecording {

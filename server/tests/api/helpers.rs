@@ -344,6 +344,8 @@ pub struct Setup {
     /// The address visitors use, when not the tests' `http://127.0.0.1` (a balancer's, for
     /// what names the site's own URLs: feeds, torrents' web seeds).
     pub public_url: Option<String>,
+    /// API requests a token may make a minute, when not the default.
+    pub api_token_per_minute: Option<u32>,
 }
 
 pub struct TestApp {
@@ -515,6 +517,7 @@ impl TestApp {
             max_upload_mb,
             admin_token,
             public_url,
+            api_token_per_minute,
         } = setup;
         let (admin, read_admin) = if replica {
             let (primary, replica) = replica_pair_urls();
@@ -576,6 +579,8 @@ impl TestApp {
             jobs: !no_jobs,
             max_upload_mb: max_upload_mb.unwrap_or(64),
             read_cache_mb: 64,
+            api_token_per_minute: api_token_per_minute.unwrap_or(600),
+            api_address_per_minute: 300,
             bus,
             direct_upload_from_mb: 64,
             s3: server::config::S3Config {

@@ -27,6 +27,7 @@ mod never_lost;
 mod observability;
 mod podcast;
 mod premium;
+mod public_api;
 mod read_replica;
 mod request_ids;
 mod restarts;

@@ -107,17 +107,30 @@ pub async fn processed(app: &TestApp, slug: &str) -> domain::entities::recording
     }
 }
 
-/// Makes a token on the account page as a browser would; returns it as shown once.
+/// Makes a token on the account page as a browser would, with the scopes the form ticks by
+/// default (read, upload); returns it as shown once.
 pub async fn make_token(app: &TestApp, browser: &Browser, name: &str) -> String {
+    make_token_with(app, browser, name, &["read", "upload"]).await
+}
+
+/// [`make_token`] with these scopes ticked.
+pub async fn make_token_with(
+    app: &TestApp,
+    browser: &Browser,
+    name: &str,
+    scopes: &[&str],
+) -> String {
     let mut b = browser.clone();
     let token = app.form_token("/account", &mut b).await;
+    let ticked: Vec<String> = scopes.iter().map(|s| format!("scope_{s}")).collect();
+    let mut fields = vec![
+        ("csrf", token.as_str()),
+        ("name", name),
+        ("password", PASSWORD),
+    ];
+    fields.extend(ticked.iter().map(|f| (f.as_str(), "on")));
     let res = app
-        .post_form(
-            "/api/create-token",
-            "/account",
-            &[("csrf", &token), ("name", name), ("password", PASSWORD)],
-            &mut b,
-        )
+        .post_form("/api/create-token", "/account", &fields, &mut b)
         .await;
     assert_eq!(res.status(), StatusCode::FOUND);
     let html = app
