@@ -41,7 +41,7 @@ pub fn document(rec: &RecordingDetail, site: &str) -> String {
     let body = Owner::new().with(|| {
         view! {
             <main class="embed" data-testid="embed">
-                <img class="embed-picture" src=format!("/artwork/recordings/{}.png", card.slug) alt="" width="96" height="96"/>
+                <img class="embed-picture" src=format!("/artwork/recordings/{}.png", card.slug) alt="" width="64" height="64"/>
                 <div class="embed-head">
                     <h1><a href=page.clone() target="_blank" rel="noopener" data-testid="embed-title">{title.clone()}</a></h1>
                     <p class="byline">
