@@ -10,8 +10,8 @@ use crate::error::AppError;
 use domain::{
     catalog_query::CatalogQuery,
     model::{
-        AccountPage, CatalogPage, HomePage, Membership, PendingItem, PremiumPage, ProfilePage,
-        RecordingDetail, TagPage,
+        AccountPage, CatalogPage, CollectionPage, CollectionRef, HomePage, Membership, PendingItem,
+        PremiumPage, ProfilePage, RecordingDetail, TagPage,
     },
 };
 
@@ -22,7 +22,9 @@ use crate::ssr::{
     state::state,
 };
 #[cfg(feature = "ssr")]
-use domain::{accounts, catalog, interactions, key, limits::Act, moderation, sessions};
+use domain::{
+    accounts, catalog, collections, interactions, key, limits::Act, moderation, sessions,
+};
 
 /// For a script (not a browser form), an error should carry its own status code; a browser
 /// form gets the redirect back to the form instead, which a status here would override.
@@ -619,6 +621,148 @@ pub async fn rate(slug: String, stars: String) -> Result<(), AppError> {
             slow_down(Act::Rate, Some(me.user_id))?;
             interactions::rate(&state()?.db, &me, &slug, stars).await?;
             leptos_axum::redirect(&format!("/recordings/{slug}#rating"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+// ----- collections -----------------------------------------------------------------------
+
+#[server(endpoint = "collection")]
+pub async fn load_collection(slug: String) -> Result<CollectionPage, AppError> {
+    let st = state()?;
+    match viewer() {
+        // Its owner sees a private one too, and its forms: never shared.
+        Some(v) => {
+            let (page, keys) = collections::page(&st.own_reads().await, &slug, Some(&v)).await?;
+            Ok(cache::Shared::uncached(page, keys).public())
+        }
+        None => {
+            let page = cache::shared(format!("collection/{slug}"), || async {
+                collections::page(&st.db, &slug, None).await
+            })
+            .await?;
+            Ok(page.public())
+        }
+    }
+}
+
+#[server(endpoint = "my-collections")]
+pub async fn load_my_collections() -> Result<Vec<CollectionRef>, AppError> {
+    let me = require_viewer()?;
+    let st = state()?;
+    Ok(collections::mine(&st.own_reads().await, &me).await?)
+}
+
+#[server(endpoint = "save")]
+pub async fn toggle_save(slug: String) -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            collections::toggle_saved(&state()?.db, &me, &slug).await?;
+            leptos_axum::redirect(&format!("/recordings/{slug}#collections"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Checkbox: present when ticked.
+#[cfg(feature = "ssr")]
+fn ticked(v: &Option<String>) -> bool {
+    v.as_deref().is_some_and(|v| !v.is_empty() && v != "false")
+}
+
+#[server(endpoint = "create-collection")]
+pub async fn create_collection(
+    title: String,
+    note: String,
+    public: Option<String>,
+    // A recording to put in it at once (from a recording page).
+    add: Option<String>,
+) -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            let st = state()?;
+            let slug = collections::create(&st.db, &me, &title, &note, ticked(&public)).await?;
+            match add.filter(|a| !a.is_empty()) {
+                Some(recording) => {
+                    collections::add(&st.db, &me, &slug, &recording).await?;
+                    leptos_axum::redirect(&format!("/recordings/{recording}#collections"));
+                }
+                None => leptos_axum::redirect(&format!("/collections/{slug}")),
+            }
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "edit-collection")]
+pub async fn edit_collection(
+    slug: String,
+    title: String,
+    note: String,
+    public: Option<String>,
+) -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            collections::edit(&state()?.db, &me, &slug, &title, &note, ticked(&public)).await?;
+            leptos_axum::redirect(&format!("/collections/{slug}"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "delete-collection")]
+pub async fn delete_collection(slug: String) -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            collections::delete(&state()?.db, &me, &slug).await?;
+            leptos_axum::redirect("/collections");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "add-to-collection")]
+pub async fn add_to_collection(collection: String, recording: String) -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            collections::add(&state()?.db, &me, &collection, &recording).await?;
+            leptos_axum::redirect(&format!("/recordings/{recording}#collections"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "collection-item")]
+pub async fn change_collection_item(
+    collection: String,
+    recording: String,
+    // `up`, `down` or `remove`.
+    change: String,
+) -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            let db = &state()?.db;
+            match change.as_str() {
+                "up" | "down" => {
+                    collections::shift(db, &me, &collection, &recording, change == "up").await?;
+                }
+                "remove" => collections::remove(db, &me, &collection, &recording).await?,
+                _ => return Err(AppError::Invalid("Unknown change.".into())),
+            }
+            leptos_axum::redirect(&format!("/collections/{collection}#items"));
             Ok(())
         }
         .await,

@@ -4,6 +4,10 @@
 //! sent and works with JavaScript off). Server-only code sits behind the `ssr` feature in
 //! `ssr/`, so that hydration can be switched on later without moving code.
 
+// Leptos views are deeply nested types; a page of several optional parts needs more than
+// the default 128 levels to lay out in release builds.
+#![recursion_limit = "256"]
+
 pub mod api;
 mod components;
 pub mod embed;
@@ -24,6 +28,7 @@ use crate::pages::{
     account::AccountPage,
     auth::{LoginPage, RegisterPage},
     catalog::CatalogPage,
+    collections::{CollectionView, CollectionsPage},
     errors::NotFound,
     home::HomePage,
     moderation::ModerationPage,
@@ -94,6 +99,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/recordings/:slug") view=RecordingPage ssr=SsrMode::Async/>
                     <Route path=path!("/users/:username") view=ProfilePage ssr=SsrMode::Async/>
                     <Route path=path!("/tags/:slug") view=TagPage ssr=SsrMode::Async/>
+                    <Route path=path!("/collections") view=CollectionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/collections/:slug") view=CollectionView ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>

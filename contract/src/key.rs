@@ -38,6 +38,11 @@ pub fn user(id: i32) -> String {
     format!("user:{id}")
 }
 
+/// A public collection's page and feed.
+pub fn collection(id: i32) -> String {
+    format!("collection:{id}")
+}
+
 /// A tag's page.
 pub fn tag(slug: &str) -> String {
     format!("tag:{slug}")

@@ -170,6 +170,7 @@ async fn purge_expired(
             let w = Write::begin(db).await?;
             interactions::forget_recording(&w, row.id).await?;
             jobs::forget_recording(&w, row.id).await?;
+            crate::collections::forget_recording(&w, row.id).await?;
             let changed = life::purge(&w, row).await?;
             w.commit(changed).await?;
             tracing::info!(recording = %slug, "deleted recording purged");

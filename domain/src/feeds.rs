@@ -29,6 +29,8 @@ pub enum Scope {
     Search(CatalogQuery),
     /// The latest free recordings, each as its original's torrent.
     Torrents,
+    /// A public collection, by its slug, in its own order.
+    Collection(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +93,7 @@ pub async fn exists(db: &DatabaseConnection, scope: &Scope) -> Result<bool, Serv
                 .await?
                 > 0
         }
+        Scope::Collection(slug) => crate::collections::public_rows(db, slug, 1).await.is_ok(),
         Scope::Latest | Scope::Torrents | Scope::Search(_) => true,
     })
 }
@@ -152,6 +155,17 @@ pub async fn feed(db: &DatabaseConnection, scope: &Scope) -> Result<Feed, Servic
                 both(&format!("/users/{}/feed", user.username)),
                 rows,
                 vec![key::user(user.id)],
+            )
+        }
+        Scope::Collection(slug) => {
+            let (c, owner, rows) = crate::collections::public_rows(db, slug, FEED_SIZE).await?;
+            artwork = format!("/artwork/users/{owner}.png");
+            (
+                format!("Ambisonia: {}, a collection by {owner}", c.title),
+                format!("/collections/{}", c.slug),
+                both(&format!("/collections/{}/feed", c.slug)),
+                rows,
+                vec![key::collection(c.id), key::user(c.owner_id)],
             )
         }
         Scope::Search(query) => {

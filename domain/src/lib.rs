@@ -31,7 +31,11 @@ pub mod bulk;
 #[cfg(feature = "server")]
 pub mod bus;
 #[cfg(feature = "server")]
+mod cards;
+#[cfg(feature = "server")]
 pub mod catalog;
+#[cfg(feature = "server")]
+pub mod collections;
 #[cfg(feature = "server")]
 pub mod collector;
 #[cfg(feature = "server")]

@@ -180,6 +180,9 @@ pub struct RecordingDetail {
     pub magnet: Option<String>,
     /// The site's public URL (set by the page's loader): what its share links start with.
     pub site_url: String,
+    /// In how many public collections it is, its packs, and the viewer's own (set by the
+    /// page's loader).
+    pub collections: RecordingCollections,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,6 +199,50 @@ pub struct ProfilePage {
     pub bio: String,
     pub joined: DateTime<Utc>,
     pub recordings: Vec<RecordingCard>,
+    /// Their public collections, packs first.
+    pub collections: Vec<CollectionRef>,
+}
+
+/// A collection as its page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionPage {
+    pub id: i32,
+    pub slug: String,
+    pub title: String,
+    pub note: String,
+    pub owner: String,
+    pub is_public: bool,
+    pub is_saved: bool,
+    /// Public, and every recording in it is its owner's.
+    pub is_pack: bool,
+    pub updated_at: DateTime<Utc>,
+    pub items: Vec<RecordingCard>,
+    /// The viewer owns it: the page offers its forms.
+    pub mine: bool,
+}
+
+/// A collection in a list (the owner's, a profile's, a recording page's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionRef {
+    pub slug: String,
+    pub title: String,
+    pub owner: String,
+    pub is_public: bool,
+    pub is_saved: bool,
+    pub is_pack: bool,
+    pub count: u64,
+}
+
+/// What a recording's page says of collections: in how many public ones it is, the packs it
+/// belongs to, and — for a logged-in viewer — whether they saved it and which of their
+/// collections hold it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecordingCollections {
+    pub public_count: u64,
+    pub packs: Vec<CollectionRef>,
+    pub saved: bool,
+    /// The viewer's own collections (not the saved one): (ref, holds this recording).
+    pub mine: Vec<(CollectionRef, bool)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

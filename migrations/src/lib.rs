@@ -24,6 +24,7 @@ mod m20261206_000016_tags_in_date_order;
 mod m20261206_000017_podcast_and_torrent;
 mod m20261206_000018_higher_order_preview;
 mod m20261206_000019_token_scopes;
+mod m20261206_000020_collections;
 
 pub use m20261203_000010_facet_pairs::pair_count_statements;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000017_podcast_and_torrent::Migration),
             Box::new(m20261206_000018_higher_order_preview::Migration),
             Box::new(m20261206_000019_token_scopes::Migration),
+            Box::new(m20261206_000020_collections::Migration),
         ]
     }
 }

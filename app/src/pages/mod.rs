@@ -4,6 +4,7 @@
 pub mod account;
 pub mod auth;
 pub mod catalog;
+pub mod collections;
 pub mod errors;
 pub mod home;
 pub mod moderation;

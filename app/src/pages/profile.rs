@@ -5,6 +5,7 @@ use leptos_router::hooks::use_params_map;
 use crate::{
     api::load_profile,
     components::{CardGrid, ErrorView, FeedLinks},
+    pages::collections::ProfileCollections,
 };
 
 #[component]
@@ -21,13 +22,15 @@ pub fn ProfilePage() -> impl IntoView {
                             <h1>{p.username.clone()}</h1>
                             <p class="byline">{format!("{} · member since {}", p.role.as_str(), p.joined.format("%B %Y"))}</p>
                             {(!p.bio.is_empty()).then(|| view! { <p class="prose">{p.bio.clone()}</p> })}
+                            <ProfileCollections list=p.collections.clone()/>
                             <h2>{format!("Recordings ({})", p.recordings.len())}</h2>
                             <FeedLinks atom=format!("/users/{}/feed.atom", p.username) rss=format!("/users/{}/feed.rss", p.username) title=format!("Ambisonia: recordings by {}", p.username)/>
                             {if p.recordings.is_empty() {
                                 view! { <p>"No published recordings yet."</p> }.into_any()
                             } else {
-                                view! { <CardGrid cards=p.recordings/> }.into_any()
+                                view! { <CardGrid cards=p.recordings.clone()/> }.into_any()
                             }}
+
                         </section>
                     }.into_any(),
                     Err(e) => view! { <ErrorView error=e/> }.into_any(),

@@ -2,6 +2,7 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::{Link, Title};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use crate::pages::collections::RecordingCollections;
 use crate::{
     api::{
         DeleteRecording, DescribeRecording, PostComment, Rate, RestoreRecording, RetryProcessing,
@@ -154,7 +155,10 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
             {(rec.status == Status::Published).then(|| rec.tip_currency.clone()).flatten().map(|currency| view! {
                 <Tip slug=card.slug.clone() uploader=card.uploader.clone() currency/>
             })}
-            {(rec.status == Status::Published).then(|| view! { <Share rec=rec.clone()/> })}
+            {(rec.status == Status::Published).then(|| view! {
+                <RecordingCollections rec=rec.clone()/>
+                <Share rec=rec.clone()/>
+            }.into_any())}
 
             <div class="recording-body">
                 <section class="description">

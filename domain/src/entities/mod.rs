@@ -12,6 +12,7 @@
 //! | `sessions` | `sessions.rs` |
 //! | `api_tokens` | `tokens.rs` |
 //! | `comments`, `ratings` | `interactions.rs` |
+//! | `collections`, `collection_items` | `collections.rs` |
 //! | `jobs` | `jobs.rs` |
 //! | `direct_uploads` | `direct_uploads.rs` |
 //! | `entitlements` | `payments/mod.rs` |
@@ -22,6 +23,8 @@
 //! | `invalidations`, `invalidation_seq` | `write/log.rs` |
 
 pub mod api_tokens;
+pub mod collection_items;
+pub mod collections;
 pub mod comments;
 pub mod direct_uploads;
 pub mod disputes;

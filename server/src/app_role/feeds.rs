@@ -83,6 +83,14 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
                         },
                     ),
                 )
+                .route(
+                    &format!("/collections/{{slug}}/feed.{ext}"),
+                    get(
+                        move |State(s): State<AppState>, Path(slug): Path<String>| async move {
+                            answer(&s, Scope::Collection(slug), format).await
+                        },
+                    ),
+                )
                 // The catalog's own query words (`q`, `tag`, `sort` …).
                 .route(
                     &format!("/catalog/feed.{ext}"),

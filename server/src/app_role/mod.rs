@@ -8,6 +8,7 @@ mod api;
 mod assets;
 mod cache_policy;
 mod changed_pages;
+mod collection_zip;
 mod conditional;
 mod csrf;
 mod direct;
@@ -28,6 +29,7 @@ mod session;
 mod stripe_webhook;
 mod uploads;
 mod worker;
+mod zip_stream;
 
 use std::{
     future::Future,
@@ -450,6 +452,10 @@ fn router(
         .route(
             "/recordings/{slug}/download",
             get(downloads::download).with_state(media_state.clone()),
+        )
+        .route(
+            "/collections/{slug}/download.zip",
+            get(collection_zip::download).with_state(media_state.clone()),
         )
         .route(
             "/recordings/{slug}/download.torrent",

@@ -16,6 +16,7 @@ mod bus;
 mod cache;
 mod catalog;
 mod catalog_scale;
+mod collections;
 mod csrf;
 mod front_door;
 mod hostile_clients;

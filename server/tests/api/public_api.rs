@@ -834,6 +834,49 @@ async fn the_player_embeds_anywhere_and_nothing_else_does(backend: Backend) {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
+/// Through the balancer: an anonymous API answer is kept (a `HIT` the second time, without
+/// the first client's `RateLimit-*`), and a comment posted through the site purges it.
+async fn the_balancer_keeps_api_answers_until_a_write_changes_them(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    crate::catalog::seed(&app).await;
+    let (front, _, _) = crate::front_door::balancer_for(&app.base, "").await;
+    let (_, list) = get_json(&app, "/api/v1/recordings?q=quayside", None).await;
+    let slug = slugs(&list).remove(0);
+    let comments = format!("{front}/api/v1/recordings/{slug}/comments");
+    let client = reqwest::Client::new();
+    let cache_of = |res: &reqwest::Response| header_of(res, "x-cache");
+    let first = client.get(&comments).send().await.expect("answer");
+    assert_eq!(cache_of(&first), "MISS");
+    let second = client.get(&comments).send().await.expect("answer");
+    assert_eq!(cache_of(&second), "HIT");
+    assert!(
+        second.headers().get("ratelimit-remaining").is_none(),
+        "not another client's count"
+    );
+    let v: Value = second.json().await.expect("json");
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(0));
+    // A comment, through the balancer, as a browser posts it.
+    let site = crate::front_door::visitor(&front, 3);
+    let mut tom: Browser = site.register("tom").await;
+    let page = format!("/recordings/{slug}");
+    let token = site.form_token(&page, &mut tom).await;
+    let fields = [
+        ("csrf", token.as_str()),
+        ("slug", slug.as_str()),
+        ("title", ""),
+        ("body", "Gulls, rigging, and a bell."),
+    ];
+    let res = site
+        .post_form("/api/comment", &page, &fields, &mut tom)
+        .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let after = client.get(&comments).send().await.expect("answer");
+    assert_eq!(cache_of(&after), "MISS", "purged by the comment");
+    let v: Value = after.json().await.expect("json");
+    assert_eq!(v["items"][0]["body"], "Gulls, rigging, and a bell.");
+    assert_eq!(v["items"][0]["author"], "tom");
+}
+
 both_backends!(
     search_agrees_with_the_catalog_page,
     cursors_walk_everything_once_while_recordings_are_published,
@@ -844,4 +887,5 @@ both_backends!(
     a_tokens_allowance_holds_across_replicas_sharing_redis,
     the_document_validates_and_real_answers_match_it,
     the_player_embeds_anywhere_and_nothing_else_does,
+    the_balancer_keeps_api_answers_until_a_write_changes_them,
 );

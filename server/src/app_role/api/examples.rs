@@ -105,6 +105,7 @@ fn detail() -> RecordingDetail {
         }),
         magnet: None,
         site_url: SITE.into(),
+        collections: Default::default(),
     }
 }
 
@@ -143,6 +144,7 @@ pub fn answers() -> Vec<(&'static str, Value)> {
             .single()
             .unwrap_or_default(),
         recordings: vec![],
+        collections: vec![],
     };
     vec![
         ("/api/v1/recordings", json(list)),

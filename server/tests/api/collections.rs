@@ -1,0 +1,451 @@
+//! Collections, bookmarks and packs, as listeners and uploaders use them through the site's
+//! forms: order, privacy (a private collection does not exist for anyone else), public
+//! pages shared and purged when edited, one-click saving, packs on recordings and profiles.
+
+use domain::{Role, recordings::NewRecording};
+use reqwest::StatusCode;
+
+use crate::{both_backends, helpers::*};
+
+/// Posts a form of `page` to `action` as `who`; the answer.
+async fn post(
+    app: &TestApp,
+    who: &mut Browser,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let token = app.form_token(page, who).await;
+    let mut all = vec![("csrf", token.as_str())];
+    all.extend_from_slice(fields);
+    app.post_form(action, page, &all, who).await
+}
+
+/// The titles of an owner's collection page, in order.
+fn item_titles(html: &str) -> Vec<String> {
+    html.split("data-testid=\"collection-item\"><a href=\"/recordings/")
+        .skip(1)
+        .filter_map(|s| {
+            s.split_once("\">")
+                .and_then(|(_, rest)| rest.split_once("</a>"))
+                .map(|(t, _)| t.to_owned())
+        })
+        .collect()
+}
+
+async fn three_recordings(app: &TestApp) -> Vec<String> {
+    let marta = app.user("marta", Role::Uploader).await;
+    let mut slugs = Vec::new();
+    for title in ["Forest One", "Forest Two", "Forest Three"] {
+        slugs.push(
+            app.recording(NewRecording {
+                tags: vec!["forest".into()],
+                ..sample(title, marta)
+            })
+            .await
+            .1,
+        );
+    }
+    slugs
+}
+
+async fn a_collection_keeps_its_order_and_its_privacy(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slugs = three_recordings(&app).await;
+    let mut lena = app.register("lena").await;
+    let res = post(
+        &app,
+        &mut lena,
+        "/collections",
+        "/api/create-collection",
+        &[("title", "Forests at dawn"), ("note", "")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let page = location(&res);
+    assert!(page.starts_with("/collections/forests-at-dawn-"), "{page}");
+    let slug = page.trim_start_matches("/collections/").to_owned();
+    for r in &slugs {
+        let res = post(
+            &app,
+            &mut lena,
+            &format!("/recordings/{r}"),
+            "/api/add-to-collection",
+            &[("collection", &slug), ("recording", r)],
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::FOUND, "{r}");
+    }
+    let (_, html) = app.get_text(&page, &lena).await;
+    assert_eq!(
+        item_titles(&html),
+        ["Forest One", "Forest Two", "Forest Three"]
+    );
+    // The last one up, the first one out.
+    for (r, change) in [(&slugs[2], "up"), (&slugs[0], "remove")] {
+        let res = post(
+            &app,
+            &mut lena,
+            &page,
+            "/api/collection-item",
+            &[("collection", &slug), ("recording", r), ("change", change)],
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::FOUND, "{change}");
+    }
+    let res = app.get(&page, &lena).await;
+    assert_eq!(header_of(&res, "cache-control"), "private, no-store");
+    let html = res.text().await.unwrap_or_default();
+    assert_eq!(item_titles(&html), ["Forest Three", "Forest Two"]);
+    // Private: nobody else, and no anonymous visitor, finds it.
+    let tom = app.register("tom").await;
+    for (who, browser) in [("anonymous", Browser::default()), ("tom", tom.clone())] {
+        assert_eq!(
+            app.get(&page, &browser).await.status(),
+            StatusCode::NOT_FOUND,
+            "{who}"
+        );
+    }
+    let mut tom2 = tom.clone();
+    let res = post(
+        &app,
+        &mut tom2,
+        &format!("/recordings/{}", slugs[1]),
+        "/api/add-to-collection",
+        &[("collection", &slug), ("recording", &slugs[1])],
+    )
+    .await;
+    assert!(
+        redirect_error(&res).is_some(),
+        "tom cannot add to lena's collection"
+    );
+    // Public: shared, under its key; an edit is seen at once by everyone.
+    let res = post(
+        &app,
+        &mut lena,
+        &page,
+        "/api/edit-collection",
+        &[
+            ("slug", &slug),
+            ("title", "Forests at dawn"),
+            ("note", "Two favourites."),
+            ("public", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let res = app.get(&page, &Browser::default()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(header_of(&res, "cache-control").starts_with("public"));
+    assert!(header_of(&res, "surrogate-key").contains("collection:"));
+    let html = res.text().await.unwrap_or_default();
+    assert_eq!(titles(&html), ["Forest Three", "Forest Two"]);
+    assert!(html.contains("Two favourites."));
+    let res = post(
+        &app,
+        &mut lena,
+        &page,
+        "/api/edit-collection",
+        &[
+            ("slug", &slug),
+            ("title", "Forests at dusk"),
+            ("note", ""),
+            ("public", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let (_, html) = app.get_text(&page, &Browser::default()).await;
+    assert!(
+        html.contains("Forests at dusk"),
+        "the read cache was purged"
+    );
+    // Its recordings say so; private again, they do not.
+    let (_, rec) = app
+        .get_text(&format!("/recordings/{}", slugs[1]), &Browser::default())
+        .await;
+    assert!(rec.contains("In 1 public collection."), "counted");
+    let res = post(
+        &app,
+        &mut lena,
+        &page,
+        "/api/edit-collection",
+        &[("slug", &slug), ("title", "Forests at dusk"), ("note", "")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(
+        app.get(&page, &Browser::default()).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let (_, rec) = app
+        .get_text(&format!("/recordings/{}", slugs[1]), &Browser::default())
+        .await;
+    assert!(!rec.contains("public collection"), "no longer counted");
+}
+
+async fn saving_is_one_click_and_private(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slugs = three_recordings(&app).await;
+    let mut lena = app.register("lena").await;
+    let rec = format!("/recordings/{}", slugs[0]);
+    let (_, html) = app.get_text(&rec, &lena).await;
+    assert!(html.contains("☆ Save"));
+    let res = post(&app, &mut lena, &rec, "/api/save", &[("slug", &slugs[0])]).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let (_, html) = app.get_text(&rec, &lena).await;
+    assert!(html.contains("★ Saved"), "saved");
+    let (_, mine) = app.get_text("/collections", &lena).await;
+    assert!(
+        mine.contains(">Saved</a>") && mine.contains("1 recording"),
+        "{mine}"
+    );
+    let saved = mine
+        .split("href=\"/collections/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the saved collection's link")
+        .to_owned();
+    let tom = app.register("tom").await;
+    assert_eq!(
+        app.get(&format!("/collections/{saved}"), &tom)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    // Nothing anyone else sees changed: the recording page does not count it.
+    let (_, public) = app.get_text(&rec, &Browser::default()).await;
+    assert!(!public.contains("public collection"));
+    assert!(
+        public.contains("to save it"),
+        "anonymous visitors are asked to log in"
+    );
+    let res = post(&app, &mut lena, &rec, "/api/save", &[("slug", &slugs[0])]).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let (_, html) = app.get_text(&rec, &lena).await;
+    assert!(html.contains("☆ Save"), "unsaved");
+}
+
+async fn a_public_collection_of_ones_own_recordings_is_a_pack(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slugs = three_recordings(&app).await;
+    let mut marta = app.login("marta").await;
+    let res = post(
+        &app,
+        &mut marta,
+        "/collections",
+        "/api/create-collection",
+        &[
+            ("title", "Church in eight positions"),
+            ("note", ""),
+            ("public", "on"),
+        ],
+    )
+    .await;
+    let page = location(&res);
+    let slug = page.trim_start_matches("/collections/").to_owned();
+    for r in &slugs[..2] {
+        post(
+            &app,
+            &mut marta,
+            &format!("/recordings/{r}"),
+            "/api/add-to-collection",
+            &[("collection", &slug), ("recording", r)],
+        )
+        .await;
+    }
+    let (_, html) = app.get_text(&page, &Browser::default()).await;
+    assert!(html.contains(">A pack<"), "{html}");
+    let (_, rec) = app
+        .get_text(&format!("/recordings/{}", slugs[0]), &Browser::default())
+        .await;
+    assert!(rec.contains("data-testid=\"pack\"") && rec.contains("Church in eight positions"));
+    let (_, profile) = app.get_text("/users/marta", &Browser::default()).await;
+    assert!(
+        profile.contains("data-testid=\"profile-pack\""),
+        "on her profile"
+    );
+    // Someone else's recording in it: a collection, not a pack.
+    let other = app.user("olga", Role::Uploader).await;
+    let (_, theirs) = app.recording(sample("Not Marta's", other)).await;
+    post(
+        &app,
+        &mut marta,
+        &format!("/recordings/{theirs}"),
+        "/api/add-to-collection",
+        &[("collection", &slug), ("recording", &theirs)],
+    )
+    .await;
+    let (_, html) = app.get_text(&page, &Browser::default()).await;
+    assert!(html.contains(">A public collection<"), "no longer a pack");
+}
+
+/// Opens `zip` with Python's zipfile: every entry's CRC, each original against the SHA-256
+/// the manifest gives; prints the manifest.
+fn python_reads(zip: &[u8]) -> serde_json::Value {
+    let path = std::env::temp_dir().join(format!("ambisonia-collection-{}.zip", random_suffix()));
+    std::fs::write(&path, zip).expect("saved");
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile, json, hashlib\n\
+             z = zipfile.ZipFile(sys.argv[1])\n\
+             assert z.testzip() is None, 'a bad CRC'\n\
+             names = z.namelist()\n\
+             assert names[:2] == ['README.txt', 'manifest.json'], names\n\
+             m = json.loads(z.read('manifest.json'))\n\
+             for item in m['items']:\n\
+             \x20   data = z.read(item['file'])\n\
+             \x20   assert hashlib.sha256(data).hexdigest() == item['sha256'], item['file']\n\
+             \x20   assert len(data) == item['size_bytes'], item['file']\n\
+             assert len(names) == 2 + len(m['items'])\n\
+             m['readme'] = z.read('README.txt').decode()\n\
+             print(json.dumps(m))",
+        ])
+        .arg(&path)
+        .output()
+        .expect("python3");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the manifest")
+}
+
+async fn a_public_collection_downloads_as_one_zip_through_the_balancer(backend: Backend) {
+    use crate::uploads::{fuma_file, processed, uploader};
+    use sea_orm::{ActiveModelTrait, Set};
+    let app = TestApp::spawn(backend).await;
+    let mut paul = uploader(&app, "paul", Role::Uploader).await;
+    app.trust(app.user_id("paul").await).await;
+    let mut slugs = Vec::new();
+    for (title, name, frames) in [
+        ("Harbour free", "a.amb", 48_000),
+        ("Harbour premium", "b.amb", 48_100),
+        ("Harbour also free", "c.amb", 48_200),
+    ] {
+        let res = app
+            .upload(&paul, &[("title", title)], name, fuma_file(frames))
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let slug = location(&res).trim_start_matches("/recordings/").to_owned();
+        processed(&app, &slug).await;
+        slugs.push(slug);
+    }
+    let premium = domain::recordings::by_slug(&app.db, &slugs[1])
+        .await
+        .expect("row");
+    domain::entities::recordings::ActiveModel {
+        id: Set(premium.id),
+        is_premium: Set(true),
+        ..Default::default()
+    }
+    .update(&app.db)
+    .await
+    .expect("made premium");
+    let res = post(
+        &app,
+        &mut paul,
+        "/collections",
+        "/api/create-collection",
+        &[
+            ("title", "The harbour, three ways"),
+            ("note", "Dawn to dusk."),
+            ("public", "on"),
+        ],
+    )
+    .await;
+    let page = location(&res);
+    let slug = page.trim_start_matches("/collections/").to_owned();
+    for r in &slugs {
+        post(
+            &app,
+            &mut paul,
+            &format!("/recordings/{r}"),
+            "/api/add-to-collection",
+            &[("collection", &slug), ("recording", r)],
+        )
+        .await;
+    }
+    let (front, _, _) = crate::front_door::balancer_for(&app.base, "").await;
+    let zip_url = format!("{front}/collections/{slug}/download.zip");
+    // Anonymous: the free ones, and the manifest says why the premium one is not there.
+    let res = reqwest::get(&zip_url).await.expect("zip");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(header_of(&res, "content-type"), "application/zip");
+    let zip = res.bytes().await.expect("bytes");
+    let m = python_reads(&zip);
+    let files: Vec<&str> = m["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["file"].as_str())
+        .collect();
+    assert_eq!(files.len(), 2, "{m}");
+    assert!(
+        files[0].starts_with("001-harbour-free") && files[1].starts_with("002-harbour-also-free"),
+        "{files:?}"
+    );
+    assert_eq!(m["left_out"][0]["title"], "Harbour premium");
+    assert!(
+        m["left_out"][0]["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("premium"))
+    );
+    assert_eq!(
+        m["items"][0]["licence"]["url"],
+        "https://creativecommons.org/licenses/by/4.0/"
+    );
+    assert!(
+        m["items"][0]["attribution"]
+            .as_str()
+            .is_some_and(|a| a.contains("Harbour free") && a.contains("paul"))
+    );
+    assert!(
+        m["readme"]
+            .as_str()
+            .is_some_and(|r| r.contains("Left out") && r.contains("Dawn to dusk."))
+    );
+    // The originals are the uploaded files: their SHA-256 is the one stored.
+    let free = domain::recordings::by_slug(&app.db, &slugs[0])
+        .await
+        .expect("row");
+    assert_eq!(m["items"][0]["sha256"].as_str(), free.sha256.as_deref());
+    // A premium member gets all three.
+    let pam = app.user("pam", Role::Listener).await;
+    domain::accounts::grant_premium(
+        &app.db,
+        pam,
+        chrono::Utc::now() + chrono::Duration::days(30),
+    )
+    .await
+    .expect("grant");
+    let browser = app.login("pam").await;
+    let res = reqwest::Client::new()
+        .get(&zip_url)
+        .header("cookie", browser.header())
+        .send()
+        .await
+        .expect("zip");
+    assert_eq!(res.status(), StatusCode::OK);
+    let m = python_reads(&res.bytes().await.expect("bytes"));
+    assert_eq!(m["items"].as_array().map(Vec::len), Some(3), "{m}");
+    assert_eq!(m["left_out"].as_array().map(Vec::len), Some(0));
+    // The public page and its feed are shared, and name the collection.
+    let feed = reqwest::get(format!("{front}{page}/feed.atom"))
+        .await
+        .expect("feed");
+    assert_eq!(feed.status(), StatusCode::OK);
+    assert!(header_of(&feed, "cache-control").starts_with("public"));
+    let atom = feed.text().await.unwrap_or_default();
+    assert_eq!(atom.matches("<entry>").count(), 3, "{atom}");
+}
+
+both_backends!(
+    a_collection_keeps_its_order_and_its_privacy,
+    saving_is_one_click_and_private,
+    a_public_collection_of_ones_own_recordings_is_a_pack,
+    a_public_collection_downloads_as_one_zip_through_the_balancer,
+);
