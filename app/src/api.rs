@@ -10,8 +10,8 @@ use crate::error::AppError;
 use domain::{
     catalog_query::CatalogQuery,
     model::{
-        AccountPage, CatalogPage, CollectionPage, CollectionRef, HomePage, Membership, PendingItem,
-        PremiumPage, ProfilePage, RecordingDetail, TagPage,
+        AccountPage, CatalogPage, CollectionPage, CollectionRef, FollowingPage, HomePage,
+        Membership, PendingItem, PremiumPage, ProfilePage, RecordingDetail, TagPage,
     },
 };
 
@@ -23,7 +23,7 @@ use crate::ssr::{
 };
 #[cfg(feature = "ssr")]
 use domain::{
-    accounts, catalog, collections, interactions, key, limits::Act, moderation, sessions,
+    accounts, catalog, collections, follows, interactions, key, limits::Act, moderation, sessions,
 };
 
 /// For a script (not a browser form), an error should carry its own status code; a browser
@@ -203,7 +203,12 @@ pub async fn load_profile(username: String) -> Result<ProfilePage, AppError> {
         Ok((page, keys))
     })
     .await?;
-    Ok(page.public())
+    let mut page = page.public();
+    if let Some(v) = viewer() {
+        page.viewer_follows =
+            Some(follows::follows(&st.db, v.user_id, follows::Target::User, &username).await?);
+    }
+    Ok(page)
 }
 
 #[server(endpoint = "tag")]
@@ -216,7 +221,12 @@ pub async fn load_tag(slug: String) -> Result<TagPage, AppError> {
         Ok((page, keys))
     })
     .await?;
-    Ok(page.public())
+    let mut page = page.public();
+    if let Some(v) = viewer() {
+        page.viewer_follows =
+            Some(follows::follows(&st.db, v.user_id, follows::Target::Tag, &slug).await?);
+    }
+    Ok(page)
 }
 
 #[server(endpoint = "account")]
@@ -763,6 +773,76 @@ pub async fn change_collection_item(
                 _ => return Err(AppError::Invalid("Unknown change.".into())),
             }
             leptos_axum::redirect(&format!("/collections/{collection}#items"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+// ----- following ---------------------------------------------------------------------------
+
+#[server(endpoint = "following")]
+pub async fn load_following() -> Result<FollowingPage, AppError> {
+    let me = require_viewer()?;
+    let st = state()?;
+    let mut page = follows::page(&st.own_reads().await, &me).await?;
+    // A feed secret made a moment ago (by `new_following_feed`), shown this once.
+    page.new_feed_token = use_context::<http::request::Parts>()
+        .and_then(|p| {
+            cookies::request_cookie(&p.headers, cookies::NEW_TOKEN_COOKIE).map(str::to_string)
+        })
+        .filter(|t| t.starts_with("fol_"));
+    if page.new_feed_token.is_some() {
+        set_cookie(cookies::clear_new_token_cookie(
+            st.settings.secure_cookies(),
+        ));
+    }
+    Ok(page)
+}
+
+#[server(endpoint = "follow")]
+pub async fn toggle_follow(kind: String, name: String) -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            let target = follows::Target::parse(&kind)?;
+            follows::toggle(&state()?.db, &me, target, &name).await?;
+            let back = match target {
+                follows::Target::User => format!("/users/{name}"),
+                follows::Target::Tag => format!("/tags/{name}"),
+            };
+            leptos_axum::redirect(&back);
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "following-feed")]
+pub async fn new_following_feed() -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            let st = state()?;
+            let token = follows::new_feed_token(&st.db, &me).await?;
+            set_cookie(cookies::new_token_cookie(
+                &token,
+                st.settings.secure_cookies(),
+            ));
+            leptos_axum::redirect("/following#feed");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "revoke-following-feed")]
+pub async fn revoke_following_feed() -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            follows::revoke_feed_token(&state()?.db, &me).await?;
+            leptos_axum::redirect("/following#feed");
             Ok(())
         }
         .await,

@@ -58,6 +58,7 @@ pub fn Header() -> impl IntoView {
                     Some(v) => view! {
                         {v.role.uploads().then(|| view! { <a href="/upload">"Upload"</a> })}
                         {v.role.moderates().then(|| view! { <a href="/moderation">"Moderation"</a> })}
+                        <a href="/following" data-testid="following-link">"Following"</a>
                         <a href="/collections" data-testid="collections-link">"Collections"</a>
                         <a href="/account" data-testid="account-link">{v.username.clone()}</a>
                         <form method="post" action="/api/logout" class="inline-form">

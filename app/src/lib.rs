@@ -30,6 +30,7 @@ use crate::pages::{
     catalog::CatalogPage,
     collections::{CollectionView, CollectionsPage},
     errors::NotFound,
+    following::FollowingPage,
     home::HomePage,
     moderation::ModerationPage,
     premium::{PremiumPage, PremiumWelcomePage},
@@ -100,6 +101,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/users/:username") view=ProfilePage ssr=SsrMode::Async/>
                     <Route path=path!("/tags/:slug") view=TagPage ssr=SsrMode::Async/>
                     <Route path=path!("/collections") view=CollectionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/following") view=FollowingPage ssr=SsrMode::Async/>
                     <Route path=path!("/collections/:slug") view=CollectionView ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async/>

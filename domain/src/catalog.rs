@@ -851,6 +851,8 @@ pub async fn profile(
             joined: user.created_at,
             recordings: cards(db, rows).await?,
             collections: crate::collections::public_of(db, user.id).await?,
+            followers: crate::follows::followers(db, user.id).await?,
+            viewer_follows: None,
         },
     ))
 }
@@ -891,5 +893,6 @@ pub async fn tag(db: &DatabaseConnection, slug: &str) -> Result<TagPage, Service
             name: tag.name,
         },
         recordings: cards(db, rows).await?,
+        viewer_follows: None,
     })
 }

@@ -31,6 +31,12 @@ pub enum Scope {
     Torrents,
     /// A public collection, by its slug, in its own order.
     Collection(String),
+    /// What someone follows, for their private feed (reached by its secret `token`).
+    Following {
+        user_id: i32,
+        username: String,
+        token: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +100,7 @@ pub async fn exists(db: &DatabaseConnection, scope: &Scope) -> Result<bool, Serv
                 > 0
         }
         Scope::Collection(slug) => crate::collections::public_rows(db, slug, 1).await.is_ok(),
+        Scope::Following { .. } => true,
         Scope::Latest | Scope::Torrents | Scope::Search(_) => true,
     })
 }
@@ -168,6 +175,18 @@ pub async fn feed(db: &DatabaseConnection, scope: &Scope) -> Result<Feed, Servic
                 vec![key::collection(c.id), key::user(c.owner_id)],
             )
         }
+        Scope::Following {
+            user_id,
+            username,
+            token,
+        } => (
+            format!("Ambisonia: new from what {username} follows"),
+            "/following".to_string(),
+            both(&format!("/following/{token}")),
+            crate::follows::rows(db, *user_id, FEED_SIZE).await?,
+            // Private: never shared, so filed under nothing.
+            vec![],
+        ),
         Scope::Search(query) => {
             let query = query.with_page(1);
             let page = query.href();

@@ -57,6 +57,8 @@ pub mod facets;
 #[cfg(feature = "server")]
 pub mod feeds;
 #[cfg(feature = "server")]
+pub mod follows;
+#[cfg(feature = "server")]
 pub mod interactions;
 #[cfg(feature = "server")]
 pub mod jobs;

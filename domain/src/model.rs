@@ -201,6 +201,22 @@ pub struct ProfilePage {
     pub recordings: Vec<RecordingCard>,
     /// Their public collections, packs first.
     pub collections: Vec<CollectionRef>,
+    /// How many follow them.
+    pub followers: u64,
+    /// Whether the viewer follows them (set by the page's loader for a logged-in viewer).
+    pub viewer_follows: Option<bool>,
+}
+
+/// `/following`: whom and what the viewer follows, and the newest recordings from them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowingPage {
+    pub people: Vec<String>,
+    pub tags: Vec<TagRef>,
+    pub recordings: Vec<RecordingCard>,
+    /// A private feed is on.
+    pub has_feed: bool,
+    /// Its secret, just made: shown this once.
+    pub new_feed_token: Option<String>,
 }
 
 /// A collection as its page shows it.
@@ -249,6 +265,8 @@ pub struct RecordingCollections {
 pub struct TagPage {
     pub tag: TagRef,
     pub recordings: Vec<RecordingCard>,
+    /// Whether the viewer follows it (set by the page's loader for a logged-in viewer).
+    pub viewer_follows: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod catalog;
 pub mod collections;
 pub mod errors;
+pub mod following;
 pub mod home;
 pub mod moderation;
 pub mod premium;

@@ -5,7 +5,7 @@ use leptos_router::hooks::use_params_map;
 use crate::{
     api::load_profile,
     components::{CardGrid, ErrorView, FeedLinks},
-    pages::collections::ProfileCollections,
+    pages::{collections::ProfileCollections, following::FollowButton},
 };
 
 #[component]
@@ -20,7 +20,10 @@ pub fn ProfilePage() -> impl IntoView {
                         <Title text=p.username.clone()/>
                         <section class="profile" data-testid="profile">
                             <h1>{p.username.clone()}</h1>
-                            <p class="byline">{format!("{} · member since {}", p.role.as_str(), p.joined.format("%B %Y"))}</p>
+                            <p class="byline">{format!("{} · member since {}", p.role.as_str(), p.joined.format("%B %Y"))}
+                                <span data-testid="followers">{match p.followers { 1 => " · 1 follower".to_owned(), n => format!(" · {n} followers") }}</span>
+                            </p>
+                            <FollowButton kind="user" name=p.username.clone() follows=p.viewer_follows/>
                             {(!p.bio.is_empty()).then(|| view! { <p class="prose">{p.bio.clone()}</p> })}
                             <ProfileCollections list=p.collections.clone()/>
                             <h2>{format!("Recordings ({})", p.recordings.len())}</h2>

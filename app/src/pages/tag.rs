@@ -5,6 +5,7 @@ use leptos_router::hooks::use_params_map;
 use crate::{
     api::load_tag,
     components::{CardGrid, ErrorView, FeedLinks},
+    pages::following::FollowButton,
 };
 use domain::catalog_query::encode_component;
 
@@ -20,6 +21,7 @@ pub fn TagPage() -> impl IntoView {
                         <Title text=format!("Tag: {}", t.tag.name)/>
                         <section class="tag-page">
                             <h1>{format!("Tagged “{}”", t.tag.name)}</h1>
+                            <FollowButton kind="tag" name=t.tag.slug.clone() follows=t.viewer_follows/>
                             <p><a href=format!("/catalog?tag={}", encode_component(&t.tag.slug))>"Search and filter within this tag →"</a></p>
                             <FeedLinks atom=format!("/tags/{}/feed.atom", t.tag.slug) rss=format!("/tags/{}/feed.rss", t.tag.slug) title=format!("Ambisonia: recordings tagged {}", t.tag.name)/>
                             <CardGrid cards=t.recordings/>

@@ -13,6 +13,7 @@
 //! | `api_tokens` | `tokens.rs` |
 //! | `comments`, `ratings` | `interactions.rs` |
 //! | `collections`, `collection_items` | `collections.rs` |
+//! | `follows`, `following_feeds` | `follows.rs` |
 //! | `jobs` | `jobs.rs` |
 //! | `direct_uploads` | `direct_uploads.rs` |
 //! | `entitlements` | `payments/mod.rs` |
@@ -30,6 +31,8 @@ pub mod direct_uploads;
 pub mod disputes;
 pub mod entitlements;
 pub mod facet_counts;
+pub mod following_feeds;
+pub mod follows;
 pub mod jobs;
 pub mod login_failures;
 pub mod ratings;

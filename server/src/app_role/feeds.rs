@@ -112,6 +112,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
                 answer(&s, Scope::Torrents, Format::Rss).await
             }),
         )
+        .route("/following/{file}", get(following))
         .route("/artwork/{kind}/{file}", get(artwork))
         .with_state(state)
 }
@@ -182,6 +183,28 @@ async fn artwork(
     resp
 }
 
+/// `GET /following/{token}.atom` (or `.rss`): someone's private feed of what they follow,
+/// opened by its secret; an unknown or revoked secret is a 404 like any missing page.
+async fn following(State(s): State<AppState>, Path(file): Path<String>) -> Response {
+    let (token, format) = match file.rsplit_once('.') {
+        Some((t, "atom")) => (t, Format::Atom),
+        Some((t, "rss")) => (t, Format::Rss),
+        _ => return not_found(),
+    };
+    match domain::follows::feed_owner(&s.db, token).await {
+        Ok((user_id, username)) => {
+            let scope = Scope::Following {
+                user_id,
+                username,
+                token: token.to_owned(),
+            };
+            answer(&s, scope, format).await
+        }
+        Err(ServiceError::NotFound) => not_found(),
+        Err(e) => Refusal::from(e).download_page(),
+    }
+}
+
 /// The Podcast Index namespace's `podcast:guid` for a feed: the UUIDv5 (RFC 9562) of its
 /// URL without the scheme and trailing slashes, in the namespace's own UUID.
 pub fn podcast_guid(feed_url: &str) -> String {
@@ -239,7 +262,9 @@ async fn answer(s: &AppState, scope: Scope, format: Format) -> Response {
         h.insert(header::LAST_MODIFIED, v);
     }
     // A feed mirrors its page, and is shared as the page is.
-    match public_headers(&feed.keys, s.settings.page_ttl_s).filter(|_| may_share(s)) {
+    // A private feed (what someone follows) is theirs alone, however it is asked for.
+    let private = matches!(scope, Scope::Following { .. });
+    match public_headers(&feed.keys, s.settings.page_ttl_s).filter(|_| may_share(s) && !private) {
         Some((cc, keys)) => {
             h.insert(header::CACHE_CONTROL, cc);
             h.insert(&SURROGATE_KEY, keys);

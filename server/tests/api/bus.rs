@@ -64,7 +64,7 @@ async fn a_warm_replica_answers_anonymous_views_without_the_database(backend: Ba
 }
 
 /// Waits until `check` holds, for 10 s at most; how long it took.
-async fn within_seconds(what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
+pub async fn within_seconds(what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
     let start = Instant::now();
     loop {
         if check().await {

@@ -18,6 +18,7 @@ mod catalog;
 mod catalog_scale;
 mod collections;
 mod csrf;
+mod following;
 mod front_door;
 mod hostile_clients;
 mod interactions;

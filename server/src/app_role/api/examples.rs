@@ -145,6 +145,8 @@ pub fn answers() -> Vec<(&'static str, Value)> {
             .unwrap_or_default(),
         recordings: vec![],
         collections: vec![],
+        followers: 3,
+        viewer_follows: None,
     };
     vec![
         ("/api/v1/recordings", json(list)),

@@ -186,6 +186,8 @@ pub struct User {
     pub role: String,
     pub bio: String,
     pub joined_at: DateTime<Utc>,
+    /// How many follow them.
+    pub followers: u64,
     pub page: String,
     /// Their published recordings, newest first (paged).
     pub recordings: String,
@@ -325,6 +327,7 @@ impl Site<'_> {
             role: p.role.as_str().to_owned(),
             bio: p.bio.clone(),
             joined_at: p.joined,
+            followers: p.followers,
             page: self.url(&format!("/users/{}", p.username)),
             recordings: self.url(&format!("/api/v1/users/{}/recordings", p.username)),
         }
