@@ -10,7 +10,7 @@ use crate::error::AppError;
 use domain::{
     catalog_query::CatalogQuery,
     model::{
-        AccountPage, CatalogPage, CollectionPage, CollectionRef, FollowingPage, HomePage,
+        AccountPage, CatalogPage, CollectionPage, CollectionRef, FollowingPage, HomePage, MapPage,
         Membership, PendingItem, PremiumPage, ProfilePage, RecordingDetail, TagPage,
     },
 };
@@ -176,6 +176,7 @@ pub async fn load_recording(slug: String) -> Result<RecordingDetail, AppError> {
     };
     let mut detail = page.public_for(ttl);
     detail.site_url = st.settings.public_url.clone();
+    detail.tiles = st.settings.map_tiles.clone();
     if st.payments.is_on() {
         detail.tip_currency = Some(st.payments.tip_currency().to_owned());
     }
@@ -309,6 +310,8 @@ pub async fn load_moderation() -> Result<Vec<PendingItem>, AppError> {
 
 // ----- actions -------------------------------------------------------------------------
 
+// One argument per field of the plain HTML form it receives.
+#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "describe")]
 pub async fn describe_recording(
     slug: String,
@@ -318,6 +321,12 @@ pub async fn describe_recording(
     licence: String,
     microphone: Option<String>,
     tags: Option<String>,
+    // The place: `place` says the form has its fields (an empty field may arrive as none),
+    // both empty take it away; `blur` is a checkbox.
+    place: Option<String>,
+    latitude: Option<String>,
+    longitude: Option<String>,
+    blur: Option<String>,
 ) -> Result<(), AppError> {
     use domain::recordings::{Description, describe};
     finish(
@@ -334,6 +343,13 @@ pub async fn describe_recording(
                     licence,
                     microphone,
                     tags,
+                    coordinates: place.is_some().then(|| {
+                        (
+                            latitude.unwrap_or_default(),
+                            longitude.unwrap_or_default(),
+                            ticked(&blur),
+                        )
+                    }),
                 },
             )
             .await?;
@@ -847,6 +863,29 @@ pub async fn revoke_following_feed() -> Result<(), AppError> {
         }
         .await,
     )
+}
+
+// ----- the map --------------------------------------------------------------------------
+
+#[server(endpoint = "map")]
+pub async fn load_map(query: CatalogQuery) -> Result<MapPage, AppError> {
+    let st = state()?;
+    let cache_key = format!("map?{}", serde_json::to_string(&query).unwrap_or_default());
+    let page = cache::shared(cache_key, || async {
+        let (points, capped) = catalog::located(&st.db, &query).await?;
+        let page = MapPage {
+            query: query.clone(),
+            points,
+            capped,
+            tiles: Default::default(),
+        };
+        // Every list of recordings is purged by `catalog`; a map shows no counts.
+        Ok((page, vec![key::CATALOG.to_owned()]))
+    })
+    .await?;
+    let mut page = page.public();
+    page.tiles = st.settings.map_tiles.clone();
+    Ok(page)
 }
 
 #[cfg(test)]

@@ -53,6 +53,7 @@ pub fn Header() -> impl IntoView {
             </form>
             <nav class="site-nav" aria-label="Main">
                 <a href="/catalog">"Catalog"</a>
+                <a href="/map">"Map"</a>
                 <a href="/premium">"Premium"</a>
                 {match viewer {
                     Some(v) => view! {

@@ -32,6 +32,7 @@ use crate::pages::{
     errors::NotFound,
     following::FollowingPage,
     home::HomePage,
+    map::MapView,
     moderation::ModerationPage,
     premium::{PremiumPage, PremiumWelcomePage},
     profile::ProfilePage,
@@ -74,10 +75,12 @@ fn content_security_policy() {
         return;
     };
     let settings = ssr::state::state().ok().map(|s| s.settings);
+    let tiles = settings.as_ref().and_then(|s| s.tile_origin());
     let policy = ssr::headers::content_security_policy(
         Some(&nonce),
         settings.as_ref().and_then(|s| s.media_origin.as_deref()),
         settings.as_ref().and_then(|s| s.payment_origins.as_deref()),
+        tiles.as_deref(),
     );
     if let Ok(v) = http::HeaderValue::from_str(&policy) {
         res.insert_header(http::header::CONTENT_SECURITY_POLICY, v);
@@ -102,6 +105,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/tags/:slug") view=TagPage ssr=SsrMode::Async/>
                     <Route path=path!("/collections") view=CollectionsPage ssr=SsrMode::Async/>
                     <Route path=path!("/following") view=FollowingPage ssr=SsrMode::Async/>
+                    <Route path=path!("/map") view=MapView ssr=SsrMode::Async/>
                     <Route path=path!("/collections/:slug") view=CollectionView ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async/>

@@ -15,7 +15,7 @@ use crate::{
     error::ServiceError,
     facets::{self, Kind},
     model::{
-        CatalogPage, CommentView, Count, Facets, HomePage, ProfilePage, RecordingCard,
+        CatalogPage, CommentView, Count, Facets, HomePage, MapPoint, ProfilePage, RecordingCard,
         RecordingDetail, TagPage, TagRef, Viewer,
     },
     recordings::{can_describe, manages, visible},
@@ -692,6 +692,55 @@ async fn ranked(
     Ok((rows_in_order(db, &ids).await?, sample))
 }
 
+/// The most recordings a map shows (the newest of those that match).
+pub const MAP_POINTS: u64 = 5_000;
+
+/// The published recordings with a place that match `query`'s filters and search, newest
+/// first (a search: its best matches), at most [`MAP_POINTS`]; whether more matched.
+pub async fn located(
+    db: &DatabaseConnection,
+    query: &CatalogQuery,
+) -> Result<(Vec<MapPoint>, bool), ServiceError> {
+    use recordings::Column as C;
+    let rows = if query.search_terms().is_empty() {
+        let tag = tag_of(db, query).await?;
+        filtered(query, tag.map(TagFilter::per_row))
+            .filter(C::Latitude.is_not_null())
+            .filter(C::Longitude.is_not_null())
+            .order_by_desc(C::PublishedAt)
+            .order_by_desc(C::Id)
+            .limit(MAP_POINTS + 1)
+            .all(db)
+            .await?
+    } else {
+        let mut rows = search_rows(db, query, CANDIDATES).await?;
+        rows.retain(|r| r.latitude.is_some() && r.longitude.is_some());
+        rows
+    };
+    let capped = rows.len() as u64 > MAP_POINTS;
+    let rows: Vec<recordings::Model> = rows.into_iter().take(MAP_POINTS as usize).collect();
+    let places: Vec<(f64, f64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.latitude.unwrap_or_default(),
+                r.longitude.unwrap_or_default(),
+            )
+        })
+        .collect();
+    let points = cards(db, rows)
+        .await?
+        .into_iter()
+        .zip(places)
+        .map(|(card, (latitude, longitude))| MapPoint {
+            card,
+            latitude,
+            longitude,
+        })
+        .collect();
+    Ok((points, capped))
+}
+
 /// A recording page: published ones for everybody; an unpublished one only for its uploader
 /// and for editors, who must be able to see what they moderate.
 /// Returns the uploader's id with the page, for the page's surrogate keys.
@@ -778,6 +827,7 @@ pub async fn recording(
         magnet: None,
         site_url: String::new(),
         collections: crate::collections::of_recording(db, row.id, viewer).await?,
+        tiles: Default::default(),
         card: cards(db, vec![row]).await?.remove(0),
         tip_currency: None,
     };

@@ -183,6 +183,8 @@ pub struct RecordingDetail {
     /// In how many public collections it is, its packs, and the viewer's own (set by the
     /// page's loader).
     pub collections: RecordingCollections,
+    /// The site's map tiles, for the small map of where it was made (set by the loader).
+    pub tiles: MapTiles,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -371,4 +373,30 @@ pub struct PendingItem {
     pub uploaded_at: DateTime<Utc>,
     /// The stereo preview is ready to listen to.
     pub has_preview: bool,
+}
+
+/// Where map tiles come from: a URL template (`{z}`, `{x}`, `{y}`, `{s}`) and the credit
+/// its licence asks for (HTML). An empty template: no tiles, markers over a plain ground.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MapTiles {
+    pub url: String,
+    pub attribution: String,
+}
+
+/// A recording on the map.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapPoint {
+    pub card: RecordingCard,
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+/// `/map`: the recordings with a place that match the catalog's filters and search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapPage {
+    pub query: CatalogQuery,
+    pub points: Vec<MapPoint>,
+    /// More matched than a map shows (the newest are shown).
+    pub capped: bool,
+    pub tiles: MapTiles,
 }

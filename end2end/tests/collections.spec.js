@@ -110,3 +110,42 @@ test('an uploader publishes a pack; it shows on their profile', async () => {
   await page.screenshot({ path: join(SCREENSHOTS, 'pack-on-profile-desktop.png') });
   await context.close();
 });
+
+test('a listener follows an uploader and sees their new recording on /following', async () => {
+  const context = await chrome.browser.newContext({ baseURL: site.baseURL, viewport: DESKTOP });
+  const page = await logIn(context, site.baseURL, 'listener');
+  await page.goto('/users/marta');
+  await page.getByTestId('follow').click();
+  await page.waitForURL(/\/users\/marta$/);
+  assert.equal(await page.getByTestId('follow').textContent(), 'Following (stop)');
+  // Marta publishes something new (through the token API, as her Uploader does).
+  const token = site.cli(['admin', 'create-token', '--username', 'marta', '--name', 'e2e']).match(/amb_\S+/)[0];
+  const { fumaFile } = await import('./support.js');
+  const res = await fetch(`${site.baseURL}/api/v1/recordings?title=${encodeURIComponent('Followed and found')}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: fumaFile(1),
+  });
+  assert.equal(res.status, 201, await res.text());
+  // An editor publishes it (Marta's uploads wait for one).
+  const editorContext = await chrome.browser.newContext({ baseURL: site.baseURL, viewport: DESKTOP });
+  const editor = await logIn(editorContext, site.baseURL, 'editor');
+  await editor.goto('/moderation');
+  await editor.getByTestId('pending').filter({ hasText: 'Followed and found' }).getByRole('button', { name: 'Publish' }).click();
+  await editor.waitForLoadState();
+  await editorContext.close();
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    await page.goto('/following');
+    if (await page.getByRole('link', { name: 'Followed and found' }).count()) break;
+    assert.ok(Date.now() < deadline, 'the new recording shows on /following within 30 s');
+    await page.waitForTimeout(500);
+  }
+  // Its private feed, for a podcast app.
+  await page.getByTestId('new-following-feed').click();
+  await page.waitForURL(/\/following#feed$/);
+  const feed = await page.getByTestId('following-feed-url').textContent();
+  const atom = await (await fetch(`${site.baseURL}${feed.replace('.rss', '.atom')}`)).text();
+  assert.match(atom, /Followed and found/);
+  await context.close();
+});

@@ -58,6 +58,9 @@ export async function startSite({ publicURL, s3 = false, directFromMb, stripe = 
     RUST_LOG: 'warn',
     // Nothing balances these sites: no need to drain before stopping.
     AMBISONIA_DRAIN_S: '0',
+    // Map tiles from nowhere (nothing leaves this machine): the markers show over the
+    // plain background, as they do when a visitor's tiles are blocked.
+    AMBISONIA_MAP_TILES: 'http://127.0.0.1:9/{z}/{x}/{y}.png',
   };
   if (s3) {
     // Media in a fresh bucket on the test S3 server (moto, started by scripts/test).

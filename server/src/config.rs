@@ -87,6 +87,12 @@ pub struct DatabaseConfig {
     pub database_read_url: Option<String>,
 }
 
+/// OpenStreetMap's standard tiles (their tile usage policy applies).
+pub const DEFAULT_MAP_TILES: &str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
+/// What the OpenStreetMap licence (ODbL) and tile policy ask every map to say.
+pub const DEFAULT_MAP_ATTRIBUTION: &str =
+    "&copy; <a href=\"https://www.openstreetmap.org/copyright\">OpenStreetMap</a> contributors";
+
 #[derive(Debug, Clone, Args)]
 pub struct AppConfig {
     /// Address to listen on (either role); port 0 picks a free port.
@@ -159,6 +165,17 @@ pub struct AppConfig {
     /// Memory for this replica's read cache (hot reads kept between writes), in MiB.
     #[arg(long, env = "AMBISONIA_READ_CACHE_MB", default_value_t = 64)]
     pub read_cache_mb: u64,
+
+    /// The map's tiles: a URL template (`{z}`, `{x}`, `{y}`, optionally `{s}`); empty for
+    /// none (markers over a plain background). OpenStreetMap's standard tiles by default:
+    /// their usage policy asks for the credit below and forbids heavy use — a busy site runs
+    /// or rents its own tile server.
+    #[arg(long, env = "AMBISONIA_MAP_TILES", default_value = DEFAULT_MAP_TILES)]
+    pub map_tiles: String,
+
+    /// The credit the tiles' licence asks for, shown on every map (HTML).
+    #[arg(long, env = "AMBISONIA_MAP_ATTRIBUTION", default_value = DEFAULT_MAP_ATTRIBUTION)]
+    pub map_attribution: String,
 
     /// API requests one personal token may make a minute (across all replicas when the
     /// bus runs on Redis, per replica otherwise).

@@ -8,6 +8,7 @@ pub mod collections;
 pub mod errors;
 pub mod following;
 pub mod home;
+pub mod map;
 pub mod moderation;
 pub mod premium;
 pub mod profile;

@@ -2,7 +2,10 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::{Link, Title};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::pages::collections::RecordingCollections;
+use crate::pages::{
+    collections::RecordingCollections,
+    map::{MapAssets, SmallMap},
+};
 use crate::{
     api::{
         DeleteRecording, DescribeRecording, PostComment, Rate, RestoreRecording, RetryProcessing,
@@ -155,6 +158,12 @@ fn Recording(rec: RecordingDetail) -> impl IntoView {
             {(rec.status == Status::Published).then(|| rec.tip_currency.clone()).flatten().map(|currency| view! {
                 <Tip slug=card.slug.clone() uploader=card.uploader.clone() currency/>
             })}
+            {match (rec.latitude, rec.longitude) {
+                (Some(latitude), Some(longitude)) => Some(view! { <SmallMap latitude longitude tiles=rec.tiles.clone()/> }.into_any()),
+                _ => None,
+            }}
+            // The small map and the describe form's place picker share one copy of Leaflet.
+            {(rec.latitude.is_some() || rec.can_describe).then(|| view! { <MapAssets/> }.into_any())}
             {(rec.status == Status::Published).then(|| view! {
                 <RecordingCollections rec=rec.clone()/>
                 <Share rec=rec.clone()/>
@@ -482,6 +491,17 @@ fn Describe(rec: RecordingDetail) -> impl IntoView {
                     <label for="d-tags">"Tags (separated by commas)"</label>
                     <input id="d-tags" name="tags" type="text" value=tag_list/>
                 </div>
+                <fieldset class="field place" data-place-picker="">
+                    <legend>"Where it was recorded"</legend>
+                    <input type="hidden" name="place" value="1"/>
+                    <label for="d-lat">"Latitude"</label>
+                    <input id="d-lat" name="latitude" type="text" inputmode="decimal" placeholder="52.70" value=rec.latitude.map(|v| v.to_string()).unwrap_or_default() data-lat-input=""/>
+                    <label for="d-lon">"Longitude"</label>
+                    <input id="d-lon" name="longitude" type="text" inputmode="decimal" placeholder="23.85" value=rec.longitude.map(|v| v.to_string()).unwrap_or_default() data-lon-input=""/>
+                    <label class="check"><input type="checkbox" name="blur"/>" Blur it to about 1 km (for a garden, a home)"</label>
+                    <p class="hint">"Decimal degrees; leave both empty for no place. With JavaScript, a click on the map below sets them."</p>
+                    <div class="pick-map" data-pick-map="" data-tiles=rec.tiles.url.clone() data-attribution=rec.tiles.attribution.clone()></div>
+                </fieldset>
                 <FormError path=DescribeRecording::PATH/>
                 <button type="submit">{if rec.status == Status::Rejected { "Save and send to the editors again" } else { "Save" }}</button>
             </form>

@@ -12,28 +12,37 @@ pub fn content_security_policy(
     nonce: Option<&str>,
     media_origin: Option<&str>,
     payment_origins: Option<&str>,
+    tile_origin: Option<&str>,
 ) -> String {
     let pay = payment_origins.map(|o| format!(" {o}")).unwrap_or_default();
-    policy(nonce, media_origin, &format!("'self'{pay}"), "'none'")
+    policy(
+        nonce,
+        media_origin,
+        tile_origin,
+        &format!("'self'{pay}"),
+        "'none'",
+    )
 }
 
 /// The policy of the embeddable player (`/embed/{slug}`): the page's, except that any site
 /// may frame it and it posts no forms at all.
 pub fn embed_security_policy(media_origin: Option<&str>) -> String {
-    policy(None, media_origin, "'none'", "*")
+    policy(None, media_origin, None, "'none'", "*")
 }
 
 fn policy(
     nonce: Option<&str>,
     media_origin: Option<&str>,
+    tile_origin: Option<&str>,
     form_action: &str,
     frame_ancestors: &str,
 ) -> String {
     let nonce = nonce.map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
     let media = media_origin.map(|o| format!(" {o}")).unwrap_or_default();
+    let tiles = tile_origin.map(|o| format!(" {o}")).unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self'{nonce}; style-src 'self'; \
-         img-src 'self' data:{media}; media-src 'self'{media}; connect-src 'self'{media}; \
+         img-src 'self' data:{media}{tiles}; media-src 'self'{media}; connect-src 'self'{media}; \
          font-src 'self'; object-src 'none'; base-uri 'self'; form-action {form_action}; \
          frame-ancestors {frame_ancestors}"
     )
@@ -49,6 +58,11 @@ mod tests {
             Some("abc"),
             Some("https://b.s3.example"),
             Some("https://checkout.stripe.com"),
+            Some("https://tile.openstreetmap.org"),
+        );
+        assert!(
+            p.contains("img-src 'self' data: https://b.s3.example https://tile.openstreetmap.org;"),
+            "{p}"
         );
         assert!(p.contains("script-src 'self' 'nonce-abc';"), "{p}");
         assert!(!p.contains("unsafe-inline"));
@@ -56,7 +70,7 @@ mod tests {
         assert!(p.contains("connect-src 'self' https://b.s3.example;"));
         assert!(p.contains("frame-ancestors 'none'"));
         assert!(p.contains("form-action 'self' https://checkout.stripe.com;"));
-        let plain = content_security_policy(None, None, None);
+        let plain = content_security_policy(None, None, None, None);
         assert!(plain.contains("script-src 'self';") && plain.contains("img-src 'self' data:;"));
         assert!(plain.contains("form-action 'self';"));
         let embed = super::embed_security_policy(None);

@@ -28,11 +28,58 @@ pub struct Settings {
     pub feed_email: Option<String>,
     /// Trackers the torrents announce to (none: web seed and peers only).
     pub torrent_trackers: Vec<String>,
+    /// The map's tiles and their credit.
+    pub map_tiles: domain::model::MapTiles,
 }
 
 impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
+    }
+
+    /// Where the map's tiles come from, for the Content-Security-Policy's `img-src`
+    /// (`https://{s}.tile.example/…` is `https://*.tile.example`); `None` without tiles.
+    pub fn tile_origin(&self) -> Option<String> {
+        tile_origin(&self.map_tiles.url)
+    }
+}
+
+/// The origin of a tile URL template, as a CSP source.
+pub fn tile_origin(template: &str) -> Option<String> {
+    let (scheme, rest) = template.split_once("://")?;
+    let host = rest.split('/').next()?;
+    if host.is_empty() || !matches!(scheme, "http" | "https") {
+        return None;
+    }
+    let host = match host.split_once("{s}.") {
+        Some(("", after)) => format!("*.{after}"),
+        _ => host.to_owned(),
+    };
+    (!host.contains(['{', '}', ' ', ';', '\'', '"'])).then(|| format!("{scheme}://{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_tile_template_names_its_origin() {
+        use super::tile_origin;
+        assert_eq!(
+            tile_origin("https://tile.openstreetmap.org/{z}/{x}/{y}.png").as_deref(),
+            Some("https://tile.openstreetmap.org")
+        );
+        assert_eq!(
+            tile_origin("https://{s}.tile.example.org:8080/{z}/{x}/{y}.png").as_deref(),
+            Some("https://*.tile.example.org:8080")
+        );
+        for none in [
+            "",
+            "/tiles/{z}/{x}/{y}.png",
+            "ftp://x/{z}",
+            "https://{x}evil/{z}",
+            "https://a;b/",
+        ] {
+            assert_eq!(tile_origin(none), None, "{none}");
+        }
     }
 }
 

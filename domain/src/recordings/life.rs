@@ -287,6 +287,8 @@ pub struct Described {
     pub microphone: String,
     /// `None` leaves the tags as they are.
     pub tags: Option<Vec<String>>,
+    /// `None` leaves the place as it is; `Some(None)` takes it away.
+    pub place: Option<Option<(f64, f64)>>,
 }
 
 /// `by` describes `row` anew. A rejected recording that its own uploader describes again
@@ -327,6 +329,10 @@ pub async fn describe(
     active.location = Set(d.location);
     active.licence = Set(d.licence);
     active.microphone = Set(d.microphone);
+    if let Some(place) = d.place {
+        active.latitude = Set(place.map(|p| p.0));
+        active.longitude = Set(place.map(|p| p.1));
+    }
     if resubmitted {
         active.status = Set(Status::Pending);
         active.moderation_note = Set(String::new());

@@ -14,6 +14,60 @@ const STYLESHEET: &str = include_str!("../../../style/main.css");
 const FAVICON: &str = include_str!("../../../public/favicon.svg");
 const UPLOAD_JS: &str = include_str!("../../../public/upload.js");
 const SPATIAL_JS: &str = include_str!("../../../public/spatial.js");
+const MAP_JS: &str = include_str!("../../../public/map.js");
+/// The map's libraries (`public/vendor/`, fetched from npm by `scripts/vendor-leaflet`).
+const VENDOR: [(&str, &str, &[u8]); 10] = [
+    (
+        "leaflet.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../public/vendor/leaflet.js"),
+    ),
+    (
+        "leaflet.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../../public/vendor/leaflet.css"),
+    ),
+    (
+        "leaflet.markercluster.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../public/vendor/leaflet.markercluster.js"),
+    ),
+    (
+        "MarkerCluster.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../../public/vendor/MarkerCluster.css"),
+    ),
+    (
+        "MarkerCluster.Default.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../../public/vendor/MarkerCluster.Default.css"),
+    ),
+    (
+        "images/marker-icon.png",
+        "image/png",
+        include_bytes!("../../../public/vendor/images/marker-icon.png"),
+    ),
+    (
+        "images/marker-icon-2x.png",
+        "image/png",
+        include_bytes!("../../../public/vendor/images/marker-icon-2x.png"),
+    ),
+    (
+        "images/marker-shadow.png",
+        "image/png",
+        include_bytes!("../../../public/vendor/images/marker-shadow.png"),
+    ),
+    (
+        "images/layers.png",
+        "image/png",
+        include_bytes!("../../../public/vendor/images/layers.png"),
+    ),
+    (
+        "images/layers-2x.png",
+        "image/png",
+        include_bytes!("../../../public/vendor/images/layers-2x.png"),
+    ),
+];
 /// Sample rates the binaural filters are made for (a browser's audio runs at one of these).
 /// The sample rates browsers run audio contexts at: the filters are designed once per rate
 /// and order and kept, so the set is fixed, not any number a request names.
@@ -59,6 +113,32 @@ pub async fn spatial_js() -> impl IntoResponse {
         ],
         SPATIAL_JS,
     )
+}
+
+pub async fn map_js() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        MAP_JS,
+    )
+}
+
+/// `GET /vendor/{file}`: one of the map's libraries (a fixed list; their versions change
+/// only with the program, so a day in any cache).
+pub async fn vendor(Path(file): Path<String>) -> Response {
+    match VENDOR.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, body)) => (
+            [
+                (CONTENT_TYPE, *content_type),
+                (CACHE_CONTROL, "public, max-age=86400"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// `GET /spatial-probe.ogg`: eight tones in eight channels, by which the player learns how

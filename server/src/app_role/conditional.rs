@@ -127,6 +127,7 @@ fn validated(h: &HeaderMap) -> bool {
         || ct.starts_with("application/rss+xml")
         || ct.starts_with("application/atom+xml")
         || ct.starts_with("application/json")
+        || ct.starts_with("application/geo+json")
         || ct.starts_with("application/x-bittorrent")
         || ct.starts_with("image/png")
         || ct.starts_with("image/svg+xml")

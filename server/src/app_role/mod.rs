@@ -18,6 +18,7 @@ mod feeds;
 mod form_errors;
 mod forms;
 mod health;
+mod map;
 mod media_state;
 mod metrics;
 mod page_headers;
@@ -173,6 +174,10 @@ impl Application {
                     .map(|t| t.trim().to_string())
                     .filter(|t| !t.is_empty())
                     .collect(),
+                map_tiles: domain::model::MapTiles {
+                    url: config.map_tiles.trim().to_owned(),
+                    attribution: config.map_attribution.trim().to_owned(),
+                },
             }),
         };
         let store = Arc::new(store);
@@ -397,6 +402,7 @@ fn router(
         state.settings.secure_cookies(),
         state.settings.media_origin.as_deref(),
         state.settings.payment_origins.as_deref(),
+        state.settings.tile_origin().as_deref(),
     );
     let page_steps = pipeline::Pages {
         routing: read_your_writes::Routing {
@@ -484,6 +490,8 @@ fn router(
         .route("/favicon.svg", get(assets::favicon))
         .route("/upload.js", get(assets::upload_js))
         .route("/spatial.js", get(assets::spatial_js))
+        .route("/map.js", get(assets::map_js))
+        .route("/vendor/{*file}", get(assets::vendor))
         .route("/binaural/{file}", get(assets::binaural_filters))
         .route("/spatial-probe.ogg", get(assets::channel_probe))
         // Token-authenticated, not cookie-authenticated: outside the session and form-token
@@ -500,6 +508,7 @@ fn router(
             Router::new()
                 .route("/embed/{slug}", get(embed::page))
                 .route("/oembed", get(embed::oembed))
+                .route("/map/recordings.geojson", get(map::geojson))
                 .with_state(state.clone())
                 .layer(axum::middleware::from_fn(conditional::validate))
                 .layer(axum::middleware::from_fn(cache_policy::apply)),

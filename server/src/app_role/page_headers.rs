@@ -31,8 +31,13 @@ pub struct PageHeaders {
 }
 
 impl PageHeaders {
-    pub fn new(https: bool, media_origin: Option<&str>, payment_origins: Option<&str>) -> Self {
-        let policy = content_security_policy(None, media_origin, payment_origins);
+    pub fn new(
+        https: bool,
+        media_origin: Option<&str>,
+        payment_origins: Option<&str>,
+        tile_origin: Option<&str>,
+    ) -> Self {
+        let policy = content_security_policy(None, media_origin, payment_origins, tile_origin);
         Self {
             fallback_policy: HeaderValue::from_str(&policy)
                 .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'")),

@@ -581,6 +581,9 @@ impl TestApp {
             read_cache_mb: 64,
             api_token_per_minute: api_token_per_minute.unwrap_or(600),
             api_address_per_minute: 300,
+            // No tiles in tests: nothing reaches the internet.
+            map_tiles: String::new(),
+            map_attribution: String::new(),
             bus,
             direct_upload_from_mb: 64,
             s3: server::config::S3Config {

@@ -23,6 +23,7 @@ mod front_door;
 mod hostile_clients;
 mod interactions;
 mod listening;
+mod map;
 mod media;
 mod media_store;
 mod never_lost;

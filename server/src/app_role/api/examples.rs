@@ -106,6 +106,7 @@ fn detail() -> RecordingDetail {
         magnet: None,
         site_url: SITE.into(),
         collections: Default::default(),
+        tiles: Default::default(),
     }
 }
 
