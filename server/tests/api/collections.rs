@@ -449,3 +449,139 @@ both_backends!(
     a_public_collection_of_ones_own_recordings_is_a_pack,
     a_public_collection_downloads_as_one_zip_through_the_balancer,
 );
+
+/// Resident memory of this process (server and client both), in KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A public collection of `BENCH_ZIP_GB` (default 5) GiB of originals — one sparse file of
+/// a GiB per recording in the media folder — downloaded whole as a ZIP through the app, the
+/// bytes counted and dropped by the client: the process's resident memory is sampled all
+/// along, and the throughput is compared with reading the same files straight from disk
+/// (the baseline). Prints one `bench-collection-zip:` line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: scripts/bench-collection-zip runs it"]
+async fn bench_collection_zip() {
+    use sea_orm::{ActiveModelTrait, Set};
+    const GIB: u64 = 1 << 30;
+    let gb: u64 = std::env::var("BENCH_ZIP_GB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let owner = app.user("bench", Role::Uploader).await;
+    let mut browser = app.login("bench").await;
+    let res = post(
+        &app,
+        &mut browser,
+        "/collections",
+        "/api/create-collection",
+        &[("title", "Five gigabytes"), ("note", ""), ("public", "on")],
+    )
+    .await;
+    let page = location(&res);
+    let slug = page.trim_start_matches("/collections/").to_owned();
+    let mut paths = Vec::new();
+    for i in 0..gb {
+        let key = format!("bench/original-{i}.wav");
+        let path = app.media_dir.join(&key);
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("folder");
+        let f = std::fs::File::create(&path).expect("file");
+        f.set_len(GIB).expect("a sparse gigabyte");
+        paths.push(path);
+        let (id, rec) = app.recording(sample(&format!("Big {i}"), owner)).await;
+        domain::entities::recordings::ActiveModel {
+            id: Set(id),
+            media_key: Set(Some(key)),
+            size_bytes: Set(Some(GIB as i64)),
+            sha256: Set(Some(format!("{i:064x}"))),
+            ..Default::default()
+        }
+        .update(&app.db)
+        .await
+        .expect("media");
+        post(
+            &app,
+            &mut browser,
+            &format!("/recordings/{rec}"),
+            "/api/add-to-collection",
+            &[("collection", &slug), ("recording", &rec)],
+        )
+        .await;
+    }
+    // The baseline: the same bytes read from disk, no server.
+    let started = std::time::Instant::now();
+    let read = {
+        let paths = paths.clone();
+        tokio::task::spawn_blocking(move || {
+            paths
+                .iter()
+                .map(|p| {
+                    use std::io::Read;
+                    // The chunk size the server reads with.
+                    let mut f = std::fs::File::open(p).expect("open");
+                    let (mut buf, mut n) = (vec![0u8; 256 * 1024], 0u64);
+                    loop {
+                        match f.read(&mut buf).expect("read") {
+                            0 => return n,
+                            k => n += k as u64,
+                        }
+                    }
+                })
+                .sum::<u64>()
+        })
+        .await
+        .expect("read")
+    };
+    let disk = started.elapsed();
+    let before = rss_kib();
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before));
+    let sampling = {
+        let peak = std::sync::Arc::clone(&peak);
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(rss_kib(), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let started = std::time::Instant::now();
+    let mut res = reqwest::get(app.url(&format!("{page}/download.zip")))
+        .await
+        .expect("zip");
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut got = 0u64;
+    while let Some(chunk) = res.chunk().await.expect("a chunk") {
+        got += chunk.len() as u64;
+    }
+    let zip = started.elapsed();
+    sampling.abort();
+    let grew = peak
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(before);
+    assert!(got > read, "the archive holds every byte ({got} vs {read})");
+    let mib_s =
+        |bytes: u64, t: std::time::Duration| bytes as f64 / (1 << 20) as f64 / t.as_secs_f64();
+    println!(
+        "bench-collection-zip: {gb} GiB of originals in {} entries: ZIP {:.0} MiB/s ({:.1} s), disk read alone {:.0} MiB/s (the baseline): {:.2}x the baseline's time; resident memory grew {:.1} MiB (before {:.1} MiB; goal < 32 MiB)",
+        gb + 2,
+        mib_s(got, zip),
+        zip.as_secs_f64(),
+        mib_s(read, disk),
+        zip.as_secs_f64() / disk.as_secs_f64(),
+        grew as f64 / 1024.0,
+        before as f64 / 1024.0,
+    );
+    for p in paths {
+        let _ = std::fs::remove_file(p);
+    }
+}
