@@ -597,6 +597,24 @@ async fn the_document_validates_and_real_answers_match_it(backend: Backend) {
     let doc = save("openapi.json", &res.text().await.expect("text"));
     let (_, list) = get_json(&app, "/api/v1/recordings?tag=birds", None).await;
     let slug = slugs(&list).remove(0);
+    // A public collection, and a private one that does not exist for anyone else.
+    let olga = domain::model::Viewer {
+        user_id: app.user_id("olga").await,
+        username: "olga".into(),
+        role: Role::Uploader,
+        csrf: String::new(),
+    };
+    let public = domain::collections::create(&app.db, &olga, "Birds I like", "", true)
+        .await
+        .expect("collection");
+    domain::collections::add(&app.db, &olga, &public, &slug)
+        .await
+        .expect("added");
+    let private = domain::collections::create(&app.db, &olga, "Secret", "", false)
+        .await
+        .expect("collection");
+    let (status, _) = get_json(&app, &format!("/api/v1/collections/{private}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let mut args = vec![doc];
     for (path, real) in [
         (
@@ -615,6 +633,10 @@ async fn the_document_validates_and_real_answers_match_it(backend: Backend) {
         (
             "/api/v1/users/{username}/recordings",
             "/api/v1/users/olga/recordings".to_owned(),
+        ),
+        (
+            "/api/v1/collections/{slug}",
+            format!("/api/v1/collections/{public}"),
         ),
     ] {
         let (status, body) = get_json(&app, &real, None).await;
@@ -638,7 +660,7 @@ async fn the_document_validates_and_real_answers_match_it(backend: Backend) {
     assert!(out.status.success(), "{report}");
     assert_eq!(
         report.matches(": matches its schema").count(),
-        5,
+        6,
         "{report}"
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -655,8 +677,8 @@ async fn the_document_validates_and_real_answers_match_it(backend: Backend) {
     ] {
         assert!(html.contains(path), "{path}");
     }
-    assert_eq!(html.matches("data-testid=\"endpoint\"").count(), 6);
-    assert!(html.matches("<pre><code>curl -s ").count() >= 6);
+    assert_eq!(html.matches("data-testid=\"endpoint\"").count(), 7);
+    assert!(html.matches("<pre><code>curl -s ").count() >= 7);
     for kind in [
         "bad-parameter",
         "bad-cursor",

@@ -158,6 +158,27 @@ pub fn answers() -> Vec<(&'static str, Value)> {
         ),
         ("/api/v1/users/{username}", json(site.user(&profile))),
         ("/api/v1/users/{username}/recordings", json(uploads)),
+        (
+            "/api/v1/collections/{slug}",
+            json(
+                site.collection(&domain::model::CollectionPage {
+                    id: 3,
+                    slug: "forests-at-dawn-1a2b3c4d".into(),
+                    title: "Forests at dawn".into(),
+                    note: "Five mornings, five forests.".into(),
+                    owner: "lena".into(),
+                    is_public: true,
+                    is_saved: false,
+                    is_pack: false,
+                    updated_at: Utc
+                        .with_ymd_and_hms(2024, 6, 3, 7, 0, 0)
+                        .single()
+                        .unwrap_or_default(),
+                    items: vec![card()],
+                    mine: false,
+                }),
+            ),
+        ),
     ]
 }
 

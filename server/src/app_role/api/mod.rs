@@ -58,11 +58,13 @@ pub struct ApiState {
         read::download,
         read::user,
         read::user_recordings,
+        read::collection,
     ),
     components(schemas(problem::Problem, read::SortParam, read::ConventionParam)),
     tags(
         (name = "recordings", description = "The catalog and its recordings"),
         (name = "users", description = "People and what they published"),
+        (name = "collections", description = "Collections and packs"),
     ),
     modifiers(&Bearer, &Examples),
 )]
@@ -143,6 +145,7 @@ pub fn routes(state: ApiState, meter: Meter) -> Router {
         .route("/api/v1/recordings/{slug}/comments", get(read::comments))
         .route("/api/v1/recordings/{slug}/download", get(read::download))
         .route("/api/v1/users/{username}", get(read::user))
+        .route("/api/v1/collections/{slug}", get(read::collection))
         .route(
             "/api/v1/users/{username}/recordings",
             get(read::user_recordings),

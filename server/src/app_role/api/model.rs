@@ -193,6 +193,24 @@ pub struct User {
     pub recordings: String,
 }
 
+/// A collection: a person's ordered list of recordings (a pack when public and all theirs).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Collection {
+    pub slug: String,
+    pub title: String,
+    pub note: String,
+    /// Its owner's user name.
+    pub owner: String,
+    pub public: bool,
+    /// Public, and every recording in it is its owner's.
+    pub pack: bool,
+    pub updated_at: DateTime<Utc>,
+    pub page: String,
+    /// All its originals in one ZIP (premium ones only for those who may download them).
+    pub download: String,
+    pub items: Vec<RecordingSummary>,
+}
+
 /// Builds absolute links on the site at `site` (its public URL).
 pub struct Site<'a>(pub &'a str);
 
@@ -330,6 +348,21 @@ impl Site<'_> {
             followers: p.followers,
             page: self.url(&format!("/users/{}", p.username)),
             recordings: self.url(&format!("/api/v1/users/{}/recordings", p.username)),
+        }
+    }
+
+    pub fn collection(&self, c: &domain::model::CollectionPage) -> Collection {
+        Collection {
+            slug: c.slug.clone(),
+            title: c.title.clone(),
+            note: c.note.clone(),
+            owner: c.owner.clone(),
+            public: c.is_public,
+            pack: c.is_pack,
+            updated_at: c.updated_at,
+            page: self.url(&format!("/collections/{}", c.slug)),
+            download: self.url(&format!("/collections/{}/download.zip", c.slug)),
+            items: c.items.iter().map(|card| self.summary(card)).collect(),
         }
     }
 

@@ -33,7 +33,7 @@ use super::{
     ApiState,
     caller::{Caller, ClientAddress},
     cursor::{self, Place, Walk},
-    model::{CommentList, Recording, RecordingList, Site, User},
+    model::{Collection, CommentList, Recording, RecordingList, Site, User},
     problem::{ApiError, Kind, Problem},
 };
 use crate::app_role::downloads;
@@ -524,6 +524,44 @@ pub async fn user_recordings(
     let mut res = answer(&s, &list, &keys, true);
     link_next(res.headers_mut(), next.as_deref());
     Ok(res)
+}
+
+/// A collection.
+///
+/// A public collection for everyone; a private one only for its owner's token (with the
+/// `read` scope) — for anyone else it does not exist.
+#[utoipa::path(
+    get,
+    path = "/api/v1/collections/{slug}",
+    tag = "collections",
+    params(("slug" = String, Path, description = "The collection's name in URLs")),
+    responses(
+        (status = 200, description = "The collection and its recordings, in its order", body = Collection),
+        (status = 404, description = "No such collection (or not yours to see)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The allowance is used up", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = ["read"])),
+)]
+pub async fn collection(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(slug): Path<String>,
+) -> Result<Response, ApiError> {
+    let viewer = caller.reader()?;
+    let (page, keys) = match &viewer {
+        Some(v) => domain::collections::page(&s.app.db, &slug, Some(v)).await?,
+        // The collection page's read-cache entry.
+        None => {
+            s.app
+                .bus
+                .cached(format!("collection/{slug}"), || async {
+                    domain::collections::page(&s.app.db, &slug, None).await
+                })
+                .await?
+        }
+    };
+    let shared = viewer.is_none() && page.is_public;
+    Ok(answer(&s, &site(&s).collection(&page), &keys, shared))
 }
 
 /// Download a recording.
