@@ -97,6 +97,8 @@ pub(crate) fn described(
         description: meta.description,
         location: meta.location,
         licence: meta.licence.as_str().to_owned(),
+        latitude: meta.place.map(|p| p.0),
+        longitude: meta.place.map(|p| p.1),
         uploader_id: uploader.user_id,
         ..NewRecording::default()
     };

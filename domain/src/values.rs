@@ -520,13 +520,48 @@ pub mod caps {
 /// title (1–200 characters), a place (≤ 200), a description (≤ 20,000), one of the
 /// licences offered (CC BY 4.0 when none is named) and, for a plain multichannel file,
 /// the convention (`ambix` or `fuma`, or none). Longer text is refused, not cut.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UploadMeta {
     pub title: String,
     pub description: String,
     pub location: String,
     pub licence: Licence,
     pub convention: Option<Convention>,
+    /// Where it was recorded (latitude, longitude), when the uploader said.
+    pub place: Option<(f64, f64)>,
+}
+
+/// Latitude and longitude from a form: both empty is no place; otherwise decimal degrees
+/// in range. Blurred, each is rounded to two decimals (within about 0.6 km).
+pub fn place(lat: &str, lon: &str, blur: bool) -> Result<Option<(f64, f64)>, ServiceError> {
+    let (lat, lon) = (lat.trim(), lon.trim());
+    if lat.is_empty() && lon.is_empty() {
+        return Ok(None);
+    }
+    let parse = |v: &str| {
+        v.replace(',', ".")
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+    };
+    let (Some(la), Some(lo)) = (parse(lat), parse(lon)) else {
+        return Err(invalid(
+            "Give the place as two numbers in decimal degrees (52.7, 23.85), or leave both empty.",
+        ));
+    };
+    if !(-90.0..=90.0).contains(&la) || !(-180.0..=180.0).contains(&lo) {
+        return Err(invalid(
+            "Latitude is from -90 to 90 and longitude from -180 to 180.",
+        ));
+    }
+    let keep = |x: f64| {
+        if blur {
+            (x * 100.0).round() / 100.0
+        } else {
+            (x * 1e6).round() / 1e6
+        }
+    };
+    Ok(Some((keep(la), keep(lo))))
 }
 
 impl UploadMeta {
@@ -564,6 +599,7 @@ impl UploadMeta {
             location: within(location.trim(), caps::LOCATION, "place")?,
             licence: Licence::parse(licence)?,
             convention,
+            place: None,
         })
     }
 }

@@ -48,6 +48,15 @@ fn UploadForm(token: String, direct: Option<u64>) -> impl IntoView {
                     <label for="u-location">"Location"</label>
                     <input id="u-location" name="location" type="text" maxlength="200"/>
                 </div>
+                <fieldset class="field place">
+                    <legend>"Where it was recorded (optional)"</legend>
+                    <label for="u-lat">"Latitude"</label>
+                    <input id="u-lat" name="latitude" type="text" inputmode="decimal" placeholder="52.70"/>
+                    <label for="u-lon">"Longitude"</label>
+                    <input id="u-lon" name="longitude" type="text" inputmode="decimal" placeholder="23.85"/>
+                    <label class="check"><input type="checkbox" name="blur"/>" Blur it to about 1 km"</label>
+                    <p class="hint">"Decimal degrees; it puts the recording on the map. You can also set it later, by a click on a map, when you describe it."</p>
+                </fieldset>
                 <div class="field">
                     <label for="u-description">"Description"</label>
                     <textarea id="u-description" name="description" rows="5"></textarea>

@@ -4,7 +4,7 @@
 
 use sea_orm::DatabaseConnection;
 
-use crate::{Licence, caps, error::ServiceError, model::Viewer, write::Write};
+use crate::{Licence, caps, error::ServiceError, model::Viewer, place, write::Write};
 
 use super::{by_slug, can_describe, life, manages};
 
@@ -23,39 +23,6 @@ pub struct Description {
     /// and whether to blur it to about a kilometre. `None` leaves the place as it is; two
     /// empty fields take it away.
     pub coordinates: Option<(String, String, bool)>,
-}
-
-/// Latitude and longitude from a form: both empty is no place; otherwise decimal degrees
-/// in range. Blurred, each is rounded to two decimals (within about 0.6 km).
-pub fn place(lat: &str, lon: &str, blur: bool) -> Result<Option<(f64, f64)>, ServiceError> {
-    let (lat, lon) = (lat.trim(), lon.trim());
-    if lat.is_empty() && lon.is_empty() {
-        return Ok(None);
-    }
-    let parse = |v: &str| {
-        v.replace(',', ".")
-            .parse::<f64>()
-            .ok()
-            .filter(|x| x.is_finite())
-    };
-    let (Some(la), Some(lo)) = (parse(lat), parse(lon)) else {
-        return Err(ServiceError::invalid(
-            "Give the place as two numbers in decimal degrees (52.7, 23.85), or leave both empty.",
-        ));
-    };
-    if !(-90.0..=90.0).contains(&la) || !(-180.0..=180.0).contains(&lo) {
-        return Err(ServiceError::invalid(
-            "Latitude is from -90 to 90 and longitude from -180 to 180.",
-        ));
-    }
-    let keep = |x: f64| {
-        if blur {
-            (x * 100.0).round() / 100.0
-        } else {
-            (x * 1e6).round() / 1e6
-        }
-    };
-    Ok(Some((keep(la), keep(lo))))
 }
 
 /// The most tags one recording has.

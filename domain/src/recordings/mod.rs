@@ -10,7 +10,7 @@ mod manage;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 pub use life::{Generated, NewRecording, Previews, StatusChange};
-pub use manage::{Description, MAX_TAGS, delete, describe, place, restore};
+pub use manage::{Description, MAX_TAGS, delete, describe, restore};
 
 use crate::{Slug, Status, entities::recordings, error::ServiceError, model::Viewer};
 

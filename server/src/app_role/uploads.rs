@@ -81,7 +81,14 @@ async fn receive_form(
             received = Some(n);
         } else if matches!(
             name.as_str(),
-            "title" | "description" | "licence" | "location" | "convention"
+            "title"
+                | "description"
+                | "licence"
+                | "location"
+                | "convention"
+                | "latitude"
+                | "longitude"
+                | "blur"
         ) {
             fields.insert(name, field.text().await.map_err(bad_form)?);
         }
@@ -183,13 +190,16 @@ async fn receive_api(
 /// The uploader's words, from a form or a query string, read into one `UploadMeta`.
 fn meta<'a>(field: impl Fn(&str) -> Option<&'a str>) -> Result<UploadMeta, ServiceError> {
     let get = |k: &str| field(k).unwrap_or("");
-    UploadMeta::parse(
+    let mut meta = UploadMeta::parse(
         get("title"),
         get("description"),
         get("location"),
         get("licence"),
         get("convention"),
-    )
+    )?;
+    // `latitude` and `longitude` in decimal degrees, `blur` (any value) to round them.
+    meta.place = domain::place(get("latitude"), get("longitude"), !get("blur").is_empty())?;
+    Ok(meta)
 }
 
 /// A fresh temporary file in the incoming folder (removed when dropped).

@@ -180,7 +180,59 @@ async fn an_uploader_places_a_recording_and_may_blur_it(backend: Backend) {
     assert_eq!((r.latitude, r.longitude), (None, None), "taken away");
 }
 
+/// The upload form (and the token API, which reads the same words) takes the place too.
+async fn an_upload_carries_its_place(backend: Backend) {
+    use crate::uploads::{api_upload, fuma_file, make_token, uploader};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let app = TestApp::spawn(backend).await;
+    let paul = uploader(&app, "paul", Role::Uploader).await;
+    let res = app
+        .upload(
+            &paul,
+            &[
+                ("title", "Placed by the form"),
+                ("latitude", "56.962531"),
+                ("longitude", "-2.201234"),
+                ("blur", "on"),
+            ],
+            "a.amb",
+            fuma_file(4_800),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let token = make_token(&app, &paul, "laptop").await;
+    let res = api_upload(
+        &app,
+        &token,
+        "title=Placed+by+the+API&latitude=52.7&longitude=23.85",
+        fuma_file(4_900),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = api_upload(
+        &app,
+        &token,
+        "title=Nowhere&latitude=123&longitude=0",
+        fuma_file(5_000),
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 422, "out of range: refused");
+    for (title, lat, lon) in [
+        ("Placed by the form", 56.96, -2.2),
+        ("Placed by the API", 52.7, 23.85),
+    ] {
+        let r = domain::entities::recordings::Entity::find()
+            .filter(domain::entities::recordings::Column::Title.eq(title))
+            .one(&app.db)
+            .await
+            .expect("row")
+            .expect("there");
+        assert_eq!((r.latitude, r.longitude), (Some(lat), Some(lon)), "{title}");
+    }
+}
+
 both_backends!(
     the_map_shows_where_recordings_were_made,
     an_uploader_places_a_recording_and_may_blur_it,
+    an_upload_carries_its_place,
 );
