@@ -694,6 +694,21 @@ pub async fn toggle_save(slug: String) -> Result<(), AppError> {
     )
 }
 
+/// Save from a recording's card (any list a logged-in listener sees): added to their Saved
+/// collection, then back to the list they were on.
+#[server(endpoint = "save-card")]
+pub async fn save_card(slug: String, next: String) -> Result<(), AppError> {
+    finish(
+        async {
+            let me = require_viewer()?;
+            collections::save(&state()?.db, &me, &slug).await?;
+            leptos_axum::redirect(safe_next(&next));
+            Ok(())
+        }
+        .await,
+    )
+}
+
 /// Checkbox: present when ticked.
 #[cfg(feature = "ssr")]
 fn ticked(v: &Option<String>) -> bool {

@@ -1,7 +1,7 @@
 //! Pieces that several pages share: the header, cards, the pager, form helpers, the error
 //! view (which also sets the HTTP status).
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
 
 use crate::error::AppError;
@@ -142,6 +142,23 @@ pub fn Card(card: RecordingCard) -> impl IntoView {
                     <li><a href=format!("/tags/{}", t.slug)>{t.name}</a></li>
                 }).collect_view()}
             </ul>
+            // Saving is one click from any card a logged-in listener sees (such pages are
+            // never shared, so the form token is theirs).
+            {current_viewer().map(|_| {
+                let here = leptos_router::hooks::use_location();
+                let next = format!("{}{}", here.pathname.get_untracked(), {
+                    let q = here.search.get_untracked();
+                    if q.is_empty() { String::new() } else { format!("?{q}") }
+                });
+                view! {
+                    <form method="post" action=crate::api::SaveCard::PATH class="card-save">
+                        <CsrfField/>
+                        <input type="hidden" name="slug" value=card.slug.clone()/>
+                        <input type="hidden" name="next" value=next/>
+                        <button type="submit" class="link-button" data-testid="card-save">"☆ Save"</button>
+                    </form>
+                }
+            })}
         </article>
     }
 }

@@ -419,6 +419,22 @@ pub async fn toggle_saved(
     Ok(!removed)
 }
 
+/// Saves a published recording to the viewer's bookmarks (from a card: nothing happens if
+/// it is there already).
+#[tracing::instrument(skip_all, fields(user = viewer.user_id))]
+pub async fn save(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    recording: &str,
+) -> Result<(), ServiceError> {
+    let w = Write::begin(db).await?;
+    let r = published_recording(&w, recording).await?;
+    let c = saved_of(&w, viewer).await?;
+    append(&w, &c, &r).await?;
+    w.commit(Changed::nothing_shown()).await?;
+    Ok(())
+}
+
 /// Whether every one of `ids` is `owner`'s (for a pack), on published recordings.
 async fn all_owned_by(
     db: &impl ConnectionTrait,

@@ -224,6 +224,27 @@ async fn saving_is_one_click_and_private(backend: Backend) {
     assert_eq!(res.status(), StatusCode::FOUND);
     let (_, html) = app.get_text(&rec, &lena).await;
     assert!(html.contains("☆ Save"), "unsaved");
+    // One click from a card, back to the list.
+    let (_, catalog) = app.get_text("/catalog?tag=forest", &lena).await;
+    assert_eq!(catalog.matches("data-testid=\"card-save\"").count(), 3);
+    let (_, public) = app
+        .get_text("/catalog?tag=forest", &Browser::default())
+        .await;
+    assert!(!public.contains("card-save"), "not on the shared page");
+    let res = post(
+        &app,
+        &mut lena,
+        "/catalog?tag=forest",
+        "/api/save-card",
+        &[("slug", &slugs[2]), ("next", "/catalog?tag=forest")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(location(&res), "/catalog?tag=forest");
+    let (_, html) = app
+        .get_text(&format!("/recordings/{}", slugs[2]), &lena)
+        .await;
+    assert!(html.contains("★ Saved"), "saved from its card");
 }
 
 async fn a_public_collection_of_ones_own_recordings_is_a_pack(backend: Backend) {
