@@ -50,6 +50,8 @@
       const started = await post('/upload/direct', csrf, {
         title: field('title'), description: field('description'), location: field('location'),
         licence: field('licence'), convention: field('convention'), size: file.size,
+        latitude: field('latitude'), longitude: field('longitude'),
+        blur: !!form.querySelector('[name="blur"]')?.checked,
       });
       state = { id: started.id, partSize: started.part_size, parts: started.parts, etags: {} };
     }

@@ -102,6 +102,8 @@ pub async fn start(
         recording_id: Set(None),
         message: Set(String::new()),
         updated_at: Set(Some(now)),
+        latitude: Set(meta.place.map(|p| p.0)),
+        longitude: Set(meta.place.map(|p| p.1)),
         ..Default::default()
     }
     .insert(&w)
@@ -487,7 +489,10 @@ async fn take(
         &row.licence,
         &row.convention,
     ) {
-        Ok(m) => m,
+        Ok(m) => UploadMeta {
+            place: row.latitude.zip(row.longitude),
+            ..m
+        },
         Err(e) => return refused(e),
     };
     let (new, said) = uploads::described(meta, uploader);

@@ -26,6 +26,7 @@ mod m20261206_000018_higher_order_preview;
 mod m20261206_000019_token_scopes;
 mod m20261206_000020_collections;
 mod m20261206_000021_following;
+mod m20261206_000022_direct_upload_place;
 
 pub use m20261203_000010_facet_pairs::pair_count_statements;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000019_token_scopes::Migration),
             Box::new(m20261206_000020_collections::Migration),
             Box::new(m20261206_000021_following::Migration),
+            Box::new(m20261206_000022_direct_upload_place::Migration),
         ]
     }
 }

@@ -76,8 +76,8 @@ fn NewCollection(add: Option<String>) -> impl IntoView {
             {add.map(|a| view! { <input type="hidden" name="add" value=a/> })}
             <input type="hidden" name="note" value=""/>
             <div class="field">
-                <label for="c-title">"New collection"</label>
-                <input id="c-title" name="title" type="text" maxlength="200" required=true placeholder="Forests at dawn"/>
+                <label for="nc-title">"New collection"</label>
+                <input id="nc-title" name="title" type="text" maxlength="200" required=true placeholder="Forests at dawn"/>
             </div>
             <label class="check"><input type="checkbox" name="public"/>" Public (anyone can see it, follow its feed and download it)"</label>
             <FormError path=CreateCollection::PATH/>

@@ -25,6 +25,9 @@ pub struct Model {
     /// Why it was refused, for its uploader.
     pub message: String,
     pub updated_at: Option<DateTimeUtc>,
+    /// Where it was recorded, as the form said.
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -36,6 +36,14 @@ pub struct Start {
     licence: String,
     #[serde(default)]
     convention: String,
+    /// Where it was recorded (decimal degrees; both empty for nowhere), and whether to
+    /// blur it.
+    #[serde(default)]
+    latitude: String,
+    #[serde(default)]
+    longitude: String,
+    #[serde(default)]
+    blur: bool,
     size: u64,
 }
 
@@ -67,7 +75,7 @@ pub async fn start(
 ) -> Response {
     let started = async {
         let uploader = uploader(&s, &ctx).await?;
-        let meta = UploadMeta::parse(
+        let mut meta = UploadMeta::parse(
             &req.title,
             &req.description,
             &req.location,
@@ -75,6 +83,8 @@ pub async fn start(
             &req.convention,
         )
         .map_err(Refusal::from)?;
+        meta.place =
+            domain::place(&req.latitude, &req.longitude, req.blur).map_err(Refusal::from)?;
         direct_uploads::start(
             &s.db,
             &s.store,

@@ -124,6 +124,59 @@ pub async fn download(
     }
 }
 
+/// The bytes of `rendition` (facing front) of `row` for another answer to stream (a
+/// collection's ZIP): from the store when it was made before, else made now — streamed
+/// while a copy is stored for later, as a download makes it — or, while another request
+/// makes it, once that is stored. `Err` carries the answer a download would have given.
+pub async fn rendition_bytes(
+    s: &MediaState,
+    row: &domain::entities::recordings::Model,
+    rendition: domain::Rendition,
+) -> Result<std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>, Response> {
+    use futures::TryStreamExt;
+    let Some(key) = row.media_key.clone() else {
+        return Err(not_found());
+    };
+    let stored = renditions::key(row, rendition, 0);
+    loop {
+        if let Ok(Some(_)) = s.store.size(&stored).await {
+            return match s.store.get(&stored, None).await {
+                Ok(o) => Ok(o.body),
+                Err(e) => Err(internal("reading a rendition from the media store", e)),
+            };
+        }
+        match s.renditions.turn(&stored) {
+            Ok(Turn::Make(making)) => {
+                let form = Form {
+                    rendition,
+                    facing: 0,
+                };
+                let name = format!("{}{}", row.slug, renditions::file_suffix(rendition, 0));
+                let resp =
+                    render_and_store(s, &key, &stored, row.convention(), form, &name, making).await;
+                if !resp.status().is_success() {
+                    return Err(resp);
+                }
+                let body = resp
+                    .into_body()
+                    .into_data_stream()
+                    .map_err(std::io::Error::other);
+                return Ok(Box::pin(tokio_util::io::StreamReader::new(body)));
+            }
+            Ok(Turn::Wait(mut done)) => match done.wait_for(Option::is_some).await.map(|v| *v) {
+                Ok(Some(true)) => continue,
+                _ => {
+                    return Err(internal(
+                        "rendering a download",
+                        "the rendition was not made",
+                    ));
+                }
+            },
+            Err(e) => return Err(Refusal::from(e).download_page()),
+        }
+    }
+}
+
 /// Renders `rendition` of the original at `key`, streaming it to this request while a copy
 /// goes to a scratch file; once whole, the copy is stored at `stored` for every later
 /// request, and the waiters are told. The header is read first, so the length is known

@@ -149,7 +149,13 @@ async fn a_large_file_goes_straight_to_s3_in_parts_one_retried_after_a_drop() {
         &paul,
         &csrf,
         "/upload/direct",
-        json!({ "title": "Long Night Harbour", "size": file.len() }),
+        json!({
+            "title": "Long Night Harbour",
+            "size": file.len(),
+            "latitude": "56.962531",
+            "longitude": "-2.201234",
+            "blur": true,
+        }),
     )
     .await;
     assert_eq!(res.status(), StatusCode::CREATED);
@@ -254,6 +260,11 @@ async fn a_large_file_goes_straight_to_s3_in_parts_one_retried_after_a_drop() {
         .expect("row");
     assert_eq!(row.size_bytes, Some(file.len() as i64));
     assert_eq!(row.status, domain::Status::Pending);
+    assert_eq!(
+        (row.latitude, row.longitude),
+        (Some(56.96), Some(-2.2)),
+        "the place the form said, blurred"
+    );
     let keys: Vec<String> = bucket
         .list()
         .await
