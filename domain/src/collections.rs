@@ -214,6 +214,24 @@ async fn item_ids(w: &impl ConnectionTrait, collection_id: i32) -> Result<Vec<i3
         .await?)
 }
 
+/// The published recordings of collection `id`, in its order (what its page, feed and
+/// download show).
+async fn shown_rows(
+    db: &DatabaseConnection,
+    id: i32,
+) -> Result<Vec<recordings::Model>, ServiceError> {
+    let ids = item_ids(db, id).await?;
+    let mut by_id: HashMap<i32, recordings::Model> = recordings::Entity::find()
+        .filter(recordings::Column::Id.is_in(ids.iter().copied()))
+        .filter(recordings::Column::Status.eq(Status::Published))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
 /// Appends `recording` to `c` (nothing when it is there already); whether it was added.
 async fn append(
     w: &Write,
@@ -469,14 +487,7 @@ pub async fn page(
     if !c.is_public && !mine {
         return Err(ServiceError::NotFound);
     }
-    let ids = item_ids(db, c.id).await?;
-    let rows = recordings::Entity::find()
-        .filter(recordings::Column::Id.is_in(ids.iter().copied()))
-        .filter(recordings::Column::Status.eq(Status::Published))
-        .all(db)
-        .await?;
-    let mut by_id: HashMap<i32, recordings::Model> = rows.into_iter().map(|r| (r.id, r)).collect();
-    let ordered: Vec<recordings::Model> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+    let ordered = shown_rows(db, c.id).await?;
     let shown: Vec<i32> = ordered.iter().map(|r| r.id).collect();
     let is_pack = c.is_public && all_owned_by(db, &shown, c.owner_id).await?;
     let owner = users::Entity::find_by_id(c.owner_id)
@@ -517,20 +528,8 @@ pub async fn public_rows(
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound)?;
-    let ids = item_ids(db, c.id).await?;
-    let mut by_id: HashMap<i32, recordings::Model> = recordings::Entity::find()
-        .filter(recordings::Column::Id.is_in(ids.iter().copied()))
-        .filter(recordings::Column::Status.eq(Status::Published))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r))
-        .collect();
-    let rows = ids
-        .iter()
-        .filter_map(|id| by_id.remove(id))
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .collect();
+    let mut rows = shown_rows(db, c.id).await?;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let owner = users::Entity::find_by_id(c.owner_id)
         .one(db)
         .await?
@@ -552,16 +551,7 @@ pub async fn contents(
         .await?
         .filter(|c| c.is_public || viewer.is_some_and(|v| v.user_id == c.owner_id))
         .ok_or(ServiceError::NotFound)?;
-    let ids = item_ids(db, c.id).await?;
-    let mut by_id: HashMap<i32, recordings::Model> = recordings::Entity::find()
-        .filter(recordings::Column::Id.is_in(ids.iter().copied()))
-        .filter(recordings::Column::Status.eq(Status::Published))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r))
-        .collect();
-    let rows: Vec<recordings::Model> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+    let rows = shown_rows(db, c.id).await?;
     let names: HashMap<i32, String> = users::Entity::find()
         .filter(
             users::Column::Id.is_in(

@@ -67,6 +67,27 @@ impl<T> Shared<T> {
     }
 }
 
+/// The last word a handler outside Leptos (feeds, the API, the embed, the map's data) says
+/// on sharing its answer: shareable for `ttl` seconds under `keys` when it is `shared` (the
+/// same for everyone) and this replica is current on the bus; private otherwise.
+pub fn set_sharing(
+    h: &mut http::HeaderMap,
+    state: &AppState,
+    keys: &[String],
+    ttl: u32,
+    shared: bool,
+) {
+    match policy::public_headers(keys, ttl).filter(|_| shared && may_share(state)) {
+        Some((cc, keys)) => {
+            h.insert(CACHE_CONTROL, cc);
+            h.insert(contract::header::SURROGATE_KEY.clone(), keys);
+        }
+        None => {
+            h.insert(CACHE_CONTROL, HeaderValue::from_static(policy::PRIVATE));
+        }
+    }
+}
+
 /// Whether this replica's answers may be shared now: a replica whose lease on the bus has
 /// lapsed may be behind, and nobody may keep what it says until it has caught up.
 pub fn may_share(state: &AppState) -> bool {

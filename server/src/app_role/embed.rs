@@ -7,16 +7,13 @@
 
 use std::collections::HashMap;
 
-use app::ssr::{cache::may_share, state::AppState};
+use app::ssr::{cache::set_sharing, state::AppState};
 use axum::{
     extract::{Path, Query, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use contract::{
-    header::SURROGATE_KEY,
-    policy::{PRIVATE, public_headers},
-};
+use contract::policy::PRIVATE;
 use domain::{ServiceError, catalog, key, model::RecordingDetail};
 
 use super::{page_headers::Framable, refusal::Refusal};
@@ -36,16 +33,7 @@ async fn published(
 }
 
 fn shared(s: &AppState, res: &mut Response, keys: &[String]) {
-    let h = res.headers_mut();
-    match public_headers(keys, s.settings.page_ttl_s).filter(|_| may_share(s)) {
-        Some((cc, keys)) => {
-            h.insert(header::CACHE_CONTROL, cc);
-            h.insert(&SURROGATE_KEY, keys);
-        }
-        None => {
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static(PRIVATE));
-        }
-    }
+    set_sharing(res.headers_mut(), s, keys, s.settings.page_ttl_s, true);
 }
 
 /// `GET /embed/{slug}`.

@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use app::ssr::{cache::may_share, state::AppState};
+use app::ssr::{cache::set_sharing, state::AppState};
 use axum::{
     Router,
     extract::{Path, Query, State},
@@ -18,10 +18,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use contract::{
-    header::SURROGATE_KEY,
-    policy::{PRIVATE, public_headers},
-};
+use contract::{header::SURROGATE_KEY, policy::public_headers};
 use domain::{
     ServiceError,
     catalog_query::CatalogQuery,
@@ -264,15 +261,7 @@ async fn answer(s: &AppState, scope: Scope, format: Format) -> Response {
     // A feed mirrors its page, and is shared as the page is.
     // A private feed (what someone follows) is theirs alone, however it is asked for.
     let private = matches!(scope, Scope::Following { .. });
-    match public_headers(&feed.keys, s.settings.page_ttl_s).filter(|_| may_share(s) && !private) {
-        Some((cc, keys)) => {
-            h.insert(header::CACHE_CONTROL, cc);
-            h.insert(&SURROGATE_KEY, keys);
-        }
-        None => {
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static(PRIVATE));
-        }
-    }
+    set_sharing(h, s, &feed.keys, s.settings.page_ttl_s, !private);
     resp
 }
 

@@ -3,15 +3,11 @@
 //! longitude first) for `public/map.js`. The same for every visitor: through the read cache
 //! and shared by the balancer under the catalog's key, which every write to a list purges.
 
-use app::ssr::{cache::may_share, state::AppState};
+use app::ssr::{cache::set_sharing, state::AppState};
 use axum::{
     extract::{Query, State},
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
-};
-use contract::{
-    header::SURROGATE_KEY,
-    policy::{PRIVATE, public_headers},
 };
 use domain::{catalog, catalog_query::CatalogQuery, key};
 use serde_json::json;
@@ -64,14 +60,6 @@ pub async fn geojson(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/geo+json"),
     );
-    match public_headers(&keys, s.settings.page_ttl_s).filter(|_| may_share(&s)) {
-        Some((cc, keys)) => {
-            h.insert(header::CACHE_CONTROL, cc);
-            h.insert(&SURROGATE_KEY, keys);
-        }
-        None => {
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static(PRIVATE));
-        }
-    }
+    set_sharing(h, &s, &keys, s.settings.page_ttl_s, true);
     res
 }

@@ -8,18 +8,6 @@ use reqwest::StatusCode;
 use crate::{both_backends, helpers::*};
 
 /// Posts a form of `page` to `action` as `who`; the answer.
-async fn post(
-    app: &TestApp,
-    who: &mut Browser,
-    page: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let token = app.form_token(page, who).await;
-    let mut all = vec![("csrf", token.as_str())];
-    all.extend_from_slice(fields);
-    app.post_form(action, page, &all, who).await
-}
 
 /// The titles of an owner's collection page, in order.
 fn item_titles(html: &str) -> Vec<String> {
@@ -53,7 +41,7 @@ async fn a_collection_keeps_its_order_and_its_privacy(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let slugs = three_recordings(&app).await;
     let mut lena = app.register("lena").await;
-    let res = post(
+    let res = post_on(
         &app,
         &mut lena,
         "/collections",
@@ -66,7 +54,7 @@ async fn a_collection_keeps_its_order_and_its_privacy(backend: Backend) {
     assert!(page.starts_with("/collections/forests-at-dawn-"), "{page}");
     let slug = page.trim_start_matches("/collections/").to_owned();
     for r in &slugs {
-        let res = post(
+        let res = post_on(
             &app,
             &mut lena,
             &format!("/recordings/{r}"),
@@ -83,7 +71,7 @@ async fn a_collection_keeps_its_order_and_its_privacy(backend: Backend) {
     );
     // The last one up, the first one out.
     for (r, change) in [(&slugs[2], "up"), (&slugs[0], "remove")] {
-        let res = post(
+        let res = post_on(
             &app,
             &mut lena,
             &page,
@@ -107,7 +95,7 @@ async fn a_collection_keeps_its_order_and_its_privacy(backend: Backend) {
         );
     }
     let mut tom2 = tom.clone();
-    let res = post(
+    let res = post_on(
         &app,
         &mut tom2,
         &format!("/recordings/{}", slugs[1]),
@@ -120,7 +108,7 @@ async fn a_collection_keeps_its_order_and_its_privacy(backend: Backend) {
         "tom cannot add to lena's collection"
     );
     // Public: shared, under its key; an edit is seen at once by everyone.
-    let res = post(
+    let res = post_on(
         &app,
         &mut lena,
         &page,
@@ -141,7 +129,7 @@ async fn a_collection_keeps_its_order_and_its_privacy(backend: Backend) {
     let html = res.text().await.unwrap_or_default();
     assert_eq!(titles(&html), ["Forest Three", "Forest Two"]);
     assert!(html.contains("Two favourites."));
-    let res = post(
+    let res = post_on(
         &app,
         &mut lena,
         &page,
@@ -165,7 +153,7 @@ async fn a_collection_keeps_its_order_and_its_privacy(backend: Backend) {
         .get_text(&format!("/recordings/{}", slugs[1]), &Browser::default())
         .await;
     assert!(rec.contains("In 1 public collection."), "counted");
-    let res = post(
+    let res = post_on(
         &app,
         &mut lena,
         &page,
@@ -191,7 +179,7 @@ async fn saving_is_one_click_and_private(backend: Backend) {
     let rec = format!("/recordings/{}", slugs[0]);
     let (_, html) = app.get_text(&rec, &lena).await;
     assert!(html.contains("☆ Save"));
-    let res = post(&app, &mut lena, &rec, "/api/save", &[("slug", &slugs[0])]).await;
+    let res = post_on(&app, &mut lena, &rec, "/api/save", &[("slug", &slugs[0])]).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     let (_, html) = app.get_text(&rec, &lena).await;
     assert!(html.contains("★ Saved"), "saved");
@@ -220,7 +208,7 @@ async fn saving_is_one_click_and_private(backend: Backend) {
         public.contains("to save it"),
         "anonymous visitors are asked to log in"
     );
-    let res = post(&app, &mut lena, &rec, "/api/save", &[("slug", &slugs[0])]).await;
+    let res = post_on(&app, &mut lena, &rec, "/api/save", &[("slug", &slugs[0])]).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     let (_, html) = app.get_text(&rec, &lena).await;
     assert!(html.contains("☆ Save"), "unsaved");
@@ -231,7 +219,7 @@ async fn saving_is_one_click_and_private(backend: Backend) {
         .get_text("/catalog?tag=forest", &Browser::default())
         .await;
     assert!(!public.contains("card-save"), "not on the shared page");
-    let res = post(
+    let res = post_on(
         &app,
         &mut lena,
         "/catalog?tag=forest",
@@ -251,7 +239,7 @@ async fn a_public_collection_of_ones_own_recordings_is_a_pack(backend: Backend) 
     let app = TestApp::spawn(backend).await;
     let slugs = three_recordings(&app).await;
     let mut marta = app.login("marta").await;
-    let res = post(
+    let res = post_on(
         &app,
         &mut marta,
         "/collections",
@@ -266,7 +254,7 @@ async fn a_public_collection_of_ones_own_recordings_is_a_pack(backend: Backend) 
     let page = location(&res);
     let slug = page.trim_start_matches("/collections/").to_owned();
     for r in &slugs[..2] {
-        post(
+        post_on(
             &app,
             &mut marta,
             &format!("/recordings/{r}"),
@@ -289,7 +277,7 @@ async fn a_public_collection_of_ones_own_recordings_is_a_pack(backend: Backend) 
     // Someone else's recording in it: a collection, not a pack.
     let other = app.user("olga", Role::Uploader).await;
     let (_, theirs) = app.recording(sample("Not Marta's", other)).await;
-    post(
+    post_on(
         &app,
         &mut marta,
         &format!("/recordings/{theirs}"),
@@ -366,7 +354,7 @@ async fn a_public_collection_downloads_as_one_zip_through_the_balancer(backend: 
     .update(&app.db)
     .await
     .expect("made premium");
-    let res = post(
+    let res = post_on(
         &app,
         &mut paul,
         "/collections",
@@ -381,7 +369,7 @@ async fn a_public_collection_downloads_as_one_zip_through_the_balancer(backend: 
     let page = location(&res);
     let slug = page.trim_start_matches("/collections/").to_owned();
     for r in &slugs {
-        post(
+        post_on(
             &app,
             &mut paul,
             &format!("/recordings/{r}"),
@@ -523,7 +511,7 @@ async fn bench_collection_zip() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let owner = app.user("bench", Role::Uploader).await;
     let mut browser = app.login("bench").await;
-    let res = post(
+    let res = post_on(
         &app,
         &mut browser,
         "/collections",
@@ -552,7 +540,7 @@ async fn bench_collection_zip() {
         .update(&app.db)
         .await
         .expect("media");
-        post(
+        post_on(
             &app,
             &mut browser,
             &format!("/recordings/{rec}"),

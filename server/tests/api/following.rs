@@ -7,19 +7,6 @@ use reqwest::StatusCode;
 
 use crate::{both_backends, bus::within_seconds, helpers::*};
 
-async fn post(
-    app: &TestApp,
-    who: &mut Browser,
-    page: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let token = app.form_token(page, who).await;
-    let mut all = vec![("csrf", token.as_str())];
-    all.extend_from_slice(fields);
-    app.post_form(action, page, &all, who).await
-}
-
 async fn follows_show_what_is_followed_and_a_private_feed_of_it(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let marta = app.user("marta", Role::Uploader).await;
@@ -29,7 +16,7 @@ async fn follows_show_what_is_followed_and_a_private_feed_of_it(backend: Backend
     let mut lena = app.register("lena").await;
     let (_, profile) = app.get_text("/users/marta", &lena).await;
     assert!(profile.contains(">Follow<") && profile.contains("0 followers"));
-    let res = post(
+    let res = post_on(
         &app,
         &mut lena,
         "/users/marta",
@@ -54,7 +41,7 @@ async fn follows_show_what_is_followed_and_a_private_feed_of_it(backend: Backend
         ..sample("Olga's forest", olga)
     })
     .await;
-    let res = post(
+    let res = post_on(
         &app,
         &mut lena,
         "/tags/forest",
@@ -75,7 +62,7 @@ async fn follows_show_what_is_followed_and_a_private_feed_of_it(backend: Backend
         StatusCode::OK
     );
     // The private feed: shown once, private, and gone when revoked or replaced.
-    let res = post(&app, &mut lena, "/following", "/api/following-feed", &[]).await;
+    let res = post_on(&app, &mut lena, "/following", "/api/following-feed", &[]).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     let res = app.get("/following", &lena).await;
     // A browser takes the cookie that clears the secret.
@@ -107,14 +94,14 @@ async fn follows_show_what_is_followed_and_a_private_feed_of_it(backend: Backend
         "{atom_text}"
     );
     assert!(!atom_text.contains("Olga&apos;s city"));
-    let res = post(&app, &mut lena, "/following", "/api/following-feed", &[]).await;
+    let res = post_on(&app, &mut lena, "/following", "/api/following-feed", &[]).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(
         app.get(&url, &Browser::default()).await.status(),
         StatusCode::NOT_FOUND,
         "replaced"
     );
-    let res = post(
+    let res = post_on(
         &app,
         &mut lena,
         "/following",
@@ -135,7 +122,7 @@ async fn follows_show_what_is_followed_and_a_private_feed_of_it(backend: Backend
         );
     }
     // Unfollowing takes them off the list.
-    post(
+    post_on(
         &app,
         &mut lena,
         "/users/marta",
@@ -147,7 +134,7 @@ async fn follows_show_what_is_followed_and_a_private_feed_of_it(backend: Backend
     assert_eq!(titles(&html), ["Olga's forest"]);
     // Following oneself is refused.
     let mut marta_b = app.login("marta").await;
-    let res = post(
+    let res = post_on(
         &app,
         &mut marta_b,
         "/users/marta",

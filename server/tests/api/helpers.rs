@@ -801,6 +801,20 @@ impl TestApp {
     }
 }
 
+/// Posts a form of `page` to `action` as `who` would: the page's form token first.
+pub async fn post_on(
+    site: &Site,
+    who: &mut Browser,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> Response {
+    let token = site.form_token(page, who).await;
+    let mut all = vec![("csrf", token.as_str())];
+    all.extend_from_slice(fields);
+    site.post_form(action, page, &all, who).await
+}
+
 pub fn sample(title: &str, uploader_id: i32) -> NewRecording {
     NewRecording {
         title: title.to_string(),

@@ -7,16 +7,12 @@
 
 use std::collections::HashMap;
 
-use app::ssr::{cache::may_share, request::RequestContext};
+use app::ssr::{cache::set_sharing, request::RequestContext};
 use axum::{
     Extension,
     extract::{Path, Query, State, rejection::QueryRejection},
     http::{HeaderMap, HeaderValue, Method, header},
     response::{IntoResponse, Response},
-};
-use contract::{
-    header::SURROGATE_KEY,
-    policy::{PRIVATE, public_headers},
 };
 use domain::{
     catalog,
@@ -158,15 +154,7 @@ fn answer<T: Serialize>(s: &ApiState, value: &T, keys: &[String], shared: bool) 
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    match public_headers(keys, s.app.settings.page_ttl_s).filter(|_| shared && may_share(&s.app)) {
-        Some((cc, keys)) => {
-            h.insert(header::CACHE_CONTROL, cc);
-            h.insert(&SURROGATE_KEY, keys);
-        }
-        None => {
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static(PRIVATE));
-        }
-    }
+    set_sharing(h, &s.app, keys, s.app.settings.page_ttl_s, shared);
     res
 }
 
