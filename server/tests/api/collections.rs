@@ -7,8 +7,6 @@ use reqwest::StatusCode;
 
 use crate::{both_backends, helpers::*};
 
-/// Posts a form of `page` to `action` as `who`; the answer.
-
 /// The titles of an owner's collection page, in order.
 fn item_titles(html: &str) -> Vec<String> {
     html.split("data-testid=\"collection-item\"><a href=\"/recordings/")
