@@ -13,8 +13,9 @@ use domain::{licence_label, model::RecordingDetail};
 pub const WIDTH: u32 = 480;
 pub const HEIGHT: u32 = 420;
 
-/// The `<iframe>` that shows the player of `slug` on another page (`site` is the public URL).
-pub fn iframe_code(site: &str, slug: &str, title: &str) -> String {
+/// The `<iframe>` that shows the player of `slug` on another page (`site` is the public
+/// URL), `width` × `height` CSS pixels (the player's own size is [`WIDTH`] × [`HEIGHT`]).
+pub fn iframe_code(site: &str, slug: &str, title: &str, width: u32, height: u32) -> String {
     let esc = |s: &str| {
         s.replace('&', "&amp;")
             .replace('"', "&quot;")
@@ -22,7 +23,7 @@ pub fn iframe_code(site: &str, slug: &str, title: &str) -> String {
             .replace('>', "&gt;")
     };
     format!(
-        "<iframe src=\"{}/embed/{}\" width=\"{WIDTH}\" height=\"{HEIGHT}\" style=\"border:0\" \
+        "<iframe src=\"{}/embed/{}\" width=\"{width}\" height=\"{height}\" style=\"border:0\" \
          allow=\"autoplay; accelerometer; gyroscope\" loading=\"lazy\" title=\"{} — Ambisonia\"></iframe>",
         esc(site),
         esc(slug),

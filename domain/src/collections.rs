@@ -610,13 +610,19 @@ pub async fn mine(
     db: &DatabaseConnection,
     viewer: &Viewer,
 ) -> Result<Vec<CollectionRef>, ServiceError> {
-    let rows = collections::Entity::find()
+    refs(db, mine_rows(db, viewer).await?).await
+}
+
+async fn mine_rows(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+) -> Result<Vec<collections::Model>, ServiceError> {
+    Ok(collections::Entity::find()
         .filter(collections::Column::OwnerId.eq(viewer.user_id))
         .order_by_desc(collections::Column::IsSaved)
         .order_by_desc(collections::Column::UpdatedAt)
         .all(db)
-        .await?;
-    refs(db, rows).await
+        .await?)
 }
 
 /// A person's public collections (packs first), for their profile.
@@ -667,8 +673,10 @@ pub async fn of_recording(
         ..Default::default()
     };
     if let Some(v) = viewer {
-        for c in mine(db, v).await? {
-            let holds = holding_slug(db, &c.slug, recording_id).await?;
+        let rows = mine_rows(db, v).await?;
+        // Which of them hold it: the ids read above, no query per collection.
+        let holds: Vec<bool> = rows.iter().map(|c| holding.contains(&c.id)).collect();
+        for (c, holds) in refs(db, rows).await?.into_iter().zip(holds) {
             if c.is_saved {
                 out.saved = holds;
             } else {
@@ -677,32 +685,6 @@ pub async fn of_recording(
         }
     }
     Ok(out)
-}
-
-async fn holding_slug(
-    db: &DatabaseConnection,
-    slug: &str,
-    recording_id: i32,
-) -> Result<bool, ServiceError> {
-    let Some(c) = collections::Entity::find()
-        .filter(collections::Column::Slug.eq(slug))
-        .one(db)
-        .await?
-    else {
-        return Ok(false);
-    };
-    Ok(collection_items::Entity::find_by_id((c.id, recording_id))
-        .one(db)
-        .await?
-        .is_some())
-}
-
-/// The viewer's saved collection's slug (made on first use).
-pub async fn saved_slug(db: &DatabaseConnection, viewer: &Viewer) -> Result<String, ServiceError> {
-    let w = Write::begin(db).await?;
-    let c = saved_of(&w, viewer).await?;
-    w.commit(Changed::nothing_shown()).await?;
-    Ok(c.slug)
 }
 
 /// A deleted recording leaves every collection.

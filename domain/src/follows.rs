@@ -165,10 +165,18 @@ pub async fn rows(
     user_id: i32,
     limit: u64,
 ) -> Result<Vec<recordings::Model>, ServiceError> {
-    let (people, tag_ids) = (
-        followed(db, user_id, Target::User).await?,
-        followed(db, user_id, Target::Tag).await?,
-    );
+    let people = followed(db, user_id, Target::User).await?;
+    let tag_ids = followed(db, user_id, Target::Tag).await?;
+    rows_of(db, people, tag_ids, limit).await
+}
+
+/// [`rows`] of these uploaders and tags.
+async fn rows_of(
+    db: &DatabaseConnection,
+    people: Vec<i32>,
+    tag_ids: Vec<i32>,
+    limit: u64,
+) -> Result<Vec<recordings::Model>, ServiceError> {
     if people.is_empty() && tag_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -199,8 +207,11 @@ pub async fn rows(
 
 /// `/following` for the viewer: whom and what they follow, and the newest recordings.
 pub async fn page(db: &DatabaseConnection, viewer: &Viewer) -> Result<FollowingPage, ServiceError> {
+    // Whom and what, read once: for the names and for the recordings.
+    let person_ids = followed(db, viewer.user_id, Target::User).await?;
+    let tag_ids = followed(db, viewer.user_id, Target::Tag).await?;
     let people: Vec<String> = users::Entity::find()
-        .filter(users::Column::Id.is_in(followed(db, viewer.user_id, Target::User).await?))
+        .filter(users::Column::Id.is_in(person_ids.clone()))
         .order_by_asc(users::Column::Username)
         .all(db)
         .await?
@@ -208,7 +219,7 @@ pub async fn page(db: &DatabaseConnection, viewer: &Viewer) -> Result<FollowingP
         .map(|u| u.username)
         .collect();
     let tag_refs: Vec<TagRef> = tags::Entity::find()
-        .filter(tags::Column::Id.is_in(followed(db, viewer.user_id, Target::Tag).await?))
+        .filter(tags::Column::Id.is_in(tag_ids.clone()))
         .order_by_asc(tags::Column::Slug)
         .all(db)
         .await?
@@ -225,7 +236,7 @@ pub async fn page(db: &DatabaseConnection, viewer: &Viewer) -> Result<FollowingP
     Ok(FollowingPage {
         people,
         tags: tag_refs,
-        recordings: cards(db, rows(db, viewer.user_id, 48).await?).await?,
+        recordings: cards(db, rows_of(db, person_ids, tag_ids, 48).await?).await?,
         has_feed,
         new_feed_token: None,
     })

@@ -225,7 +225,13 @@ fn Share(rec: RecordingDetail) -> impl IntoView {
         rec.site_url,
         domain::catalog_query::encode_component(&page)
     );
-    let code = crate::embed::iframe_code(&rec.site_url, &card.slug, &card.title);
+    let code = crate::embed::iframe_code(
+        &rec.site_url,
+        &card.slug,
+        &card.title,
+        crate::embed::WIDTH,
+        crate::embed::HEIGHT,
+    );
     view! {
         <Link rel="alternate" type_="application/json+oembed" href=oembed title=card.title.clone()/>
         <details class="share" id="share" data-testid="share">

@@ -105,15 +105,7 @@ async fn answer(s: &AppState, q: &HashMap<String, String>) -> Response {
     );
     let site = &s.settings.public_url;
     let card = &detail.card;
-    let html = app::embed::iframe_code(site, &card.slug, &card.title)
-        .replace(
-            &format!("width=\"{}\"", app::embed::WIDTH),
-            &format!("width=\"{width}\""),
-        )
-        .replace(
-            &format!("height=\"{}\"", app::embed::HEIGHT),
-            &format!("height=\"{height}\""),
-        );
+    let html = app::embed::iframe_code(site, &card.slug, &card.title, width, height);
     let body = serde_json::json!({
         "version": "1.0",
         "type": "rich",

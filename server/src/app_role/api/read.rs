@@ -222,7 +222,7 @@ pub async fn search(
         .map(|place| cursor::encode(walk, place));
     let next = next_cursor
         .as_ref()
-        .map(|c| site(&s).absolute(&format!("{}&cursor={c}", search_href(&p))));
+        .map(|c| site(&s).absolute(&next_href(&query, c)));
     let list = RecordingList {
         items: page.items.iter().map(|c| site(&s).summary(c)).collect(),
         next_cursor,
@@ -298,27 +298,15 @@ fn catalog_query(p: &SearchParams) -> Result<CatalogQuery, ApiError> {
     Ok(query)
 }
 
-/// The search's own parameters (without its cursor) as an API path.
-fn search_href(p: &SearchParams) -> String {
-    let mut pairs: Vec<String> = Vec::new();
-    let mut push = |k: &str, v: Option<String>| {
-        if let Some(v) = v {
-            pairs.push(format!(
-                "{k}={}",
-                domain::catalog_query::encode_component(&v)
-            ));
-        }
-    };
-    push("q", p.q.clone());
-    push("tag", p.tag.clone());
-    push("convention", p.convention.map(|c| c.name().to_owned()));
-    push("order", p.order.map(|o| o.to_string()));
-    push("mic", p.mic.clone());
-    push("licence", p.licence.clone());
-    push("min", p.min.map(|m| m.to_string()));
-    push("max", p.max.map(|m| m.to_string()));
-    push("sort", p.sort.map(|s| s.sort().as_str().to_owned()));
-    format!("/api/v1/recordings?{}", pairs.join("&"))
+/// The next page of a search, as an API path: the catalog's canonical query words (the
+/// same names) and the cursor.
+fn next_href(query: &CatalogQuery, cursor: &str) -> String {
+    let page = query.with_page(1).href();
+    let words = page
+        .split_once('?')
+        .map(|(_, q)| format!("{q}&"))
+        .unwrap_or_default();
+    format!("/api/v1/recordings?{words}cursor={cursor}")
 }
 
 fn link_next(h: &mut HeaderMap, next: Option<&str>) {
