@@ -187,4 +187,33 @@ mod tests {
             "another token is not charged"
         );
     }
+
+    #[tokio::test]
+    async fn with_redis_gone_each_replica_still_counts() {
+        let per_minute = |max| Allowance {
+            max,
+            window: Duration::from_secs(60),
+        };
+        // Nothing listens on port 1: every attempt is refused at once.
+        let q = Quota::new(per_minute(2), per_minute(2), Some("redis://127.0.0.1:1/"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let token = Client::Token(1);
+        let seen: Vec<bool> = [
+            q.take(&token).await,
+            q.take(&token).await,
+            q.take(&token).await,
+        ]
+        .iter()
+        .map(|s| s.allowed)
+        .collect();
+        assert_eq!(
+            seen,
+            [true, true, false],
+            "the allowance holds on this replica"
+        );
+        assert!(
+            started.elapsed() < REDIS_WAIT * 4,
+            "a request waits at most REDIS_WAIT for Redis"
+        );
+    }
 }
