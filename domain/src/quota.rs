@@ -211,9 +211,5 @@ mod tests {
             [true, true, false],
             "the allowance holds on this replica"
         );
-        assert!(
-            started.elapsed() < REDIS_WAIT * 4,
-            "a request waits at most REDIS_WAIT for Redis"
-        );
     }
 }
