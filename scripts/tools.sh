@@ -50,9 +50,15 @@ ensure_postgres_server() {
 }
 
 redis_v() { command -v redis-server >/dev/null && redis-server --version | grep -oE 'v=[0-9.]+' | first_version; }
+# The bus's TLS test (server/tests/api/bus_tls.rs) also needs both built with TLS, as
+# Debian builds them: redis-cli lists --tls in its help only then.
+redis_tls() { command -v redis-cli >/dev/null && redis-cli --help 2>&1 | grep -q -- '--tls' && echo yes; }
 ensure_redis() {
-  at_least "$(redis_v || true)" $MIN_REDIS || apt_install redis-server
+  { at_least "$(redis_v || true)" $MIN_REDIS && [[ -n "$(redis_tls || true)" ]]; } ||
+    apt_install redis-server redis-tools
   need redis-server "$(redis_v)" $MIN_REDIS
+  [[ -n "$(redis_tls || true)" ]] || { echo "$0: redis-cli without TLS" >&2; exit 1; }
+  echo "  redis-cli with TLS"
 }
 
 # ensure_pip NAME VERSION_FN MIN SPEC: installs or upgrades SPEC from PyPI unless VERSION_FN

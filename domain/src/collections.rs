@@ -14,8 +14,8 @@ use chrono::Utc;
 use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    sea_query::{Expr, ExprTrait},
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
+    sea_query::{Expr, ExprTrait, OnConflict},
 };
 
 use crate::{
@@ -233,18 +233,13 @@ async fn shown_rows(
 }
 
 /// Appends `recording` to `c` (nothing when it is there already); whether it was added.
+/// Two tabs adding the same recording at once add it once: the insert does nothing on the
+/// key it would repeat (a check before it could not see the other tab's uncommitted row).
 async fn append(
     w: &Write,
     c: &collections::Model,
     recording: &recordings::Model,
 ) -> Result<bool, ServiceError> {
-    if collection_items::Entity::find_by_id((c.id, recording.id))
-        .one(w)
-        .await?
-        .is_some()
-    {
-        return Ok(false);
-    }
     let (count, last): (i64, Option<i32>) = collection_items::Entity::find()
         .select_only()
         .column_as(
@@ -262,16 +257,20 @@ async fn append(
             "A collection holds up to 1,000 recordings.",
         ));
     }
-    collection_items::ActiveModel {
+    let inserted = collection_items::Entity::insert(collection_items::ActiveModel {
         collection_id: Set(c.id),
         recording_id: Set(recording.id),
         position: Set(last.map_or(0, |p| p + 1)),
         added_at: Set(Utc::now()),
-    }
-    .insert(w)
+    })
+    .on_conflict_do_nothing()
+    .exec_without_returning(w)
     .await?;
-    touch(w, c).await?;
-    Ok(true)
+    let added = matches!(inserted, TryInsertResult::Inserted(n) if n > 0);
+    if added {
+        touch(w, c).await?;
+    }
+    Ok(added)
 }
 
 async fn touch(w: &Write, c: &collections::Model) -> Result<(), ServiceError> {
@@ -386,18 +385,20 @@ pub async fn shift(
     Ok(())
 }
 
-/// The viewer's saved collection, made on first use.
+/// The viewer's saved collection, made on first use — once, however many first saves
+/// arrive together (the insert does nothing on the one-per-account index; then it is read).
 async fn saved_of(w: &Write, viewer: &Viewer) -> Result<collections::Model, ServiceError> {
-    if let Some(c) = collections::Entity::find()
-        .filter(collections::Column::OwnerId.eq(viewer.user_id))
-        .filter(collections::Column::IsSaved.eq(true))
-        .one(w)
-        .await?
-    {
+    use collections::Column as C;
+    let find = || {
+        collections::Entity::find()
+            .filter(C::OwnerId.eq(viewer.user_id))
+            .filter(C::IsSaved.eq(true))
+    };
+    if let Some(c) = find().one(w).await? {
         return Ok(c);
     }
     let now = Utc::now();
-    Ok(collections::ActiveModel {
+    collections::Entity::insert(collections::ActiveModel {
         owner_id: Set(viewer.user_id),
         slug: Set(new_slug(&format!("{} saved", viewer.username))),
         title: Set(SAVED_TITLE.to_owned()),
@@ -407,9 +408,19 @@ async fn saved_of(w: &Write, viewer: &Viewer) -> Result<collections::Model, Serv
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
-    }
-    .insert(w)
-    .await?)
+    })
+    .on_conflict(
+        OnConflict::column(C::OwnerId)
+            .target_and_where(Expr::col(C::IsSaved))
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(w)
+    .await?;
+    find()
+        .one(w)
+        .await?
+        .ok_or_else(|| ServiceError::internal("the saved collection", "missing after insert"))
 }
 
 /// Saves a published recording to the viewer's bookmarks, or takes it out again; whether

@@ -107,11 +107,21 @@ impl RedisStream {
         let mut last = "$".to_owned();
         let mut gone_since: Option<Instant> = None;
         loop {
-            let mut conn = match self
+            // Connected, and answering (a missing or wrong password is told only by the
+            // first command): at once, so that the lease holds from the start, not after a
+            // first block.
+            let answered = match self
                 .client
                 .get_multiplexed_async_connection_with_config(&config)
                 .await
             {
+                Ok(mut conn) => redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .map(|_| conn),
+                Err(e) => Err(e),
+            };
+            let mut conn = match answered {
                 Ok(conn) => conn,
                 Err(e) => {
                     if gone_since.is_none() {
@@ -122,14 +132,7 @@ impl RedisStream {
                     continue;
                 }
             };
-            // Answering at once makes the lease hold from the start, not after a first block.
-            match redis::cmd("PING").query_async::<String>(&mut conn).await {
-                Ok(_) => *lock(&self.heard) = Some(Instant::now()),
-                Err(_) => {
-                    tokio::time::sleep(RETRY).await;
-                    continue;
-                }
-            }
+            *lock(&self.heard) = Some(Instant::now());
             if let Some(since) = gone_since.take() {
                 tracing::info!(
                     after_ms = since.elapsed().as_millis() as u64,

@@ -472,8 +472,71 @@ async fn a_public_collection_downloads_as_one_zip_through_the_balancer(backend: 
     assert_eq!(atom.matches("<entry>").count(), 3, "{atom}");
 }
 
+/// Two tabs (or a double click) adding the same recording at the same instant, and a new
+/// listener's first saves arriving together: every answer is the form's own redirect, the
+/// recording is in the collection once, and the listener has one *Saved*.
+async fn the_same_addition_from_two_tabs_is_made_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slugs = three_recordings(&app).await;
+    let mut lena = app.register("lena").await;
+    let res = post_on(
+        &app,
+        &mut lena,
+        "/collections",
+        "/api/create-collection",
+        &[("title", "Twice"), ("note", "")],
+    )
+    .await;
+    let slug = location(&res)
+        .trim_start_matches("/collections/")
+        .to_owned();
+    let page = format!("/recordings/{}", slugs[0]);
+    let rec = page.as_str();
+    let token = app.form_token(rec, &mut lena).await;
+    let tabs = (0..8).map(|_| {
+        let (app, mut tab) = (&app, lena.clone());
+        let fields = [
+            ("csrf", token.as_str()),
+            ("collection", slug.as_str()),
+            ("recording", slugs[0].as_str()),
+        ];
+        async move {
+            app.post_form("/api/add-to-collection", rec, &fields, &mut tab)
+                .await
+        }
+    });
+    for res in futures::future::join_all(tabs).await {
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert!(!location(&res).contains("__err"), "{}", location(&res));
+    }
+    let (_, html) = app.get_text(&format!("/collections/{slug}"), &lena).await;
+    assert_eq!(item_titles(&html), ["Forest One"]);
+    // The first saves from cards, all at once: one Saved is made, holding each once.
+    let token = app.form_token("/catalog?tag=forest", &mut lena).await;
+    let saves = slugs.iter().chain(slugs.iter()).map(|r| {
+        let (app, mut tab) = (&app, lena.clone());
+        let fields = [
+            ("csrf", token.as_str()),
+            ("slug", r.as_str()),
+            ("next", "/catalog?tag=forest"),
+        ];
+        async move {
+            app.post_form("/api/save-card", "/catalog?tag=forest", &fields, &mut tab)
+                .await
+        }
+    });
+    for res in futures::future::join_all(saves).await {
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert!(!location(&res).contains("__err"), "{}", location(&res));
+    }
+    let (_, mine) = app.get_text("/collections", &lena).await;
+    assert_eq!(mine.matches(">Saved</a>").count(), 1, "{mine}");
+    assert!(mine.contains("3 recordings"), "{mine}");
+}
+
 both_backends!(
     a_collection_keeps_its_order_and_its_privacy,
+    the_same_addition_from_two_tabs_is_made_once,
     saving_is_one_click_and_private,
     a_public_collection_of_ones_own_recordings_is_a_pack,
     a_public_collection_downloads_as_one_zip_through_the_balancer,

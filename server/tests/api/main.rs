@@ -13,6 +13,7 @@ mod abuse;
 mod accounts;
 
 mod bus;
+mod bus_tls;
 mod cache;
 mod catalog;
 mod catalog_scale;
