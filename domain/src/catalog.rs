@@ -165,17 +165,24 @@ impl TagFilter {
     }
 }
 
-/// The tag named `slug`, and how it is best read (see [`TagProbe`]).
+/// The tag named `slug`, and how it is best read (see [`TagProbe`]): the tag and the two
+/// counts that decide are read at once, each on a connection of its own.
 async fn tag_filter(db: &impl ConnectionTrait, slug: &str) -> Result<TagFilter, ServiceError> {
-    let Some(tag) = tags::Entity::find()
-        .filter(tags::Column::Slug.eq(slug))
-        .one(db)
-        .await?
-    else {
+    let (tag, tagged, published) = tokio::try_join!(
+        async {
+            Ok::<_, ServiceError>(
+                tags::Entity::find()
+                    .filter(tags::Column::Slug.eq(slug))
+                    .one(db)
+                    .await?,
+            )
+        },
+        facets::count_of(db, Kind::Tag, slug),
+        facets::published(db)
+    )?;
+    let Some(tag) = tag else {
         return Ok(TagFilter::NoSuchTag);
     };
-    let tagged = facets::count_of(db, Kind::Tag, slug).await?;
-    let published = facets::published(db).await?;
     let probe = if tagged.saturating_mul(TAG_PER_ROW_SHARE) > published {
         TagProbe::PerRow
     } else {
@@ -422,72 +429,94 @@ pub async fn listing(
             .limit(PAGE_SIZE + 1)
             .offset((page - 1).saturating_mul(PAGE_SIZE))
     };
-    let (rows, prev, next) = if !terms.is_empty() {
-        // A search has no keys to walk on by: it ends with its numbered pages.
-        let page = Ord::max(query.page, 1);
-        let skip = (page - 1).saturating_mul(PAGE_SIZE);
-        let among = filtered(query, tag.map(TagFilter::per_row));
-        let found = if sort == Sort::Relevance {
-            let (rows, sampled) = ranked(db, among, &terms, skip, PAGE_SIZE + 1).await?;
-            sample = sampled;
-            rows
-        } else {
-            sorted_candidates(db, query, among, skip, PAGE_SIZE + 1).await?
-        };
-        let (rows, more) = page_of(found);
-        let prev = (page > 1).then(|| query.with_page(page - 1));
-        let next = (more && page < NUMBERED_PAGES).then(|| query.with_page(page + 1));
-        (rows, prev, next)
-    } else if let Some(c) = &query.after {
-        let (rows, more) = page_of(
-            rows_by_ids(
-                db,
-                sorted(
-                    select_for(PAGE_SIZE + 1, Some((*c, true))).filter(beyond(c, true)),
-                    sort,
-                    false,
-                )
-                .limit(PAGE_SIZE + 1),
-            )
-            .await?,
-        );
-        let prev = rows.first().map(|r| query.with_before(cursor(sort, r)));
-        let next = more
-            .then(|| rows.last().map(|r| query.with_after(cursor(sort, r))))
-            .flatten();
-        (rows, prev, next)
-    } else if let Some(c) = &query.before {
-        let (mut rows, more_before) = page_of(
-            rows_by_ids(
-                db,
-                sorted(
-                    select_for(PAGE_SIZE + 1, Some((*c, false))).filter(beyond(c, false)),
-                    sort,
-                    true,
-                )
-                .limit(PAGE_SIZE + 1),
-            )
-            .await?,
-        );
-        rows.reverse();
-        if more_before {
-            let prev = rows.first().map(|r| query.with_before(cursor(sort, r)));
-            let next = rows.last().map(|r| query.with_after(cursor(sort, r)));
+    // The rows of the page and its links; a ranked search's walk also gives the count's
+    // sample.
+    let page = async {
+        let (rows, prev, next) = if !terms.is_empty() {
+            // A search has no keys to walk on by: it ends with its numbered pages.
+            let page = Ord::max(query.page, 1);
+            let skip = (page - 1).saturating_mul(PAGE_SIZE);
+            let among = filtered(query, tag.map(TagFilter::per_row));
+            let found = if sort == Sort::Relevance {
+                let (rows, sampled) = ranked(db, among, &terms, skip, PAGE_SIZE + 1).await?;
+                sample = sampled;
+                rows
+            } else {
+                sorted_candidates(db, query, among, skip, PAGE_SIZE + 1).await?
+            };
+            let (rows, more) = page_of(found);
+            let prev = (page > 1).then(|| query.with_page(page - 1));
+            let next = (more && page < NUMBERED_PAGES).then(|| query.with_page(page + 1));
             (rows, prev, next)
+        } else if let Some(c) = &query.after {
+            let (rows, more) = page_of(
+                rows_by_ids(
+                    db,
+                    sorted(
+                        select_for(PAGE_SIZE + 1, Some((*c, true))).filter(beyond(c, true)),
+                        sort,
+                        false,
+                    )
+                    .limit(PAGE_SIZE + 1),
+                )
+                .await?,
+            );
+            let prev = rows.first().map(|r| query.with_before(cursor(sort, r)));
+            let next = more
+                .then(|| rows.last().map(|r| query.with_after(cursor(sort, r))))
+                .flatten();
+            (rows, prev, next)
+        } else if let Some(c) = &query.before {
+            let (mut rows, more_before) = page_of(
+                rows_by_ids(
+                    db,
+                    sorted(
+                        select_for(PAGE_SIZE + 1, Some((*c, false))).filter(beyond(c, false)),
+                        sort,
+                        true,
+                    )
+                    .limit(PAGE_SIZE + 1),
+                )
+                .await?,
+            );
+            rows.reverse();
+            if more_before {
+                let prev = rows.first().map(|r| query.with_before(cursor(sort, r)));
+                let next = rows.last().map(|r| query.with_after(cursor(sort, r)));
+                (rows, prev, next)
+            } else {
+                // Walked back to the start: that is the first page.
+                let (rows, more) = page_of(rows_by_ids(db, by_number(1)).await?);
+                let next = more.then(|| next_after(query, sort, 1, &rows)).flatten();
+                (rows, None, next)
+            }
         } else {
-            // Walked back to the start: that is the first page.
-            let (rows, more) = page_of(rows_by_ids(db, by_number(1)).await?);
-            let next = more.then(|| next_after(query, sort, 1, &rows)).flatten();
-            (rows, None, next)
-        }
-    } else {
-        let page = Ord::max(query.page, 1);
-        let (rows, more) = page_of(rows_by_ids(db, by_number(page)).await?);
-        let prev = (page > 1).then(|| query.with_page(page - 1));
-        let next = more.then(|| next_after(query, sort, page, &rows)).flatten();
-        (rows, prev, next)
+            let page = Ord::max(query.page, 1);
+            let (rows, more) = page_of(rows_by_ids(db, by_number(page)).await?);
+            let prev = (page > 1).then(|| query.with_page(page - 1));
+            let next = more.then(|| next_after(query, sort, page, &rows)).flatten();
+            (rows, prev, next)
+        };
+        Ok::<_, ServiceError>((rows, prev, next, sample))
     };
-    let (total, items) = tokio::try_join!(count(db, query, tag, select, sample), cards(db, rows))?;
+    // The count waits for a ranked search's walk (its sample); any other is counted while
+    // the page's rows and cards are read.
+    let ranked_search = !terms.is_empty() && sort == Sort::Relevance;
+    let (total, items, prev, next) = if ranked_search {
+        let (rows, prev, next, sample) = page.await?;
+        let (total, items) =
+            tokio::try_join!(count(db, query, tag, select, sample), cards(db, rows))?;
+        (total, items, prev, next)
+    } else {
+        let ((items, prev, next), total) = tokio::try_join!(
+            async {
+                let (rows, prev, next, _) = page.await?;
+                Ok::<_, ServiceError>((cards(db, rows).await?, prev, next))
+            },
+            count(db, query, tag, select.clone(), None)
+        )?;
+        (total, items, prev, next)
+    };
     let numbered_pages = match total {
         Count::Exact(n) => n.div_ceil(PAGE_SIZE).clamp(1, NUMBERED_PAGES),
         Count::AtLeast(_) => NUMBERED_PAGES,
