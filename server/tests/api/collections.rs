@@ -19,6 +19,15 @@ fn item_titles(html: &str) -> Vec<String> {
         .collect()
 }
 
+/// Makes a collection through its form, as `who`; its slug.
+async fn new_collection(app: &TestApp, who: &mut Browser, fields: &[(&str, &str)]) -> String {
+    let res = post_on(app, who, "/collections", "/api/create-collection", fields).await;
+    assert_eq!(res.status(), StatusCode::FOUND, "the collection is made");
+    location(&res)
+        .trim_start_matches("/collections/")
+        .to_owned()
+}
+
 async fn three_recordings(app: &TestApp) -> Vec<String> {
     let marta = app.user("marta", Role::Uploader).await;
     let mut slugs = Vec::new();
@@ -237,11 +246,9 @@ async fn a_public_collection_of_ones_own_recordings_is_a_pack(backend: Backend) 
     let app = TestApp::spawn(backend).await;
     let slugs = three_recordings(&app).await;
     let mut marta = app.login("marta").await;
-    let res = post_on(
+    let slug = new_collection(
         &app,
         &mut marta,
-        "/collections",
-        "/api/create-collection",
         &[
             ("title", "Church in eight positions"),
             ("note", ""),
@@ -249,8 +256,7 @@ async fn a_public_collection_of_ones_own_recordings_is_a_pack(backend: Backend) 
         ],
     )
     .await;
-    let page = location(&res);
-    let slug = page.trim_start_matches("/collections/").to_owned();
+    let page = format!("/collections/{slug}");
     for r in &slugs[..2] {
         post_on(
             &app,
@@ -352,11 +358,9 @@ async fn a_public_collection_downloads_as_one_zip_through_the_balancer(backend: 
     .update(&app.db)
     .await
     .expect("made premium");
-    let res = post_on(
+    let slug = new_collection(
         &app,
         &mut paul,
-        "/collections",
-        "/api/create-collection",
         &[
             ("title", "The harbour, three ways"),
             ("note", "Dawn to dusk."),
@@ -364,8 +368,7 @@ async fn a_public_collection_downloads_as_one_zip_through_the_balancer(backend: 
         ],
     )
     .await;
-    let page = location(&res);
-    let slug = page.trim_start_matches("/collections/").to_owned();
+    let page = format!("/collections/{slug}");
     for r in &slugs {
         post_on(
             &app,
@@ -479,17 +482,7 @@ async fn the_same_addition_from_two_tabs_is_made_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let slugs = three_recordings(&app).await;
     let mut lena = app.register("lena").await;
-    let res = post_on(
-        &app,
-        &mut lena,
-        "/collections",
-        "/api/create-collection",
-        &[("title", "Twice"), ("note", "")],
-    )
-    .await;
-    let slug = location(&res)
-        .trim_start_matches("/collections/")
-        .to_owned();
+    let slug = new_collection(&app, &mut lena, &[("title", "Twice"), ("note", "")]).await;
     let page = format!("/recordings/{}", slugs[0]);
     let rec = page.as_str();
     let token = app.form_token(rec, &mut lena).await;
@@ -572,16 +565,13 @@ async fn bench_collection_zip() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let owner = app.user("bench", Role::Uploader).await;
     let mut browser = app.login("bench").await;
-    let res = post_on(
+    let slug = new_collection(
         &app,
         &mut browser,
-        "/collections",
-        "/api/create-collection",
         &[("title", "Five gigabytes"), ("note", ""), ("public", "on")],
     )
     .await;
-    let page = location(&res);
-    let slug = page.trim_start_matches("/collections/").to_owned();
+    let page = format!("/collections/{slug}");
     let mut paths = Vec::new();
     for i in 0..gb {
         let key = format!("bench/original-{i}.wav");
