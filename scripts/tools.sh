@@ -51,8 +51,14 @@ ensure_postgres_server() {
 
 redis_v() { command -v redis-server >/dev/null && redis-server --version | grep -oE 'v=[0-9.]+' | first_version; }
 # The bus's TLS test (server/tests/api/bus_tls.rs) also needs both built with TLS, as
-# Debian builds them: redis-cli lists --tls in its help only then.
-redis_tls() { command -v redis-cli >/dev/null && redis-cli --help 2>&1 | grep -q -- '--tls' && echo yes; }
+# Debian builds them: redis-cli lists --tls in its help only then. (Its whole help is read
+# first: `| grep -q` closes the pipe at the first match, and under pipefail the writer's
+# SIGPIPE failed the check now and then.)
+redis_tls() {
+  command -v redis-cli >/dev/null || return 0
+  local help; help=$(redis-cli --help 2>&1 || true)
+  [[ "$help" == *--tls* ]] && echo yes
+}
 ensure_redis() {
   { at_least "$(redis_v || true)" $MIN_REDIS && [[ -n "$(redis_tls || true)" ]]; } ||
     apt_install redis-server redis-tools
