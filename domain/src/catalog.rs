@@ -402,8 +402,6 @@ pub async fn listing(
     let tag = tag_of(db, query).await?;
     let select = filtered(query, tag);
     let terms = query.search_terms();
-    // What a ranked search's walk saw of the newest rows: the count's sample.
-    let mut sample = None;
     let sort = query.sort;
     let page_of = |rows: Vec<recordings::Model>| -> (Vec<recordings::Model>, bool) {
         let more = rows.len() as u64 > PAGE_SIZE;
@@ -432,6 +430,8 @@ pub async fn listing(
     // The rows of the page and its links; a ranked search's walk also gives the count's
     // sample.
     let page = async {
+        // What a ranked search's walk saw of the newest rows: the count's sample.
+        let mut sample = None;
         let (rows, prev, next) = if !terms.is_empty() {
             // A search has no keys to walk on by: it ends with its numbered pages.
             let page = Ord::max(query.page, 1);
