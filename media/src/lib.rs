@@ -14,6 +14,7 @@ pub mod excerpt;
 pub mod first_order;
 pub mod hrtf;
 pub mod inspect;
+pub mod kemar;
 #[cfg(feature = "mp3")]
 pub mod mp3;
 pub mod phase;
