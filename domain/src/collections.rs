@@ -15,7 +15,7 @@ use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
-    sea_query::{Expr, ExprTrait, OnConflict},
+    sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 
 use crate::{
@@ -587,12 +587,12 @@ pub async fn contents(
     Ok((c, owner, rows))
 }
 
-/// Summaries of collections, with their sizes and whether each is a pack.
+/// Summaries of collections, with their sizes and whether each is a pack: the owners and
+/// the sizes in one read each, however many collections.
 async fn refs(
     db: &impl ConnectionTrait,
     rows: Vec<collections::Model>,
 ) -> Result<Vec<CollectionRef>, ServiceError> {
-    let mut out = Vec::with_capacity(rows.len());
     let owners: HashMap<i32, String> = users::Entity::find()
         .filter(users::Column::Id.is_in(rows.iter().map(|c| c.owner_id)))
         .all(db)
@@ -600,20 +600,88 @@ async fn refs(
         .into_iter()
         .map(|u| (u.id, u.username))
         .collect();
-    for c in rows {
-        let ids = item_ids(db, c.id).await?;
-        let is_pack = c.is_public && all_owned_by(db, &ids, c.owner_id).await?;
-        out.push(CollectionRef {
-            owner: owners.get(&c.owner_id).cloned().unwrap_or_default(),
-            slug: c.slug,
-            title: c.title,
-            is_public: c.is_public,
-            is_saved: c.is_saved,
-            is_pack,
-            count: ids.len() as u64,
-        });
+    let sizes = sizes(db, rows.iter().map(|c| c.id)).await?;
+    Ok(rows
+        .into_iter()
+        .map(|c| {
+            let size = sizes.get(&c.id).copied().unwrap_or_default();
+            CollectionRef {
+                owner: owners.get(&c.owner_id).cloned().unwrap_or_default(),
+                is_pack: c.is_public && size.items > 0 && size.not_the_owners == 0,
+                slug: c.slug,
+                title: c.title,
+                is_public: c.is_public,
+                is_saved: c.is_saved,
+                count: size.items,
+            }
+        })
+        .collect())
+}
+
+/// How many items a collection holds, and how many of them someone other than its owner
+/// uploaded (none, and it is a pack when public).
+#[derive(Debug, Clone, Copy, Default)]
+struct Size {
+    items: u64,
+    not_the_owners: u64,
+}
+
+/// The [`Size`] of each of the collections `ids` that holds anything, in one grouped read.
+async fn sizes(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = i32>,
+) -> Result<HashMap<i32, Size>, ServiceError> {
+    let ids: Vec<i32> = ids.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
     }
-    Ok(out)
+    let item = |c: collection_items::Column| Expr::col((collection_items::Entity, c));
+    let query = Query::select()
+        .expr(item(collection_items::Column::CollectionId))
+        .expr(Expr::cust("COUNT(*)"))
+        .expr(Expr::cust(
+            "SUM(CASE WHEN recordings.uploader_id <> collections.owner_id THEN 1 ELSE 0 END)",
+        ))
+        .from(collection_items::Entity)
+        .inner_join(
+            collections::Entity,
+            Expr::col((collections::Entity, collections::Column::Id)).equals((
+                collection_items::Entity,
+                collection_items::Column::CollectionId,
+            )),
+        )
+        .left_join(
+            recordings::Entity,
+            Expr::col((recordings::Entity, recordings::Column::Id)).equals((
+                collection_items::Entity,
+                collection_items::Column::RecordingId,
+            )),
+        )
+        .and_where(item(collection_items::Column::CollectionId).is_in(ids))
+        .group_by_col((
+            collection_items::Entity,
+            collection_items::Column::CollectionId,
+        ))
+        .to_owned();
+    let mut sizes = HashMap::new();
+    for row in db
+        .query_all_raw(db.get_database_backend().build(&query))
+        .await?
+    {
+        let id: i32 = row.try_get_by_index(0)?;
+        let items: i64 = row.try_get_by_index(1)?;
+        let not_the_owners: Option<i64> = row.try_get_by_index(2)?;
+        sizes.insert(
+            id,
+            Size {
+                items: u64::try_from(items).unwrap_or(0),
+                not_the_owners: not_the_owners
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
+            },
+        );
+    }
+    Ok(sizes)
 }
 
 /// The viewer's collections, the saved one first, then the most recently changed.

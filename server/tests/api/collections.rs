@@ -291,6 +291,11 @@ async fn a_public_collection_of_ones_own_recordings_is_a_pack(backend: Backend) 
     .await;
     let (_, html) = app.get_text(&page, &Browser::default()).await;
     assert!(html.contains(">A public collection<"), "no longer a pack");
+    let (_, profile) = app.get_text("/users/marta", &Browser::default()).await;
+    assert!(
+        !profile.contains("data-testid=\"profile-pack\""),
+        "no longer a pack on her profile"
+    );
 }
 
 /// Opens `zip` with Python's zipfile: every entry's CRC, each original against the SHA-256
