@@ -429,12 +429,17 @@ async fn process_job(app: &TestApp, id: i32) -> domain::entities::jobs::Model {
 }
 
 /// With two healthy replicas and a lease shorter than the job, the job runs once: its
-/// holder renews the lease while it works, and the other replica never starts it.
+/// holder renews the lease while it works, and the other replica never starts it. The
+/// lease is 3 s, renewed every second: with 1 s (renewed every 333 ms) the PostgreSQL run
+/// once did not finish within the 120 s deadline under the whole suite (11 s alone, in a
+/// debug build on two shared cores); a renewal late by more than the lease hands the job
+/// to the other replica, which can happen again and again when the cores are that busy.
 async fn a_job_longer_than_its_lease_runs_once(backend: Backend) {
+    const LEASE_S: u64 = 3;
     let app = TestApp::spawn_configured(
         backend,
         Setup {
-            job_lease_s: Some(1),
+            job_lease_s: Some(LEASE_S),
             ..Default::default()
         },
     )
@@ -450,8 +455,11 @@ async fn a_job_longer_than_its_lease_runs_once(backend: Backend) {
     let took = started.elapsed();
     assert_eq!(row.processing, Processing::Done, "{}", row.processing_error);
     let job = process_job(&app, row.id).await;
-    eprintln!("the job took {took:?} under a 1 s lease");
-    assert!(took > Duration::from_secs(2), "the job outlived its lease");
+    eprintln!("the job took {took:?} under a {LEASE_S} s lease");
+    assert!(
+        took > Duration::from_secs(2 * LEASE_S),
+        "the job outlived its lease"
+    );
     assert_eq!(
         (job.state, job.attempts),
         (JobState::Done, 1),
