@@ -189,20 +189,28 @@ const COUNT_SAMPLE_HITS: u64 = 3;
 /// the first tier has every word in its title (`title_vector`); the second has every word
 /// in its text, some of them in the words that are not its title's (`rest_vector`: what
 /// lets its GIN index find the tier), and not every word in its title.
+///
+/// Each query is read as `(SELECT to_tsquery(…))`, which PostgreSQL computes once per
+/// statement (an InitPlan) in any plan. Written `to_tsquery('simple', $1)`, it is folded
+/// to a constant only in a plan made for the values; once PostgreSQL reuses a generic plan
+/// for a prepared statement — what it chose for a catalog of 1,000 recordings, not for a
+/// million — it parsed the query again for every row: the walk of a 1k catalog took 4.5 ms
+/// where the same plan with the query parsed once takes 1.4 ms.
 fn pg_condition(terms: &[String], tier: Option<Tier>) -> Expr {
     let (all, any) = (tsquery_all(terms), tsquery_any(terms));
     match tier {
         None => Expr::cust_with_values(
-            "recordings.search_vector @@ to_tsquery('simple', $1)",
+            "recordings.search_vector @@ (SELECT to_tsquery('simple', $1))",
             [all],
         ),
-        Some(Tier::Title) => {
-            Expr::cust_with_values("recordings.title_vector @@ to_tsquery('simple', $1)", [all])
-        }
+        Some(Tier::Title) => Expr::cust_with_values(
+            "recordings.title_vector @@ (SELECT to_tsquery('simple', $1))",
+            [all],
+        ),
         Some(Tier::Elsewhere) => Expr::cust_with_values(
-            "(recordings.search_vector @@ to_tsquery('simple', $1) \
-              AND recordings.rest_vector @@ to_tsquery('simple', $2) \
-              AND NOT recordings.title_vector @@ to_tsquery('simple', $3))",
+            "(recordings.search_vector @@ (SELECT to_tsquery('simple', $1)) \
+              AND recordings.rest_vector @@ (SELECT to_tsquery('simple', $2)) \
+              AND NOT recordings.title_vector @@ (SELECT to_tsquery('simple', $3)))",
             [all.clone(), any, all],
         ),
     }
@@ -225,8 +233,8 @@ impl Classes {
             // Every term in the title; else every term in the text. (The text holds the
             // title, so a match of the second kind has a term outside it.)
             Classes::Tiers => Expr::cust_with_values(
-                "CASE WHEN recordings.title_vector @@ to_tsquery('simple', $1) THEN 1 \
-                 WHEN recordings.search_vector @@ to_tsquery('simple', $2) THEN 2 ELSE 0 END",
+                "CASE WHEN recordings.title_vector @@ (SELECT to_tsquery('simple', $1)) THEN 1 \
+                 WHEN recordings.search_vector @@ (SELECT to_tsquery('simple', $2)) THEN 2 ELSE 0 END",
                 [tsquery_all(terms), tsquery_all(terms)],
             ),
         }
