@@ -1,7 +1,7 @@
 //! Headphone filters for ambisonic sound of the first, second or third order, made by
-//! magnitude least squares (MagLS) from the responses of a measured head. The browser's
-//! player loads the same filters (`/binaural/{rate}.json`) into ConvolverNodes, so what the
-//! page plays and what `?format=binaural` writes come from this one design.
+//! magnitude least squares (MagLS) from the responses of a head (a sphere, see below). The
+//! browser's player loads the same filters (`/binaural/{rate}.json`) into ConvolverNodes,
+//! so what the page plays and what `?format=binaural` writes come from this one design.
 //!
 //! **The head** ([`HeadModel`]). Served: per ear and direction, the spherical head of Brown
 //! and Duda ("A structural model for binaural sound synthesis", 1998): the interaural delay
@@ -16,10 +16,11 @@
 //! follows below its cutoff; above it only the level counts), easing into the sphere's
 //! level below 500 Hz where the measurement's loudspeaker fades; below the set's lowest
 //! ring (40° down) a direction takes the nearest measured one's level. Fitted the same
-//! way, KEMAR gives no more level difference between the ears at the side from 4 kHz up
-//! than the sphere, and less at first order above 8 kHz (13.2 against 15.5 dB; its own
-//! is 13.6 dB at 4–8 kHz, the sphere's 14.9: docs/ambisonics.md has both, measured); what
-//! it adds, the pinna's cues for elevation and front and back, these judges do not weigh.
+//! way, KEMAR gives more level difference between the ears at the side at first order at
+//! 4–8 kHz (15.5 against 13.9 dB) but less above 8 kHz (13.2 against 15.5), less at second
+//! order and the same at third (its own is 13.6 dB at 4–8 kHz, the sphere's 14.9:
+//! docs/ambisonics.md has both, measured); what it adds, the pinna's cues for elevation
+//! and front and back, these judges do not weigh.
 //! First order is what most listeners hear, so the sphere is served. Either is evaluated
 //! at [`DIRECTIONS`] directions of a Fibonacci lattice.
 //!
