@@ -168,7 +168,9 @@ impl Pebble {
                 .env("PEBBLE_WFE_NONCEREJECT", "0"),
             "pebble",
         )
-        .wait_listening(api);
+        // Pebble opens its management listener after its API one.
+        .wait_listening(api)
+        .wait_listening(management);
         Self {
             directory: format!("https://127.0.0.1:{api}/dir"),
             management,
