@@ -278,9 +278,13 @@ fn http_builder(settings: &Settings) -> auto::Builder<TokioExecutor> {
 }
 
 /// A connection over its client's cap: told so (in plain HTTP/1.1 when it is not TLS),
-/// then closed.
+/// then closed in stages (RFC 9112 §9.6): the write side first, then what the client is
+/// still sending — the request it sent before the answer came, an upload's body — is read
+/// and dropped for up to [`LINGER`], at most [`LINGER_BYTES`]. Closed at once with that
+/// unread, the kernel would answer it with a reset, which can reach the client before it
+/// has read the 429 (and a client still writing sees only the reset).
 async fn refuse(mut stream: tokio::net::TcpStream, tls: bool) {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     if !tls {
         let answer = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n\
             Content-Type: text/plain\r\nContent-Length: 41\r\nConnection: close\r\n\r\n\
@@ -288,7 +292,21 @@ async fn refuse(mut stream: tokio::net::TcpStream, tls: bool) {
         let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(answer)).await;
     }
     let _ = stream.shutdown().await;
+    let drain = async {
+        let (mut sink, mut read) = ([0u8; 4096], 0);
+        while read < LINGER_BYTES {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
+
+/// How long a refused connection is read from after its answer, and how much of it.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 256 * 1024;
 
 struct ConnectionTask {
     shared: Arc<Shared>,

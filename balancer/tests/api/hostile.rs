@@ -252,3 +252,46 @@ async fn a_streamed_body_that_stalls_gets_408_and_the_upstream_is_not_blamed() {
     );
     still_serves(&lb).await;
 }
+
+/// An address over its connection cap is told so with a 429 even when it is still sending
+/// (an upload's body): the balancer reads and drops what comes after the answer for a
+/// moment before closing, so the client meets no reset before it has read the 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_over_the_cap_still_sending_reads_its_429() {
+    let origin = Origin::spawn(|_| Reply::ok("fine")).await;
+    let toml = format!(
+        "{}\n[limits]\nmax_connections_per_client = 2\nheader_read_timeout_ms = 5000\n",
+        one_pool(&[&origin], "")
+    );
+    let lb = TestBalancer::start(&toml).await;
+    let mut holders = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(lb.addr).await.expect("connects");
+        s.write_all(b"GET /held HTTP/1.1\r\n").await.expect("half a request");
+        holders.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let mut s = TcpStream::connect(lb.addr).await.expect("connects");
+    let head = "POST /upload HTTP/1.1\r\nHost: example.org\r\nContent-Length: 1000000\r\n\r\n";
+    s.write_all(head.as_bytes()).await.expect("the request's head");
+    let chunk = vec![b'x'; 16 * 1024];
+    let mut reset = None;
+    for n in 0..10 {
+        if let Err(e) = s.write_all(&chunk).await {
+            reset = Some(format!("chunk {n}: {e}"));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let answer = read_until_closed(&mut s).await;
+    assert_eq!(reset, None, "the body was still being taken: {answer:?}");
+    assert!(
+        status_line(&answer).starts_with("HTTP/1.1 429"),
+        "told why: {answer:?}"
+    );
+    assert_eq!(origin.hits(), 0, "nothing of it reached the origin");
+    drop(holders);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    still_serves(&lb).await;
+}
