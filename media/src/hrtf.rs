@@ -46,7 +46,7 @@ use crate::{
     Convention,
     first_order::{Field, NotASoundField},
     kemar::Kemar,
-    sh::{self, MAX_ORDER, channels, degree_of, sn3d},
+    sh::{self, MAX_ORDER, channels, degree_of, order_of, sn3d},
 };
 
 pub const HEAD_RADIUS_M: f64 = 0.0875;
@@ -119,99 +119,13 @@ impl Binaural {
     /// The filters for `rate` and `order`, fitted to `head`.
     pub fn design(rate: u32, order: usize, head_model: HeadModel) -> Self {
         let order = order.clamp(1, MAX_ORDER);
-        let fs = f64::from(rate.max(1));
-        let taps = ((fs * TAPS_AT_48K / 48_000.0).ceil() as usize)
-            .next_multiple_of(16)
-            .max(64);
-        let m = channels(order);
         let dirs = sh::fibonacci_sphere(DIRECTIONS);
-        let y: Vec<Vec<f64>> = dirs.iter().map(|d| sn3d(*d)[..m].to_vec()).collect();
-        let pinv = sh::pseudo_inverse(&y);
-        let cutoff = cutoff_hz(order);
-        // Designed on a finer grid than the filter's own, so that the phase MagLS carries
-        // from bin to bin changes little between them and the response is short: what the
-        // filter keeps of it (its first `taps`) is then what was designed, between the
-        // bins too.
-        let design = taps * DESIGN_OVERSAMPLING;
-        let bins = design / 2 + 1;
-        let mut spectra = vec![Vec::with_capacity(bins); m];
-        let mut previous = vec![C::ZERO; m];
-        let mut target = vec![C::ZERO; dirs.len()];
-        let fit = |target: &[C]| -> Vec<C> {
-            pinv.iter()
-                .map(|row| {
-                    row.iter()
-                        .zip(target)
-                        .fold(C::ZERO, |s, (p, t)| s + *t * *p)
-                })
-                .collect()
-        };
-        let reconstruct = |g: &[C], q: usize| -> C {
-            y[q].iter().zip(g).fold(C::ZERO, |s, (yv, g)| s + *g * *yv)
-        };
-        let model = Head::new(head_model, dirs.clone());
-        for k in 0..bins {
-            let f = k as f64 * fs / design as f64;
-            let late = C::cis(-2.0 * PI * f * BULK_DELAY_S);
-            let head: Vec<C> = model.responses(f).into_iter().map(|h| h * late).collect();
-            let mut g = if f <= cutoff {
-                fit(&head)
-            } else {
-                // The magnitude the head gives, with the phase of the previous bin's fit,
-                // advanced by the bulk delay's turn over one bin, so that the response keeps
-                // arriving at that delay rather than drifting to time zero (and before it).
-                let step = C::cis(-2.0 * PI * (fs / design as f64) * BULK_DELAY_S);
-                let g: Vec<C> = previous.iter().map(|v| *v * step).collect();
-                for (q, t) in target.iter_mut().enumerate() {
-                    let fitted = reconstruct(&g, q);
-                    let norm = fitted.abs();
-                    *t = if norm > 1e-12 {
-                        fitted * (head[q].abs() / norm)
-                    } else {
-                        C::new(head[q].abs(), 0.0)
-                    };
-                }
-                fit(&target)
-            };
-            // Diffuse-field level: the fit's power averaged over directions made the head's.
-            let fitted_power: f64 = (0..dirs.len()).map(|q| reconstruct(&g, q).abs2()).sum();
-            let head_power: f64 = head.iter().map(|h| h.abs2()).sum();
-            if fitted_power > 1e-30 {
-                let k_eq = (head_power / fitted_power).sqrt();
-                for v in &mut g {
-                    *v = *v * k_eq;
-                }
-            }
-            for (spectrum, v) in spectra.iter_mut().zip(&g) {
-                spectrum.push(*v);
-            }
-            previous = g;
-        }
-        let fade = taps / 4;
-        let left = spectra
-            .iter()
-            .map(|spectrum| {
-                inverse_real(spectrum, design)
-                    .into_iter()
-                    .take(taps)
-                    .enumerate()
-                    .map(|(n, v)| {
-                        let w = if n + fade >= taps {
-                            let t = (n + fade - taps) as f64 / fade as f64;
-                            0.5 + 0.5 * (PI * t).cos()
-                        } else {
-                            1.0
-                        };
-                        (v * w) as f32
-                    })
-                    .collect()
-            })
-            .collect();
+        let head = Head::new(head_model, dirs.clone());
         Self {
             rate,
             order,
             head: head_model,
-            left,
+            left: magls(rate, order, &dirs, &head),
         }
     }
 
@@ -251,6 +165,25 @@ impl Binaural {
         )
     }
 
+    /// How the filters do as ears judge them ([`Judged`]).
+    pub fn judge(&self) -> Judged {
+        Ears {
+            rate: self.rate,
+            left: &self.left,
+        }
+        .judge()
+    }
+}
+
+/// Headphone filters to judge, ours or another decoder's (`examples/judge_filters.rs`):
+/// `left[c]` is the left ear's response to ACN channel `c` of an SN3D signal at `rate`; the
+/// right ear's follows by [`right_ear_sign`].
+pub struct Ears<'a> {
+    pub rate: u32,
+    pub left: &'a [Vec<f32>],
+}
+
+impl Ears<'_> {
     /// Each channel's filter at the frequencies `freqs`: `[channel][frequency]`.
     pub fn spectra(&self, freqs: &[f64]) -> Vec<Vec<C>> {
         self.left
@@ -272,7 +205,7 @@ impl Binaural {
     /// The ears' responses (left, right) to a plane wave from `d`, at the `i`th frequency of
     /// `spectra`.
     pub fn ears(spectra: &[Vec<C>], i: usize, d: [f64; 3]) -> (C, C) {
-        let y = sn3d(d);
+        let y = sh::harmonics(order_of(spectra.len().saturating_sub(1)), d);
         let (mut l, mut r) = (C::ZERO, C::ZERO);
         for (c, g) in spectra.iter().enumerate() {
             l = l + g[i] * y[c];
@@ -283,9 +216,9 @@ impl Binaural {
 
     /// The ears' impulse responses to a plane wave from `d` (left, right).
     pub fn impulse_responses(&self, d: [f64; 3]) -> (Vec<f64>, Vec<f64>) {
-        let y = sn3d(d);
-        let mut l = vec![0.0; self.taps()];
-        let mut r = vec![0.0; self.taps()];
+        let y = sh::harmonics(order_of(self.left.len().saturating_sub(1)), d);
+        let taps = self.left.first().map_or(0, Vec::len);
+        let (mut l, mut r) = (vec![0.0; taps], vec![0.0; taps]);
         for (c, taps) in self.left.iter().enumerate() {
             for (n, v) in taps.iter().enumerate() {
                 l[n] += f64::from(*v) * y[c];
@@ -339,6 +272,109 @@ impl Binaural {
             itd_90_us: cross_correlation_lag(&l, &r) / f64::from(self.rate) * 1e6,
         }
     }
+}
+
+/// What filters are fitted to: the left ear's response at frequency `f` to a plane wave
+/// from each of the directions the fit was given.
+pub trait Ear {
+    fn responses(&self, f: f64) -> Vec<C>;
+}
+
+impl Ear for Head {
+    fn responses(&self, f: f64) -> Vec<C> {
+        Head::responses(self, f)
+    }
+}
+
+/// The left ear's MagLS filters (per ACN channel, SN3D) of `order` (1–3) at `rate`, fitted
+/// to `ear`'s responses at `dirs` (as the module's head describes).
+pub fn magls(rate: u32, order: usize, dirs: &[[f64; 3]], ear: &impl Ear) -> Vec<Vec<f32>> {
+    let order = order.clamp(1, MAX_ORDER);
+    let fs = f64::from(rate.max(1));
+    let taps = ((fs * TAPS_AT_48K / 48_000.0).ceil() as usize)
+        .next_multiple_of(16)
+        .max(64);
+    let m = channels(order);
+    let y: Vec<Vec<f64>> = dirs.iter().map(|d| sn3d(*d)[..m].to_vec()).collect();
+    let pinv = sh::pseudo_inverse(&y);
+    let cutoff = cutoff_hz(order);
+    // Designed on a finer grid than the filter's own, so that the phase MagLS carries
+    // from bin to bin changes little between them and the response is short: what the
+    // filter keeps of it (its first `taps`) is then what was designed, between the
+    // bins too.
+    let design = taps * DESIGN_OVERSAMPLING;
+    let bins = design / 2 + 1;
+    let mut spectra = vec![Vec::with_capacity(bins); m];
+    let mut previous = vec![C::ZERO; m];
+    let mut target = vec![C::ZERO; dirs.len()];
+    let fit = |target: &[C]| -> Vec<C> {
+        pinv.iter()
+            .map(|row| {
+                row.iter()
+                    .zip(target)
+                    .fold(C::ZERO, |s, (p, t)| s + *t * *p)
+            })
+            .collect()
+    };
+    let reconstruct =
+        |g: &[C], q: usize| -> C { y[q].iter().zip(g).fold(C::ZERO, |s, (yv, g)| s + *g * *yv) };
+    for k in 0..bins {
+        let f = k as f64 * fs / design as f64;
+        let late = C::cis(-2.0 * PI * f * BULK_DELAY_S);
+        let head: Vec<C> = ear.responses(f).into_iter().map(|h| h * late).collect();
+        let mut g = if f <= cutoff {
+            fit(&head)
+        } else {
+            // The magnitude the head gives, with the phase of the previous bin's fit,
+            // advanced by the bulk delay's turn over one bin, so that the response keeps
+            // arriving at that delay rather than drifting to time zero (and before it).
+            let step = C::cis(-2.0 * PI * (fs / design as f64) * BULK_DELAY_S);
+            let g: Vec<C> = previous.iter().map(|v| *v * step).collect();
+            for (q, t) in target.iter_mut().enumerate() {
+                let fitted = reconstruct(&g, q);
+                let norm = fitted.abs();
+                *t = if norm > 1e-12 {
+                    fitted * (head[q].abs() / norm)
+                } else {
+                    C::new(head[q].abs(), 0.0)
+                };
+            }
+            fit(&target)
+        };
+        // Diffuse-field level: the fit's power averaged over directions made the head's.
+        let fitted_power: f64 = (0..dirs.len()).map(|q| reconstruct(&g, q).abs2()).sum();
+        let head_power: f64 = head.iter().map(|h| h.abs2()).sum();
+        if fitted_power > 1e-30 {
+            let k_eq = (head_power / fitted_power).sqrt();
+            for v in &mut g {
+                *v = *v * k_eq;
+            }
+        }
+        for (spectrum, v) in spectra.iter_mut().zip(&g) {
+            spectrum.push(*v);
+        }
+        previous = g;
+    }
+    let fade = taps / 4;
+    spectra
+        .iter()
+        .map(|spectrum| {
+            inverse_real(spectrum, design)
+                .into_iter()
+                .take(taps)
+                .enumerate()
+                .map(|(n, v)| {
+                    let w = if n + fade >= taps {
+                        let t = (n + fade - taps) as f64 / fade as f64;
+                        0.5 + 0.5 * (PI * t).cos()
+                    } else {
+                        1.0
+                    };
+                    (v * w) as f32
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// A head's own left − right level (dB) for a source at 90° left, in [`BANDS`]: what the

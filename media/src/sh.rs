@@ -65,6 +65,45 @@ pub fn sn3d(d: [f64; 3]) -> [f64; 16] {
     ]
 }
 
+/// The SN3D harmonics of direction `d` of every order up to `order`, in ACN order — of any
+/// order, for judging other decoders' filters and heads (the site's own work stops at
+/// [`MAX_ORDER`] and uses [`sn3d`]): `√((2 − δ_m)·(n − |m|)! / (n + |m|)!) · P_n^|m|(z)`
+/// (no Condon–Shortley phase) times `cos(mφ)` for m ≥ 0 and `sin(|m|φ)` for m < 0.
+pub fn harmonics(order: usize, d: [f64; 3]) -> Vec<f64> {
+    let [x, y, z] = d;
+    let rho = (x * x + y * y).sqrt();
+    let phi = y.atan2(x);
+    // p[n][m] = P_n^m(z) by the standard recursions, without the (−1)^m.
+    let mut p = vec![vec![0.0; order + 1]; order + 1];
+    p[0][0] = 1.0;
+    for m in 1..=order {
+        p[m][m] = p[m - 1][m - 1] * (2 * m - 1) as f64 * rho;
+    }
+    for m in 0..order {
+        p[m + 1][m] = z * (2 * m + 1) as f64 * p[m][m];
+        for n in m + 2..=order {
+            p[n][m] = ((2 * n - 1) as f64 * z * p[n - 1][m] - (n + m - 1) as f64 * p[n - 2][m])
+                / (n - m) as f64;
+        }
+    }
+    let factorial = |k: usize| (1..=k).map(|i| i as f64).product::<f64>();
+    let mut out = Vec::with_capacity(channels(order));
+    for (n, p_n) in p.iter().enumerate() {
+        for m in -(n as i64)..=n as i64 {
+            let a = m.unsigned_abs() as usize;
+            let norm =
+                ((if a == 0 { 1.0 } else { 2.0 }) * factorial(n - a) / factorial(n + a)).sqrt();
+            let turn = if m >= 0 {
+                (a as f64 * phi).cos()
+            } else {
+                (a as f64 * phi).sin()
+            };
+            out.push(norm * p_n[a] * turn);
+        }
+    }
+    out
+}
+
 /// N3D over SN3D for ACN channel `acn`: √(2n + 1).
 pub fn n3d_gain(acn: usize) -> f64 {
     ((2 * order_of(acn) + 1) as f64).sqrt()
@@ -232,6 +271,31 @@ fn invert(m: &[Vec<f64>]) -> Vec<Vec<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn harmonics_of_any_order_agree_with_the_written_out_ones() {
+        for d in fibonacci_sphere(50) {
+            let any = harmonics(MAX_ORDER, d);
+            for (c, (a, b)) in any.iter().zip(sn3d(d)).enumerate() {
+                assert!((a - b).abs() < 1e-12, "ACN {c} at {d:?}: {a} against {b}");
+            }
+        }
+        // SN3D: the power of each order over the sphere is the same, 1/(2n + 1) per channel on average.
+        let dirs = fibonacci_sphere(4000);
+        for n in 0..=7 {
+            let mean: f64 = dirs
+                .iter()
+                .map(|d| {
+                    harmonics(7, *d)[n * n..(n + 1) * (n + 1)]
+                        .iter()
+                        .map(|v| v * v)
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
+                / dirs.len() as f64;
+            assert!((mean - 1.0).abs() < 1e-3, "order {n}: {mean}");
+        }
+    }
 
     /// A small deterministic generator for the property tests.
     struct Lcg(u64);
