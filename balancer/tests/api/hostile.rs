@@ -267,14 +267,18 @@ async fn a_connection_over_the_cap_still_sending_reads_its_429() {
     let mut holders = Vec::new();
     for _ in 0..2 {
         let mut s = TcpStream::connect(lb.addr).await.expect("connects");
-        s.write_all(b"GET /held HTTP/1.1\r\n").await.expect("half a request");
+        s.write_all(b"GET /held HTTP/1.1\r\n")
+            .await
+            .expect("half a request");
         holders.push(s);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let mut s = TcpStream::connect(lb.addr).await.expect("connects");
     let head = "POST /upload HTTP/1.1\r\nHost: example.org\r\nContent-Length: 1000000\r\n\r\n";
-    s.write_all(head.as_bytes()).await.expect("the request's head");
+    s.write_all(head.as_bytes())
+        .await
+        .expect("the request's head");
     let chunk = vec![b'x'; 16 * 1024];
     let mut reset = None;
     for n in 0..10 {
