@@ -232,6 +232,14 @@ async fn shown_rows(
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
+/// Makes every other change to `c`'s places wait until this write has ended: two
+/// additions at once would otherwise both count the same items and take the same next
+/// place (and pass the cap together), and a move could swap places another write changes.
+async fn lock_places(w: &Write, c: &collections::Model) -> Result<(), ServiceError> {
+    w.lock(&format!("collection-places:{}", c.id)).await?;
+    Ok(())
+}
+
 /// Appends `recording` to `c` (nothing when it is there already); whether it was added.
 /// Two tabs adding the same recording at once add it once: the insert does nothing on the
 /// key it would repeat (a check before it could not see the other tab's uncommitted row).
@@ -240,6 +248,7 @@ async fn append(
     c: &collections::Model,
     recording: &recordings::Model,
 ) -> Result<bool, ServiceError> {
+    lock_places(w, c).await?;
     let (count, last): (i64, Option<i32>) = collection_items::Entity::find()
         .select_only()
         .column_as(
@@ -346,6 +355,7 @@ pub async fn shift(
 ) -> Result<(), ServiceError> {
     let w = Write::begin(db).await?;
     let c = owned(&w, viewer, collection).await?;
+    lock_places(&w, &c).await?;
     let items = collection_items::Entity::find()
         .filter(collection_items::Column::CollectionId.eq(c.id))
         .order_by_asc(collection_items::Column::Position)

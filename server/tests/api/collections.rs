@@ -2,8 +2,15 @@
 //! forms: order, privacy (a private collection does not exist for anyone else), public
 //! pages shared and purged when edited, one-click saving, packs on recordings and profiles.
 
-use domain::{Role, recordings::NewRecording};
+use domain::{
+    Role, Status,
+    collections::MAX_ITEMS,
+    entities::{collection_items, collections},
+    recordings::{NewRecording, life},
+    write::{Changed, Write},
+};
 use reqwest::StatusCode;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use crate::{both_backends, helpers::*};
 
@@ -532,7 +539,113 @@ async fn the_same_addition_from_two_tabs_is_made_once(backend: Backend) {
     assert!(mine.contains("3 recordings"), "{mine}");
 }
 
+/// Adds each of `recordings` to `collection` as `who`, all at once, as many tabs would;
+/// for each, whether it was refused.
+async fn add_all_at_once(
+    app: &TestApp,
+    who: &mut Browser,
+    collection: &str,
+    recordings: &[String],
+) -> Vec<bool> {
+    let page = format!("/recordings/{}", recordings[0]);
+    let token = app.form_token(&page, who).await;
+    let tabs = recordings.iter().map(|r| {
+        let (mut tab, page, token) = (who.clone(), page.clone(), token.clone());
+        async move {
+            let fields = [
+                ("csrf", token.as_str()),
+                ("collection", collection),
+                ("recording", r.as_str()),
+            ];
+            let res = app
+                .post_form("/api/add-to-collection", &page, &fields, &mut tab)
+                .await;
+            assert_eq!(res.status(), StatusCode::FOUND);
+            location(&res).contains("__err")
+        }
+    });
+    futures::future::join_all(tabs).await
+}
+
+/// The collection's id and its items' places, in order.
+async fn places(app: &TestApp, slug: &str) -> (i32, Vec<i32>) {
+    let c = collections::Entity::find()
+        .filter(collections::Column::Slug.eq(slug))
+        .one(&app.db)
+        .await
+        .expect("collection")
+        .expect("it exists");
+    let mut places: Vec<i32> = collection_items::Entity::find()
+        .filter(collection_items::Column::CollectionId.eq(c.id))
+        .all(&app.db)
+        .await
+        .expect("items")
+        .into_iter()
+        .map(|i| i.position)
+        .collect();
+    places.sort_unstable();
+    (c.id, places)
+}
+
+/// Additions of different recordings arriving together each take a place of their own, and
+/// a collection four short of its cap takes exactly four of eight arriving at once (the
+/// others are told it is full). Without the collection's lock each addition would count
+/// the same items and take the same next place.
+async fn additions_arriving_together_keep_their_places_and_the_cap(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let marta = app.user("marta", Role::Uploader).await;
+    let mut lena = app.register("lena").await;
+    let mut eight = Vec::new();
+    for n in 0..8 {
+        eight.push(
+            app.recording(sample(&format!("Arriving {n}"), marta))
+                .await
+                .1,
+        );
+    }
+
+    // An empty collection: eight places, one each.
+    let empty = new_collection(&app, &mut lena, &[("title", "Together"), ("note", "")]).await;
+    let refused = add_all_at_once(&app, &mut lena, &empty, &eight).await;
+    assert!(refused.iter().all(|r| !r), "{refused:?}");
+    assert_eq!(places(&app, &empty).await.1, (0..8).collect::<Vec<_>>());
+
+    // One four short of the cap (filled as a fixture): four more, four told it is full.
+    let full = new_collection(&app, &mut lena, &[("title", "Nearly full"), ("note", "")]).await;
+    let (id, _) = places(&app, &full).await;
+    let filler = usize::try_from(MAX_ITEMS).expect("cap") - 4;
+    let w = Write::begin(&app.db).await.expect("write");
+    let mut rows = Vec::new();
+    for n in 0..filler {
+        let new = sample(&format!("Filler {n:04}"), marta);
+        let (row, _) = life::create(&w, new, Status::Published, Some(chrono::Utc::now()))
+            .await
+            .expect("recording");
+        rows.push(row.id);
+    }
+    w.commit(Changed::nothing_shown()).await.expect("commit");
+    for (chunk, ids) in rows.chunks(200).enumerate() {
+        collection_items::Entity::insert_many(ids.iter().enumerate().map(|(k, r)| {
+            collection_items::ActiveModel {
+                collection_id: Set(id),
+                recording_id: Set(*r),
+                position: Set(i32::try_from(chunk * 200 + k).expect("place")),
+                added_at: Set(chrono::Utc::now()),
+            }
+        }))
+        .exec(&app.db)
+        .await
+        .expect("filler items");
+    }
+    let refused = add_all_at_once(&app, &mut lena, &full, &eight).await;
+    assert_eq!(refused.iter().filter(|r| **r).count(), 4, "{refused:?}");
+    let (_, places) = places(&app, &full).await;
+    let cap = i32::try_from(MAX_ITEMS).expect("cap");
+    assert_eq!(places, (0..cap).collect::<Vec<_>>());
+}
+
 both_backends!(
+    additions_arriving_together_keep_their_places_and_the_cap,
     a_collection_keeps_its_order_and_its_privacy,
     the_same_addition_from_two_tabs_is_made_once,
     saving_is_one_click_and_private,
