@@ -174,7 +174,8 @@ async fn bucket_keys(app: &TestApp) -> Vec<String> {
 
 /// Two uploads of about 60 MB sent at 1 MB/s (a minute each, twice the front door's 30 s
 /// answer timeout), by the form and by the token API, become recordings; so does a 200 MB
-/// direct upload whose finishing takes longer than a front door that answers within 3 s.
+/// direct upload whose finishing takes longer than a front door that answers within 1.5 s
+/// (finishing 200 MB took 2.7 s on the fastest machine it has run on).
 /// No 504 anywhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_uploads_through_the_front_door_become_recordings() {
@@ -196,7 +197,7 @@ async fn long_uploads_through_the_front_door_become_recordings() {
         reqwest::Client::builder(),
     );
     let quick_front = Site::new(
-        front_door(&app, 3_000, 256 * 1024).await,
+        front_door(&app, 1_500, 256 * 1024).await,
         reqwest::Client::builder(),
     );
     let csrf = form_token(&slow_front, &paul).await;
@@ -267,7 +268,7 @@ async fn long_uploads_through_the_front_door_become_recordings() {
     assert!(form_took > Duration::from_secs(30));
     assert_eq!(direct_done["state"].as_str(), Some("done"), "{direct_done}");
     assert!(
-        finishing_took > Duration::from_secs(3),
+        finishing_took > Duration::from_millis(1_500),
         "the finishing took longer than the front door's answer timeout"
     );
     let titles: Vec<String> = domain::entities::recordings::Entity::find()
