@@ -474,23 +474,6 @@ pub async fn save(
     Ok(())
 }
 
-/// Whether every one of `ids` is `owner`'s (for a pack), on published recordings.
-async fn all_owned_by(
-    db: &impl ConnectionTrait,
-    ids: &[i32],
-    owner: i32,
-) -> Result<bool, ServiceError> {
-    if ids.is_empty() {
-        return Ok(false);
-    }
-    let others = recordings::Entity::find()
-        .filter(recordings::Column::Id.is_in(ids.iter().copied()))
-        .filter(recordings::Column::UploaderId.ne(owner))
-        .count(db)
-        .await?;
-    Ok(others == 0)
-}
-
 /// A collection's page: a public one for everyone; a private one for its owner only
 /// (anyone else is told it does not exist). Its items are the published recordings in it,
 /// in its order. With the surrogate keys of what it shows.
@@ -510,7 +493,10 @@ pub async fn page(
     }
     let ordered = shown_rows(db, c.id).await?;
     let shown: Vec<i32> = ordered.iter().map(|r| r.id).collect();
-    let is_pack = c.is_public && all_owned_by(db, &shown, c.owner_id).await?;
+    let is_pack = sizes(db, [c.id])
+        .await?
+        .get(&c.id)
+        .is_some_and(|size| size.is_pack(c.is_public));
     let owner = users::Entity::find_by_id(c.owner_id)
         .one(db)
         .await?
@@ -617,7 +603,7 @@ async fn refs(
             let size = sizes.get(&c.id).copied().unwrap_or_default();
             CollectionRef {
                 owner: owners.get(&c.owner_id).cloned().unwrap_or_default(),
-                is_pack: c.is_public && size.items > 0 && size.not_the_owners == 0,
+                is_pack: size.is_pack(c.is_public),
                 slug: c.slug,
                 title: c.title,
                 is_public: c.is_public,
@@ -628,15 +614,24 @@ async fn refs(
         .collect())
 }
 
-/// How many items a collection holds, and how many of them someone other than its owner
-/// uploaded (none, and it is a pack when public).
+/// How many items a collection shows — its published recordings, as its page lists them
+/// (one deleted or withdrawn stays in it, unseen, until the collector takes it) — and how
+/// many of those someone other than its owner uploaded.
 #[derive(Debug, Clone, Copy, Default)]
 struct Size {
     items: u64,
     not_the_owners: u64,
 }
 
-/// The [`Size`] of each of the collections `ids` that holds anything, in one grouped read.
+impl Size {
+    /// A public collection showing only its owner's recordings is a pack: the one rule for
+    /// its page, its owner's list and their profile.
+    fn is_pack(self, public: bool) -> bool {
+        public && self.items > 0 && self.not_the_owners == 0
+    }
+}
+
+/// The [`Size`] of each of the collections `ids` that shows anything, in one grouped read.
 async fn sizes(
     db: &impl ConnectionTrait,
     ids: impl IntoIterator<Item = i32>,
@@ -660,7 +655,7 @@ async fn sizes(
                 collection_items::Column::CollectionId,
             )),
         )
-        .left_join(
+        .inner_join(
             recordings::Entity,
             Expr::col((recordings::Entity, recordings::Column::Id)).equals((
                 collection_items::Entity,
@@ -668,6 +663,7 @@ async fn sizes(
             )),
         )
         .and_where(item(collection_items::Column::CollectionId).is_in(ids))
+        .and_where(recordings::Column::Status.eq(Status::Published))
         .group_by_col((
             collection_items::Entity,
             collection_items::Column::CollectionId,

@@ -33,18 +33,19 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
     sea_query::{Expr, ExprTrait},
 };
 
 use crate::{
     Convention, Processing, Slug, Status,
-    entities::{recording_tags, recordings, tags},
+    entities::{collection_items, collections, recording_tags, recordings, tags},
     error::ServiceError,
     facets::{self, Facts},
     model::Viewer,
     search::search_text,
-    write::{Changed, Write},
+    write::{Changed, Write, key},
 };
 
 /// What an uploader says about a recording, plus what was read from its file.
@@ -173,6 +174,40 @@ pub async fn create(
 }
 
 /// What a change of `row` changed for others: its pages, when it is public.
+/// The most public collections a recording's hiding or showing again names; the rest show
+/// it within the page TTL.
+const COLLECTIONS_NAMED: u64 = 100;
+
+/// What a published recording's hiding or showing again changes beyond its own pages and
+/// lists: the public collections holding it — their pages, and their owners' profiles,
+/// whose counts and packs count only what is shown (`collections`).
+async fn collections_showing(w: &Write, id: i32) -> Result<Changed, ServiceError> {
+    let holding: Vec<i32> = collection_items::Entity::find()
+        .select_only()
+        .column(collection_items::Column::CollectionId)
+        .filter(collection_items::Column::RecordingId.eq(id))
+        .into_tuple()
+        .all(w)
+        .await?;
+    if holding.is_empty() {
+        return Ok(Changed::nothing_shown());
+    }
+    let public: Vec<(i32, i32)> = collections::Entity::find()
+        .select_only()
+        .column(collections::Column::Id)
+        .column(collections::Column::OwnerId)
+        .filter(collections::Column::Id.is_in(holding))
+        .filter(collections::Column::IsPublic.eq(true))
+        .order_by_desc(collections::Column::UpdatedAt)
+        .limit(COLLECTIONS_NAMED)
+        .into_tuple()
+        .all(w)
+        .await?;
+    Ok(Changed::keys(public.into_iter().flat_map(|(c, owner)| {
+        [key::collection(c), key::user(owner)]
+    })))
+}
+
 fn shown_if_published(row: &recordings::Model) -> Changed {
     if row.status == Status::Published {
         Changed::recording(row.id, row.uploader_id)
@@ -394,7 +429,10 @@ pub async fn delete(w: &Write, row: recordings::Model) -> Result<Changed, Servic
         return Err(ServiceError::conflict("This recording is deleted already."));
     }
     let before = Facts::of(w, &row).await?;
-    let changed = shown_if_published(&row);
+    let mut changed = shown_if_published(&row);
+    if row.status == Status::Published {
+        changed = changed.and(collections_showing(w, row.id).await?);
+    }
     let mut active: recordings::ActiveModel = row.clone().into();
     active.status = Set(Status::Deleted);
     active.restore_to = Set(Some(row.status.as_str().to_owned()));
@@ -430,7 +468,11 @@ pub async fn restore(w: &Write, row: recordings::Model) -> Result<Changed, Servi
     let after = active.update(w).await?;
     tags_follow(w, &after).await?;
     facets::shift(w, &Facts::default(), &Facts::of(w, &after).await?).await?;
-    Ok(shown_if_published(&after))
+    let mut changed = shown_if_published(&after);
+    if after.status == Status::Published {
+        changed = changed.and(collections_showing(w, after.id).await?);
+    }
+    Ok(changed)
 }
 
 /// Whether a deleted recording may still be restored at `now`.

@@ -303,6 +303,30 @@ async fn a_public_collection_of_ones_own_recordings_is_a_pack(backend: Backend) 
         !profile.contains("data-testid=\"profile-pack\""),
         "no longer a pack on her profile"
     );
+    // An editor deletes Olga's: it stays in the collection, unseen, until the collector
+    // takes it; the page, Marta's list and her profile all count what is shown — a pack of
+    // two again.
+    app.user("edith", Role::Editor).await;
+    let mut edith = app.login("edith").await;
+    let res = post_on(
+        &app,
+        &mut edith,
+        &format!("/recordings/{theirs}?delete=confirm"),
+        "/api/delete-recording",
+        &[("slug", &theirs)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FOUND, "deleted");
+    assert!(!location(&res).contains("__err"), "{}", location(&res));
+    let (_, html) = app.get_text(&page, &Browser::default()).await;
+    assert!(html.contains(">A pack<"), "a pack again: {html}");
+    let (_, mine) = app.get_text("/collections", &marta).await;
+    assert!(mine.contains("2 recordings"), "{mine}");
+    let (_, profile) = app.get_text("/users/marta", &Browser::default()).await;
+    assert!(
+        profile.contains("data-testid=\"profile-pack\""),
+        "a pack again on her profile"
+    );
 }
 
 /// Opens `zip` with Python's zipfile: every entry's CRC, each original against the SHA-256
