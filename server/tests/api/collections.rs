@@ -298,6 +298,12 @@ async fn a_public_collection_of_ones_own_recordings_is_a_pack(backend: Backend) 
     .await;
     let (_, html) = app.get_text(&page, &Browser::default()).await;
     assert!(html.contains(">A public collection<"), "no longer a pack");
+    let first = format!("/recordings/{}", slugs[0]);
+    let (_, rec) = app.get_text(&first, &Browser::default()).await;
+    assert!(
+        !rec.contains("data-testid=\"pack\""),
+        "nor on the pages of the recordings in it"
+    );
     let (_, profile) = app.get_text("/users/marta", &Browser::default()).await;
     assert!(
         !profile.contains("data-testid=\"profile-pack\""),
@@ -320,6 +326,11 @@ async fn a_public_collection_of_ones_own_recordings_is_a_pack(backend: Backend) 
     assert!(!location(&res).contains("__err"), "{}", location(&res));
     let (_, html) = app.get_text(&page, &Browser::default()).await;
     assert!(html.contains(">A pack<"), "a pack again: {html}");
+    let (_, rec) = app.get_text(&first, &Browser::default()).await;
+    assert!(
+        rec.contains("data-testid=\"pack\""),
+        "a pack again on its recordings' pages"
+    );
     let (_, mine) = app.get_text("/collections", &marta).await;
     assert!(mine.contains("2 recordings"), "{mine}");
     let (_, profile) = app.get_text("/users/marta", &Browser::default()).await;
