@@ -160,17 +160,5 @@ impl Ear for ShHead<'_> {
 }
 
 fn print(label: &str, j: &Judged) {
-    println!(
-        "{label}: ILD at 90° {:.1} / {:.1} / {:.1} / {:.1} dB; front {:+.2} dB; \
-         diffuse {:+.1} / {:+.1} / {:+.1} dB; ITD {:.0} µs",
-        j.ild_90[0],
-        j.ild_90[1],
-        j.ild_90[2],
-        j.ild_90[3],
-        j.front_db,
-        j.diffuse[0],
-        j.diffuse[1],
-        j.diffuse[2],
-        j.itd_90_us
-    );
+    println!("{label}: {j}");
 }

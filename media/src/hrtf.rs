@@ -419,6 +419,21 @@ pub struct Judged {
     pub itd_90_us: f64,
 }
 
+/// One line: the figures the module's test, `examples/judge_filters.rs` and the docs' tables
+/// give.
+impl std::fmt::Display for Judged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [a, b, c, d] = self.ild_90;
+        let [e, g, h] = self.diffuse;
+        write!(
+            f,
+            "ILD at 90° {a:.1} / {b:.1} / {c:.1} / {d:.1} dB; front {:+.2} dB; \
+             diffuse {e:+.1} / {g:+.1} / {h:+.1} dB; ITD {:.0} µs",
+            self.front_db, self.itd_90_us
+        )
+    }
+}
+
 /// The interaural time difference is read below this (Hz), where the ears judge it by: above
 /// it, MagLS gives up the phase on purpose.
 pub const ITD_LOW_PASS_HZ: f64 = 1_500.0;
@@ -811,19 +826,7 @@ mod tests {
             );
             for order in 1..=MAX_ORDER {
                 let j = Binaural::design(48_000, order, model).judge();
-                println!(
-                    "{model:?}, order {order}: ILD at 90° {:.1} / {:.1} / {:.1} / {:.1} dB; \
-                     front {:+.2} dB; diffuse {:+.1} / {:+.1} / {:+.1} dB; ITD {:.0} µs",
-                    j.ild_90[0],
-                    j.ild_90[1],
-                    j.ild_90[2],
-                    j.ild_90[3],
-                    j.front_db,
-                    j.diffuse[0],
-                    j.diffuse[1],
-                    j.diffuse[2],
-                    j.itd_90_us
-                );
+                println!("{model:?}, order {order}: {j}");
                 for (band, (ild, truth)) in j.ild_90.iter().zip(head).enumerate().skip(2) {
                     let enough = match model {
                         HeadModel::Sphere => *ild > truth - 1.5 && *ild > 13.5,
