@@ -89,7 +89,7 @@ fn filters(
     left.truncate(channels(order));
     if n3d {
         for (c, taps) in left.iter_mut().enumerate() {
-            let k = ((2 * order_of(c) + 1) as f32).sqrt();
+            let k = sh::n3d_gain(c) as f32;
             taps.iter_mut().for_each(|v| *v *= k);
         }
     }

@@ -202,10 +202,14 @@ impl Ears<'_> {
             .collect()
     }
 
-    /// The ears' responses (left, right) to a plane wave from `d`, at the `i`th frequency of
-    /// `spectra`.
-    pub fn ears(spectra: &[Vec<C>], i: usize, d: [f64; 3]) -> (C, C) {
-        let y = sh::harmonics(order_of(spectra.len().saturating_sub(1)), d);
+    /// The harmonics of direction `d` these filters take: those of their order.
+    pub fn harmonics(&self, d: [f64; 3]) -> Vec<f64> {
+        sh::harmonics(order_of(self.left.len().saturating_sub(1)), d)
+    }
+
+    /// The ears' responses (left, right) to a plane wave whose harmonics are `y`
+    /// ([`Self::harmonics`]), at the `i`th frequency of `spectra`.
+    pub fn ears(spectra: &[Vec<C>], i: usize, y: &[f64]) -> (C, C) {
         let (mut l, mut r) = (C::ZERO, C::ZERO);
         for (c, g) in spectra.iter().enumerate() {
             l = l + g[i] * y[c];
@@ -216,7 +220,7 @@ impl Ears<'_> {
 
     /// The ears' impulse responses to a plane wave from `d` (left, right).
     pub fn impulse_responses(&self, d: [f64; 3]) -> (Vec<f64>, Vec<f64>) {
-        let y = sh::harmonics(order_of(self.left.len().saturating_sub(1)), d);
+        let y = self.harmonics(d);
         let taps = self.left.first().map_or(0, Vec::len);
         let (mut l, mut r) = (vec![0.0; taps], vec![0.0; taps]);
         for (c, taps) in self.left.iter().enumerate() {
@@ -233,9 +237,10 @@ impl Ears<'_> {
         let level = |band: (f64, f64), d: [f64; 3]| {
             let freqs = band_points(band.0, band.1);
             let g = self.spectra(&freqs);
+            let y = self.harmonics(d);
             let (mut l2, mut r2) = (0.0, 0.0);
             for i in 0..freqs.len() {
-                let (l, r) = Self::ears(&g, i, d);
+                let (l, r) = Self::ears(&g, i, &y);
                 l2 += l.abs2();
                 r2 += r.abs2();
             }
@@ -245,17 +250,20 @@ impl Ears<'_> {
         let ild_90 = BANDS.map(|band| level(band, left));
         let front_db = level((200.0, 16_000.0), sh::direction(0.0, 0.0));
         // Power averaged over directions, per band, against 0.5–1.5 kHz.
-        let dirs = sh::fibonacci_sphere(600);
+        let ys: Vec<Vec<f64>> = sh::fibonacci_sphere(600)
+            .into_iter()
+            .map(|d| self.harmonics(d))
+            .collect();
         let diffuse_band = |lo: f64, hi: f64| {
             let freqs = band_points(lo, hi);
             let g = self.spectra(&freqs);
             let mut p = 0.0;
-            for d in &dirs {
+            for y in &ys {
                 for i in 0..freqs.len() {
-                    p += Self::ears(&g, i, *d).0.abs2();
+                    p += Self::ears(&g, i, y).0.abs2();
                 }
             }
-            p / (dirs.len() * freqs.len()) as f64
+            p / (ys.len() * freqs.len()) as f64
         };
         let reference = diffuse_band(500.0, 1_500.0);
         let diffuse =

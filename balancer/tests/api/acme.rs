@@ -168,7 +168,7 @@ impl Pebble {
                 .env("PEBBLE_WFE_NONCEREJECT", "0"),
             "pebble",
         )
-        // Pebble opens its management listener after its API one.
+        // Pebble opens its two listeners separately: one answering says nothing of the other.
         .wait_listening(api)
         .wait_listening(management);
         Self {

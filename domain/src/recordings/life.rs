@@ -173,7 +173,6 @@ pub async fn create(
     Ok((row, changed))
 }
 
-/// What a change of `row` changed for others: its pages, when it is public.
 /// The most public collections a recording's hiding or showing again names; the rest show
 /// it within the page TTL.
 const COLLECTIONS_NAMED: u64 = 100;
@@ -208,6 +207,7 @@ async fn collections_showing(w: &Write, id: i32) -> Result<Changed, ServiceError
     })))
 }
 
+/// What a change of `row` changed for others: its pages, when it is public.
 fn shown_if_published(row: &recordings::Model) -> Changed {
     if row.status == Status::Published {
         Changed::recording(row.id, row.uploader_id)
