@@ -2,8 +2,9 @@
 // order W Y Z X, SN3D; for a recording of order 2 or 3 its higher-order preview, 9 or 16
 // channels in two streams of at most eight kept in step) streamed by <audio> elements,
 // turned to where the listener faces, and decoded for headphones with the site's
-// head-related filters (/binaural/{rate}-{order}.json, MagLS from a spherical-head model,
-// made by the media crate). Web Audio only; no WebAssembly.
+// head-related filters (/binaural/{rate}-{order}.json, MagLS made by the media crate: from a
+// spherical-head model at first order, from a KU100 dummy head at second and third). Web
+// Audio only; no WebAssembly.
 //
 //   <audio> (+ <audio>) → MediaElementSource → split into the ACN channels → rotation (one
 //   block of gains per order: the spherical-harmonic rotation; W is unchanged) → one

@@ -15,6 +15,7 @@ pub mod first_order;
 pub mod hrtf;
 pub mod inspect;
 pub mod kemar;
+pub mod ku100;
 #[cfg(feature = "mp3")]
 pub mod mp3;
 pub mod phase;

@@ -372,6 +372,12 @@ async fn the_player_gets_binaural_filters_for_its_sample_rate() {
                 .starts_with("MagLS")
         );
         assert_eq!(v["rightEarSigns"], serde_json::json!([1, -1, 1, 1]));
+        assert!(
+            v["model"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("spherical head")
+        );
         let left = v["left"].as_array().expect("per channel");
         assert_eq!(left.len(), 4);
         assert!(
@@ -390,6 +396,14 @@ async fn the_player_gets_binaural_filters_for_its_sample_rate() {
         let v: serde_json::Value = res.json().await.expect("JSON");
         assert_eq!(v["order"], order);
         assert_eq!(v["left"].as_array().map(Vec::len), Some(channels));
+        // Fitted to the KU100 from second order on, and saying under which terms.
+        assert!(v["model"].as_str().unwrap_or_default().contains("KU100"));
+        assert!(
+            v["licence"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("GPL-3.0-or-later")
+        );
         assert_eq!(
             v["rightEarSigns"]
                 .as_array()
