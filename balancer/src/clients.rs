@@ -7,7 +7,7 @@ use std::{
     net::IpAddr,
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicU64, Ordering::Relaxed},
+        atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed},
     },
     time::Duration,
 };
@@ -21,6 +21,8 @@ pub struct Clients {
     table: Mutex<HashMap<IpAddr, Entry>>,
     pub connections_refused: AtomicU64,
     pub requests_refused: AtomicU64,
+    /// Refused connections being closed in stages now ([`Lingering`]).
+    lingering: AtomicUsize,
 }
 
 struct Entry {
@@ -35,6 +37,18 @@ struct Entry {
 pub struct ConnectionSlot {
     clients: Arc<Clients>,
     ip: IpAddr,
+}
+
+/// A refused connection being closed in stages, counted until dropped: at most
+/// `max_lingering_refusals` at once, from all addresses together.
+pub struct Lingering {
+    clients: Arc<Clients>,
+}
+
+impl Drop for Lingering {
+    fn drop(&mut self) {
+        self.clients.lingering.fetch_sub(1, Relaxed);
+    }
 }
 
 /// A request holding an upstream, counted against its address until its answer's last
@@ -85,6 +99,23 @@ impl Clients {
             clients: Arc::clone(self),
             ip,
         })
+    }
+
+    /// Leave to close a refused connection in stages; `None` when `max_lingering_refusals`
+    /// are being closed so already (0: no cap).
+    pub fn linger(self: &Arc<Self>, limits: &Limits) -> Option<Lingering> {
+        let cap = limits.max_lingering_refusals;
+        self.lingering
+            .fetch_update(Relaxed, Relaxed, |n| (cap == 0 || n < cap).then_some(n + 1))
+            .ok()?;
+        Some(Lingering {
+            clients: Arc::clone(self),
+        })
+    }
+
+    /// Refused connections being closed in stages now.
+    pub fn lingering(&self) -> usize {
+        self.lingering.load(Relaxed)
     }
 
     /// One of `ip`'s upstream slots, waiting up to the client queue timeout for one of its

@@ -197,7 +197,8 @@ impl Balancer {
                             match shared.clients.connect(peer.ip(), limits) {
                                 Some(s) => Some(s),
                                 None => {
-                                    tokio::spawn(refuse(stream, tls.is_some()));
+                                    let linger = shared.clients.linger(limits);
+                                    tokio::spawn(refuse(stream, tls.is_some(), linger));
                                     continue;
                                 }
                             }
@@ -282,13 +283,21 @@ fn http_builder(settings: &Settings) -> auto::Builder<TokioExecutor> {
 /// still sending — the request it sent before the answer came, an upload's body — is read
 /// and dropped for up to [`LINGER`], at most [`LINGER_BYTES`]. Closed at once with that
 /// unread, the kernel would answer it with a reset, which can reach the client before it
-/// has read the 429 (and a client still writing sees only the reset).
-async fn refuse(mut stream: tokio::net::TcpStream, tls: bool) {
+/// has read the 429 (and a client still writing sees only the reset). Without leave to
+/// linger (`max_lingering_refusals` are lingering already: a flood), the answer is written
+/// only if the socket takes it at once, and the connection is closed at once.
+async fn refuse(mut stream: tokio::net::TcpStream, tls: bool, linger: Option<clients::Lingering>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let answer = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n\
+        Content-Type: text/plain\r\nContent-Length: 41\r\nConnection: close\r\n\r\n\
+        Too many connections from your address.\r\n";
+    let Some(_linger) = linger else {
+        if !tls {
+            let _ = stream.try_write(answer);
+        }
+        return;
+    };
     if !tls {
-        let answer = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n\
-            Content-Type: text/plain\r\nContent-Length: 41\r\nConnection: close\r\n\r\n\
-            Too many connections from your address.\r\n";
         let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(answer)).await;
     }
     let _ = stream.shutdown().await;

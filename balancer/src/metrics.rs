@@ -164,6 +164,11 @@ impl Metrics {
                 "gauge",
                 clients.tracked() as u64,
             ),
+            (
+                "balancer_refused_connections_lingering",
+                "gauge",
+                clients.lingering() as u64,
+            ),
         ] {
             let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {v}");
         }

@@ -82,6 +82,10 @@ pub struct Limits {
     /// Open connections from one client address (trusted proxies are not counted: every
     /// client behind them shares their address).
     pub max_connections_per_client: usize,
+    /// Connections refused over that cap that are closed in stages at once (each is read
+    /// from for up to a second after its 429); past it, a refused connection is closed at
+    /// once, so that a flood cannot hold a socket per connection it opens.
+    pub max_lingering_refusals: usize,
     /// Requests from one client address that hold an upstream at once (passes, personal
     /// pages, cache misses); more wait up to `client_queue_timeout`, then get 429.
     pub max_upstream_per_client: usize,
@@ -176,6 +180,7 @@ impl Default for Limits {
             max_headers: 100,
             // Generous: a carrier-grade NAT puts many people behind one address.
             max_connections_per_client: 128,
+            max_lingering_refusals: 1024,
             max_upstream_per_client: 32,
             client_queue_timeout: Duration::from_secs(2),
             request_buffer_bytes: MIB,

@@ -253,6 +253,68 @@ async fn a_streamed_body_that_stalls_gets_408_and_the_upstream_is_not_blamed() {
     still_serves(&lb).await;
 }
 
+/// A flood from one address over its cap: each refused connection would hold a socket for
+/// a second of staged closing; past `max_lingering_refusals` they are closed at once, so
+/// the flood holds no more sockets than that, and when it stops none are held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_over_the_cap_lingers_no_more_than_its_cap() {
+    let origin = Origin::spawn(|_| Reply::ok("fine")).await;
+    let toml = format!(
+        "{}\n[limits]\nmax_connections_per_client = 1\nmax_lingering_refusals = 4\nheader_read_timeout_ms = 5000\n",
+        one_pool(&[&origin], "")
+    );
+    let lb = TestBalancer::start(&toml).await;
+    let mut holder = TcpStream::connect(lb.addr).await.expect("connects");
+    holder
+        .write_all(b"GET /held HTTP/1.1\r\n")
+        .await
+        .expect("half a request");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Thirty more, each still sending, none reading: what a staged close would wait out.
+    let mut flood = Vec::new();
+    for _ in 0..30 {
+        let mut s = TcpStream::connect(lb.addr).await.expect("connects");
+        let _ = s
+            .write_all(b"POST /upload HTTP/1.1\r\nContent-Length: 100000\r\n\r\n")
+            .await;
+        flood.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let gauge = |m: &str| -> u64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix("balancer_refused_connections_lingering "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("the gauge is exported")
+    };
+    let metrics = lb.metrics().await;
+    assert_eq!(gauge(&metrics), 4, "lingering at the cap: {metrics}");
+    assert!(metrics.contains("balancer_client_connections_refused_total 30"));
+    // The ones closed at once: a write now meets the closed socket.
+    let mut closed = 0;
+    for s in &mut flood {
+        let mut cut = false;
+        for _ in 0..4 {
+            if s.write_all(&[b'x'; 16 * 1024]).await.is_err() {
+                cut = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        closed += usize::from(cut);
+    }
+    assert!(closed >= 26, "{closed} of 30 closed at once");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        gauge(&lb.metrics().await),
+        0,
+        "none held once the lingering ran out"
+    );
+    drop((holder, flood));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    still_serves(&lb).await;
+}
+
 /// An address over its connection cap is told so with a 429 even when it is still sending
 /// (an upload's body): the balancer reads and drops what comes after the answer for a
 /// moment before closing, so the client meets no reset before it has read the 429.
