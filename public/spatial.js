@@ -265,7 +265,8 @@
     const name = order === 1 ? `${context.sampleRate}` : `${context.sampleRate}-${order}`;
     const response = await fetch(`/binaural/${name}.json`);
     if (!response.ok) throw new Error(`no filters for ${context.sampleRate} Hz`);
-    const built = createDecoder(context, await response.json());
+    const filters = await response.json();
+    const built = createDecoder(context, filters);
     // What the page plays, for the browser test to listen to.
     const analyser = new AnalyserNode(context, { fftSize: 2048 });
     built.output.connect(analyser).connect(context.destination);
@@ -314,7 +315,7 @@
     section.dataset.playingOrder = String(order);
     status.textContent = order === 1
       ? (wanted > 1 ? 'Playing at first order: this browser could not stream the higher orders.' : '')
-      : `Playing at order ${order} (${(order + 1) * (order + 1)} channels).`;
+      : `Playing at order ${order} (${(order + 1) * (order + 1)} channels), through ${filters.head}.`;
     decoder = built;
     face(facing.yaw);
     await context.resume();

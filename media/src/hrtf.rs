@@ -155,11 +155,12 @@ impl Binaural {
         format!(
             "{{\"rate\":{},\"order\":{},\"channelOrder\":\"ACN\",\"normalisation\":\"SN3D\",\
              \"method\":\"MagLS (least squares below {:.0} Hz, magnitude least squares above), {DIRECTIONS} directions\",\
-             \"model\":\"{}\",\"licence\":\"{}\",\
+             \"head\":\"{}\",\"model\":\"{}\",\"licence\":\"{}\",\
              \"rightEarSigns\":[{}],\"left\":[{}]}}",
             self.rate,
             self.order,
             cutoff_hz(self.order),
+            self.head.name(),
             self.head.describe(),
             self.head.licence(),
             signs.join(","),
@@ -547,6 +548,15 @@ impl HeadModel {
             HeadModel::Ku100
         } else {
             HeadModel::Sphere
+        }
+    }
+
+    /// Its short name, as the player's status line gives it (`/binaural/{rate}.json`'s `head`).
+    pub fn name(self) -> &'static str {
+        match self {
+            HeadModel::Sphere => "a spherical head",
+            HeadModel::Kemar => "the KEMAR dummy head",
+            HeadModel::Ku100 => "the KU100 dummy head",
         }
     }
 

@@ -398,6 +398,7 @@ async fn the_player_gets_binaural_filters_for_its_sample_rate() {
         assert_eq!(v["left"].as_array().map(Vec::len), Some(channels));
         // Fitted to the KU100 from second order on, and saying under which terms.
         assert!(v["model"].as_str().unwrap_or_default().contains("KU100"));
+        assert_eq!(v["head"], "the KU100 dummy head");
         assert!(
             v["licence"]
                 .as_str()
