@@ -675,8 +675,8 @@ fn diffuse_field_equalised(responses: Vec<C>) -> Vec<C> {
 /// A head made by SH-domain filters (the left ear's, per ACN channel of an SN3D signal, at
 /// `rate`, of any order): its response from a direction is what the filters give for a plane
 /// wave from there, timed from sample `start`. Filters of a high order stand for the head
-/// they were made from: the KU100's, and other decoders' in `examples/judge_filters.rs`.
-pub struct ShHead<'a> {
+/// they were made from: the KU100's ([`crate::ku100`]).
+struct ShHead<'a> {
     rate: u32,
     left: &'a [Vec<f64>],
     start: usize,
@@ -685,7 +685,7 @@ pub struct ShHead<'a> {
 }
 
 impl<'a> ShHead<'a> {
-    pub fn new(rate: u32, left: &'a [Vec<f64>], start: usize, dirs: &[[f64; 3]]) -> Self {
+    fn new(rate: u32, left: &'a [Vec<f64>], start: usize, dirs: &[[f64; 3]]) -> Self {
         let order = order_of(left.len().saturating_sub(1));
         let y = dirs.iter().map(|d| sh::harmonics(order, *d)).collect();
         Self {
@@ -699,7 +699,7 @@ impl<'a> ShHead<'a> {
     /// The left ear's response at `f` to a plane wave from each direction (above
     /// [`MEASURED_TO_HZ`] or the filters' Nyquist frequency, the response there: only the
     /// level is fitted up there).
-    pub fn responses(&self, f: f64) -> Vec<C> {
+    fn responses(&self, f: f64) -> Vec<C> {
         let top = MEASURED_TO_HZ.min(0.5 * f64::from(self.rate));
         let w = -2.0 * PI * f.min(top) / f64::from(self.rate);
         let start = self.start as f64;
@@ -714,12 +714,6 @@ impl<'a> ShHead<'a> {
             .iter()
             .map(|y| y.iter().zip(&gains).fold(C::ZERO, |s, (y, g)| s + *g * *y))
             .collect()
-    }
-}
-
-impl Ear for ShHead<'_> {
-    fn responses(&self, f: f64) -> Vec<C> {
-        ShHead::responses(self, f)
     }
 }
 
