@@ -3,15 +3,19 @@
 //! names the renderer's version, so a new version makes new ones and the collector removes
 //! the old. The first request streams the rendition while it is stored; requests for it
 //! meanwhile wait for that one and are then served the stored object like an original
-//! (Range, presigned on S3). A replica renders at most one rendition per core at once; more
-//! are told the site is busy (503 with `Retry-After`).
+//! (Range, presigned on S3). A replica renders at most one rendition per core at once; a
+//! request for another waits for a core to come free, up to [`QUEUE_WAIT`] and with at most
+//! [`WAITING_PER_CORE`] per core waiting; beyond either it is told the site is busy (503 with
+//! `Retry-After`). A core is free again as soon as its rendering ends: storing the copy
+//! takes no core.
 
 use std::{
     collections::HashMap,
     sync::{
         Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
+    time::Duration,
 };
 
 use media::rendition::Rendition;
@@ -23,6 +27,12 @@ use crate::{entities::recordings, error::ServiceError};
 /// renditions of the old version are made again (and collected).
 /// 2: binaural by MagLS at the recording's own order (up to the third).
 pub const VERSION: u32 = 2;
+
+/// How long a request waits for a core to render on before it is told the site is busy.
+pub const QUEUE_WAIT: Duration = Duration::from_secs(10);
+
+/// How many requests may wait for a core, per core.
+pub const WAITING_PER_CORE: usize = 4;
 
 /// Where rendition `r` of recording `row` is kept; `facing`: a binaural listener's yaw.
 pub fn key(row: &recordings::Model, r: Rendition, facing: i32) -> String {
@@ -65,12 +75,17 @@ pub enum Turn {
 pub struct Making {
     key: String,
     tx: watch::Sender<Option<bool>>,
-    _slot: OwnedSemaphorePermit,
+    core: Option<OwnedSemaphorePermit>,
     renditions: std::sync::Arc<Renditions>,
     stored: bool,
 }
 
 impl Making {
+    /// The rendering has ended: its core is free for the next one while the copy is stored.
+    pub fn rendered(&mut self) {
+        self.core = None;
+    }
+
     /// The rendition is in the store now.
     pub fn stored(mut self) {
         self.stored = true;
@@ -90,44 +105,94 @@ impl Drop for Making {
 /// This replica's renditions in the making.
 pub struct Renditions {
     making: Mutex<HashMap<String, watch::Receiver<Option<bool>>>>,
-    slots: std::sync::Arc<Semaphore>,
+    cores: std::sync::Arc<Semaphore>,
+    waiting: AtomicUsize,
+    may_wait: usize,
+    wait: Duration,
     made: AtomicU64,
 }
 
 impl Default for Renditions {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        Self {
-            making: Mutex::default(),
-            slots: std::sync::Arc::new(Semaphore::new(cores)),
-            made: AtomicU64::new(0),
-        }
+        Self::new(cores, QUEUE_WAIT)
     }
 }
 
 impl Renditions {
-    /// Whose turn it is to make the rendition at `key`: this request's (when a renderer is
-    /// free: `Busy` otherwise), or another's already under way.
-    pub fn turn(self: &std::sync::Arc<Self>, key: &str) -> Result<Turn, ServiceError> {
+    /// Renditions made on `cores` cores at once, a request waiting up to `wait` for one.
+    pub fn new(cores: usize, wait: Duration) -> Self {
+        Self {
+            making: Mutex::default(),
+            cores: std::sync::Arc::new(Semaphore::new(cores)),
+            waiting: AtomicUsize::new(0),
+            may_wait: cores * WAITING_PER_CORE,
+            wait,
+            made: AtomicU64::new(0),
+        }
+    }
+
+    /// Whose turn it is to make the rendition at `key`: another's already under way, or
+    /// this request's once a core is free (`Busy` when none comes free in time, or too many
+    /// wait already).
+    pub async fn turn(self: &std::sync::Arc<Self>, key: &str) -> Result<Turn, ServiceError> {
+        if let Some(under_way) = self.under_way(key)? {
+            return Ok(Turn::Wait(under_way));
+        }
+        let core = match std::sync::Arc::clone(&self.cores).try_acquire_owned() {
+            Ok(core) => core,
+            Err(_) => self.wait_for_a_core().await?,
+        };
         let mut making = self
             .making
             .lock()
             .map_err(|e| ServiceError::internal("renditions", e))?;
+        // Another request may have begun it while this one waited for a core.
         if let Some(rx) = making.get(key) {
             return Ok(Turn::Wait(rx.clone()));
         }
-        let slot = std::sync::Arc::clone(&self.slots)
-            .try_acquire_owned()
-            .map_err(|_| ServiceError::Busy)?;
         let (tx, rx) = watch::channel(None);
         making.insert(key.to_owned(), rx);
         Ok(Turn::Make(Making {
             key: key.to_owned(),
             tx,
-            _slot: slot,
+            core: Some(core),
             renditions: std::sync::Arc::clone(self),
             stored: false,
         }))
+    }
+
+    fn under_way(&self, key: &str) -> Result<Option<watch::Receiver<Option<bool>>>, ServiceError> {
+        let making = self
+            .making
+            .lock()
+            .map_err(|e| ServiceError::internal("renditions", e))?;
+        Ok(making.get(key).cloned())
+    }
+
+    async fn wait_for_a_core(&self) -> Result<OwnedSemaphorePermit, ServiceError> {
+        /// One request in the queue, until it leaves it (a core, a timeout or a hang-up).
+        struct InQueue<'a>(&'a AtomicUsize);
+        impl Drop for InQueue<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        let in_queue = InQueue(&self.waiting);
+        if in_queue.0.fetch_add(1, Ordering::Relaxed) >= self.may_wait {
+            return Err(ServiceError::Busy);
+        }
+        let core = tokio::time::timeout(
+            self.wait,
+            std::sync::Arc::clone(&self.cores).acquire_owned(),
+        )
+        .await;
+        drop(in_queue);
+        match core {
+            Ok(Ok(core)) => Ok(core),
+            Ok(Err(e)) => Err(ServiceError::internal("renditions", e)),
+            Err(_) => Err(ServiceError::Busy),
+        }
     }
 
     /// How many renditions this replica has made and stored.
@@ -145,30 +210,98 @@ impl Renditions {
 mod tests {
     use super::*;
 
-    #[test]
-    fn one_maker_per_rendition_and_one_rendition_per_core() {
-        let renditions = std::sync::Arc::new(Renditions::default());
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let makers: Vec<Turn> = (0..cores)
-            .map(|i| {
-                renditions
-                    .turn(&format!("k{i}"))
-                    .unwrap_or_else(|e| panic!("{e}"))
-            })
-            .collect();
-        assert!(makers.iter().all(|t| matches!(t, Turn::Make(_))));
+    fn turn_now(r: &std::sync::Arc<Renditions>, key: &str) -> Option<Result<Turn, ServiceError>> {
+        use futures::FutureExt;
+        r.turn(key).now_or_never()
+    }
+
+    #[tokio::test]
+    async fn one_maker_per_rendition_and_one_rendition_per_core() {
+        let renditions = std::sync::Arc::new(Renditions::new(2, Duration::from_millis(20)));
+        let mut makers: Vec<Making> = Vec::new();
+        for key in ["k0", "k1"] {
+            match turn_now(&renditions, key) {
+                Some(Ok(Turn::Make(m))) => makers.push(m),
+                _ => panic!("{key}: a free core makes it at once"),
+            }
+        }
         assert!(
-            matches!(renditions.turn("k0"), Ok(Turn::Wait(_))),
-            "the same: wait"
+            matches!(turn_now(&renditions, "k0"), Some(Ok(Turn::Wait(_)))),
+            "the same: wait for its maker"
         );
         assert!(
-            matches!(renditions.turn("another"), Err(ServiceError::Busy)),
-            "every core renders: busy"
+            matches!(renditions.turn("another").await, Err(ServiceError::Busy)),
+            "every core renders and none comes free in time: busy"
         );
         drop(makers);
         assert!(
-            matches!(renditions.turn("another"), Ok(Turn::Make(_))),
+            matches!(turn_now(&renditions, "another"), Some(Ok(Turn::Make(_)))),
             "a core is free"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_waits_for_the_core_a_rendering_frees_before_its_copy_is_stored() {
+        let renditions = std::sync::Arc::new(Renditions::new(1, Duration::from_secs(3600)));
+        let Some(Ok(Turn::Make(mut first))) = turn_now(&renditions, "first") else {
+            panic!("a free core makes it at once");
+        };
+        let next = tokio::spawn({
+            let renditions = std::sync::Arc::clone(&renditions);
+            async move {
+                renditions
+                    .turn("next")
+                    .await
+                    .map(|t| matches!(t, Turn::Make(_)))
+            }
+        });
+        while renditions.waiting.load(Ordering::Relaxed) == 0 {
+            tokio::task::yield_now().await;
+        }
+        first.rendered();
+        assert!(
+            matches!(next.await, Ok(Ok(true))),
+            "the waiting request makes its own once the first is rendered"
+        );
+        assert_eq!(
+            renditions.in_progress(),
+            1,
+            "the first is still being stored"
+        );
+        first.stored();
+        assert_eq!((renditions.in_progress(), renditions.made()), (0, 1));
+    }
+
+    #[tokio::test]
+    async fn no_more_than_its_share_wait_for_a_core() {
+        let renditions = std::sync::Arc::new(Renditions::new(1, Duration::from_secs(3600)));
+        let Some(Ok(Turn::Make(_busy))) = turn_now(&renditions, "busy") else {
+            panic!("a free core makes it at once");
+        };
+        let waiters: Vec<_> = (0..WAITING_PER_CORE)
+            .map(|i| {
+                let renditions = std::sync::Arc::clone(&renditions);
+                tokio::spawn(async move { renditions.turn(&format!("w{i}")).await.is_ok() })
+            })
+            .collect();
+        while renditions.waiting.load(Ordering::Relaxed) < WAITING_PER_CORE {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            matches!(
+                turn_now(&renditions, "one more"),
+                Some(Err(ServiceError::Busy))
+            ),
+            "past the queue's length: busy at once, without waiting"
+        );
+        for w in waiters {
+            w.abort();
+            let _ = w.await;
+        }
+        assert_eq!(
+            renditions.waiting.load(Ordering::Relaxed),
+            0,
+            "a request that hangs up while it waits leaves the queue"
         );
     }
 

@@ -106,7 +106,7 @@ pub async fn download(
             )
             .await;
         }
-        match s.renditions.turn(&stored) {
+        match s.renditions.turn(&stored).await {
             Ok(Turn::Make(making)) => {
                 let convention = row.convention();
                 let form = Form { rendition, facing };
@@ -145,7 +145,7 @@ pub async fn rendition_bytes(
                 Err(e) => Err(internal("reading a rendition from the media store", e)),
             };
         }
-        match s.renditions.turn(&stored) {
+        match s.renditions.turn(&stored).await {
             Ok(Turn::Make(making)) => {
                 let form = Form {
                     rendition,
@@ -255,8 +255,10 @@ async fn render_and_store(
     // Stored once whole, whoever is still listening.
     let (store, stored_key) = (std::sync::Arc::clone(&s.store), stored.to_owned());
     tokio::spawn(async move {
-        let copy = copy;
-        match rendering.await {
+        let (copy, mut making) = (copy, making);
+        let rendering = rendering.await;
+        making.rendered();
+        match rendering {
             Ok(Ok(())) => match store.put_file(&stored_key, copy.path()).await {
                 Ok(bytes) => {
                     tracing::info!(key = %stored_key, bytes, "rendition made and stored");
