@@ -110,6 +110,7 @@ pub struct Renditions {
     may_wait: usize,
     wait: Duration,
     made: AtomicU64,
+    refused: AtomicU64,
 }
 
 impl Default for Renditions {
@@ -129,6 +130,7 @@ impl Renditions {
             may_wait: cores * WAITING_PER_CORE,
             wait,
             made: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
         }
     }
 
@@ -141,7 +143,11 @@ impl Renditions {
         }
         let core = match std::sync::Arc::clone(&self.cores).try_acquire_owned() {
             Ok(core) => core,
-            Err(_) => self.wait_for_a_core().await?,
+            Err(_) => self.wait_for_a_core().await.inspect_err(|e| {
+                if matches!(e, ServiceError::Busy) {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                }
+            })?,
         };
         let mut making = self
             .making
@@ -204,6 +210,16 @@ impl Renditions {
     pub fn in_progress(&self) -> usize {
         self.making.lock().map_or(0, |m| m.len())
     }
+
+    /// Requests waiting for a core to make theirs on.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Requests told the site is busy: no core came free in time, or too many waited.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
 }
 
 #[cfg(test)]
@@ -233,6 +249,7 @@ mod tests {
             matches!(renditions.turn("another").await, Err(ServiceError::Busy)),
             "every core renders and none comes free in time: busy"
         );
+        assert_eq!((renditions.refused(), renditions.waiting()), (1, 0));
         drop(makers);
         assert!(
             matches!(turn_now(&renditions, "another"), Some(Ok(Turn::Make(_)))),
@@ -294,6 +311,7 @@ mod tests {
             ),
             "past the queue's length: busy at once, without waiting"
         );
+        assert_eq!(renditions.refused(), 1);
         for w in waiters {
             w.abort();
             let _ = w.await;

@@ -384,6 +384,18 @@ impl Sources {
             "counter",
             self.renditions.made(),
         );
+        single(
+            out,
+            "ambisonia_renditions_waiting",
+            "gauge",
+            self.renditions.waiting(),
+        );
+        single(
+            out,
+            "ambisonia_renditions_refused_total",
+            "counter",
+            self.renditions.refused(),
+        );
         render_stripe(out, &self.payments);
     }
 }

@@ -89,6 +89,8 @@ async fn metrics_count_the_traffic_they_saw(backend: Backend) {
     assert_eq!(value(&after, "ambisonia_jobs{state=\"queued\"}"), 0.0);
     assert_eq!(value(&after, "ambisonia_payments_on"), 0.0);
     assert_eq!(value(&after, "ambisonia_renditions_in_progress"), 0.0);
+    assert_eq!(value(&after, "ambisonia_renditions_waiting"), 0.0);
+    assert_eq!(value(&after, "ambisonia_renditions_refused_total"), 0.0);
 }
 
 async fn metrics_ask_for_the_admin_token_when_one_is_set(backend: Backend) {
