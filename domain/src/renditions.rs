@@ -102,6 +102,9 @@ impl Drop for Making {
     }
 }
 
+/// The renditions under way, by key: each with its maker's outcome to wait on.
+type MakingNow<'a> = std::sync::MutexGuard<'a, HashMap<String, watch::Receiver<Option<bool>>>>;
+
 /// This replica's renditions in the making.
 pub struct Renditions {
     making: Mutex<HashMap<String, watch::Receiver<Option<bool>>>>,
@@ -138,21 +141,14 @@ impl Renditions {
     /// this request's once a core is free (`Busy` when none comes free in time, or too many
     /// wait already).
     pub async fn turn(self: &std::sync::Arc<Self>, key: &str) -> Result<Turn, ServiceError> {
-        if let Some(under_way) = self.under_way(key)? {
-            return Ok(Turn::Wait(under_way));
+        if let Some(rx) = self.making()?.get(key) {
+            return Ok(Turn::Wait(rx.clone()));
         }
         let core = match std::sync::Arc::clone(&self.cores).try_acquire_owned() {
             Ok(core) => core,
-            Err(_) => self.wait_for_a_core().await.inspect_err(|e| {
-                if matches!(e, ServiceError::Busy) {
-                    self.refused.fetch_add(1, Ordering::Relaxed);
-                }
-            })?,
+            Err(_) => self.wait_for_a_core().await?,
         };
-        let mut making = self
-            .making
-            .lock()
-            .map_err(|e| ServiceError::internal("renditions", e))?;
+        let mut making = self.making()?;
         // Another request may have begun it while this one waited for a core.
         if let Some(rx) = making.get(key) {
             return Ok(Turn::Wait(rx.clone()));
@@ -168,12 +164,16 @@ impl Renditions {
         }))
     }
 
-    fn under_way(&self, key: &str) -> Result<Option<watch::Receiver<Option<bool>>>, ServiceError> {
-        let making = self
-            .making
+    fn making(&self) -> Result<MakingNow<'_>, ServiceError> {
+        self.making
             .lock()
-            .map_err(|e| ServiceError::internal("renditions", e))?;
-        Ok(making.get(key).cloned())
+            .map_err(|e| ServiceError::internal("renditions", e))
+    }
+
+    /// Busy, counted.
+    fn refuse(&self) -> ServiceError {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        ServiceError::Busy
     }
 
     async fn wait_for_a_core(&self) -> Result<OwnedSemaphorePermit, ServiceError> {
@@ -186,7 +186,7 @@ impl Renditions {
         }
         let in_queue = InQueue(&self.waiting);
         if in_queue.0.fetch_add(1, Ordering::Relaxed) >= self.may_wait {
-            return Err(ServiceError::Busy);
+            return Err(self.refuse());
         }
         let core = tokio::time::timeout(
             self.wait,
@@ -197,7 +197,7 @@ impl Renditions {
         match core {
             Ok(Ok(core)) => Ok(core),
             Ok(Err(e)) => Err(ServiceError::internal("renditions", e)),
-            Err(_) => Err(ServiceError::Busy),
+            Err(_) => Err(self.refuse()),
         }
     }
 
